@@ -1,0 +1,136 @@
+"""Batch tagging of files and stdin: read lines or CoNLL sentences, tag, write in order.
+
+Output is JSON Lines, CoNLL or readable text. A file output appears only when complete.
+Reading, tagging and writing go chunk by chunk, so memory stays bounded on any input size.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+from tagger import conll
+from tagger.errors import TaggerError
+from tagger.progress import Progress, rate
+
+FORMATS = ("text", "json", "conll")
+
+
+def render(tagged, fmt: str) -> str:
+    """One tagged text in `fmt`, ending in a newline. `tagged` is a `tagging.Tagged`."""
+    if fmt == "json":
+        return json.dumps(tagged.to_dict(), ensure_ascii=False) + "\n"
+    if fmt == "conll":
+        rows = zip(tagged.tokens, tagged.tags, strict=True)
+        return "".join(f"{w}\t{t}\n" for w, t in rows) + "\n"
+    pairs = " ".join(f"{w}/{t}" for w, t in zip(tagged.tokens, tagged.tags, strict=True))
+    spans = "".join(f"  {s.label}\t{s.start}-{s.end}\t{s.text}\n" for s in tagged.spans)
+    return pairs + "\n" + spans
+
+
+@contextlib.contextmanager
+def output_stream(target: str) -> Iterator[TextIO]:
+    """stdout for '-', else a temporary file beside `target` renamed into place on success."""
+    if target == "-":
+        yield sys.stdout
+        sys.stdout.flush()
+        return
+    path = Path(target)
+    if path.is_dir():
+        raise TaggerError(f"--output {target} is a directory; give a file path")
+    folder = path.absolute().parent
+    if not folder.is_dir():
+        raise TaggerError(f"--output {target}: folder {folder} does not exist")
+    try:
+        handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=folder)
+    except OSError as error:
+        raise TaggerError(f"cannot write --output {target}: {error.strerror}") from None
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            yield stream
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+@dataclass
+class Source:
+    """An opened input: its lines, its name for messages, and whether it is CoNLL."""
+
+    lines: Iterable[str]
+    name: str
+    pretokenized: bool
+
+
+def open_input(path: str, input_format: str | None) -> Source:
+    """Open a file (or '-' for stdin) for tagging; errors name the file and what to do."""
+    if path == "-":
+        stream = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8")
+        return Source(_decoded(stream, "stdin"), "stdin", input_format == "conll")
+    file = Path(path)
+    if not file.exists():
+        raise TaggerError(f"--input {path} does not exist")
+    lines = conll.open_text(file)
+    pretokenized = (input_format == "conll" if input_format
+                    else file.suffix.lower() in {".conll", ".conllu"})
+    return Source(lines, path, pretokenized)
+
+
+def _decoded(stream: TextIO, name: str) -> Iterator[str]:
+    try:
+        yield from stream
+    except UnicodeDecodeError as error:
+        raise TaggerError(f"{name} is not UTF-8 text ({error.reason}); convert it to UTF-8") \
+            from None
+
+
+def _items(source: Source) -> Iterator[str] | Iterator[list[str]]:
+    """Lines without their line ends, or token lists of CoNLL sentences."""
+    if source.pretokenized:
+        return ([row[0] for row in rows] for rows in conll.conll_sentences(
+            (line for line in source.lines if not line.startswith("# ")), source.name))
+    return (line.rstrip("\n").rstrip("\r") for line in source.lines)
+
+
+def tag_file(tagger, source: Source, output: str, fmt: str, *, quiet: bool = False) -> int:
+    """Tag every line (or CoNLL sentence) of `source` into `output`; returns records written.
+
+    Exactly one record per input line, in input order, empty lines included.
+    """
+    progress = Progress(enabled=not quiet)
+    started = time.monotonic()
+    records = tokens = 0
+    with contextlib.ExitStack() as stack:
+        if hasattr(source.lines, "__exit__"):
+            stack.enter_context(source.lines)
+        stream = stack.enter_context(output_stream(output))
+        for tagged in tagger.tag_stream(_items(source), pretokenized=source.pretokenized):
+            stream.write(render(tagged, fmt))
+            records += 1
+            tokens += len(tagged.tokens)
+            progress.update(f"{records:,} records  {tokens:,} tokens  "
+                            f"{rate(tokens, time.monotonic() - started)}")
+        if records == 0:
+            raise TaggerError(f"{source.name} is empty: nothing to tag")
+    progress.line(f"tagged {records:,} records, {tokens:,} tokens in "
+                  f"{time.monotonic() - started:.1f} s "
+                  f"({rate(tokens, time.monotonic() - started)})")
+    return records
+
+
+def tag_texts(tagger, texts: list[str], output: str, fmt: str) -> None:
+    """Tag a few texts given on the command line."""
+    with output_stream(output) as stream:
+        for tagged in tagger.tag(texts):
+            stream.write(render(tagged, fmt))

@@ -1,0 +1,198 @@
+"""The `tagger` command. Thin: it parses options and calls the library.
+
+TensorFlow is imported inside the commands that need it, so `tagger --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from tagger.errors import TaggerError
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+
+
+def _import_tensorflow() -> None:
+    """Import TensorFlow with its C++ start-up messages (oneDNN, CUDA probing) silenced.
+
+    They are written to file descriptor 2 before absl logging starts, so no log level hides
+    them; stderr is pointed at /dev/null for the import and the device probe only.
+    """
+    if os.environ.get("TAGGER_TF_LOGS"):
+        return
+    saved = os.dup(2)
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 2)
+        os.close(devnull)
+        import tensorflow as tf
+
+        tf.config.list_physical_devices()
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+class _Group(click.Group):
+    """Turns TaggerError into a one-line message and exit code 2."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except TaggerError as error:
+            click.echo(f"error: {error}", err=True)
+            sys.exit(2)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(130)
+
+
+@click.group(cls=_Group)
+@click.version_option(package_name="tagger")
+def main() -> None:
+    """Train, run and evaluate sequence taggers (NER, POS) on Hugging Face corpora."""
+
+
+def dataset_options(f):
+    f = click.option("--token-column", default="tokens", show_default=True,
+                     help="Column holding the tokens (datasets).")(f)
+    f = click.option("--tag-column", default=None,
+                     help="Column holding the tags: a dataset column (default: ner_tags, then "
+                          "upos, then pos_tags), a CoNLL column number (default -1, the last) "
+                          "or a CoNLL-U column name (default upos).")(f)
+    f = click.option("--revision", default=None,
+                     help="Hub revision, e.g. refs/convert/parquet for a parquet conversion.")(f)
+    f = click.option("--config", "dataset_config", default=None,
+                     help="Hub dataset configuration, e.g. en_ewt for universal_dependencies.")(f)
+    f = click.option("--dataset", required=True,
+                     help="Hub name, dataset folder, parquet/JSON/CoNLL/CoNLL-U file or folder, "
+                          "or split=path pairs joined by commas.")(f)
+    return f
+
+
+def _load_corpus(dataset, dataset_config, revision, tag_column, token_column,
+                 prefer_tag_column=None):
+    from tagger.corpora import DEFAULT_TAG_COLUMNS, load_corpus
+
+    defaults = (prefer_tag_column, *DEFAULT_TAG_COLUMNS) if prefer_tag_column else \
+        DEFAULT_TAG_COLUMNS
+    return load_corpus(dataset, config=dataset_config, tag_column=tag_column,
+                       token_column=token_column, revision=revision,
+                       default_tag_columns=defaults)
+
+
+@main.command()
+@dataset_options
+@click.option("--output", "-o", required=True, type=click.Path(path_type=Path),
+              help="Model folder to write.")
+@click.option("--force", is_flag=True, help="Replace --output if it exists.")
+@click.option("--epochs", default=30, show_default=True, type=click.IntRange(1))
+@click.option("--patience", default=5, show_default=True, type=click.IntRange(1),
+              help="Stop after this many epochs without a better validation score.")
+@click.option("--batch-size", default=32, show_default=True, type=click.IntRange(1))
+@click.option("--learning-rate", default=1e-3, show_default=True,
+              type=click.FloatRange(0, min_open=True))
+@click.option("--layers", default=1, show_default=True, type=click.IntRange(1))
+@click.option("--units", default=100, show_default=True, type=click.IntRange(1),
+              help="LSTM units per direction.")
+@click.option("--embedding-dim", default=100, show_default=True, type=click.IntRange(1))
+@click.option("--dropout", default=0.5, show_default=True,
+              type=click.FloatRange(0, 1, max_open=True))
+@click.option("--bidirectional/--unidirectional", default=True, show_default=True)
+@click.option("--min-count", default=1, show_default=True, type=click.IntRange(1),
+              help="Keep words seen at least this often in train.")
+@click.option("--max-vocab", default=None, type=click.IntRange(3),
+              help="Keep at most this many words (with padding and unknown).")
+@click.option("--lowercase/--keep-case", default=False, show_default=True,
+              help="Lower-case words before the vocabulary lookup.")
+@click.option("--seed", default=1, show_default=True, type=int)
+@click.option("--quiet", "-q", is_flag=True, help="No progress output.")
+def train(dataset, dataset_config, revision, tag_column, token_column, output, force, quiet,
+          **settings):
+    """Train a tagger on a corpus's train split, selecting the epoch on validation."""
+    from tagger import model_folder
+
+    model_folder.check_writable(output, force)  # before minutes of loading and training
+    corpus = _load_corpus(dataset, dataset_config, revision, tag_column, token_column)
+
+    from tagger.progress import Progress
+    from tagger.training import TrainConfig
+    from tagger.training import train as run
+
+    progress = Progress(enabled=not quiet)
+    for note in corpus.notes:
+        progress.line(f"note: {note}")
+    metrics = run(corpus, output, TrainConfig(**settings), force=force, progress=progress)
+    click.echo(json.dumps({k: metrics[k] for k in ("metric", "validation_score", "best_epoch",
+                                                   "epochs_run", "train_minutes")}))
+
+
+def _load_tagger(path: Path):
+    from tagger import model_folder
+
+    model_folder.read_config(path)  # a missing or bad folder fails before TensorFlow loads
+    _import_tensorflow()
+    from tagger.tagging import Tagger
+
+    return Tagger.load(path)
+
+
+@main.command()
+@click.argument("model", type=click.Path(path_type=Path))
+@click.argument("text", nargs=-1)
+@click.option("--input", "-i", "input_path", default=None,
+              help="File to tag, one text per line ('-' for stdin), or CoNLL with --input-format.")
+@click.option("--output", "-o", default="-", show_default=True,
+              help="Where to write ('-': stdout).")
+@click.option("--format", "-f", "fmt", type=click.Choice(["text", "json", "conll"]), default=None,
+              help="Output format [default: text for TEXT, json (JSON Lines) for --input].")
+@click.option("--input-format", type=click.Choice(["text", "conll"]), default=None,
+              help="text: one sentence or paragraph per line; conll: one token per line (first "
+                   "column), blank lines between sentences [default: conll for .conll/.conllu "
+                   "files, else text].")
+@click.option("--quiet", "-q", is_flag=True, help="No progress output.")
+def tag(model, text, input_path, output, fmt, input_format, quiet):
+    """Tag TEXT, or every line of --input, with the model in folder MODEL."""
+    if bool(text) == bool(input_path):
+        raise click.UsageError("give either TEXT or --input FILE (or '-' for stdin)")
+    from tagger import batch
+
+    if text:
+        tagger = _load_tagger(model)
+        batch.tag_texts(tagger, [" ".join(text)], output, fmt or "text")
+        return
+    source = batch.open_input(input_path, input_format)  # fails before the model loads
+    tagger = _load_tagger(model)
+    batch.tag_file(tagger, source, output, fmt or "json", quiet=quiet)
+
+
+@main.command()
+@click.argument("model", type=click.Path(path_type=Path))
+@dataset_options
+@click.option("--split", default="validation", show_default=True,
+              help="Split to score: train, validation (dev) or test.")
+@click.option("--mode", type=click.Choice(["default", "strict"]), default="default",
+              show_default=True, help="seqeval mode; strict applies the model's tag scheme.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def evaluate(model, dataset, dataset_config, revision, tag_column, token_column, split, mode,
+             as_json):
+    """Score MODEL on a split of a corpus: per-type P/R/F1, averages, token accuracy."""
+    from tagger import model_folder
+
+    config = model_folder.read_config(model)
+    # The column the model was trained on comes first, so a POS model trained on pos_tags
+    # is scored on pos_tags even where the dataset also has ner_tags.
+    corpus = _load_corpus(dataset, dataset_config, revision, tag_column, token_column,
+                          prefer_tag_column=config["corpus"]["tag_column"])
+    sentences = corpus.split(split)
+    from tagger.evaluation import evaluate_tagger, format_report
+
+    report = evaluate_tagger(_load_tagger(model), sentences, mode,
+                             where=f"{dataset} split {split!r}")
+    click.echo(json.dumps(report, indent=2) if as_json else format_report(report))

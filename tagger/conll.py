@@ -1,0 +1,138 @@
+"""Reading the plain column formats users bring: CoNLL (2002/2003, WNUT) and CoNLL-U."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from tagger.errors import TaggerError
+
+CONLLU_COLUMNS = ("id", "form", "lemma", "upos", "xpos", "feats", "head", "deprel", "deps", "misc")
+
+
+def is_conllu(path: Path) -> bool:
+    return path.suffix.lower() == ".conllu"
+
+
+def _split_row(line: str) -> list[str]:
+    # WNUT files are tab separated and may hold tokens with odd characters; CoNLL-2003 uses
+    # single spaces. A tab on the line decides.
+    return line.split("\t") if "\t" in line else line.split()
+
+
+def conll_sentences(lines: Iterable[str], name: str) -> Iterator[list[list[str]]]:
+    """Sentences of a CoNLL file as lists of rows (lists of columns).
+
+    Sentences end at a line that is empty or holds only white space (WNUT marks most breaks
+    with a lone tab). `-DOCSTART-` lines are document markers, not sentences.
+    """
+    rows: list[list[str]] = []
+    for number, line in enumerate(lines, 1):
+        line = line.rstrip("\r\n")
+        if not line.strip():
+            if rows:
+                yield rows
+                rows = []
+            continue
+        row = [c.strip() for c in _split_row(line)]
+        if row[0] == "-DOCSTART-":
+            continue
+        if not row[0]:
+            raise TaggerError(f"{name}:{number}: the line starts with an empty token; "
+                              "CoNLL rows are 'TOKEN [COLUMNS...] TAG'")
+        rows.append(row)
+    if rows:
+        yield rows
+
+
+def conllu_sentences(lines: Iterable[str], name: str) -> Iterator[list[list[str]]]:
+    """Sentences of a CoNLL-U file: syntactic words only.
+
+    Multiword-token range lines (`1-2`) and empty nodes (`8.1`) are skipped, as the UD
+    treebanks' word-level annotation (UPOS, XPOS) belongs to the syntactic words.
+    """
+    rows: list[list[str]] = []
+    for number, line in enumerate(lines, 1):
+        line = line.rstrip("\r\n")
+        if not line.strip():
+            if rows:
+                yield rows
+                rows = []
+            continue
+        if line.startswith("#"):
+            continue
+        row = line.split("\t")
+        if len(row) != 10:
+            raise TaggerError(f"{name}:{number}: a CoNLL-U line has 10 tab-separated columns, "
+                              f"this one has {len(row)}")
+        if "-" in row[0] or "." in row[0]:
+            continue
+        rows.append(row)
+    if rows:
+        yield rows
+
+
+def column_index(tag_column: str | None, conllu: bool) -> int:
+    """The column that holds the tags: a CoNLL-U column name, or a 0-based / negative index."""
+    if tag_column is None:
+        return CONLLU_COLUMNS.index("upos") if conllu else -1
+    if conllu and tag_column.lower() in CONLLU_COLUMNS:
+        return CONLLU_COLUMNS.index(tag_column.lower())
+    try:
+        return int(tag_column)
+    except ValueError:
+        names = ", ".join(CONLLU_COLUMNS[1:]) if conllu else "a column number, e.g. -1 (the last)"
+        raise TaggerError(f"--tag-column {tag_column!r} does not name a column of this file; "
+                          f"use {names}") from None
+
+
+def read_tagged(path: Path, tag_column: str | None) -> list[tuple[list[str], list[str]]]:
+    """(tokens, tags) for each sentence of a CoNLL or CoNLL-U file."""
+    conllu = is_conllu(path)
+    index = column_index(tag_column, conllu)
+    token_index = 1 if conllu else 0
+    reader = conllu_sentences if conllu else conll_sentences
+    sentences = []
+    with open_text(path) as lines:
+        for rows in reader(lines, str(path)):
+            width = min(len(r) for r in rows)
+            if not -width <= index < width or (not conllu and index in (0, -width)):
+                raise TaggerError(
+                    f"{path}: --tag-column {index} is out of range: its rows have {width} "
+                    "columns, the first being the token")
+            sentences.append(([r[token_index] for r in rows], [r[index] for r in rows]))
+    if not sentences:
+        raise TaggerError(f"{path}: no sentences found; is it a CoNLL file?")
+    return sentences
+
+
+def open_text(path: Path):
+    """Open a UTF-8 text file, turning OS and decoding errors into one-line messages."""
+    if path.is_dir():
+        raise TaggerError(f"{path} is a directory; give a file")
+    try:
+        handle = open(path, encoding="utf-8")  # noqa: SIM115 (closed by the guard)
+    except OSError as error:
+        raise TaggerError(f"cannot read {path}: {error.strerror}") from None
+    return _DecodingGuard(handle, path)
+
+
+class _DecodingGuard:
+    """Iterates a text file's lines; a UnicodeDecodeError becomes a TaggerError naming the file."""
+
+    def __init__(self, handle, path: Path) -> None:
+        self._handle = handle
+        self._path = path
+
+    def __enter__(self) -> _DecodingGuard:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._handle.close()
+
+    def __iter__(self) -> Iterator[str]:
+        try:
+            yield from self._handle
+        except UnicodeDecodeError as error:
+            raise TaggerError(f"{self._path} is not UTF-8 text ({error.reason} at byte "
+                              f"{error.start} of a chunk); convert it to UTF-8") from None

@@ -1,0 +1,228 @@
+"""Loading a tagged corpus from the hub, a local dataset folder or files, or CoNLL files.
+
+Everything ends up as a `Corpus`: per split, sentences of (tokens, tag strings), plus the
+label names (from the dataset's `ClassLabel` feature where it has one) and the tag scheme.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tagger import conll, schemes
+from tagger.errors import TaggerError
+
+Sentence = tuple[list[str], list[str]]
+
+DEFAULT_TAG_COLUMNS = ("ner_tags", "upos", "pos_tags")
+TABLE_SUFFIXES = {".parquet": "parquet", ".json": "json", ".jsonl": "json", ".csv": "csv"}
+# The CoNLL-U "no annotation" label: the hub's universal_dependencies loader gives it to the
+# surface form of a multiword token ("don't"), whose syntactic words ("do", "n't") follow.
+UNANNOTATED = "_"
+
+
+@dataclass
+class Corpus:
+    name: str
+    splits: dict[str, list[Sentence]]
+    labels: list[str]
+    tag_column: str
+    scheme: str
+    notes: list[str] = field(default_factory=list)
+
+    def split(self, name: str) -> list[Sentence]:
+        """A split by name; `dev` and `validation` stand for each other."""
+        name = canonical_split(name)
+        if name not in self.splits:
+            raise TaggerError(f"split {name!r} is not in {self.name}; it has: "
+                              f"{', '.join(self.splits)} (choose one with --split)")
+        return self.splits[name]
+
+
+def canonical_split(name: str) -> str:
+    """Split name from a split or file name: train, validation (dev, testa) or test."""
+    lowered = name.lower()
+    if re.search(r"dev|valid|testa", lowered):
+        return "validation"
+    if "test" in lowered:
+        return "test"
+    if "train" in lowered:
+        return "train"
+    return lowered
+
+
+def load_corpus(dataset: str, *, config: str | None = None, tag_column: str | None = None,
+                token_column: str = "tokens", revision: str | None = None,
+                default_tag_columns: tuple[str, ...] = DEFAULT_TAG_COLUMNS) -> Corpus:
+    """Load `dataset`: a hub name, a local folder or file, or `split=path,...` pairs.
+
+    Local files may be parquet, JSON (Lines) or CSV tables with a tokens and a tag column, or
+    CoNLL / CoNLL-U text. IOB1 entity tags are converted to IOB2. Without `tag_column`, the
+    first of `default_tag_columns` that a dataset has holds the tags.
+    """
+    files = _explicit_files(dataset)
+    path = Path(dataset)
+    if files is None and path.exists():
+        files = _files_of(path)
+    if files is not None and all(_is_raw(f) for f in files.values()):
+        splits = {s: conll.read_tagged(f, tag_column) for s, f in files.items()}
+        labels: list[str] | None = None
+        column = tag_column or ("upos" if all(map(conll.is_conllu, files.values())) else "-1")
+    else:
+        tables = _load_tables(dataset, files, path, config, revision)
+        splits, labels, column = _from_tables(tables, dataset, tag_column, token_column,
+                                               default_tag_columns)
+    return _finish(dataset, splits, labels, column)
+
+
+def _explicit_files(dataset: str) -> dict[str, Path] | None:
+    if "=" not in dataset:
+        return None
+    files = {}
+    for part in dataset.split(","):
+        split, _, name = part.partition("=")
+        if not split or not name:
+            raise TaggerError(f"--dataset {dataset!r}: write split=path pairs joined by commas, "
+                              "e.g. train=a.conll,validation=b.conll")
+        if not Path(name).is_file():
+            raise TaggerError(f"--dataset: {name} is not a file")
+        files[canonical_split(split)] = Path(name)
+    return files
+
+
+def _is_raw(path: Path) -> bool:
+    return path.suffix.lower() not in TABLE_SUFFIXES and path.suffix.lower() != ".arrow"
+
+
+def _files_of(path: Path) -> dict[str, Path] | None:
+    """Split -> file for a single file or a folder of files; None for a datasets folder."""
+    if path.is_file():
+        return {canonical_split(path.name) if _names_split(path.name) else "train": path}
+    if (path / "dataset_dict.json").exists() or (path / "state.json").exists():
+        return None  # written by save_to_disk
+    candidates = [p for p in sorted(path.iterdir()) if p.is_file() and not p.name.startswith(".")
+                  and p.suffix.lower() not in {".md", ".txt", ".py", ".lock"}]
+    if candidates and all(_is_raw(p) for p in candidates):
+        files = {canonical_split(p.name): p for p in candidates if _names_split(p.name)}
+        if not files:
+            raise TaggerError(f"{path}: cannot tell the splits apart; name the files with "
+                              "train / dev / test, or pass --dataset train=FILE,validation=FILE")
+        return files
+    return None  # parquet / JSON folder: the datasets library infers its splits
+
+
+def _names_split(name: str) -> bool:
+    return canonical_split(name) in {"train", "validation", "test"}
+
+
+def _load_tables(dataset: str, files: dict[str, Path] | None, path: Path,
+                 config: str | None, revision: str | None) -> dict[str, Any]:
+    """A DatasetDict from the datasets library, with its errors turned into one-liners."""
+    import datasets
+
+    datasets.logging.set_verbosity_error()
+    datasets.disable_progress_bars()
+    try:
+        if files is not None:
+            kinds = {TABLE_SUFFIXES.get(f.suffix.lower()) for f in files.values()}
+            if len(kinds) != 1 or None in kinds:
+                raise TaggerError(f"--dataset {dataset}: mixes file kinds; give one kind of file "
+                                  "(parquet, JSON Lines, CSV or CoNLL)")
+            data_files = {s: str(f) for s, f in files.items()}
+            return datasets.load_dataset(kinds.pop(), data_files=data_files)
+        if path.exists() and ((path / "dataset_dict.json").exists()
+                              or (path / "state.json").exists()):
+            loaded = datasets.load_from_disk(str(path))
+            return loaded if isinstance(loaded, datasets.DatasetDict) else {"train": loaded}
+        return datasets.load_dataset(dataset, config, revision=revision)
+    except TaggerError:
+        raise
+    except Exception as error:  # the datasets library raises many types; all are user-facing
+        raise TaggerError(_explain_load_error(dataset, config, error)) from None
+
+
+def _explain_load_error(dataset: str, config: str | None, error: Exception) -> str:
+    text = str(error)
+    first = text.strip().splitlines()[0] if text.strip() else type(error).__name__
+    if "scripts are no longer supported" in text:
+        return (f"dataset {dataset!r} is a script-based dataset, which the datasets library (4+) "
+                f"no longer runs; use its parquet conversion (--dataset {dataset} --revision "
+                "refs/convert/parquet) or a folder of its parquet files")
+    if "Config name is missing" in text or "BuilderConfig" in text:
+        return f"dataset {dataset!r} needs --config: {first}"
+    if isinstance(error, (FileNotFoundError, ConnectionError)) or "offline" in text.lower():
+        return (f"dataset {dataset!r} not found: it is no local file or folder, and the hub has "
+                f"no such dataset or could not be reached ({first})")
+    return f"cannot load dataset {dataset!r}: {first}"
+
+
+def _from_tables(tables: Any, dataset: str, tag_column: str | None, token_column: str,
+                 default_tag_columns: tuple[str, ...]
+                 ) -> tuple[dict[str, list[Sentence]], list[str] | None, str]:
+    first = next(iter(tables.values()))
+    columns = list(first.column_names)
+    if token_column not in columns:
+        raise TaggerError(f"{dataset} has no column {token_column!r} (it has: "
+                          f"{', '.join(columns)}); choose one with --token-column")
+    if tag_column is None:
+        tag_column = next((c for c in default_tag_columns if c in columns), None)
+        if tag_column is None:
+            raise TaggerError(f"{dataset} has none of the columns "
+                              f"{', '.join(default_tag_columns)}; choose the tag column with "
+                              f"--tag-column (it has: {', '.join(columns)})")
+    elif tag_column not in columns:
+        raise TaggerError(f"{dataset} has no column {tag_column!r} (it has: "
+                          f"{', '.join(columns)}); choose one with --tag-column")
+    feature = getattr(first.features[tag_column], "feature", None)
+    names = list(feature.names) if hasattr(feature, "names") else None
+    splits = {}
+    for split, table in tables.items():
+        tokens = table[token_column]
+        tags = table[tag_column]
+        if names is not None:
+            tags = [[names[t] for t in row] for row in tags]
+        splits[canonical_split(split)] = [(list(w), [str(t) for t in row])
+                                          for w, row in zip(tokens, tags, strict=True)]
+    return splits, names, tag_column
+
+
+def _finish(dataset: str, splits: dict[str, list[Sentence]], labels: list[str] | None,
+            column: str) -> Corpus:
+    """Drop unannotated tokens, convert IOB1, and settle the label list and scheme."""
+    notes = []
+    dropped = sum(t.count(UNANNOTATED) for sents in splits.values() for _, t in sents)
+    if dropped:
+        splits = {s: [x for x in map(_drop_unannotated, sents) if x[0]]
+                  for s, sents in splits.items()}
+        notes.append(f"{dropped} tokens tagged '_' (multiword-token surface forms) were left out")
+    for s, sents in splits.items():
+        if any(len(w) != len(t) for w, t in sents):
+            raise TaggerError(f"{dataset}: split {s!r} has a sentence whose token and tag "
+                              "counts differ")
+    # Labels come from the train split (or, without one, from all splits): the model can
+    # only learn what train shows.
+    source = [splits["train"]] if "train" in splits else list(splits.values())
+    seen = set().union(*(_tags_in(s) for s in source))
+    if schemes.is_entity_labels(seen) and any(
+            schemes.is_iob1(tags for _, tags in sents) for sents in splits.values()):
+        splits = {s: [(w, schemes.iob1_to_iob2(t)) for w, t in sents]
+                  for s, sents in splits.items()}
+        source = [splits["train"]] if "train" in splits else list(splits.values())
+        seen = set().union(*(_tags_in(s) for s in source))
+        notes.append("IOB1 tags were converted to IOB2")
+    labels = [t for t in labels or [] if t != UNANNOTATED]
+    labels += sorted(seen - set(labels), key=lambda t: (t != "O", t))
+    return Corpus(name=dataset, splits=splits, labels=labels, tag_column=column,
+                  scheme=schemes.detect_scheme(labels), notes=notes)
+
+
+def _drop_unannotated(sentence: Sentence) -> Sentence:
+    tokens, tags = sentence
+    kept = [(w, t) for w, t in zip(tokens, tags, strict=True) if t != UNANNOTATED]
+    return [w for w, _ in kept], [t for _, t in kept]
+
+
+def _tags_in(sentences: list[Sentence]) -> set[str]:
+    return {t for _, tags in sentences for t in tags}

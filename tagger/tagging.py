@@ -1,0 +1,165 @@
+"""Tagging with a trained model: the library API behind `tagger tag`.
+
+    tagger = Tagger.load("models/conll")
+    [tagged] = tagger.tag(["Angela Merkel visited Paris."])
+    tagged.spans  # [Entity("PER", 0, 13, "Angela Merkel"), Entity("LOC", 22, 27, "Paris")]
+
+Sentences are sorted by length, padded per batch and run through one compiled function, so
+tagging many sentences is far faster than tagging them one by one, with the same tags.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+from tagger import batching, model_folder, schemes, tokenizing
+from tagger.model import ModelConfig, build_model
+from tagger.vocabulary import Vocabulary
+
+# Padded tokens per batch: large enough to keep the matrix units busy, small enough that a
+# batch of long paragraphs stays within a few hundred MB.
+MAX_BATCH_TOKENS = 8192
+MAX_BATCH_SENTENCES = 256
+# Lines read, tagged and written as one unit when streaming: bounds memory on any input size.
+CHUNK_LINES = 2048
+
+
+@dataclass(frozen=True)
+class Entity:
+    label: str
+    start: int  # character offsets into the text
+    end: int
+    text: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"label": self.label, "start": self.start, "end": self.end, "text": self.text}
+
+
+@dataclass
+class Tagged:
+    """One tagged text: its tokens, their character offsets, tags and entity spans."""
+
+    text: str
+    tokens: list[str]
+    tags: list[str]
+    offsets: list[tuple[int, int]] = field(default_factory=list)
+    spans: list[Entity] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"text": self.text, "tokens": self.tokens, "tags": self.tags,
+                "offsets": [list(o) for o in self.offsets],
+                "spans": [s.to_dict() for s in self.spans]}
+
+
+class Tagger:
+    """A model with its vocabulary, labels and scheme; tags tokens or raw text."""
+
+    def __init__(self, model: Any, vocabulary: Vocabulary, labels: Sequence[str], scheme: str,
+                 config: dict | None = None) -> None:
+        self.model = model
+        self.vocabulary = vocabulary
+        self.labels = list(labels)
+        self.scheme = scheme
+        self.config = config or {}
+        self._label_array = np.asarray(self.labels, dtype=object)
+        self._forward = tf.function(
+            lambda ids: tf.argmax(model(ids, training=False), axis=-1, output_type=tf.int32),
+            input_signature=[tf.TensorSpec([None, None], tf.int32)],
+        )
+
+    @classmethod
+    def load(cls, path: str | Path) -> Tagger:
+        path = Path(path)
+        config = model_folder.read_config(path)
+        vocabulary = Vocabulary.load(path / model_folder.VOCAB, config["lowercase"])
+        model = build_model(ModelConfig(**config["model"]))
+        model.load_weights(path / model_folder.WEIGHTS)
+        return cls(model, vocabulary, config["labels"], config["scheme"], config)
+
+    def predict_ids(self, ids: tf.RaggedTensor) -> list[np.ndarray]:
+        """Label ids for each row of ragged word ids `(sentences, tokens)`."""
+        lengths = ids.row_lengths().numpy()
+        out: list[np.ndarray] = [np.zeros(0, np.int32)] * len(lengths)
+        for rows in batching.sorted_batches(lengths, MAX_BATCH_TOKENS, MAX_BATCH_SENTENCES):
+            if lengths[rows[0]] == 0:
+                continue  # the rest are empty too: nothing to tag
+            best = self._forward(batching.pad(ids, rows)).numpy()
+            for row, labels in zip(rows, best, strict=True):
+                out[row] = labels[: lengths[row]]
+        return out
+
+    def tag_tokens(self, sentences: Sequence[Sequence[str]]) -> list[list[str]]:
+        """Tags of pre-tokenized sentences."""
+        ids = batching.sentence_ids(self.vocabulary, sentences)
+        return [self._label_array[p].tolist() for p in self.predict_ids(ids)]
+
+    def tag(self, texts: Sequence[str]) -> list[Tagged]:
+        """Tokenize raw texts and tag them, with character offsets and entity spans."""
+        if not texts:
+            return []
+        tokenized = tokenizing.tokenize(list(texts))
+        ids = self.vocabulary.lookup(tokenized.tokens)
+        predictions = self.predict_ids(ids)
+        tokens = tokenized.tokens.to_list()
+        starts = tokenized.starts.to_list()
+        ends = tokenized.ends.to_list()
+        results = []
+        for i, text in enumerate(texts):
+            s = tokenizing.char_offsets(text, np.asarray(starts[i], dtype=np.int64))
+            e = tokenizing.char_offsets(text, np.asarray(ends[i], dtype=np.int64))
+            offsets = list(zip(s.tolist(), e.tolist(), strict=True))
+            tags = self._label_array[predictions[i]].tolist()
+            results.append(Tagged(
+                text=text,
+                tokens=[t.decode("utf-8") for t in tokens[i]],
+                tags=tags,
+                offsets=offsets,
+                spans=self._entities(text, tags, offsets),
+            ))
+        return results
+
+    def tag_conll_sentences(self, sentences: Sequence[Sequence[str]]) -> list[Tagged]:
+        """Tag pre-tokenized sentences; offsets refer to the tokens joined by single spaces."""
+        tag_lists = self.tag_tokens(sentences)
+        results = []
+        for tokens, tags in zip(sentences, tag_lists, strict=True):
+            text = " ".join(tokens)
+            ends = np.cumsum([len(t) + 1 for t in tokens]) - 1
+            offsets = [(int(e) - len(t), int(e)) for t, e in zip(tokens, ends, strict=True)]
+            results.append(Tagged(text, list(tokens), tags, offsets,
+                                  self._entities(text, tags, offsets)))
+        return results
+
+    def tag_stream(self, items: Iterable[str] | Iterable[list[str]], *, pretokenized: bool
+                   ) -> Iterator[Tagged]:
+        """Tag a stream of lines (or token lists) chunk by chunk, in input order.
+
+        Memory is bounded by the chunk size, whatever the length of the stream.
+        """
+        chunk: list = []
+        for item in items:
+            chunk.append(item)
+            if len(chunk) == CHUNK_LINES:
+                yield from self._tag_chunk(chunk, pretokenized)
+                chunk = []
+        if chunk:
+            yield from self._tag_chunk(chunk, pretokenized)
+
+    def _tag_chunk(self, chunk: list, pretokenized: bool) -> list[Tagged]:
+        return self.tag_conll_sentences(chunk) if pretokenized else self.tag(chunk)
+
+    def _entities(self, text: str, tags: list[str], offsets: list[tuple[int, int]]
+                  ) -> list[Entity]:
+        if self.scheme == schemes.TOKEN:
+            return []
+        found = []
+        for span in schemes.spans(tags):
+            start, end = offsets[span.start][0], offsets[span.end - 1][1]
+            found.append(Entity(span.label, start, end, text[start:end]))
+        return found

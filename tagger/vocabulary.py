@@ -1,0 +1,66 @@
+"""The word vocabulary: id 0 is padding, id 1 stands for every unknown word."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from pathlib import Path
+
+import tensorflow as tf
+
+PAD = "<pad>"
+UNK = "<unk>"
+PAD_ID = 0
+UNK_ID = 1
+
+
+class Vocabulary:
+    """Words and their ids, with the case handling they were built with.
+
+    `lookup` maps a (ragged) string tensor to ids in TensorFlow, so that training and tagging
+    share one path from strings to ids.
+    """
+
+    def __init__(self, words: list[str], lowercase: bool = False) -> None:
+        if words[:2] != [PAD, UNK]:
+            raise ValueError(f"a vocabulary starts with {PAD} and {UNK}")
+        self.words = words
+        self.lowercase = lowercase
+        self._table: tf.lookup.StaticHashTable | None = None
+
+    def __len__(self) -> int:
+        return len(self.words)
+
+    @classmethod
+    def build(cls, sentences: Iterable[list[str]], *, min_count: int = 1,
+              max_size: int | None = None, lowercase: bool = False) -> Vocabulary:
+        """Count words (lower-cased if asked) and keep the frequent ones, most frequent first."""
+        counts = Counter(w.lower() if lowercase else w for s in sentences for w in s)
+        # Ties are broken alphabetically so that the same corpus gives the same ids.
+        ranked = sorted((w for w, c in counts.items() if c >= min_count),
+                        key=lambda w: (-counts[w], w))
+        if max_size is not None:
+            ranked = ranked[: max(0, max_size - 2)]
+        return cls([PAD, UNK, *ranked], lowercase)
+
+    def save(self, path: Path) -> None:
+        path.write_text("".join(w + "\n" for w in self.words), encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: Path, lowercase: bool) -> Vocabulary:
+        return cls(path.read_text(encoding="utf-8").split("\n")[:-1], lowercase)
+
+    def normalize(self, tokens: tf.Tensor | tf.RaggedTensor) -> tf.Tensor | tf.RaggedTensor:
+        if not self.lowercase:
+            return tokens
+        return tf.ragged.map_flat_values(tf.strings.lower, tokens, encoding="utf-8")
+
+    def lookup(self, tokens: tf.Tensor | tf.RaggedTensor) -> tf.Tensor | tf.RaggedTensor:
+        """Ids of `tokens` (any shape, dense or ragged); unknown words get UNK_ID."""
+        if self._table is None:
+            # Keys skip the padding entry: a literal "<pad>" token in text is an unknown word.
+            keys = tf.constant(self.words[1:])
+            values = tf.range(1, len(self.words), dtype=tf.int32)
+            self._table = tf.lookup.StaticHashTable(
+                tf.lookup.KeyValueTensorInitializer(keys, values), default_value=UNK_ID)
+        return tf.ragged.map_flat_values(self._table.lookup, self.normalize(tokens))
