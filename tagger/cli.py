@@ -196,3 +196,7 @@ def evaluate(model, dataset, dataset_config, revision, tag_column, token_column,
     report = evaluate_tagger(_load_tagger(model), sentences, mode,
                              where=f"{dataset} split {split!r}")
     click.echo(json.dumps(report, indent=2) if as_json else format_report(report))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,182 @@
+"""Every command, and every bad input: one line on stderr, non-zero exit, nothing written."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from tagger.cli import main
+
+from .conftest import DEMO
+
+SENTENCE = "Anna Schmidt flew from Berlin to Toronto."
+
+
+def run(*args: str, input: str | bytes | None = None):
+    return CliRunner().invoke(main, [str(a) for a in args], input=input)
+
+
+def assert_user_error(result, *phrases: str) -> None:
+    assert result.exit_code == 2, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    message = result.stderr.strip()
+    assert message.startswith("error: ") and "\n" not in message, message
+    for phrase in phrases:
+        assert phrase in message, message
+    assert "Traceback" not in result.output
+
+
+def test_help_does_not_import_tensorflow():
+    code = "import sys; from tagger.cli import main; assert 'tensorflow' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)
+    assert "train" in run("--help").output
+
+
+def test_train_writes_a_model_and_prints_its_score(tmp_path: Path):
+    out = tmp_path / "m"
+    result = run("train", "--dataset", DEMO, "--output", out, "--epochs", "2", "--units", "8",
+                 "--embedding-dim", "8", "--quiet")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["metric"] == "entity_f1" and summary["epochs_run"] == 2
+    assert (out / "config.json").exists() and result.stderr == ""
+
+
+def test_train_progress_goes_to_stderr(tmp_path: Path):
+    result = run("train", "--dataset", DEMO, "--output", tmp_path / "m", "--epochs", "1",
+                 "--units", "4", "--embedding-dim", "4")
+    assert result.exit_code == 0
+    assert "epoch 1/1" in result.stderr and "tokens/s" in result.stderr
+    assert "kept epoch 1" in result.stderr
+
+
+def test_tag_sentence_in_each_format(demo_model: Path):
+    text = run("tag", demo_model, SENTENCE)
+    assert text.exit_code == 0, text.output
+    assert text.stdout.splitlines()[0].startswith("Anna/B-PER Schmidt/I-PER flew/O")
+    assert "  PER\t0-12\tAnna Schmidt" in text.stdout
+    record = json.loads(run("tag", demo_model, SENTENCE, "--format", "json").stdout)
+    assert set(record) == {"text", "tokens", "tags", "offsets", "spans"}
+    assert record["spans"][0] == {"label": "PER", "start": 0, "end": 12, "text": "Anna Schmidt"}
+    conll = run("tag", demo_model, SENTENCE, "-f", "conll").stdout
+    assert conll.splitlines()[:2] == ["Anna\tB-PER", "Schmidt\tI-PER"]
+
+
+def test_batch_file_to_jsonl_one_record_per_line(demo_model: Path, tmp_path: Path):
+    source = tmp_path / "in.txt"
+    lines = ["Mei Lin visited Oslo.", "", "Prices rose .", "Acme Corp fell."]
+    source.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    result = run("tag", demo_model, "--input", source, "--output", out)
+    assert result.exit_code == 0, result.output
+    records = [json.loads(x) for x in out.read_text().splitlines()]
+    assert [r["text"] for r in records] == lines
+    assert "tagged 4 records" in result.stderr
+
+
+def test_batch_stdin_to_stdout_and_conll_input(demo_model: Path, tmp_path: Path):
+    result = run("tag", demo_model, "--input", "-", input="Oslo\nKyoto is big\n")
+    assert [json.loads(x)["tokens"] for x in result.stdout.splitlines()] == [
+        ["Oslo"], ["Kyoto", "is", "big"]]
+    conll = tmp_path / "in.conll"
+    conll.write_text("Mei B-PER\nLin I-PER\n\nHi O\n")
+    out = run("tag", demo_model, "--input", conll, "-f", "conll", "-q")
+    assert out.exit_code == 0
+    assert [x.split("\t")[0] for x in out.stdout.split("\n\n")[0].splitlines()] == ["Mei", "Lin"]
+
+
+def test_evaluate_text_and_json(demo_model: Path):
+    text = run("evaluate", demo_model, "--dataset", DEMO)
+    assert text.exit_code == 0, text.output
+    assert "entity micro-F1 (IOB2, default mode)" in text.stdout and "PER" in text.stdout
+    report = json.loads(run("evaluate", demo_model, "--dataset", DEMO, "--json",
+                            "--mode", "strict").stdout)
+    assert report["mode"] == "strict" and 0 <= report["score"] <= 1
+    assert report["sentences"] == 200
+
+
+# ---- bad input -------------------------------------------------------------------------
+
+
+def test_missing_model_folder(tmp_path: Path):
+    assert_user_error(run("tag", tmp_path / "nope", "hi"), "does not exist", "tagger train")
+
+
+def test_model_path_is_a_file_or_not_a_model(tmp_path: Path):
+    (tmp_path / "f").write_text("x")
+    assert_user_error(run("tag", tmp_path / "f", "hi"), "is a file")
+    assert_user_error(run("tag", tmp_path, "hi"), "not a tagger model folder")
+
+
+def test_unknown_dataset_and_split(demo_model: Path, tmp_path: Path):
+    assert_user_error(run("evaluate", demo_model, "--dataset", "nobody/none"), "not found")
+    assert_user_error(run("evaluate", demo_model, "--dataset", DEMO, "--split", "test"),
+                      "split 'test'", "--split")
+    assert_user_error(run("train", "--dataset", "nobody/none", "-o", tmp_path / "m"),
+                      "not found")
+    assert not (tmp_path / "m").exists()
+
+
+def test_missing_column(demo_model: Path, tmp_path: Path):
+    data = tmp_path / "d.jsonl"
+    data.write_text('{"words": ["a"], "ner_tags": ["O"]}\n')
+    assert_user_error(run("evaluate", demo_model, "--dataset", f"validation={data}"),
+                      "no column 'tokens'", "--token-column")
+
+
+def test_labels_the_model_does_not_know(demo_model: Path, tmp_path: Path):
+    data = tmp_path / "dev.conll"
+    data.write_text("Bob B-PERSON\n")
+    assert_user_error(run("evaluate", demo_model, "--dataset", data),
+                      "labels the model does not know: B-PERSON")
+
+
+def test_empty_undecodable_and_directory_inputs(demo_model: Path, tmp_path: Path):
+    empty = tmp_path / "empty.txt"
+    empty.write_text("")
+    out = tmp_path / "out.jsonl"
+    assert_user_error(run("tag", demo_model, "-i", empty, "-o", out), "is empty")
+    bad = tmp_path / "latin1.txt"
+    bad.write_bytes(b"Caf\xe9 au lait\n")
+    assert_user_error(run("tag", demo_model, "-i", bad, "-o", out), "not UTF-8")
+    assert_user_error(run("tag", demo_model, "-i", "-", "-o", out), "stdin is empty")
+    assert_user_error(run("tag", demo_model, "-i", tmp_path, "-o", out), "is a directory")
+    assert_user_error(run("tag", demo_model, "-i", tmp_path / "missing.txt"), "does not exist")
+    assert_user_error(run("tag", demo_model, "-i", empty, "-o", tmp_path), "is a directory")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty.txt", "latin1.txt"]
+
+
+def test_undecodable_line_late_in_a_file_writes_no_output(demo_model: Path, tmp_path: Path):
+    source = tmp_path / "in.txt"
+    source.write_bytes(b"Oslo is big.\n" * 5000 + b"\xff\xfe broken\n")
+    out = tmp_path / "out.jsonl"
+    assert_user_error(run("tag", demo_model, "-i", source, "-o", out, "-q"), "not UTF-8")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.txt"]
+
+
+def test_existing_output_folder_needs_force(tmp_path: Path):
+    (tmp_path / "m").mkdir()
+    assert_user_error(run("train", "--dataset", DEMO, "-o", tmp_path / "m"), "--force")
+
+
+def test_text_and_input_together_is_a_usage_error(demo_model: Path):
+    result = run("tag", demo_model, "hi", "--input", "-")
+    assert result.exit_code == 2 and "either TEXT or --input" in result.stderr
+
+
+def test_real_process_exit_code_and_stderr(tmp_path: Path):
+    """Outside the test runner: the installed command prints one line and exits 2."""
+    proc = subprocess.run([sys.executable, "-m", "tagger.cli", "tag", str(tmp_path), "hi"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().count("\n") == 0 and proc.stderr.startswith("error: ")
+    assert proc.stdout == ""
+
+
+@pytest.mark.parametrize("option", [["--epochs", "0"], ["--dropout", "1.5"]])
+def test_bad_option_values_are_rejected(option, tmp_path: Path):
+    result = run("train", "--dataset", DEMO, "-o", tmp_path / "m", *option)
+    assert result.exit_code == 2 and "Invalid value" in result.stderr

@@ -1,0 +1,53 @@
+import json
+
+import pytest
+
+from tagger.corpora import load_corpus
+from tagger.tagging import Tagger
+
+from .conftest import DEMO
+
+
+def test_tag_returns_tokens_tags_offsets_and_spans(demo_tagger: Tagger):
+    text = "Anna Schmidt flew from Berlin to Toronto on Monday."
+    [tagged] = demo_tagger.tag([text])
+    assert tagged.tokens == ["Anna", "Schmidt", "flew", "from", "Berlin", "to", "Toronto",
+                             "on", "Monday", "."]
+    assert len(tagged.tags) == len(tagged.tokens)
+    assert set(tagged.tags) <= set(demo_tagger.labels)
+    for token, (start, end) in zip(tagged.tokens, tagged.offsets, strict=True):
+        assert text[start:end] == token
+    for span in tagged.spans:
+        assert text[span.start:span.end] == span.text
+    assert {(s.label, s.text) for s in tagged.spans} >= {("PER", "Anna Schmidt"),
+                                                         ("LOC", "Berlin")}
+
+
+def test_batched_tagging_equals_one_sentence_at_a_time(demo_tagger: Tagger):
+    sentences = [w for w, _ in load_corpus(str(DEMO)).split("validation")[:120]]
+    sentences.append(["x"] * 700)  # a long outlier alone in its batch
+    batched = demo_tagger.tag_tokens(sentences)
+    alone = [demo_tagger.tag_tokens([s])[0] for s in sentences]
+    assert batched == alone
+
+
+def test_stream_keeps_order_and_one_record_per_line(demo_tagger: Tagger, monkeypatch):
+    monkeypatch.setattr("tagger.tagging.CHUNK_LINES", 3)  # several chunks
+    lines = ["Mei Lin met Jonas Weber.", "", "   ", "Prices rose.", "Oslo", "", "Go."]
+    records = list(demo_tagger.tag_stream(lines, pretokenized=False))
+    assert [r.text for r in records] == lines
+    assert [r.tokens for r in records][1:3] == [[], []]
+    assert records[0].to_dict() == json.loads(json.dumps(records[0].to_dict()))
+
+
+def test_empty_input_lists(demo_tagger: Tagger):
+    assert demo_tagger.tag([]) == []
+    assert demo_tagger.tag_tokens([]) == []
+    assert demo_tagger.tag([""])[0].tags == []
+
+
+@pytest.mark.parametrize("tokens", [["Oslo"], ["Acme", "Corp", "said", "so", "."]])
+def test_conll_sentences_get_space_joined_offsets(demo_tagger: Tagger, tokens):
+    [tagged] = demo_tagger.tag_conll_sentences([tokens])
+    assert tagged.text == " ".join(tokens)
+    assert [tagged.text[s:e] for s, e in tagged.offsets] == tokens

@@ -1,0 +1,30 @@
+from pathlib import Path
+
+import tensorflow as tf
+
+from tagger.vocabulary import PAD_ID, UNK_ID, Vocabulary
+
+
+def test_build_orders_by_frequency_and_applies_limits():
+    sentences = [["b", "a", "b"], ["c", "a", "b"]]
+    assert Vocabulary.build(sentences).words == ["<pad>", "<unk>", "b", "a", "c"]
+    assert Vocabulary.build(sentences, min_count=2).words == ["<pad>", "<unk>", "b", "a"]
+    assert Vocabulary.build(sentences, max_size=3).words == ["<pad>", "<unk>", "b"]
+
+
+def test_lookup_reserves_padding_and_unknown():
+    vocab = Vocabulary.build([["The", "cat"]], lowercase=True)
+    ids = vocab.lookup(tf.ragged.constant([["THE", "Cat", "dog", "<pad>"]])).to_list()
+    assert ids == [[vocab.words.index("the"), vocab.words.index("cat"), UNK_ID, UNK_ID]]
+    assert PAD_ID not in ids[0]
+
+
+def test_case_is_kept_by_default():
+    vocab = Vocabulary.build([["The"]])
+    assert vocab.lookup(tf.constant(["The", "the"])).numpy().tolist() == [2, UNK_ID]
+
+
+def test_save_and_load_round_trip(tmp_path: Path):
+    vocab = Vocabulary.build([["é", "a b", "x"]])
+    vocab.save(tmp_path / "vocab.txt")
+    assert Vocabulary.load(tmp_path / "vocab.txt", lowercase=False).words == vocab.words
