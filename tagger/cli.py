@@ -18,25 +18,22 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 
-def _import_tensorflow() -> None:
-    """Import TensorFlow with its C++ start-up messages (oneDNN, CUDA probing) silenced.
+def _silence_native_logs() -> None:
+    """Keep TensorFlow's C++ log lines (oneDNN, CUDA probing) off the user's terminal.
 
-    They are written to file descriptor 2 before absl logging starts, so no log level hides
-    them; stderr is pointed at /dev/null for the import and the device probe only.
+    They go straight to file descriptor 2, some before absl logging starts, so no log level
+    hides them all. Descriptor 2 is pointed at /dev/null and Python's sys.stderr at a copy of
+    the real stderr: our messages, progress and any traceback still show. TAGGER_TF_LOGS=1
+    keeps TensorFlow's logs. Skipped where sys.stderr is not the process's (tests).
     """
-    if os.environ.get("TAGGER_TF_LOGS"):
+    if os.environ.get("TAGGER_TF_LOGS") or sys.stderr is not sys.__stderr__:
         return
-    saved = os.dup(2)
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, 2)
-        os.close(devnull)
-        import tensorflow as tf
-
-        tf.config.list_physical_devices()
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
+    sys.stderr.flush()
+    real = os.dup(2)
+    sys.stderr = os.fdopen(real, "w", buffering=1, encoding="utf-8", errors="backslashreplace")
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    os.close(devnull)
 
 
 class _Group(click.Group):
@@ -120,7 +117,7 @@ def train(dataset, dataset_config, revision, tag_column, token_column, output, f
 
     model_folder.check_writable(output, force)  # before minutes of loading and training
     corpus = _load_corpus(dataset, dataset_config, revision, tag_column, token_column)
-
+    _silence_native_logs()
     from tagger.progress import Progress
     from tagger.training import TrainConfig
     from tagger.training import train as run
@@ -137,7 +134,7 @@ def _load_tagger(path: Path):
     from tagger import model_folder
 
     model_folder.read_config(path)  # a missing or bad folder fails before TensorFlow loads
-    _import_tensorflow()
+    _silence_native_logs()
     from tagger.tagging import Tagger
 
     return Tagger.load(path)

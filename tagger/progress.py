@@ -15,7 +15,7 @@ class Progress:
         self.tty = self.stream.isatty()
         # On a terminal the line is redrawn often; in a log file a line every 30 s is plenty.
         self.interval = interval if self.tty else log_interval
-        self._last = 0.0
+        self._last = time.monotonic()  # the first status comes one interval in
         self._width = 0
 
     def update(self, message: str) -> None:

@@ -19,8 +19,11 @@ TOKEN_PATTERN = "|".join([
     r"https?://\S+|www\.\S+",  # URLs
     r"[@#]" + _WORD,  # mentions, hashtags
     r"(?:\p{L}\.){2,}",  # abbreviations: U.S., e.g.
-    r"\.{2,}|-{2,}",  # ellipses, dashes
-    _WORD + r"(?:[-.,:/&'\x{2019}]" + _WORD + r")*",  # words, numbers, dates, hyphenated words
+    r"(?:Mr|Mrs|Ms|Dr|Prof|St|Jr|Sr|Inc|Corp|Co|Ltd|Bros|Gen|Gov|Sen|Rep|vs|etc)\.",
+    r"[:;]-?[()]",  # emoticons (not :P or =D, which would cut "note:Paris")
+    r"\.{2,}|-{2,}|[!?]{2,}",  # ellipses, dashes, !!!
+    r"\p{N}+(?:[-.,:/]\p{N}+)*\p{L}*",  # numbers, dates, times: 1,000 3.5 10:30 1990s
+    _WORD + r"(?:[-.&/'\x{2019}]" + _WORD + r")*",  # words: well-known, Amazon.com, AT&T
     r"\S",  # any other character: punctuation and symbols, one at a time
 ])
 # A clitic at the end of a token splits off into a token of its own (\x{2019}: typographic ').

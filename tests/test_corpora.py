@@ -100,11 +100,11 @@ def test_hub_universal_dependencies_layout_drops_multiword_surface_forms(tmp_pat
 
 
 def test_missing_columns_and_splits_are_one_line_errors(parquet_folder: Path):
-    with pytest.raises(TaggerError, match="no column 'chunk_tags'.*--tag-column"):
+    with pytest.raises(TaggerError, match=r"no column 'chunk_tags'.*--tag-column"):
         load_corpus(str(parquet_folder), tag_column="chunk_tags")
     with pytest.raises(TaggerError, match="--token-column"):
         load_corpus(str(parquet_folder), token_column="words")
-    with pytest.raises(TaggerError, match="split 'test' is not in .* it has: train, validation"):
+    with pytest.raises(TaggerError, match=r"split 'test' is not in .* it has: train, validation"):
         load_corpus(str(parquet_folder)).split("test")
 
 
@@ -117,7 +117,7 @@ def test_script_dataset_suggests_parquet(tmp_path: Path):
     folder = tmp_path / "scripted"
     folder.mkdir()
     (folder / "scripted.py").write_text("import datasets\n")
-    with pytest.raises(TaggerError, match="script-based.*refs/convert/parquet"):
+    with pytest.raises(TaggerError, match=r"script-based.*refs/convert/parquet"):
         load_corpus(str(folder))
 
 

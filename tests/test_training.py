@@ -18,7 +18,8 @@ def test_model_folder_describes_itself(demo_model: Path):
     assert config["scheme"] == "IOB2"
     assert config["labels"][0] == "O" and "B-PER" in config["labels"]
     assert config["training"]["epochs"] == 8
-    assert config["model"]["vocab_size"] == len((demo_model / "vocab.txt").read_text().split("\n")) - 1
+    vocab = (demo_model / "vocab.txt").read_text().split("\n")[:-1]
+    assert config["model"]["vocab_size"] == len(vocab)
     metrics = json.loads((demo_model / "metrics.json").read_text())
     assert metrics["metric"] == "entity_f1"
     best = max(h["score"] for h in metrics["history"])
@@ -43,7 +44,7 @@ def test_existing_folder_is_kept_without_force(tmp_path: Path):
     output = tmp_path / "model"
     output.mkdir()
     (output / "keep.txt").write_text("mine")
-    with pytest.raises(TaggerError, match="already exists.*--force"):
+    with pytest.raises(TaggerError, match=r"already exists.*--force"):
         train(_tiny_corpus(), output, TrainConfig(epochs=1, units=4, embedding_dim=4))
     assert (output / "keep.txt").read_text() == "mine"
     train(_tiny_corpus(), output, TrainConfig(epochs=1, units=4, embedding_dim=4), force=True)

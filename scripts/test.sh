@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The test suite on a fresh machine: install into .venv with the dev extra, lint, run pytest.
+# The integration test reads ../shared/data beside the project.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+.venv/bin/python -m pip install --quiet --upgrade pip
+.venv/bin/python -m pip install --quiet -e '.[dev]'
+.venv/bin/ruff check tagger tests scripts
+HF_DATASETS_OFFLINE=1 HF_HUB_OFFLINE=1 .venv/bin/python -m pytest "$@"
