@@ -35,16 +35,20 @@ def check_writable(path: Path, force: bool) -> None:
                           "to replace it")
     if path.exists() and not path.is_dir():
         raise TaggerError(f"{path} exists and is not a folder; choose another --output")
-    parent = path.absolute().parent
-    if not parent.is_dir():
-        raise TaggerError(f"cannot write {path}: folder {parent} does not exist")
-    if not os.access(parent, os.W_OK):
-        raise TaggerError(f"cannot write {path}: folder {parent} is not writable")
+    # Missing parent folders are created; the nearest existing one must take them.
+    ancestor = path.absolute().parent
+    while not ancestor.exists():
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise TaggerError(f"cannot write {path}: {ancestor} is a file, not a folder")
+    if not os.access(ancestor, os.W_OK):
+        raise TaggerError(f"cannot write {path}: folder {ancestor} is not writable")
 
 
 def write(path: Path, fill: Callable[[Path], None], force: bool) -> None:
     """Create folder `path` by calling `fill(tmp)` on a fresh folder, then renaming it."""
     check_writable(path, force)
+    path.absolute().parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".partial",
                                 dir=path.absolute().parent))
     try:

@@ -53,6 +53,18 @@ def test_existing_folder_is_kept_without_force(tmp_path: Path):
     assert [p.name for p in tmp_path.iterdir()] == ["model"]  # no temporary folders left
 
 
+def test_missing_parent_folders_are_created(tmp_path: Path):
+    output = tmp_path / "models" / "new" / "demo"
+    train(_tiny_corpus(), output, TrainConfig(epochs=1, units=4, embedding_dim=4))
+    assert (output / "config.json").exists()
+
+
+def test_output_under_a_file_is_a_clear_error(tmp_path: Path):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(TaggerError, match="is a file, not a folder"):
+        train(_tiny_corpus(), tmp_path / "file" / "m", TrainConfig(epochs=1))
+
+
 def test_interrupted_run_leaves_no_model_folder(tmp_path: Path, monkeypatch):
     output = tmp_path / "model"
 
