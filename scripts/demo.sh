@@ -9,4 +9,5 @@ PYTHON=${PYTHON:-python3}
 .venv/bin/python -m pip install --quiet -e .
 export HF_DATASETS_OFFLINE=1 HF_HUB_OFFLINE=1
 .venv/bin/tagger train --dataset data/demo --output models/demo --force
-.venv/bin/tagger tag models/demo "Anna Schmidt flew from Berlin to Toronto to meet Acme Corp."
+.venv/bin/tagger tag models/demo \
+    "Anna Schmidt, the chief executive of Acme Corp, flew from Berlin to Toronto on Monday."
