@@ -11,7 +11,6 @@ import io
 import json
 import os
 import sys
-import tempfile
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from typing import TextIO
 
 from tagger import conll
 from tagger.errors import TaggerError
+from tagger.files import atomic_file
 from tagger.progress import Progress, rate
 
 FORMATS = ("text", "json", "conll")
@@ -50,18 +50,10 @@ def output_stream(target: str) -> Iterator[TextIO]:
     folder = path.absolute().parent
     if not folder.is_dir():
         raise TaggerError(f"--output {target}: folder {folder} does not exist")
-    try:
-        handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=folder)
-    except OSError as error:
-        raise TaggerError(f"cannot write --output {target}: {error.strerror}") from None
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            yield stream
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    if not os.access(folder, os.W_OK):
+        raise TaggerError(f"--output {target}: folder {folder} is not writable")
+    with atomic_file(path) as stream:
+        yield stream
 
 
 @dataclass

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import click
 
+from tagger.batch import FORMATS
 from tagger.errors import TaggerError
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -147,7 +148,7 @@ def _load_tagger(path: Path):
               help="File to tag, one text per line ('-' for stdin), or CoNLL with --input-format.")
 @click.option("--output", "-o", default="-", show_default=True,
               help="Where to write ('-': stdout).")
-@click.option("--format", "-f", "fmt", type=click.Choice(["text", "json", "conll"]), default=None,
+@click.option("--format", "-f", "fmt", type=click.Choice(FORMATS), default=None,
               help="Output format [default: text for TEXT, json (JSON Lines) for --input].")
 @click.option("--input-format", type=click.Choice(["text", "conll"]), default=None,
               help="text: one sentence or paragraph per line; conll: one token per line (first "

@@ -20,29 +20,38 @@ def _split_row(line: str) -> list[str]:
     return line.split("\t") if "\t" in line else line.split()
 
 
+def _blocks(lines: Iterable[str]) -> Iterator[list[tuple[int, str]]]:
+    """Groups of (line number, line) between lines that are empty or only white space."""
+    block: list[tuple[int, str]] = []
+    for number, line in enumerate(lines, 1):
+        line = line.rstrip("\r\n")
+        if line.strip():
+            block.append((number, line))
+        elif block:
+            yield block
+            block = []
+    if block:
+        yield block
+
+
 def conll_sentences(lines: Iterable[str], name: str) -> Iterator[list[list[str]]]:
     """Sentences of a CoNLL file as lists of rows (lists of columns).
 
     Sentences end at a line that is empty or holds only white space (WNUT marks most breaks
     with a lone tab). `-DOCSTART-` lines are document markers, not sentences.
     """
-    rows: list[list[str]] = []
-    for number, line in enumerate(lines, 1):
-        line = line.rstrip("\r\n")
-        if not line.strip():
-            if rows:
-                yield rows
-                rows = []
-            continue
-        row = [c.strip() for c in _split_row(line)]
-        if row[0] == "-DOCSTART-":
-            continue
-        if not row[0]:
-            raise TaggerError(f"{name}:{number}: the line starts with an empty token; "
-                              "CoNLL rows are 'TOKEN [COLUMNS...] TAG'")
-        rows.append(row)
-    if rows:
-        yield rows
+    for block in _blocks(lines):
+        rows = []
+        for number, line in block:
+            row = [c.strip() for c in _split_row(line)]
+            if row[0] == "-DOCSTART-":
+                continue
+            if not row[0]:
+                raise TaggerError(f"{name}:{number}: the line starts with an empty token; "
+                                  "CoNLL rows are 'TOKEN [COLUMNS...] TAG'")
+            rows.append(row)
+        if rows:
+            yield rows
 
 
 def conllu_sentences(lines: Iterable[str], name: str) -> Iterator[list[list[str]]]:
@@ -51,25 +60,19 @@ def conllu_sentences(lines: Iterable[str], name: str) -> Iterator[list[list[str]
     Multiword-token range lines (`1-2`) and empty nodes (`8.1`) are skipped, as the UD
     treebanks' word-level annotation (UPOS, XPOS) belongs to the syntactic words.
     """
-    rows: list[list[str]] = []
-    for number, line in enumerate(lines, 1):
-        line = line.rstrip("\r\n")
-        if not line.strip():
-            if rows:
-                yield rows
-                rows = []
-            continue
-        if line.startswith("#"):
-            continue
-        row = line.split("\t")
-        if len(row) != 10:
-            raise TaggerError(f"{name}:{number}: a CoNLL-U line has 10 tab-separated columns, "
-                              f"this one has {len(row)}")
-        if "-" in row[0] or "." in row[0]:
-            continue
-        rows.append(row)
-    if rows:
-        yield rows
+    for block in _blocks(lines):
+        rows = []
+        for number, line in block:
+            if line.startswith("#"):
+                continue
+            row = line.split("\t")
+            if len(row) != 10:
+                raise TaggerError(f"{name}:{number}: a CoNLL-U line has 10 tab-separated "
+                                  f"columns, this one has {len(row)}")
+            if "-" not in row[0] and "." not in row[0]:
+                rows.append(row)
+        if rows:
+            yield rows
 
 
 def column_index(tag_column: str | None, conllu: bool) -> int:

@@ -17,7 +17,8 @@ from tagger.errors import TaggerError
 Sentence = tuple[list[str], list[str]]
 
 DEFAULT_TAG_COLUMNS = ("ner_tags", "upos", "pos_tags")
-TABLE_SUFFIXES = {".parquet": "parquet", ".json": "json", ".jsonl": "json", ".csv": "csv"}
+TABLE_SUFFIXES = {".parquet": "parquet", ".json": "json", ".jsonl": "json", ".csv": "csv",
+                  ".arrow": "arrow"}
 # The CoNLL-U "no annotation" label: the hub's universal_dependencies loader gives it to the
 # surface form of a multiword token ("don't"), whose syntactic words ("do", "n't") follow.
 UNANNOTATED = "_"
@@ -93,15 +94,20 @@ def _explicit_files(dataset: str) -> dict[str, Path] | None:
 
 
 def _is_raw(path: Path) -> bool:
-    return path.suffix.lower() not in TABLE_SUFFIXES and path.suffix.lower() != ".arrow"
+    return path.suffix.lower() not in TABLE_SUFFIXES
+
+
+def _is_saved_dataset(path: Path) -> bool:
+    """A folder written by `save_to_disk` (a DatasetDict or a single Dataset)."""
+    return (path / "dataset_dict.json").exists() or (path / "state.json").exists()
 
 
 def _files_of(path: Path) -> dict[str, Path] | None:
     """Split -> file for a single file or a folder of files; None for a datasets folder."""
     if path.is_file():
         return {canonical_split(path.name) if _names_split(path.name) else "train": path}
-    if (path / "dataset_dict.json").exists() or (path / "state.json").exists():
-        return None  # written by save_to_disk
+    if _is_saved_dataset(path):
+        return None
     candidates = [p for p in sorted(path.iterdir()) if p.is_file() and not p.name.startswith(".")
                   and p.suffix.lower() not in {".md", ".txt", ".py", ".lock"}]
     if candidates and all(_is_raw(p) for p in candidates):
@@ -132,8 +138,7 @@ def _load_tables(dataset: str, files: dict[str, Path] | None, path: Path,
                                   "(parquet, JSON Lines, CSV or CoNLL)")
             data_files = {s: str(f) for s, f in files.items()}
             return datasets.load_dataset(kinds.pop(), data_files=data_files)
-        if path.exists() and ((path / "dataset_dict.json").exists()
-                              or (path / "state.json").exists()):
+        if path.is_dir() and _is_saved_dataset(path):
             loaded = datasets.load_from_disk(str(path))
             return loaded if isinstance(loaded, datasets.DatasetDict) else {"train": loaded}
         return datasets.load_dataset(dataset, config, revision=revision)

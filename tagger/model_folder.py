@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 from tagger.errors import TaggerError
+from tagger.files import atomic_folder
 
 FORMAT = "tagger-model"
 FORMAT_VERSION = 1
@@ -46,23 +45,10 @@ def check_writable(path: Path, force: bool) -> None:
 
 
 def write(path: Path, fill: Callable[[Path], None], force: bool) -> None:
-    """Create folder `path` by calling `fill(tmp)` on a fresh folder, then renaming it."""
+    """Create folder `path` by calling `fill(folder)` on a fresh folder that replaces it."""
     check_writable(path, force)
-    path.absolute().parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".partial",
-                                dir=path.absolute().parent))
-    try:
-        fill(tmp)
-        if path.exists():
-            old = tmp.with_suffix(".old")
-            path.rename(old)
-            tmp.rename(path)
-            shutil.rmtree(old)
-        else:
-            tmp.rename(path)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    with atomic_folder(path) as folder:
+        fill(folder)
 
 
 def write_json(path: Path, data: dict) -> None:

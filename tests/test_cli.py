@@ -1,6 +1,8 @@
 """Every command, and every bad input: one line on stderr, non-zero exit, nothing written."""
 
 import json
+import os
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -75,6 +77,9 @@ def test_batch_file_to_jsonl_one_record_per_line(demo_model: Path, tmp_path: Pat
     records = [json.loads(x) for x in out.read_text().splitlines()]
     assert [r["text"] for r in records] == lines
     assert "tagged 4 records" in result.stderr
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o666 & ~umask  # not mkstemp's 0600
 
 
 def test_batch_stdin_to_stdout_and_conll_input(demo_model: Path, tmp_path: Path):

@@ -1,4 +1,6 @@
 import json
+import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,9 @@ from .conftest import DEMO
 
 
 def test_model_folder_describes_itself(demo_model: Path):
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(demo_model.stat().st_mode) == 0o777 & ~umask  # not mkdtemp's 0700
     assert sorted(p.name for p in demo_model.iterdir()) == [
         "config.json", "metrics.json", "model.weights.h5", "vocab.txt"]
     config = json.loads((demo_model / "config.json").read_text())
