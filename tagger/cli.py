@@ -38,7 +38,7 @@ def _silence_native_logs() -> None:
 
 
 class _Group(click.Group):
-    """Turns TaggerError into a one-line message and exit code 2."""
+    """Turns user-facing failures into one line on stderr and a non-zero exit code."""
 
     def invoke(self, ctx: click.Context):
         try:
@@ -46,6 +46,15 @@ class _Group(click.Group):
         except TaggerError as error:
             click.echo(f"error: {error}", err=True)
             sys.exit(2)
+        except BrokenPipeError:
+            # The reader went away (`tagger tag ... | head`): stop quietly, and keep Python
+            # from failing again while flushing stdout at exit.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(141)
+        except OSError as error:  # disk full, permissions: the environment, not a bug
+            where = f": {error.filename}" if error.filename else ""
+            click.echo(f"error: {error.strerror or error}{where}", err=True)
+            sys.exit(1)
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             sys.exit(130)

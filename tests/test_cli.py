@@ -181,6 +181,16 @@ def test_real_process_exit_code_and_stderr(tmp_path: Path):
     assert proc.stdout == ""
 
 
+def test_closed_pipe_stops_quietly(demo_model: Path, tmp_path: Path):
+    source = tmp_path / "in.txt"
+    source.write_text("Oslo is big.\n" * 20000)
+    proc = subprocess.run(
+        f"{sys.executable} -m tagger.cli tag {demo_model} -i {source} -q | head -1",
+        shell=True, capture_output=True, text=True)
+    assert json.loads(proc.stdout)["tokens"] == ["Oslo", "is", "big", "."]
+    assert proc.stderr == ""
+
+
 @pytest.mark.parametrize("option", [["--epochs", "0"], ["--dropout", "1.5"]])
 def test_bad_option_values_are_rejected(option, tmp_path: Path):
     result = run("train", "--dataset", DEMO, "-o", tmp_path / "m", *option)
