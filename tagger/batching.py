@@ -1,4 +1,4 @@
-"""Sentences to padded id tensors: `tf.data` for training, sorted batches for tagging."""
+"""Features to padded batches: `tf.data` for training, length-sorted batches for tagging."""
 
 from __future__ import annotations
 
@@ -8,44 +8,68 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 import tensorflow as tf
 
-from tagger.vocabulary import PAD_ID, Vocabulary
+from tagger.vocabulary import PAD_ID, UNK_ID
 
 # Sentences are grouped by length so that a batch pads only to its own longest sentence.
 BUCKET_BOUNDARIES = [8, 12, 16, 20, 25, 30, 40, 50, 64, 96, 128]
 
 
 def encode_tags(sentences: Sequence[Sequence[str]], labels: Sequence[str]) -> tf.RaggedTensor:
-    """Tag strings to label ids, ragged `(sentences, tokens)`; an unknown tag is an error."""
+    """Tag strings to label ids, ragged `(sentences, tokens)`."""
     index = {label: i for i, label in enumerate(labels)}
     flat = [index[t] for tags in sentences for t in tags]
     return tf.RaggedTensor.from_row_lengths(
         np.asarray(flat, dtype=np.int32), [len(t) for t in sentences])
 
 
-def training_dataset(ids: tf.RaggedTensor, targets: tf.RaggedTensor, batch_size: int,
-                     *, shuffle: bool, seed: int | None = None) -> tf.data.Dataset:
-    """Batches of `(ids, targets, weights)`, each `(batch, timesteps)`, padded per batch.
+def training_dataset(features: dict[str, tf.RaggedTensor], targets: tf.RaggedTensor,
+                     batch_size: int, *, shuffle: bool, seed: int | None = None,
+                     word_dropout: float = 0.0, rare_from: int | None = None
+                     ) -> tf.data.Dataset:
+    """Batches of `(features, targets, weights)`, padded per batch, grouped by length.
 
+    Features are `(batch, timesteps[, chars])`; targets and weights `(batch, timesteps)`.
     Weights are 1.0 on real tokens and 0.0 on padding, so padded steps count in neither the
-    loss nor the metrics.
+    loss nor the metrics. With `word_dropout`, each word id from `rare_from` on (the words
+    seen once) becomes UNK_ID with that probability, so the model learns what to do with
+    words it has never seen.
     """
-    # Elements are dense 1-D slices of the flat values (padded_batch does not take ragged ones).
-    ids_flat, targets_flat = ids.flat_values, targets.flat_values
-    data = tf.data.Dataset.from_tensor_slices((ids.row_starts(), ids.row_limits()))
+    # Elements are dense slices of each feature's per-token values (padded_batch does not
+    # take ragged ones), cut out by the sentence's row offsets.
+    token_values = {name: f.values for name, f in features.items()}
+    target_values = targets.values
+    lengths = targets.row_lengths()
+
+    def sentence(start: tf.Tensor, end: tf.Tensor):
+        cut = {name: v[start:end] for name, v in token_values.items()}
+        cut = {name: v.to_tensor() if isinstance(v, tf.RaggedTensor) else v
+               for name, v in cut.items()}
+        return cut, target_values[start:end]
+
+    data = tf.data.Dataset.from_tensor_slices((targets.row_starts(), targets.row_limits()))
     if shuffle:
-        data = data.shuffle(int(ids.nrows()), seed=seed, reshuffle_each_iteration=True)
-    data = data.map(lambda start, end: (ids_flat[start:end], targets_flat[start:end]))
+        data = data.shuffle(int(targets.nrows()), seed=seed, reshuffle_each_iteration=True)
+    data = data.map(sentence, num_parallel_calls=tf.data.AUTOTUNE)
     data = data.bucket_by_sequence_length(
-        lambda x, _: tf.shape(x)[0],
+        lambda x, _: tf.shape(x["words"])[0],
         bucket_boundaries=BUCKET_BOUNDARIES,
         bucket_batch_sizes=[batch_size] * (len(BUCKET_BOUNDARIES) + 1),
-        padding_values=(PAD_ID, 0),
+        padding_values=({name: PAD_ID for name in features}, 0),
     )
-    data = data.map(lambda x, y: (x, y, tf.cast(x != PAD_ID, tf.float32)))
+
+    def finish(x: dict[str, tf.Tensor], y: tf.Tensor):
+        words = x["words"]
+        if word_dropout > 0 and rare_from is not None:
+            drop = (tf.random.uniform(tf.shape(words), seed=seed) < word_dropout) & (
+                words >= rare_from)
+            x = {**x, "words": tf.where(drop, UNK_ID, words)}
+        return x, y, tf.cast(words != PAD_ID, tf.float32)
+
+    data = data.map(finish)
     # Bucketing hides the number of batches from tf.data; stating it lets Keras know when
     # an epoch ends.
     data = data.apply(tf.data.experimental.assert_cardinality(
-        batch_count(ids.row_lengths().numpy(), batch_size)))
+        batch_count(lengths.numpy(), batch_size)))
     return data.prefetch(tf.data.AUTOTUNE)
 
 
@@ -53,13 +77,6 @@ def batch_count(lengths: np.ndarray, batch_size: int) -> int:
     """Batches per epoch of `training_dataset`: each length bucket is batched on its own."""
     buckets = np.searchsorted(BUCKET_BOUNDARIES, lengths, side="right")
     return sum(math.ceil(n / batch_size) for n in np.bincount(buckets) if n)
-
-
-def sentence_ids(vocabulary: Vocabulary, sentences: Sequence[Sequence[str]]) -> tf.RaggedTensor:
-    """Word ids of pre-tokenized sentences, ragged `(sentences, tokens)`."""
-    tokens = tf.ragged.constant([list(s) for s in sentences], dtype=tf.string, ragged_rank=1) \
-        if sentences else tf.ragged.constant([[]], dtype=tf.string)[:0]
-    return vocabulary.lookup(tokens)
 
 
 def sorted_batches(lengths: np.ndarray, max_tokens: int, max_sentences: int
@@ -76,8 +93,3 @@ def sorted_batches(lengths: np.ndarray, max_tokens: int, max_sentences: int
         size = max(1, min(max_sentences, max_tokens // longest))
         yield order[start:start + size]
         start += size
-
-
-def pad(ids: tf.RaggedTensor, rows: np.ndarray) -> np.ndarray:
-    """The given rows of ragged ids as a dense `(len(rows), longest)` int32 array."""
-    return tf.gather(ids, rows).to_tensor(default_value=PAD_ID).numpy()

@@ -118,6 +118,15 @@ def _load_corpus(dataset, dataset_config, revision, tag_column, token_column,
               help="Keep at most this many words (with padding and unknown).")
 @click.option("--lowercase/--keep-case", default=False, show_default=True,
               help="Lower-case words before the vocabulary lookup.")
+@click.option("--chars/--no-chars", default=True, show_default=True,
+              help="Character CNN features for every word (helps with unseen words).")
+@click.option("--char-dim", default=30, show_default=True, type=click.IntRange(1))
+@click.option("--char-filters", default=50, show_default=True, type=click.IntRange(1))
+@click.option("--casing/--no-casing", default=True, show_default=True,
+              help="A casing class feature per word (lower, Title, UPPER, numeric, ...).")
+@click.option("--word-dropout", default=0.0, show_default=True,
+              type=click.FloatRange(0, 1, max_open=True),
+              help="Probability of replacing a word seen once in train by the unknown word.")
 @click.option("--seed", default=1, show_default=True, type=int)
 @click.option("--quiet", "-q", is_flag=True, help="No progress output.")
 def train(dataset, dataset_config, revision, tag_column, token_column, output, force, quiet,

@@ -1,7 +1,14 @@
-"""The network: word embeddings -> stacked (Bi)LSTMs -> a softmax over tags at every step.
+"""The network, read top to bottom:
 
-Shapes: ids `(batch, timesteps)` int32 with 0 as padding -> probabilities
-`(batch, timesteps, classes)`. The embedding's mask (ids != 0) flows through every layer.
+    words  (batch, timesteps)         -> Embedding(mask_zero=True)     (batch, timesteps, E)
+    chars  (batch, timesteps, chars)  -> char Embedding -> Conv1D over each word's characters
+                                         -> max over characters       (batch, timesteps, F)
+    casing (batch, timesteps)         -> Embedding                     (batch, timesteps, 4)
+    concatenate -> dropout -> N x (Bi)LSTM(return_sequences=True) -> dropout
+    -> Dense per step                                                  (batch, timesteps, classes)
+
+Padding is id 0 in every input; the word mask (words != 0) reaches every LSTM, and padded
+characters are zeroed before the max so they never win it.
 """
 
 from __future__ import annotations
@@ -9,6 +16,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import keras
+from keras import ops
+
+CASING_DIM = 4
 
 
 @dataclass(frozen=True)
@@ -20,32 +30,80 @@ class ModelConfig:
     units: int = 100
     dropout: float = 0.5
     bidirectional: bool = True
+    char_vocab_size: int = 0  # 0: no character features
+    char_dim: int = 30
+    char_filters: int = 50
+    char_width: int = 3
+    casing_size: int = 0  # 0: no casing feature
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
 def build_model(config: ModelConfig) -> keras.Model:
-    ids = keras.Input(shape=(None,), dtype="int32", name="ids")
-    x = keras.layers.Embedding(config.vocab_size, config.embedding_dim, mask_zero=True,
-                               name="embedding")(ids)
-    x = keras.layers.Dropout(config.dropout, name="embedding_dropout")(x)
+    words = keras.Input(shape=(None,), dtype="int32", name="words")
+    inputs = {"words": words}
+    mask = ops.not_equal(words, 0)
+    pieces = [keras.layers.Embedding(config.vocab_size, config.embedding_dim, mask_zero=True,
+                                     name="word_embedding")(words)]
+    if config.char_vocab_size:
+        chars = inputs["chars"] = keras.Input(shape=(None, None), dtype="int32", name="chars")
+        pieces.append(CharCNN(config.char_vocab_size, config.char_dim, config.char_filters,
+                              config.char_width, name="char_cnn")(chars))
+    if config.casing_size:
+        casing = inputs["casing"] = keras.Input(shape=(None,), dtype="int32", name="casing")
+        pieces.append(keras.layers.Embedding(config.casing_size, CASING_DIM,
+                                             name="casing_embedding")(casing))
+    x = pieces[0] if len(pieces) == 1 else keras.layers.Concatenate(name="features")(pieces)
+    x = keras.layers.Dropout(config.dropout, name="feature_dropout")(x)
     for i in range(config.layers):
         lstm = keras.layers.LSTM(config.units, return_sequences=True, name=f"lstm_{i}")
         if config.bidirectional:
             lstm = keras.layers.Bidirectional(lstm, name=f"bilstm_{i}")
-        x = lstm(x)
+        x = lstm(x, mask=mask)
         x = keras.layers.Dropout(config.dropout, name=f"dropout_{i}")(x)
     probs = keras.layers.Dense(config.num_labels, activation="softmax", name="tags")(x)
-    return keras.Model(ids, probs, name="tagger")
+    return keras.Model(inputs, probs, name="tagger")
+
+
+class CharCNN(keras.layers.Layer):
+    """(batch, timesteps, chars) ids -> (batch, timesteps, filters): a CNN over each word.
+
+    Words are folded into the batch dimension, their characters embedded and convolved, and
+    the filters max-pooled over the real characters (padding is zeroed before and after the
+    convolution; ReLU outputs are >= 0, so padding never wins the max).
+    """
+
+    def __init__(self, vocab_size: int, dim: int, filters: int, width: int, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.vocab_size, self.dim, self.filters, self.width = vocab_size, dim, filters, width
+        self.embedding = keras.layers.Embedding(vocab_size, dim, name="char_embedding")
+        self.conv = keras.layers.Conv1D(filters, width, padding="same", activation="relu",
+                                        name="char_conv")
+
+    def call(self, chars):
+        batch, steps, length = ops.shape(chars)[0], ops.shape(chars)[1], ops.shape(chars)[2]
+        words = ops.reshape(chars, (-1, length))  # (batch * timesteps, chars)
+        real = ops.expand_dims(ops.cast(ops.not_equal(words, 0), self.compute_dtype), -1)
+        # Padded characters become zero vectors, like the convolution's own edge padding, so
+        # how far a word is padded cannot change what the filters see next to its last char.
+        x = self.conv(self.embedding(words) * real)  # (batch * timesteps, chars, filters)
+        return ops.reshape(ops.max(x * real, axis=1), (batch, steps, self.filters))
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], input_shape[1], self.filters)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "vocab_size": self.vocab_size, "dim": self.dim,
+                "filters": self.filters, "width": self.width}
 
 
 def compile_model(model: keras.Model, learning_rate: float) -> None:
     """Adam and cross-entropy averaged over real tokens only.
 
-    Padded steps get sample weight 0 (from the pipeline, and from the embedding mask), and
-    `mean_with_sample_weight` divides by the number of real tokens rather than by
-    batch * timesteps, so the loss does not depend on how much padding a batch has.
+    Padded steps get sample weight 0 from the pipeline, and `mean_with_sample_weight` divides
+    by the number of real tokens rather than by batch * timesteps, so the loss does not depend
+    on how much padding a batch has.
     """
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate, clipnorm=5.0),

@@ -2,6 +2,7 @@
 
     config.json        model shape, labels, tag scheme, case handling, training settings
     vocab.txt          one word per line; the line number is the id (0 = padding, 1 = unknown)
+    chars.json         the character vocabulary (code points from id 2), if the model uses it
     model.weights.h5   Keras weights
     metrics.json       validation scores per epoch and of the kept epoch
 
@@ -20,9 +21,10 @@ from tagger.errors import TaggerError
 from tagger.files import atomic_folder
 
 FORMAT = "tagger-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 CONFIG = "config.json"
 VOCAB = "vocab.txt"
+CHARS = "chars.json"
 WEIGHTS = "model.weights.h5"
 METRICS = "metrics.json"
 

@@ -19,8 +19,8 @@ import numpy as np
 import tensorflow as tf
 
 from tagger import batching, model_folder, schemes, tokenizing
+from tagger.features import Featurizer, pad, tokens_tensor
 from tagger.model import ModelConfig, build_model
-from tagger.vocabulary import Vocabulary
 
 # Padded tokens per batch: large enough to keep the matrix units busy, small enough that a
 # batch of long paragraphs stays within a few hundred MB.
@@ -60,52 +60,60 @@ class Tagged:
 class Tagger:
     """A model with its vocabulary, labels and scheme; tags tokens or raw text."""
 
-    def __init__(self, model: Any, vocabulary: Vocabulary, labels: Sequence[str], scheme: str,
+    def __init__(self, model: Any, featurizer: Featurizer, labels: Sequence[str], scheme: str,
                  config: dict | None = None) -> None:
         self.model = model
-        self.vocabulary = vocabulary
+        self.featurizer = featurizer
         self.labels = list(labels)
         self.scheme = scheme
         self.config = config or {}
         self._label_array = np.asarray(self.labels, dtype=object)
+        # One signature with free batch and time dimensions: traced once, whatever the shapes.
+        spec = {"words": tf.TensorSpec([None, None], tf.int32)}
+        if featurizer.chars is not None:
+            spec["chars"] = tf.TensorSpec([None, None, None], tf.int32)
+        if featurizer.use_casing:
+            spec["casing"] = tf.TensorSpec([None, None], tf.int32)
         self._forward = tf.function(
-            lambda ids: tf.argmax(model(ids, training=False), axis=-1, output_type=tf.int32),
-            input_signature=[tf.TensorSpec([None, None], tf.int32)],
+            lambda x: tf.argmax(model(x, training=False), axis=-1, output_type=tf.int32),
+            input_signature=[spec],
         )
 
     @classmethod
     def load(cls, path: str | Path) -> Tagger:
         path = Path(path)
         config = model_folder.read_config(path)
-        vocabulary = Vocabulary.load(path / model_folder.VOCAB, config["lowercase"])
-        model = build_model(ModelConfig(**config["model"]))
+        model_config = ModelConfig(**config["model"])
+        featurizer = Featurizer.load(path, config["lowercase"],
+                                     use_chars=model_config.char_vocab_size > 0,
+                                     use_casing=model_config.casing_size > 0)
+        model = build_model(model_config)
         model.load_weights(path / model_folder.WEIGHTS)
-        return cls(model, vocabulary, config["labels"], config["scheme"], config)
+        return cls(model, featurizer, config["labels"], config["scheme"], config)
 
-    def predict_ids(self, ids: tf.RaggedTensor) -> list[np.ndarray]:
-        """Label ids for each row of ragged word ids `(sentences, tokens)`."""
-        lengths = ids.row_lengths().numpy()
+    def predict(self, features: dict[str, tf.RaggedTensor]) -> list[np.ndarray]:
+        """Label ids for each sentence of ragged features `(sentences, tokens[, chars])`."""
+        lengths = features["words"].row_lengths().numpy()
         out: list[np.ndarray] = [np.zeros(0, np.int32)] * len(lengths)
         for rows in batching.sorted_batches(lengths, MAX_BATCH_TOKENS, MAX_BATCH_SENTENCES):
             if lengths[rows[0]] == 0:
                 continue  # the rest are empty too: nothing to tag
-            best = self._forward(batching.pad(ids, rows)).numpy()
+            best = self._forward(pad(features, rows)).numpy()
             for row, labels in zip(rows, best, strict=True):
                 out[row] = labels[: lengths[row]]
         return out
 
     def tag_tokens(self, sentences: Sequence[Sequence[str]]) -> list[list[str]]:
         """Tags of pre-tokenized sentences."""
-        ids = batching.sentence_ids(self.vocabulary, sentences)
-        return [self._label_array[p].tolist() for p in self.predict_ids(ids)]
+        features = self.featurizer(tokens_tensor(sentences))
+        return [self._label_array[p].tolist() for p in self.predict(features)]
 
     def tag(self, texts: Sequence[str]) -> list[Tagged]:
         """Tokenize raw texts and tag them, with character offsets and entity spans."""
         if not texts:
             return []
         tokenized = tokenizing.tokenize(list(texts))
-        ids = self.vocabulary.lookup(tokenized.tokens)
-        predictions = self.predict_ids(ids)
+        predictions = self.predict(self.featurizer(tokenized.tokens))
         tokens = tokenized.tokens.to_list()
         starts = tokenized.starts.to_list()
         ends = tokenized.ends.to_list()

@@ -13,6 +13,7 @@ import keras
 from tagger import __version__, batching, model_folder
 from tagger.corpora import Corpus
 from tagger.evaluation import score
+from tagger.features import CASING_SIZE, CharVocabulary, Featurizer, tokens_tensor
 from tagger.model import ModelConfig, build_model, compile_model
 from tagger.progress import Progress, clock, rate
 from tagger.tagging import Tagger
@@ -33,6 +34,11 @@ class TrainConfig:
     min_count: int = 1
     max_vocab: int | None = None
     lowercase: bool = False
+    chars: bool = True
+    char_dim: int = 30
+    char_filters: int = 50
+    casing: bool = True
+    word_dropout: float = 0.0
     seed: int = 1
 
 
@@ -48,21 +54,28 @@ def train(corpus: Corpus, output: Path, config: TrainConfig, *, force: bool = Fa
     validation = corpus.split("validation")
     keras.utils.set_random_seed(config.seed)
 
-    vocabulary = Vocabulary.build((w for w, _ in train_split), min_count=config.min_count,
+    sentences = [w for w, _ in train_split]
+    vocabulary = Vocabulary.build(sentences, min_count=config.min_count,
                                   max_size=config.max_vocab, lowercase=config.lowercase)
-    ids = batching.sentence_ids(vocabulary, [w for w, _ in train_split])
+    chars = CharVocabulary.build(sentences) if config.chars else None
+    featurizer = Featurizer(vocabulary, chars, config.casing)
+    features = featurizer(tokens_tensor(sentences))
     targets = batching.encode_tags([t for _, t in train_split], corpus.labels)
-    data = batching.training_dataset(ids, targets, config.batch_size, shuffle=True,
-                                     seed=config.seed)
+    data = batching.training_dataset(features, targets, config.batch_size, shuffle=True,
+                                     seed=config.seed, word_dropout=config.word_dropout,
+                                     rare_from=vocabulary.rare_from)
     model_config = ModelConfig(vocab_size=len(vocabulary), num_labels=len(corpus.labels),
                                embedding_dim=config.embedding_dim, layers=config.layers,
                                units=config.units, dropout=config.dropout,
-                               bidirectional=config.bidirectional)
+                               bidirectional=config.bidirectional,
+                               char_vocab_size=len(chars) if chars else 0,
+                               char_dim=config.char_dim, char_filters=config.char_filters,
+                               casing_size=CASING_SIZE if config.casing else 0)
     model = build_model(model_config)
     compile_model(model, config.learning_rate)
-    tagger = Tagger(model, vocabulary, corpus.labels, corpus.scheme)
+    tagger = Tagger(model, featurizer, corpus.labels, corpus.scheme)
 
-    lengths = ids.row_lengths().numpy()
+    lengths = targets.row_lengths().numpy()
     tracker = _EpochTracker(tagger, validation, corpus.scheme, config, progress,
                             tokens=int(lengths.sum()),
                             batches=batching.batch_count(lengths, config.batch_size))
@@ -99,7 +112,7 @@ def train(corpus: Corpus, output: Path, config: TrainConfig, *, force: bool = Fa
 
     def fill(folder: Path) -> None:
         model.save_weights(folder / model_folder.WEIGHTS)
-        vocabulary.save(folder / model_folder.VOCAB)
+        featurizer.save(folder)
         model_folder.write_json(folder / model_folder.METRICS, metrics)
         model_folder.write_json(folder / model_folder.CONFIG, settings)
 

@@ -21,11 +21,15 @@ class Vocabulary:
     share one path from strings to ids.
     """
 
-    def __init__(self, words: list[str], lowercase: bool = False) -> None:
+    def __init__(self, words: list[str], lowercase: bool = False,
+                 rare_from: int | None = None) -> None:
         if words[:2] != [PAD, UNK]:
             raise ValueError(f"a vocabulary starts with {PAD} and {UNK}")
         self.words = words
         self.lowercase = lowercase
+        # Ids from here on are words seen once in train (known only while building), the
+        # ones word dropout replaces by UNK_ID so that the model learns to use UNK_ID.
+        self.rare_from = len(words) if rare_from is None else rare_from
         self._table: tf.lookup.StaticHashTable | None = None
 
     def __len__(self) -> int:
@@ -41,7 +45,8 @@ class Vocabulary:
                         key=lambda w: (-counts[w], w))
         if max_size is not None:
             ranked = ranked[: max(0, max_size - 2)]
-        return cls([PAD, UNK, *ranked], lowercase)
+        frequent = sum(counts[w] > 1 for w in ranked)
+        return cls([PAD, UNK, *ranked], lowercase, rare_from=frequent + 2)
 
     def save(self, path: Path) -> None:
         path.write_text("".join(w + "\n" for w in self.words), encoding="utf-8")
@@ -58,9 +63,13 @@ class Vocabulary:
     def lookup(self, tokens: tf.Tensor | tf.RaggedTensor) -> tf.Tensor | tf.RaggedTensor:
         """Ids of `tokens` (any shape, dense or ragged); unknown words get UNK_ID."""
         if self._table is None:
-            # Keys skip the padding entry: a literal "<pad>" token in text is an unknown word.
-            keys = tf.constant(self.words[1:])
-            values = tf.range(1, len(self.words), dtype=tf.int32)
-            self._table = tf.lookup.StaticHashTable(
-                tf.lookup.KeyValueTensorInitializer(keys, values), default_value=UNK_ID)
+            # Keys skip <pad> and <unk>: those literal strings in text are unknown words.
+            self._table = lookup_table(tf.constant(self.words[2:]), first_id=2)
         return tf.ragged.map_flat_values(self._table.lookup, self.normalize(tokens))
+
+
+def lookup_table(keys: tf.Tensor, first_id: int) -> tf.lookup.StaticHashTable:
+    """A table from `keys` to consecutive int32 ids from `first_id`; others get UNK_ID."""
+    values = tf.range(first_id, first_id + tf.size(keys), dtype=tf.int32)
+    return tf.lookup.StaticHashTable(tf.lookup.KeyValueTensorInitializer(keys, values),
+                                     default_value=UNK_ID)

@@ -2,37 +2,52 @@ import numpy as np
 import tensorflow as tf
 
 from tagger import batching
-from tagger.vocabulary import Vocabulary
+from tagger.vocabulary import UNK_ID
 
 
-def _data(lengths):
-    ids = tf.RaggedTensor.from_row_lengths(
-        np.arange(1, sum(lengths) + 1, dtype=np.int32) % 50 + 2, lengths)
-    targets = tf.RaggedTensor.from_row_lengths(
-        np.ones(sum(lengths), dtype=np.int32), lengths)
-    return ids, targets
+def _data(lengths, word_ids=None):
+    total = sum(lengths)
+    words = np.arange(total, dtype=np.int32) % 50 + 2 if word_ids is None else word_ids
+    chars = tf.RaggedTensor.from_row_lengths(
+        tf.RaggedTensor.from_row_lengths(np.ones(total * 3, dtype=np.int32), [3] * total),
+        lengths)
+    features = {"words": tf.RaggedTensor.from_row_lengths(words, lengths), "chars": chars}
+    targets = tf.RaggedTensor.from_row_lengths(np.ones(total, dtype=np.int32), lengths)
+    return features, targets
 
 
 def test_batches_are_padded_per_batch_and_grouped_by_length():
     lengths = [3] * 8 + [60] * 4 + [14] * 8  # three different length buckets
-    ids, targets = _data(lengths)
-    batches = list(batching.training_dataset(ids, targets, batch_size=4, shuffle=True, seed=0))
-    widths = sorted(int(x.shape[1]) for x, _, _ in batches)
+    features, targets = _data(lengths)
+    batches = list(batching.training_dataset(features, targets, batch_size=4, shuffle=True,
+                                             seed=0))
+    widths = sorted(int(x["words"].shape[1]) for x, _, _ in batches)
     assert widths == [3, 3, 14, 14, 60]  # short batches are not padded to 60
     for x, y, w in batches:
-        assert x.shape == y.shape == w.shape
-        assert x.dtype == tf.int32 and y.dtype == tf.int32
-        np.testing.assert_array_equal(w.numpy(), (x.numpy() != 0).astype(np.float32))
+        assert x["words"].shape == y.shape == w.shape
+        assert x["chars"].shape == (*x["words"].shape, 3)
+        assert x["words"].dtype == tf.int32 and y.dtype == tf.int32
+        np.testing.assert_array_equal(w.numpy(), (x["words"].numpy() != 0).astype(np.float32))
     assert sum(int(w.numpy().sum()) for _, _, w in batches) == sum(lengths)
     assert len(batches) == batching.batch_count(np.array(lengths), 4)
 
 
-def test_encode_tags_and_sentence_ids():
+def test_word_dropout_replaces_only_rare_words_and_never_padding():
+    lengths = [10, 9] * 200  # one bucket: the 9s get padded
+    words = np.where(np.arange(sum(lengths)) % 2 == 0, 5, 40).astype(np.int32)  # 40 is rare
+    features, targets = _data(lengths, words)
+    data = batching.training_dataset(features, targets, batch_size=50, shuffle=False,
+                                     word_dropout=0.5, rare_from=30)
+    seen = np.concatenate([x["words"].numpy().ravel() for x, _, _ in data])
+    assert set(np.unique(seen)) == {0, UNK_ID, 5, 40}
+    dropped = (seen == UNK_ID).sum() / ((seen == UNK_ID).sum() + (seen == 40).sum())
+    assert 0.4 < dropped < 0.6
+    assert (seen == 5).sum() == sum(lengths) // 2  # frequent words are never dropped
+
+
+def test_encode_tags():
     targets = batching.encode_tags([["O", "B-X"], ["O"]], ["O", "B-X"])
     assert targets.to_list() == [[0, 1], [0]]
-    vocab = Vocabulary.build([["a", "b"]])
-    assert batching.sentence_ids(vocab, [["a"], [], ["b", "zz"]]).to_list() == [[2], [], [3, 1]]
-    assert batching.sentence_ids(vocab, []).to_list() == []
 
 
 def test_sorted_batches_cover_every_row_once_within_token_budget():

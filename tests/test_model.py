@@ -11,14 +11,26 @@ from tagger.model import ModelConfig, build_model, compile_model
 def model():
     keras.utils.set_random_seed(0)
     m = build_model(ModelConfig(vocab_size=20, num_labels=5, embedding_dim=8, layers=2,
-                                units=6))
+                                units=6, char_vocab_size=12, char_dim=4, char_filters=5,
+                                casing_size=8))
     compile_model(m, 1e-3)
     return m
 
 
+def inputs(words: np.ndarray, char_width: int = 3) -> dict[str, np.ndarray]:
+    """Model inputs for word ids; characters and casing follow the words' padding."""
+    real = words != 0
+    chars = np.where(real[..., None], (words[..., None] + np.arange(char_width)) % 11 + 1, 0)
+    return {"words": words, "chars": chars.astype(np.int32),
+            "casing": np.where(real, words % 7 + 1, 0).astype(np.int32)}
+
+
+WORDS = np.array([[3, 4, 5, 0, 0], [6, 7, 8, 9, 10]], dtype=np.int32)
+TARGETS = np.array([[1, 2, 3, 0, 0], [4, 0, 1, 2, 3]], dtype=np.int32)
+
+
 def test_output_shape_is_batch_timesteps_classes(model):
-    ids = np.array([[3, 4, 5, 0, 0], [6, 7, 8, 9, 10]], dtype=np.int32)
-    probs = model.predict(ids, verbose=0)
+    probs = model.predict(inputs(WORDS), verbose=0)
     assert probs.shape == (2, 5, 5)
     np.testing.assert_allclose(probs.sum(-1), 1.0, rtol=1e-5)
 
@@ -29,39 +41,43 @@ def test_every_lstm_returns_sequences(model):
     assert all(len(shape) == 3 for shape in lstm_outputs)
 
 
-def _evaluate(model, ids, targets):
-    weights = (ids != 0).astype(np.float32)
-    return model.evaluate(ids, targets, sample_weight=weights, verbose=0, return_dict=True)
+def test_word_only_model_takes_just_words():
+    plain = build_model(ModelConfig(vocab_size=20, num_labels=3, embedding_dim=4, units=3))
+    assert [i.name for i in plain.inputs] == ["words"]
+    assert plain.predict(WORDS, verbose=0).shape == (2, 5, 3)
+
+
+def _evaluate(model, x, targets):
+    weights = (x["words"] != 0).astype(np.float32)
+    return model.evaluate(x, targets, sample_weight=weights, verbose=0, return_dict=True)
 
 
 def test_labels_at_padded_steps_change_neither_loss_nor_metrics(model):
-    ids = np.array([[3, 4, 5, 0, 0], [6, 7, 8, 9, 10]], dtype=np.int32)
-    targets = np.array([[1, 2, 3, 0, 0], [4, 0, 1, 2, 3]], dtype=np.int32)
-    other = targets.copy()
-    other[0, 3:] = [4, 2]  # garbage labels where the ids are padding
-    a, b = _evaluate(model, ids, targets), _evaluate(model, ids, other)
+    other = TARGETS.copy()
+    other[0, 3:] = [4, 2]  # garbage labels where the words are padding
+    a, b = _evaluate(model, inputs(WORDS), TARGETS), _evaluate(model, inputs(WORDS), other)
     assert a["loss"] == pytest.approx(b["loss"], rel=1e-6)
     assert a["accuracy"] == pytest.approx(b["accuracy"], rel=1e-6)
 
 
 def test_more_padding_changes_neither_outputs_nor_loss_nor_metrics(model):
-    ids = np.array([[3, 4, 5, 0], [6, 7, 8, 9]], dtype=np.int32)
-    targets = np.array([[1, 2, 3, 0], [4, 0, 1, 2]], dtype=np.int32)
-    wide_ids = np.pad(ids, ((0, 0), (0, 6)))
-    wide_targets = np.pad(targets, ((0, 0), (0, 6)), constant_values=3)
-    a, b = _evaluate(model, ids, targets), _evaluate(model, wide_ids, wide_targets)
+    """Extra padded steps, and extra padded characters per word, change nothing."""
+    narrow_x = inputs(WORDS)
+    wide_x = inputs(np.pad(WORDS, ((0, 0), (0, 6))))
+    wide_x["chars"] = np.pad(wide_x["chars"], ((0, 0), (0, 0), (0, 4)))
+    wide_targets = np.pad(TARGETS, ((0, 0), (0, 6)), constant_values=3)
+    a, b = _evaluate(model, narrow_x, TARGETS), _evaluate(model, wide_x, wide_targets)
     assert a["loss"] == pytest.approx(b["loss"], rel=1e-5)
     assert a["accuracy"] == pytest.approx(b["accuracy"], rel=1e-6)
-    narrow = model.predict(ids, verbose=0)
-    wide = model.predict(wide_ids, verbose=0)
+    narrow = model.predict(narrow_x, verbose=0)
+    wide = model.predict(wide_x, verbose=0)
     np.testing.assert_allclose(narrow[0, :3], wide[0, :3], rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(narrow[1], wide[1, :4], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(narrow[1], wide[1, :5], rtol=1e-5, atol=1e-6)
 
 
 def test_loss_is_a_mean_over_real_tokens(model):
-    """Two batches with the same real tokens but different padding give the same loss."""
-    ids = np.array([[3, 4, 0, 0, 0, 0, 0, 0]], dtype=np.int32)
+    words = np.array([[3, 4, 0, 0, 0, 0, 0, 0]], dtype=np.int32)
     targets = np.array([[1, 2, 0, 0, 0, 0, 0, 0]], dtype=np.int32)
-    probs = model.predict(ids[:, :2], verbose=0)[0]
+    probs = model.predict(inputs(words[:, :2]), verbose=0)[0]
     expected = -np.mean(np.log([probs[0, 1], probs[1, 2]]))
-    assert _evaluate(model, ids, targets)["loss"] == pytest.approx(expected, rel=1e-4)
+    assert _evaluate(model, inputs(words), targets)["loss"] == pytest.approx(expected, rel=1e-4)

@@ -18,7 +18,7 @@ def test_model_folder_describes_itself(demo_model: Path):
     os.umask(umask)
     assert stat.S_IMODE(demo_model.stat().st_mode) == 0o777 & ~umask  # not mkdtemp's 0700
     assert sorted(p.name for p in demo_model.iterdir()) == [
-        "config.json", "metrics.json", "model.weights.h5", "vocab.txt"]
+        "chars.json", "config.json", "metrics.json", "model.weights.h5", "vocab.txt"]
     config = json.loads((demo_model / "config.json").read_text())
     assert config["scheme"] == "IOB2"
     assert config["labels"][0] == "O" and "B-PER" in config["labels"]

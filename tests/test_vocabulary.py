@@ -12,6 +12,12 @@ def test_build_orders_by_frequency_and_applies_limits():
     assert Vocabulary.build(sentences, max_size=3).words == ["<pad>", "<unk>", "b"]
 
 
+def test_rare_words_come_last():
+    vocab = Vocabulary.build([["a", "b", "a", "c", "b", "d"]])
+    assert vocab.words[vocab.rare_from:] == ["c", "d"]  # seen once
+    assert Vocabulary(["<pad>", "<unk>", "x"]).rare_from == 3  # a loaded one: none known
+
+
 def test_lookup_reserves_padding_and_unknown():
     vocab = Vocabulary.build([["The", "cat"]], lowercase=True)
     ids = vocab.lookup(tf.ragged.constant([["THE", "Cat", "dog", "<pad>"]])).to_list()

@@ -1,0 +1,125 @@
+"""Token strings to the model's inputs: word ids, character ids and a casing class.
+
+    words   (sentences, tokens)          ids from the word vocabulary (0 padding, 1 unknown)
+    chars   (sentences, tokens, chars)   ids of each token's first MAX_WORD_CHARS characters
+    casing  (sentences, tokens)          one of CASING_CLASSES (0 padding)
+
+All of it runs as TensorFlow ops (tensorflow-text's Unicode decoding, regex matching), so a
+batch of sentences is featurized without a Python loop over tokens.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from tagger import model_folder
+from tagger.vocabulary import PAD_ID, Vocabulary, lookup_table
+
+MAX_WORD_CHARS = 24  # longer tokens (URLs) keep their first characters
+# Checked in order; the first that matches the whole token gives its class (0 is padding).
+CASING_CLASSES = [
+    ("numeric", r"\p{N}+"),
+    ("lower", r"\p{Ll}+"),
+    ("upper", r"\p{Lu}+"),
+    ("title", r"\p{Lu}\p{Ll}+"),
+    ("has_digit", r".*\p{N}.*"),
+    ("punctuation", r"[\p{P}\p{S}]+"),
+]
+CASING_OTHER = len(CASING_CLASSES) + 1  # mixed case and everything else
+CASING_SIZE = len(CASING_CLASSES) + 2
+
+
+class CharVocabulary:
+    """Character (Unicode code point) ids: 0 padding, 1 unknown, then the train characters."""
+
+    def __init__(self, code_points: list[int]) -> None:
+        self.code_points = code_points
+        self._table: tf.lookup.StaticHashTable | None = None
+
+    def __len__(self) -> int:
+        return len(self.code_points) + 2
+
+    @classmethod
+    def build(cls, sentences: Iterable[list[str]], min_count: int = 1) -> CharVocabulary:
+        counts = Counter(c for s in sentences for w in s for c in w)
+        kept = sorted((c for c, n in counts.items() if n >= min_count),
+                      key=lambda c: (-counts[c], c))
+        return cls([ord(c) for c in kept])
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps(self.code_points) + "\n", encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: Path) -> CharVocabulary:
+        return cls(json.loads(path.read_text(encoding="utf-8")))
+
+    def lookup(self, tokens: tf.RaggedTensor) -> tf.RaggedTensor:
+        """`(sentences, tokens)` strings -> `(sentences, tokens, chars)` ids."""
+        if self._table is None:
+            self._table = lookup_table(tf.constant(self.code_points, dtype=tf.int32),
+                                       first_id=2)
+        code_points = tf.strings.unicode_decode(tokens, "UTF-8", errors="replace")
+        code_points = code_points[:, :, :MAX_WORD_CHARS]
+        return tf.ragged.map_flat_values(self._table.lookup, code_points)
+
+
+def casing(tokens: tf.RaggedTensor) -> tf.RaggedTensor:
+    """The casing class of each token, `(sentences, tokens)` int32."""
+
+    def classify(flat: tf.Tensor) -> tf.Tensor:
+        classes = tf.fill(tf.shape(flat), CASING_OTHER)
+        for index, (_, pattern) in reversed(list(enumerate(CASING_CLASSES, 1))):
+            classes = tf.where(tf.strings.regex_full_match(flat, pattern), index, classes)
+        return classes
+
+    return tf.ragged.map_flat_values(classify, tokens)
+
+
+class Featurizer:
+    """Turns token strings into the model's input tensors; saved with the model."""
+
+    def __init__(self, words: Vocabulary, chars: CharVocabulary | None, use_casing: bool
+                 ) -> None:
+        self.words = words
+        self.chars = chars
+        self.use_casing = use_casing
+
+    def __call__(self, tokens: tf.RaggedTensor) -> dict[str, tf.RaggedTensor]:
+        """Ragged `(sentences, tokens[, chars])` inputs for ragged token strings."""
+        features = {"words": self.words.lookup(tokens)}
+        if self.chars is not None:
+            features["chars"] = self.chars.lookup(tokens)
+        if self.use_casing:
+            features["casing"] = casing(tokens)
+        return features
+
+    def save(self, folder: Path) -> None:
+        self.words.save(folder / model_folder.VOCAB)
+        if self.chars is not None:
+            self.chars.save(folder / model_folder.CHARS)
+
+    @classmethod
+    def load(cls, folder: Path, lowercase: bool, use_chars: bool, use_casing: bool
+             ) -> Featurizer:
+        chars = CharVocabulary.load(folder / model_folder.CHARS) if use_chars else None
+        return cls(Vocabulary.load(folder / model_folder.VOCAB, lowercase), chars, use_casing)
+
+
+def tokens_tensor(sentences: Sequence[Sequence[str]]) -> tf.RaggedTensor:
+    """Pre-tokenized sentences as a ragged `(sentences, tokens)` string tensor."""
+    flat = [t for s in sentences for t in s]
+    return tf.RaggedTensor.from_row_lengths(tf.constant(flat, dtype=tf.string),
+                                            [len(s) for s in sentences])
+
+
+def pad(features: dict[str, tf.RaggedTensor], rows: np.ndarray) -> dict[str, np.ndarray]:
+    """The given rows of ragged features as dense arrays padded to this batch's longest."""
+    return {name: tf.gather(values, rows).to_tensor(default_value=PAD_ID).numpy()
+            for name, values in features.items()}
+
