@@ -124,6 +124,10 @@ def _load_corpus(dataset, dataset_config, revision, tag_column, token_column,
 @click.option("--char-filters", default=50, show_default=True, type=click.IntRange(1))
 @click.option("--casing/--no-casing", default=True, show_default=True,
               help="A casing class feature per word (lower, Title, UPPER, numeric, ...).")
+@click.option("--head", type=click.Choice(["auto", "crf", "softmax"]), default="auto",
+              show_default=True,
+              help="Output layer: a CRF, a softmax, or auto (CRF for entity tags, softmax for "
+                   "POS). Entity taggers decode under the scheme's constraints either way.")
 @click.option("--word-dropout", default=0.0, show_default=True,
               type=click.FloatRange(0, 1, max_open=True),
               help="Probability of replacing a word seen once in train by the unknown word.")

@@ -35,6 +35,7 @@ class ModelConfig:
     char_filters: int = 50
     char_width: int = 3
     casing_size: int = 0  # 0: no casing feature
+    crf: bool = False  # a CRF output layer instead of a softmax
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -62,8 +63,56 @@ def build_model(config: ModelConfig) -> keras.Model:
             lstm = keras.layers.Bidirectional(lstm, name=f"bilstm_{i}")
         x = lstm(x, mask=mask)
         x = keras.layers.Dropout(config.dropout, name=f"dropout_{i}")(x)
+    if config.crf:
+        emissions = keras.layers.Dense(config.num_labels, name="emissions")(x)
+        return CRFModel(keras.Model(inputs, emissions, name="encoder"), config.num_labels)
     probs = keras.layers.Dense(config.num_labels, activation="softmax", name="tags")(x)
     return keras.Model(inputs, probs, name="tagger")
+
+
+class CRF(keras.layers.Layer):
+    """The CRF's scores: label-to-label transitions, and for starting / ending a sentence."""
+
+    def __init__(self, num_labels: int, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.num_labels = num_labels
+
+    def build(self, input_shape=None) -> None:
+        size = self.num_labels
+        self.transitions = self.add_weight((size, size), initializer="zeros", name="transitions")
+        self.start = self.add_weight((size,), initializer="zeros", name="start")
+        self.end = self.add_weight((size,), initializer="zeros", name="end")
+
+    def call(self, emissions):
+        return emissions
+
+
+class CRFModel(keras.Model):
+    """The encoder's per-step emission scores, trained with the CRF sequence log-likelihood.
+
+    Calling the model gives the emissions `(batch, timesteps, labels)`; decoding (Viterbi)
+    is the tagger's job, with the scheme's constraints added to `crf`'s scores.
+    """
+
+    def __init__(self, encoder: keras.Model, num_labels: int, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.encoder = encoder
+        self.crf = CRF(num_labels, name="crf")
+        self.crf.build()
+        self.built = True  # every part is built: weights can be loaded without a first call
+
+    def call(self, inputs, training=None):
+        return self.encoder(inputs, training=training)
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """Negative log-likelihood of the gold paths, per real token of the batch."""
+        from tagger import crf  # TensorFlow ops; the model module stays backend-neutral
+
+        mask = ops.not_equal(x["words"], 0)
+        likelihood = crf.log_likelihood(y_pred, y, mask, self.crf.transitions,
+                                        self.crf.start, self.crf.end)
+        real = ops.cast(ops.sum(ops.cast(mask, "int32")), likelihood.dtype)
+        return -ops.sum(likelihood) / ops.maximum(real, 1.0)
 
 
 class CharCNN(keras.layers.Layer):
@@ -99,14 +148,17 @@ class CharCNN(keras.layers.Layer):
 
 
 def compile_model(model: keras.Model, learning_rate: float) -> None:
-    """Adam and cross-entropy averaged over real tokens only.
+    """Adam with gradient clipping; the loss is averaged over real tokens only.
 
-    Padded steps get sample weight 0 from the pipeline, and `mean_with_sample_weight` divides
-    by the number of real tokens rather than by batch * timesteps, so the loss does not depend
-    on how much padding a batch has.
+    Softmax: cross-entropy, with padded steps at sample weight 0 (from the pipeline) and
+    `mean_with_sample_weight` dividing by the number of real tokens rather than by
+    batch * timesteps, so the loss does not depend on how much padding a batch has.
+    CRF: `CRFModel.compute_loss`, the sequence negative log-likelihood per real token.
     """
+    crf = isinstance(model, CRFModel)
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate, clipnorm=5.0),
-        loss=keras.losses.SparseCategoricalCrossentropy(reduction="mean_with_sample_weight"),
+        loss=None if crf else keras.losses.SparseCategoricalCrossentropy(
+            reduction="mean_with_sample_weight"),
         weighted_metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
     )

@@ -10,7 +10,7 @@ IOBES = "IOBES"
 TOKEN = "token"  # no entity structure: POS tags and the like, scored by token accuracy
 
 
-def _split(tag: str) -> tuple[str, str]:
+def split_tag(tag: str) -> tuple[str, str]:
     """'B-PER' -> ('B', 'PER'); 'O' and tags without a prefix -> (tag, '')."""
     if len(tag) > 2 and tag[1] == "-" and tag[0] in "BIESL":
         return tag[0], tag[2:]
@@ -20,7 +20,7 @@ def _split(tag: str) -> tuple[str, str]:
 def is_entity_labels(labels: Iterable[str]) -> bool:
     """Whether a label set looks like an entity scheme (O plus prefixed types)."""
     labels = set(labels)
-    prefixed = [t for t in labels if _split(t)[1]]
+    prefixed = [t for t in labels if split_tag(t)[1]]
     return bool(prefixed) and labels <= set(prefixed) | {"O"}
 
 
@@ -29,7 +29,7 @@ def detect_scheme(labels: Iterable[str]) -> str:
     labels = set(labels)
     if not is_entity_labels(labels):
         return TOKEN
-    if any(_split(t)[0] in "SE" for t in labels if t != "O"):
+    if any(split_tag(t)[0] in "SE" for t in labels if t != "O"):
         return IOBES
     return IOB2
 
@@ -39,7 +39,7 @@ def is_iob1(sentences: Iterable[Sequence[str]]) -> bool:
     for tags in sentences:
         previous = ""
         for tag in tags:
-            prefix, kind = _split(tag)
+            prefix, kind = split_tag(tag)
             if prefix == "I" and previous != kind:
                 return True
             previous = kind if prefix in "BI" else ""
@@ -51,7 +51,7 @@ def iob1_to_iob2(tags: Sequence[str]) -> list[str]:
     out = []
     previous = ""
     for tag in tags:
-        prefix, kind = _split(tag)
+        prefix, kind = split_tag(tag)
         if prefix == "I" and previous != kind:
             tag = f"B-{kind}"
         out.append(tag)
@@ -74,7 +74,7 @@ def spans(tags: Sequence[str]) -> list[Span]:
     found: list[Span] = []
     label, start = "", -1
     for i, tag in enumerate(tags):
-        prefix, kind = _split(tag)
+        prefix, kind = split_tag(tag)
         continues = prefix in "IE" and kind == label
         if label and not continues:
             found.append(Span(label, start, i))

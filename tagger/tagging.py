@@ -18,9 +18,9 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from tagger import batching, model_folder, schemes, tokenizing
+from tagger import batching, crf, model_folder, schemes, tokenizing
 from tagger.features import Featurizer, pad, tokens_tensor
-from tagger.model import ModelConfig, build_model
+from tagger.model import CRFModel, ModelConfig, build_model
 
 # Padded tokens per batch: large enough to keep the matrix units busy, small enough that a
 # batch of long paragraphs stays within a few hundred MB.
@@ -74,10 +74,31 @@ class Tagger:
             spec["chars"] = tf.TensorSpec([None, None, None], tf.int32)
         if featurizer.use_casing:
             spec["casing"] = tf.TensorSpec([None, None], tf.int32)
-        self._forward = tf.function(
-            lambda x: tf.argmax(model(x, training=False), axis=-1, output_type=tf.int32),
-            input_signature=[spec],
-        )
+        self._forward = tf.function(self._decoder(model, labels, scheme),
+                                    input_signature=[spec])
+
+    @staticmethod
+    def _decoder(model: Any, labels: Sequence[str], scheme: str):
+        """inputs -> best labels `(batch, timesteps)`.
+
+        A CRF model, or any model of an entity scheme, decodes with Viterbi under the
+        scheme's constraints (a softmax model over its log-probabilities), so no path has an
+        impossible transition such as O -> I-PER. POS softmax models take each step's argmax.
+        """
+        is_crf = isinstance(model, CRFModel)
+        if not is_crf and scheme == schemes.TOKEN:
+            return lambda x: tf.argmax(model(x, training=False), axis=-1, output_type=tf.int32)
+        transitions, start, end = (tf.constant(c) for c in crf.constraints(labels, scheme))
+
+        def decode(x):
+            scores = model(x, training=False)
+            mask = x["words"] != 0
+            if is_crf:
+                return crf.viterbi(scores, mask, model.crf.transitions + transitions,
+                                   model.crf.start + start, model.crf.end + end)
+            return crf.viterbi(tf.math.log(scores + 1e-9), mask, transitions, start, end)
+
+        return decode
 
     @classmethod
     def load(cls, path: str | Path) -> Tagger:

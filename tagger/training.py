@@ -10,14 +10,17 @@ from typing import Any
 
 import keras
 
-from tagger import __version__, batching, model_folder
+from tagger import __version__, batching, model_folder, schemes
 from tagger.corpora import Corpus
+from tagger.errors import TaggerError
 from tagger.evaluation import score
 from tagger.features import CASING_SIZE, CharVocabulary, Featurizer, tokens_tensor
 from tagger.model import ModelConfig, build_model, compile_model
 from tagger.progress import Progress, clock, rate
 from tagger.tagging import Tagger
 from tagger.vocabulary import Vocabulary
+
+HEADS = ("auto", "crf", "softmax")
 
 
 @dataclass
@@ -39,6 +42,7 @@ class TrainConfig:
     char_filters: int = 50
     casing: bool = True
     word_dropout: float = 0.0
+    head: str = "auto"  # crf, softmax, or auto: crf for entity schemes, softmax for POS
     seed: int = 1
 
 
@@ -70,7 +74,8 @@ def train(corpus: Corpus, output: Path, config: TrainConfig, *, force: bool = Fa
                                bidirectional=config.bidirectional,
                                char_vocab_size=len(chars) if chars else 0,
                                char_dim=config.char_dim, char_filters=config.char_filters,
-                               casing_size=CASING_SIZE if config.casing else 0)
+                               casing_size=CASING_SIZE if config.casing else 0,
+                               crf=_use_crf(config.head, corpus.scheme))
     model = build_model(model_config)
     compile_model(model, config.learning_rate)
     tagger = Tagger(model, featurizer, corpus.labels, corpus.scheme)
@@ -120,6 +125,12 @@ def train(corpus: Corpus, output: Path, config: TrainConfig, *, force: bool = Fa
     progress.line(f"kept epoch {tracker.best_epoch}: validation {metrics['metric']} "
                   f"{tracker.best_score * 100:.2f}; {minutes:.1f} min; model in {output}")
     return metrics
+
+
+def _use_crf(head: str, scheme: str) -> bool:
+    if head not in HEADS:
+        raise TaggerError(f"head {head!r} is not one of {', '.join(HEADS)}")
+    return head == "crf" or (head == "auto" and scheme != schemes.TOKEN)
 
 
 class _EpochTracker(keras.callbacks.Callback):

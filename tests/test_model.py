@@ -81,3 +81,36 @@ def test_loss_is_a_mean_over_real_tokens(model):
     probs = model.predict(inputs(words[:, :2]), verbose=0)[0]
     expected = -np.mean(np.log([probs[0, 1], probs[1, 2]]))
     assert _evaluate(model, inputs(words), targets)["loss"] == pytest.approx(expected, rel=1e-4)
+
+
+@pytest.fixture(scope="module")
+def crf_model():
+    keras.utils.set_random_seed(1)
+    m = build_model(ModelConfig(vocab_size=20, num_labels=5, embedding_dim=8, units=6,
+                                char_vocab_size=12, char_dim=4, char_filters=5, casing_size=8,
+                                crf=True))
+    compile_model(m, 1e-3)
+    m.crf.transitions.assign(np.random.default_rng(0).normal(size=(5, 5)))
+    return m
+
+
+def test_crf_model_outputs_emissions_and_its_loss_is_nll_per_token(crf_model):
+    from tagger import crf
+
+    x = inputs(WORDS)
+    emissions = crf_model.predict(x, verbose=0)
+    assert emissions.shape == (2, 5, 5)
+    ll = crf.log_likelihood(emissions, TARGETS, WORDS != 0, crf_model.crf.transitions,
+                            crf_model.crf.start, crf_model.crf.end).numpy()
+    loss = _evaluate(crf_model, x, TARGETS)["loss"]
+    assert loss == pytest.approx(-ll.sum() / (WORDS != 0).sum(), rel=1e-4)
+
+
+def test_crf_loss_ignores_padding(crf_model):
+    other = TARGETS.copy()
+    other[0, 3:] = [4, 2]
+    wide_x = inputs(np.pad(WORDS, ((0, 0), (0, 3))))
+    wide_targets = np.pad(other, ((0, 0), (0, 3)), constant_values=1)
+    a = _evaluate(crf_model, inputs(WORDS), TARGETS)["loss"]
+    assert _evaluate(crf_model, inputs(WORDS), other)["loss"] == pytest.approx(a, rel=1e-5)
+    assert _evaluate(crf_model, wide_x, wide_targets)["loss"] == pytest.approx(a, rel=1e-5)

@@ -3,7 +3,9 @@ import json
 import pytest
 
 from tagger.corpora import load_corpus
+from tagger.model import CRFModel
 from tagger.tagging import Tagger
+from tagger.training import TrainConfig, train
 
 from .conftest import DEMO
 
@@ -51,3 +53,28 @@ def test_conll_sentences_get_space_joined_offsets(demo_tagger: Tagger, tokens):
     [tagged] = demo_tagger.tag_conll_sentences([tokens])
     assert tagged.text == " ".join(tokens)
     assert [tagged.text[s:e] for s, e in tagged.offsets] == tokens
+
+
+def test_default_ner_model_has_a_crf(demo_tagger: Tagger):
+    assert isinstance(demo_tagger.model, CRFModel)
+
+
+def _valid_iob2(tags: list[str]) -> bool:
+    previous = "O"
+    for tag in tags:
+        if tag.startswith("I-") and previous not in (f"B-{tag[2:]}", tag):
+            return False
+        previous = tag
+    return True
+
+
+def test_softmax_ner_model_decodes_only_valid_iob2(tmp_path):
+    """An undertrained softmax model would emit stray I- tags; constrained decoding won't."""
+    corpus = load_corpus(str(DEMO))
+    corpus.splits = {k: v[:100] for k, v in corpus.splits.items()}
+    train(corpus, tmp_path / "m", TrainConfig(epochs=1, units=8, embedding_dim=8,
+                                              head="softmax"))
+    tagger = Tagger.load(tmp_path / "m")
+    assert not isinstance(tagger.model, CRFModel)
+    sentences = [w for w, _ in load_corpus(str(DEMO)).split("validation")]
+    assert all(_valid_iob2(tags) for tags in tagger.tag_tokens(sentences))

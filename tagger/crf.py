@@ -1,0 +1,118 @@
+"""A linear-chain CRF in TensorFlow: sequence log-likelihood, Viterbi, IOB constraints.
+
+Shapes: emissions `(batch, timesteps, labels)` float, tags `(batch, timesteps)` int32, mask
+`(batch, timesteps)` bool with each sentence's real steps first. `transitions[i, j]` scores
+label j right after label i; `start[j]` and `end[j]` score a sentence starting / ending in j.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import tensorflow as tf
+
+from tagger import schemes
+
+# Added to the score of a transition the scheme forbids: far below any real score, yet
+# finite, so that sums and logsumexp stay free of NaN.
+FORBIDDEN = -1e4
+
+
+def constraints(labels: Sequence[str], scheme: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Additive masks (0 or FORBIDDEN) for transitions, starts and ends under `scheme`.
+
+    IOB2: I-X only after B-X or I-X. IOBES also: I-X and E-X only after B-X or I-X, B-X and
+    I-X only before I-X or E-X; a sentence starts in O, B or S and ends in O, E or S.
+    """
+    size = len(labels)
+    transitions, start, end = (np.zeros((size, size), np.float32), np.zeros(size, np.float32),
+                               np.zeros(size, np.float32))
+    if scheme == schemes.TOKEN:
+        return transitions, start, end
+    parts = [schemes.split_tag(label) for label in labels]
+    inside = {"I"} if scheme == schemes.IOB2 else {"I", "E"}
+    opened = {"B", "I"}  # an entity that continues
+    for j, (prefix, kind) in enumerate(parts):
+        if prefix in inside:
+            start[j] = FORBIDDEN
+        if scheme == schemes.IOBES and prefix in opened:
+            end[j] = FORBIDDEN
+        for i, (p_prefix, p_kind) in enumerate(parts):
+            continues = p_prefix in opened and p_kind == kind
+            if prefix in inside and not continues:
+                transitions[i, j] = FORBIDDEN
+            if scheme == schemes.IOBES and p_prefix in opened and not (
+                    prefix in inside and p_kind == kind):
+                transitions[i, j] = FORBIDDEN
+    return transitions, start, end
+
+
+def log_likelihood(emissions: tf.Tensor, tags: tf.Tensor, mask: tf.Tensor,
+                   transitions: tf.Tensor, start: tf.Tensor, end: tf.Tensor) -> tf.Tensor:
+    """log p(tags | emissions) per sentence, `(batch,)`; sentences need one real step."""
+    return _path_score(emissions, tags, mask, transitions, start, end) - _log_partition(
+        emissions, mask, transitions, start, end)
+
+
+def _path_score(emissions, tags, mask, transitions, start, end):
+    maskf = tf.cast(mask, emissions.dtype)
+    emitted = tf.gather(emissions, tags, axis=2, batch_dims=2) * maskf
+    pairs = tf.gather_nd(transitions, tf.stack([tags[:, :-1], tags[:, 1:]], axis=-1))
+    last = tf.reduce_sum(tf.cast(mask, tf.int32), axis=1) - 1
+    last_tags = tf.gather(tags, last, axis=1, batch_dims=1)
+    return (tf.reduce_sum(emitted, axis=1) + tf.reduce_sum(pairs * maskf[:, 1:], axis=1)
+            + tf.gather(start, tags[:, 0]) + tf.gather(end, last_tags))
+
+
+def _with_padded_step(emissions, mask):
+    """One more, padded, step: loops over steps 1.. then never run zero times, which graphs
+    cannot stack; padded steps change nothing."""
+    return tf.pad(emissions, [[0, 0], [0, 1], [0, 0]]), tf.pad(mask, [[0, 0], [0, 1]])
+
+
+def _log_partition(emissions, mask, transitions, start, end):
+    """The forward algorithm: log of the sum over all label paths of exp(path score)."""
+    emissions, mask = _with_padded_step(emissions, mask)
+    alpha = start + emissions[:, 0]
+
+    def step(alpha, inputs):
+        emission, real = inputs
+        scores = tf.reduce_logsumexp(alpha[:, :, None] + transitions[None], axis=1) + emission
+        return tf.where(real[:, None], scores, alpha)  # padded steps carry alpha unchanged
+
+    alpha = tf.foldl(step, (tf.transpose(emissions[:, 1:], [1, 0, 2]),
+                            tf.transpose(mask[:, 1:])), initializer=alpha)
+    return tf.reduce_logsumexp(alpha + end, axis=1)
+
+
+def viterbi(emissions: tf.Tensor, mask: tf.Tensor, transitions: tf.Tensor, start: tf.Tensor,
+            end: tf.Tensor) -> tf.Tensor:
+    """The best label path per sentence, `(batch, timesteps)` int32 (padding: any label)."""
+    steps = tf.shape(emissions)[1]
+    emissions, mask = _with_padded_step(emissions, mask)
+    size = tf.shape(emissions)[2]
+    score = start + emissions[:, 0]
+
+    def forward(carry, inputs):
+        score, _ = carry
+        emission, real = inputs
+        candidates = score[:, :, None] + transitions[None]  # (batch, from, to)
+        best_from = tf.argmax(candidates, axis=1, output_type=tf.int32)
+        new = tf.reduce_max(candidates, axis=1) + emission
+        # At padded steps the path stays where it is: score unchanged, pointer to itself.
+        identity = tf.broadcast_to(tf.range(size)[None], tf.shape(best_from))
+        return (tf.where(real[:, None], new, score),
+                tf.where(real[:, None], best_from, identity))
+
+    inputs = (tf.transpose(emissions[:, 1:], [1, 0, 2]), tf.transpose(mask[:, 1:]))
+    first_pointer = tf.zeros_like(score, dtype=tf.int32)
+    scores, pointers = tf.scan(forward, inputs, initializer=(score, first_pointer))
+    last = tf.argmax(scores[-1] + end, axis=1, output_type=tf.int32)
+
+    def backward(tag, pointer):
+        return tf.gather(pointer, tag, axis=1, batch_dims=1)
+
+    earlier = tf.scan(backward, pointers, initializer=last, reverse=True)  # (T, batch)
+    path = tf.transpose(tf.concat([earlier, last[None]], axis=0))  # (batch, T + 1)
+    return path[:, :steps]
