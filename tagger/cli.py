@@ -66,21 +66,31 @@ def main() -> None:
     """Train, run and evaluate sequence taggers (NER, POS) on Hugging Face corpora."""
 
 
-def dataset_options(f):
-    f = click.option("--token-column", default="tokens", show_default=True,
-                     help="Column holding the tokens (datasets).")(f)
-    f = click.option("--tag-column", default=None,
-                     help="Column holding the tags: a dataset column (default: ner_tags, then "
-                          "upos, then pos_tags), a CoNLL column number (default -1, the last) "
-                          "or a CoNLL-U column name (default upos).")(f)
-    f = click.option("--revision", default=None,
-                     help="Hub revision, e.g. refs/convert/parquet for a parquet conversion.")(f)
-    f = click.option("--config", "dataset_config", default=None,
-                     help="Hub dataset configuration, e.g. en_ewt for universal_dependencies.")(f)
-    f = click.option("--dataset", required=True,
-                     help="Hub name, dataset folder, parquet/JSON/CoNLL/CoNLL-U file or folder, "
-                          "or split=path pairs joined by commas.")(f)
-    return f
+def dataset_options(required: bool = True):
+    """The options that name a corpus, shared by train and evaluate."""
+
+    def add(f):
+        for option in reversed([
+            click.option("--dataset", required=required,
+                         help="Hub name, dataset folder, parquet/JSON/CoNLL/CoNLL-U file or "
+                              "folder, or split=path pairs joined by commas."),
+            click.option("--config", "dataset_config", default=None,
+                         help="Hub dataset configuration, e.g. en_ewt for "
+                              "universal_dependencies."),
+            click.option("--revision", default=None,
+                         help="Hub revision, e.g. refs/convert/parquet for a parquet "
+                              "conversion."),
+            click.option("--tag-column", default=None,
+                         help="Column holding the tags: a dataset column (default: ner_tags, "
+                              "then upos, then pos_tags), a CoNLL column number (default -1, "
+                              "the last) or a CoNLL-U column name (default upos)."),
+            click.option("--token-column", default="tokens", show_default=True,
+                         help="Column holding the tokens (datasets)."),
+        ]):
+            f = option(f)
+        return f
+
+    return add
 
 
 def _load_corpus(dataset, dataset_config, revision, tag_column, token_column,
@@ -95,7 +105,11 @@ def _load_corpus(dataset, dataset_config, revision, tag_column, token_column,
 
 
 @main.command()
-@dataset_options
+@click.pass_context
+@click.option("--recipe", type=click.Path(dir_okay=False, path_type=Path),
+              help="TOML file with a dataset and training settings (see data/recipes); "
+                   "options given on the command line win over it.")
+@dataset_options(required=False)
 @click.option("--output", "-o", required=True, type=click.Path(path_type=Path),
               help="Model folder to write.")
 @click.option("--force", is_flag=True, help="Replace --output if it exists.")
@@ -116,8 +130,9 @@ def _load_corpus(dataset, dataset_config, revision, tag_column, token_column,
               help="Keep words seen at least this often in train.")
 @click.option("--max-vocab", default=None, type=click.IntRange(3),
               help="Keep at most this many words (with padding and unknown).")
-@click.option("--lowercase/--keep-case", default=False, show_default=True,
-              help="Lower-case words before the vocabulary lookup.")
+@click.option("--lowercase/--keep-case", default=True, show_default=True,
+              help="Lower-case words before the vocabulary lookup (characters and the casing "
+                   "feature keep the case).")
 @click.option("--chars/--no-chars", default=True, show_default=True,
               help="Character CNN features for every word (helps with unseen words).")
 @click.option("--char-dim", default=30, show_default=True, type=click.IntRange(1))
@@ -128,18 +143,22 @@ def _load_corpus(dataset, dataset_config, revision, tag_column, token_column,
               show_default=True,
               help="Output layer: a CRF, a softmax, or auto (CRF for entity tags, softmax for "
                    "POS). Entity taggers decode under the scheme's constraints either way.")
-@click.option("--word-dropout", default=0.0, show_default=True,
+@click.option("--word-dropout", default=0.5, show_default=True,
               type=click.FloatRange(0, 1, max_open=True),
               help="Probability of replacing a word seen once in train by the unknown word.")
 @click.option("--seed", default=1, show_default=True, type=int)
 @click.option("--quiet", "-q", is_flag=True, help="No progress output.")
-def train(dataset, dataset_config, revision, tag_column, token_column, output, force, quiet,
-          **settings):
+def train(ctx, recipe, output, force, quiet, **settings):
     """Train a tagger on a corpus's train split, selecting the epoch on validation."""
     from tagger import model_folder
 
+    if recipe is not None:
+        _apply_recipe(ctx, recipe, settings)
+    if settings["dataset"] is None:
+        raise click.UsageError("give --dataset, or a --recipe that names one")
     model_folder.check_writable(output, force)  # before minutes of loading and training
-    corpus = _load_corpus(dataset, dataset_config, revision, tag_column, token_column)
+    corpus = _load_corpus(*(settings.pop(k) for k in (
+        "dataset", "dataset_config", "revision", "tag_column", "token_column")))
     _silence_native_logs()
     from tagger.progress import Progress
     from tagger.training import TrainConfig
@@ -151,6 +170,18 @@ def train(dataset, dataset_config, revision, tag_column, token_column, output, f
     metrics = run(corpus, output, TrainConfig(**settings), force=force, progress=progress)
     click.echo(json.dumps({k: metrics[k] for k in ("metric", "validation_score", "best_epoch",
                                                    "epochs_run", "train_minutes")}))
+
+
+def _apply_recipe(ctx: click.Context, recipe: Path, settings: dict) -> None:
+    """Fill `settings` from the recipe wherever the command line did not set a value."""
+    from tagger.recipes import load_recipe
+
+    dataset, training = load_recipe(recipe)
+    names = {"config": "dataset_config"}
+    for key, value in [*dataset.items(), *training.items()]:
+        name = names.get(key, key)
+        if ctx.get_parameter_source(name) is not click.core.ParameterSource.COMMANDLINE:
+            settings[name] = value
 
 
 def _load_tagger(path: Path):
@@ -194,7 +225,7 @@ def tag(model, text, input_path, output, fmt, input_format, quiet):
 
 @main.command()
 @click.argument("model", type=click.Path(path_type=Path))
-@dataset_options
+@dataset_options()
 @click.option("--split", default="validation", show_default=True,
               help="Split to score: train, validation (dev) or test.")
 @click.option("--mode", type=click.Choice(["default", "strict"]), default="default",

@@ -36,14 +36,29 @@ class TrainConfig:
     patience: int = 5
     min_count: int = 1
     max_vocab: int | None = None
-    lowercase: bool = False
+    lowercase: bool = True  # the char CNN and the casing feature keep the case
     chars: bool = True
     char_dim: int = 30
     char_filters: int = 50
     casing: bool = True
-    word_dropout: float = 0.0
+    word_dropout: float = 0.5
     head: str = "auto"  # crf, softmax, or auto: crf for entity schemes, softmax for POS
     seed: int = 1
+
+    def __post_init__(self) -> None:
+        """Check values that a recipe or a Python caller may set out of range."""
+        positive = ("epochs", "batch_size", "layers", "units", "embedding_dim", "patience",
+                    "min_count", "char_dim", "char_filters")
+        for name in positive:
+            if getattr(self, name) < 1:
+                raise TaggerError(f"training setting {name} must be at least 1")
+        for name in ("dropout", "word_dropout"):
+            if not 0 <= getattr(self, name) < 1:
+                raise TaggerError(f"training setting {name} must be in [0, 1)")
+        if self.learning_rate <= 0:
+            raise TaggerError("training setting learning_rate must be above 0")
+        if self.head not in HEADS:
+            raise TaggerError(f"training setting head must be one of {', '.join(HEADS)}")
 
 
 def train(corpus: Corpus, output: Path, config: TrainConfig, *, force: bool = False,
@@ -128,8 +143,6 @@ def train(corpus: Corpus, output: Path, config: TrainConfig, *, force: bool = Fa
 
 
 def _use_crf(head: str, scheme: str) -> bool:
-    if head not in HEADS:
-        raise TaggerError(f"head {head!r} is not one of {', '.join(HEADS)}")
     return head == "crf" or (head == "auto" and scheme != schemes.TOKEN)
 
 
