@@ -1,0 +1,129 @@
+"""Train every recipe and write a results table as markdown and JSON.
+
+For each recipe in data/recipes (or those named): train with `tagger train --recipe` in a
+fresh process (wall time measured around it), then, in this process, the validation score
+from the model's metrics.json, tagging speed of the library batch API on the validation
+split (pre-tokenized; median of 3 runs after a warm-up), and the model folder's size.
+
+    python scripts/benchmark.py                      # all recipes
+    python scripts/benchmark.py data/recipes/wnut_17.toml
+
+Writes data/benchmarks/results.md and results.json (--out to change). Report validation
+numbers only: the test splits are withheld.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        names = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
+                 if line.startswith("model name")]
+        cpu = names[0] if names else cpu
+    return f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.machine()}"
+
+
+def folder_megabytes(path: Path) -> float:
+    return sum(f.stat().st_size for f in path.iterdir()) / 1e6
+
+
+def tagging_speed(model: Path, recipe: Path) -> float:
+    """Tokens per second of Tagger.tag_tokens over the validation split (median of 3)."""
+    from tagger.corpora import load_corpus
+    from tagger.recipes import load_recipe
+    from tagger.tagging import Tagger
+
+    dataset, _ = load_recipe(recipe)
+    corpus = load_corpus(dataset["dataset"], tag_column=dataset.get("tag_column"))
+    sentences = [tokens for tokens, _ in corpus.split("validation")]
+    tokens = sum(map(len, sentences))
+    tagger = Tagger.load(model)
+    tagger.tag_tokens(sentences[:64])  # trace the compiled function once
+    seconds = []
+    for _ in range(3):
+        started = time.perf_counter()
+        tagger.tag_tokens(sentences)
+        seconds.append(time.perf_counter() - started)
+    return tokens / statistics.median(seconds)
+
+
+def run(recipe: Path, models: Path) -> dict:
+    output = models / recipe.stem
+    command = [str(Path(sys.executable).parent / "tagger"), "train", "--recipe", str(recipe),
+               "--output", str(output), "--force", "--quiet"]
+    started = time.perf_counter()
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+    wall = time.perf_counter() - started
+    metrics = json.loads((output / "metrics.json").read_text())
+    return {
+        "corpus": recipe.stem,
+        "recipe": str(recipe.relative_to(ROOT)) if recipe.is_relative_to(ROOT) else str(recipe),
+        "metric": metrics["metric"],
+        "validation": round(metrics["validation_score"] * 100, 2),
+        "best_epoch": metrics["best_epoch"],
+        "epochs_run": metrics["epochs_run"],
+        "train_minutes": round(wall / 60, 1),
+        "tagging_tokens_per_s": round(tagging_speed(output, recipe)),
+        "model_mb": round(folder_megabytes(output), 1),
+    }
+
+
+def markdown(results: list[dict], header: str) -> str:
+    lines = [header, "",
+             "| corpus | metric | validation | kept epoch / run | train min | "
+             "tagging tokens/s | model MB |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
+    lines += [f"| {r['corpus']} | {r['metric']} | {r['validation']:.2f} | "
+              f"{r['best_epoch']} / {r['epochs_run']} | {r['train_minutes']} | "
+              f"{r['tagging_tokens_per_s']:,} | {r['model_mb']} |" for r in results]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("recipes", nargs="*", type=Path,
+                        default=sorted((ROOT / "data" / "recipes").glob("*.toml")))
+    parser.add_argument("--models", type=Path, default=ROOT / "models" / "benchmark")
+    parser.add_argument("--out", type=Path, default=ROOT / "data" / "benchmarks")
+    args = parser.parse_args()
+    os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+    results = []
+    for recipe in args.recipes:
+        print(f"training {recipe} ...", file=sys.stderr, flush=True)
+        results.append(run(recipe.resolve(), args.models))
+        print(json.dumps(results[-1]), file=sys.stderr, flush=True)
+    import tensorflow as tf
+
+    date = datetime.now(UTC).strftime("%Y-%m-%d")
+    command = " ".join(["python scripts/benchmark.py", *sys.argv[1:]])
+    about = {"date": date, "machine": machine(), "command": command,
+             "python": platform.python_version(), "tensorflow": tf.__version__,
+             "note": "validation splits; one training run per recipe; machine shared"}
+    header = (f"{date}, {about['machine']}, TensorFlow {tf.__version__}; "
+              f"`{about['command']}`; validation splits, one run each.")
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "results.json").write_text(json.dumps({**about, "results": results}, indent=2)
+                                           + "\n")
+    (args.out / "results.md").write_text(markdown(results, header))
+    print(markdown(results, header))
+
+
+if __name__ == "__main__":
+    main()
