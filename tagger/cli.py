@@ -143,6 +143,9 @@ def _load_corpus(dataset, dataset_config, revision, tag_column, token_column,
               show_default=True,
               help="Output layer: a CRF, a softmax, or auto (CRF for entity tags, softmax for "
                    "POS). Entity taggers decode under the scheme's constraints either way.")
+@click.option("--embeddings", type=click.Path(dir_okay=False),
+              help="Pretrained word vectors (GloVe or word2vec text) to start from; their "
+                   "dimension sets --embedding-dim.")
 @click.option("--word-dropout", default=0.5, show_default=True,
               type=click.FloatRange(0, 1, max_open=True),
               help="Probability of replacing a word seen once in train by the unknown word.")

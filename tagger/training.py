@@ -12,10 +12,11 @@ import keras
 
 from tagger import __version__, batching, model_folder, schemes
 from tagger.corpora import Corpus
+from tagger.embeddings import initialize, read_vectors
 from tagger.errors import TaggerError
 from tagger.evaluation import score
 from tagger.features import CASING_SIZE, CharVocabulary, Featurizer, tokens_tensor
-from tagger.model import ModelConfig, build_model, compile_model
+from tagger.model import CRFModel, ModelConfig, build_model, compile_model
 from tagger.progress import Progress, clock, rate
 from tagger.tagging import Tagger
 from tagger.vocabulary import Vocabulary
@@ -43,6 +44,7 @@ class TrainConfig:
     casing: bool = True
     word_dropout: float = 0.5
     head: str = "auto"  # crf, softmax, or auto: crf for entity schemes, softmax for POS
+    embeddings: str | None = None  # GloVe / word2vec text file; its dimension wins
     seed: int = 1
 
     def __post_init__(self) -> None:
@@ -80,6 +82,12 @@ def train(corpus: Corpus, output: Path, config: TrainConfig, *, force: bool = Fa
     featurizer = Featurizer(vocabulary, chars, config.casing)
     features = featurizer(tokens_tensor(sentences))
     targets = batching.encode_tags([t for _, t in train_split], corpus.labels)
+    vectors: dict = {}
+    if config.embeddings:
+        vectors, dimension = read_vectors(Path(config.embeddings), vocabulary)
+        config = dataclasses.replace(config, embedding_dim=dimension)
+        progress.line(f"{config.embeddings}: vectors for {len(vectors)} of "
+                      f"{len(vocabulary) - 2} words, dimension {dimension}")
     data = batching.training_dataset(features, targets, config.batch_size, shuffle=True,
                                      seed=config.seed, word_dropout=config.word_dropout,
                                      rare_from=vocabulary.rare_from)
@@ -92,6 +100,9 @@ def train(corpus: Corpus, output: Path, config: TrainConfig, *, force: bool = Fa
                                casing_size=CASING_SIZE if config.casing else 0,
                                crf=_use_crf(config.head, corpus.scheme))
     model = build_model(model_config)
+    if vectors:
+        embedding = _word_embedding(model).embeddings
+        embedding.assign(initialize(embedding.numpy(), vectors))
     compile_model(model, config.learning_rate)
     tagger = Tagger(model, featurizer, corpus.labels, corpus.scheme)
 
@@ -140,6 +151,11 @@ def train(corpus: Corpus, output: Path, config: TrainConfig, *, force: bool = Fa
     progress.line(f"kept epoch {tracker.best_epoch}: validation {metrics['metric']} "
                   f"{tracker.best_score * 100:.2f}; {minutes:.1f} min; model in {output}")
     return metrics
+
+
+def _word_embedding(model: keras.Model) -> keras.layers.Embedding:
+    encoder = model.encoder if isinstance(model, CRFModel) else model
+    return encoder.get_layer("word_embedding")
 
 
 def _use_crf(head: str, scheme: str) -> bool:
