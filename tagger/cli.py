@@ -119,6 +119,8 @@ def _load_corpus(dataset, dataset_config, revision, tag_column, token_column,
 @click.option("--batch-size", default=32, show_default=True, type=click.IntRange(1))
 @click.option("--learning-rate", default=1e-3, show_default=True,
               type=click.FloatRange(0, min_open=True))
+@click.option("--lr-decay", default=0.0, show_default=True, type=click.FloatRange(0),
+              help="Learning rate after e epochs: learning-rate / (1 + lr-decay * e).")
 @click.option("--layers", default=1, show_default=True, type=click.IntRange(1))
 @click.option("--units", default=100, show_default=True, type=click.IntRange(1),
               help="LSTM units per direction.")

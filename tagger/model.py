@@ -147,8 +147,12 @@ class CharCNN(keras.layers.Layer):
                 "filters": self.filters, "width": self.width}
 
 
-def compile_model(model: keras.Model, learning_rate: float) -> None:
+def compile_model(model: keras.Model, learning_rate: float, decay: float = 0.0,
+                  steps_per_epoch: int = 1) -> None:
     """Adam with gradient clipping; the loss is averaged over real tokens only.
+
+    With `decay`, the learning rate after e epochs (fractions included) is
+    learning_rate / (1 + decay * e).
 
     Softmax: cross-entropy, with padded steps at sample weight 0 (from the pipeline) and
     `mean_with_sample_weight` dividing by the number of real tokens rather than by
@@ -156,6 +160,9 @@ def compile_model(model: keras.Model, learning_rate: float) -> None:
     CRF: `CRFModel.compute_loss`, the sequence negative log-likelihood per real token.
     """
     crf = isinstance(model, CRFModel)
+    if decay:
+        learning_rate = keras.optimizers.schedules.InverseTimeDecay(
+            learning_rate, decay_steps=steps_per_epoch, decay_rate=decay)
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate, clipnorm=5.0),
         loss=None if crf else keras.losses.SparseCategoricalCrossentropy(

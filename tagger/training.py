@@ -29,6 +29,7 @@ class TrainConfig:
     epochs: int = 30
     batch_size: int = 32
     learning_rate: float = 1e-3
+    lr_decay: float = 0.0  # learning rate / (1 + lr_decay * epochs done)
     layers: int = 1
     units: int = 100
     embedding_dim: int = 100
@@ -57,6 +58,8 @@ class TrainConfig:
         for name in ("dropout", "word_dropout"):
             if not 0 <= getattr(self, name) < 1:
                 raise TaggerError(f"training setting {name} must be in [0, 1)")
+        if self.lr_decay < 0:
+            raise TaggerError("training setting lr_decay must be at least 0")
         if self.learning_rate <= 0:
             raise TaggerError("training setting learning_rate must be above 0")
         if self.head not in HEADS:
@@ -103,13 +106,13 @@ def train(corpus: Corpus, output: Path, config: TrainConfig, *, force: bool = Fa
     if vectors:
         embedding = _word_embedding(model).embeddings
         embedding.assign(initialize(embedding.numpy(), vectors))
-    compile_model(model, config.learning_rate)
+    lengths = targets.row_lengths().numpy()
+    batches = batching.batch_count(lengths, config.batch_size)
+    compile_model(model, config.learning_rate, config.lr_decay, batches)
     tagger = Tagger(model, featurizer, corpus.labels, corpus.scheme)
 
-    lengths = targets.row_lengths().numpy()
     tracker = _EpochTracker(tagger, validation, corpus.scheme, config, progress,
-                            tokens=int(lengths.sum()),
-                            batches=batching.batch_count(lengths, config.batch_size))
+                            tokens=int(lengths.sum()), batches=batches)
     progress.line(f"training on {len(train_split)} sentences ({tracker.tokens} tokens), "
                   f"vocabulary {len(vocabulary)}, {len(corpus.labels)} labels ({corpus.scheme}); "
                   f"validation {len(validation)} sentences")

@@ -75,6 +75,15 @@ def test_more_padding_changes_neither_outputs_nor_loss_nor_metrics(model):
     np.testing.assert_allclose(narrow[1], wide[1, :5], rtol=1e-5, atol=1e-6)
 
 
+def test_learning_rate_decays_per_epoch():
+    m = build_model(ModelConfig(vocab_size=5, num_labels=2, embedding_dim=2, units=2))
+    compile_model(m, 0.01, decay=0.5, steps_per_epoch=10)
+    m.optimizer.build(m.trainable_variables)
+    assert float(m.optimizer.learning_rate) == pytest.approx(0.01)
+    m.optimizer.iterations.assign(20)  # two epochs of 10 steps
+    assert float(m.optimizer.learning_rate) == pytest.approx(0.01 / (1 + 0.5 * 2))
+
+
 def test_loss_is_a_mean_over_real_tokens(model):
     words = np.array([[3, 4, 0, 0, 0, 0, 0, 0]], dtype=np.int32)
     targets = np.array([[1, 2, 0, 0, 0, 0, 0, 0]], dtype=np.int32)
