@@ -14,7 +14,9 @@ import click
 
 from tagger.batch import FORMATS
 from tagger.errors import TaggerError
+from tagger.settings import HEADS, TrainConfig
 
+DEFAULTS = TrainConfig()
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
@@ -113,45 +115,48 @@ def _load_corpus(dataset, dataset_config, revision, tag_column, token_column,
 @click.option("--output", "-o", required=True, type=click.Path(path_type=Path),
               help="Model folder to write.")
 @click.option("--force", is_flag=True, help="Replace --output if it exists.")
-@click.option("--epochs", default=30, show_default=True, type=click.IntRange(1))
-@click.option("--patience", default=5, show_default=True, type=click.IntRange(1),
+@click.option("--epochs", default=DEFAULTS.epochs, show_default=True, type=click.IntRange(1))
+@click.option("--patience", default=DEFAULTS.patience, show_default=True, type=click.IntRange(1),
               help="Stop after this many epochs without a better validation score.")
-@click.option("--batch-size", default=32, show_default=True, type=click.IntRange(1))
-@click.option("--learning-rate", default=1e-3, show_default=True,
+@click.option("--batch-size", default=DEFAULTS.batch_size, show_default=True,
+              type=click.IntRange(1))
+@click.option("--learning-rate", default=DEFAULTS.learning_rate, show_default=True,
               type=click.FloatRange(0, min_open=True))
-@click.option("--lr-decay", default=0.0, show_default=True, type=click.FloatRange(0),
+@click.option("--lr-decay", default=DEFAULTS.lr_decay, show_default=True, type=click.FloatRange(0),
               help="Learning rate after e epochs: learning-rate / (1 + lr-decay * e).")
-@click.option("--layers", default=1, show_default=True, type=click.IntRange(1))
-@click.option("--units", default=100, show_default=True, type=click.IntRange(1),
+@click.option("--layers", default=DEFAULTS.layers, show_default=True, type=click.IntRange(1))
+@click.option("--units", default=DEFAULTS.units, show_default=True, type=click.IntRange(1),
               help="LSTM units per direction.")
-@click.option("--embedding-dim", default=100, show_default=True, type=click.IntRange(1))
-@click.option("--dropout", default=0.5, show_default=True,
+@click.option("--embedding-dim", default=DEFAULTS.embedding_dim, show_default=True,
+              type=click.IntRange(1))
+@click.option("--dropout", default=DEFAULTS.dropout, show_default=True,
               type=click.FloatRange(0, 1, max_open=True))
-@click.option("--bidirectional/--unidirectional", default=True, show_default=True)
-@click.option("--min-count", default=1, show_default=True, type=click.IntRange(1),
+@click.option("--bidirectional/--unidirectional", default=DEFAULTS.bidirectional, show_default=True)
+@click.option("--min-count", default=DEFAULTS.min_count, show_default=True, type=click.IntRange(1),
               help="Keep words seen at least this often in train.")
-@click.option("--max-vocab", default=None, type=click.IntRange(3),
+@click.option("--max-vocab", default=DEFAULTS.max_vocab, type=click.IntRange(3),
               help="Keep at most this many words (with padding and unknown).")
-@click.option("--lowercase/--keep-case", default=True, show_default=True,
+@click.option("--lowercase/--keep-case", default=DEFAULTS.lowercase, show_default=True,
               help="Lower-case words before the vocabulary lookup (characters and the casing "
                    "feature keep the case).")
-@click.option("--chars/--no-chars", default=True, show_default=True,
+@click.option("--chars/--no-chars", default=DEFAULTS.chars, show_default=True,
               help="Character CNN features for every word (helps with unseen words).")
-@click.option("--char-dim", default=30, show_default=True, type=click.IntRange(1))
-@click.option("--char-filters", default=50, show_default=True, type=click.IntRange(1))
-@click.option("--casing/--no-casing", default=True, show_default=True,
+@click.option("--char-dim", default=DEFAULTS.char_dim, show_default=True, type=click.IntRange(1))
+@click.option("--char-filters", default=DEFAULTS.char_filters, show_default=True,
+              type=click.IntRange(1))
+@click.option("--casing/--no-casing", default=DEFAULTS.casing, show_default=True,
               help="A casing class feature per word (lower, Title, UPPER, numeric, ...).")
-@click.option("--head", type=click.Choice(["auto", "crf", "softmax"]), default="auto",
+@click.option("--head", type=click.Choice(HEADS), default=DEFAULTS.head,
               show_default=True,
               help="Output layer: a CRF, a softmax, or auto (CRF for entity tags, softmax for "
                    "POS). Entity taggers decode under the scheme's constraints either way.")
 @click.option("--embeddings", type=click.Path(dir_okay=False),
               help="Pretrained word vectors (GloVe or word2vec text) to start from; their "
                    "dimension sets --embedding-dim.")
-@click.option("--word-dropout", default=0.5, show_default=True,
+@click.option("--word-dropout", default=DEFAULTS.word_dropout, show_default=True,
               type=click.FloatRange(0, 1, max_open=True),
               help="Probability of replacing a word seen once in train by the unknown word.")
-@click.option("--seed", default=1, show_default=True, type=int)
+@click.option("--seed", default=DEFAULTS.seed, show_default=True, type=int)
 @click.option("--quiet", "-q", is_flag=True, help="No progress output.")
 def train(ctx, recipe, output, force, quiet, **settings):
     """Train a tagger on a corpus's train split, selecting the epoch on validation."""
@@ -166,7 +171,6 @@ def train(ctx, recipe, output, force, quiet, **settings):
         "dataset", "dataset_config", "revision", "tag_column", "token_column")))
     _silence_native_logs()
     from tagger.progress import Progress
-    from tagger.training import TrainConfig
     from tagger.training import train as run
 
     progress = Progress(enabled=not quiet)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from tagger.errors import TaggerError
-from tagger.training import TrainConfig
+from tagger.settings import TrainConfig
 
 DATASET_KEYS = ("dataset", "config", "revision", "tag_column", "token_column")
 

@@ -69,7 +69,8 @@ def conllu_file(tmp_path: Path) -> Path:
 def demo_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small model trained briefly on the shipped demo corpus (a few seconds)."""
     from tagger.corpora import load_corpus
-    from tagger.training import TrainConfig, train
+    from tagger.settings import TrainConfig
+    from tagger.training import train
 
     output = tmp_path_factory.mktemp("models") / "demo"
     config = TrainConfig(epochs=8, units=32, embedding_dim=32, batch_size=16, learning_rate=0.01,

@@ -6,8 +6,9 @@ import pytest
 from tagger.corpora import load_corpus
 from tagger.embeddings import initialize, read_vectors
 from tagger.errors import TaggerError
+from tagger.settings import TrainConfig
 from tagger.tagging import Tagger
-from tagger.training import TrainConfig, train
+from tagger.training import train
 from tagger.vocabulary import Vocabulary
 
 from .conftest import DEMO

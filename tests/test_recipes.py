@@ -7,7 +7,7 @@ from click.testing import CliRunner
 from tagger.cli import main
 from tagger.errors import TaggerError
 from tagger.recipes import load_recipe
-from tagger.training import TrainConfig
+from tagger.settings import TrainConfig
 
 from .conftest import DEMO, ROOT
 

@@ -4,8 +4,9 @@ import pytest
 
 from tagger.corpora import load_corpus
 from tagger.model import CRFModel
+from tagger.settings import TrainConfig
 from tagger.tagging import Tagger
-from tagger.training import TrainConfig, train
+from tagger.training import train
 
 from .conftest import DEMO
 

@@ -8,7 +8,8 @@ import pytest
 from tagger import model_folder
 from tagger.corpora import load_corpus
 from tagger.errors import TaggerError
-from tagger.training import TrainConfig, train
+from tagger.settings import TrainConfig
+from tagger.training import train
 
 from .conftest import DEMO
 
