@@ -100,7 +100,11 @@ def train(corpus: Corpus, output: Path, config: TrainConfig, *, force: bool = Fa
     }
 
     def fill(folder: Path) -> None:
-        model.save_weights(folder / model_folder.WEIGHTS)
+        # A fresh, uncompiled copy: a compiled subclassed model (CRF) would also save Adam's
+        # state, tripling the file.
+        weights_only = build_model(model_config)
+        weights_only.set_weights(model.get_weights())
+        weights_only.save_weights(folder / model_folder.WEIGHTS)
         featurizer.save(folder)
         model_folder.write_json(folder / model_folder.METRICS, metrics)
         model_folder.write_json(folder / model_folder.CONFIG, settings)

@@ -3,6 +3,7 @@ import os
 import stat
 from pathlib import Path
 
+import h5py
 import pytest
 
 from tagger import model_folder
@@ -20,6 +21,8 @@ def test_model_folder_describes_itself(demo_model: Path):
     assert stat.S_IMODE(demo_model.stat().st_mode) == 0o777 & ~umask  # not mkdtemp's 0700
     assert sorted(p.name for p in demo_model.iterdir()) == [
         "chars.json", "config.json", "metrics.json", "model.weights.h5", "vocab.txt"]
+    with h5py.File(demo_model / "model.weights.h5") as weights:
+        assert "optimizer" not in weights  # training state stays out of the model
     config = json.loads((demo_model / "config.json").read_text())
     assert config["scheme"] == "IOB2"
     assert config["labels"][0] == "O" and "B-PER" in config["labels"]
