@@ -44,7 +44,7 @@ def test_every_lstm_returns_sequences(model):
 def test_word_only_model_takes_just_words():
     plain = build_model(ModelConfig(vocab_size=20, num_labels=3, embedding_dim=4, units=3))
     assert [i.name for i in plain.inputs] == ["words"]
-    assert plain.predict(WORDS, verbose=0).shape == (2, 5, 3)
+    assert plain.predict({"words": WORDS}, verbose=0).shape == (2, 5, 3)
 
 
 def _evaluate(model, x, targets):
