@@ -126,7 +126,10 @@ class Tagger:
 
     def tag_tokens(self, sentences: Sequence[Sequence[str]]) -> list[list[str]]:
         """Tags of pre-tokenized sentences."""
-        features = self.featurizer(tokens_tensor(sentences))
+        return self.tag_features(self.featurizer(tokens_tensor(sentences)))
+
+    def tag_features(self, features: dict[str, tf.RaggedTensor]) -> list[list[str]]:
+        """Tags of sentences already featurized by `self.featurizer`."""
         return [self._label_array[p].tolist() for p in self.predict(features)]
 
     def tag(self, texts: Sequence[str]) -> list[Tagged]:
@@ -135,18 +138,18 @@ class Tagger:
             return []
         tokenized = tokenizing.tokenize(list(texts))
         predictions = self.predict(self.featurizer(tokenized.tokens))
-        tokens = tokenized.tokens.to_list()
-        starts = tokenized.starts.to_list()
-        ends = tokenized.ends.to_list()
+        splits = tokenized.starts.row_splits.numpy()
+        starts = tokenized.starts.flat_values.numpy()
+        ends = tokenized.ends.flat_values.numpy()
         results = []
         for i, text in enumerate(texts):
-            s = tokenizing.char_offsets(text, np.asarray(starts[i], dtype=np.int64))
-            e = tokenizing.char_offsets(text, np.asarray(ends[i], dtype=np.int64))
-            offsets = list(zip(s.tolist(), e.tolist(), strict=True))
+            row = slice(splits[i], splits[i + 1])
+            offsets = list(zip(tokenizing.char_offsets(text, starts[row]).tolist(),
+                               tokenizing.char_offsets(text, ends[row]).tolist(), strict=True))
             tags = self._label_array[predictions[i]].tolist()
             results.append(Tagged(
                 text=text,
-                tokens=[t.decode("utf-8") for t in tokens[i]],
+                tokens=[text[start:end] for start, end in offsets],
                 tags=tags,
                 offsets=offsets,
                 spans=self._entities(text, tags, offsets),

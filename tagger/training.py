@@ -131,7 +131,9 @@ class _EpochTracker(keras.callbacks.Callback):
                  progress: Progress, tokens: int, batches: int) -> None:
         super().__init__()
         self.tagger = tagger
-        self.validation = validation
+        # Featurized once: the same tensors are tagged after every epoch.
+        self.features = tagger.featurizer(tokens_tensor([w for w, _ in validation]))
+        self.gold = [t for _, t in validation]
         self.scheme = scheme
         self.config = config
         self.progress = progress
@@ -157,9 +159,7 @@ class _EpochTracker(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         seconds = time.monotonic() - self._epoch_start
-        gold = [t for _, t in self.validation]
-        predicted = self.tagger.tag_tokens([w for w, _ in self.validation])
-        report = score(gold, predicted, self.scheme)
+        report = score(self.gold, self.tagger.tag_features(self.features), self.scheme)
         self.history.append({"epoch": epoch + 1, "loss": float((logs or {}).get("loss", 0)),
                              "metric": report["metric"], "score": report["score"],
                              "accuracy": report["accuracy"], "seconds": round(seconds, 1)})
