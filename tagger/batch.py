@@ -56,27 +56,32 @@ def output_stream(target: str) -> Iterator[TextIO]:
         yield stream
 
 
+INPUT_FORMATS = ("text", "conll", "conllu")
+
+
 @dataclass
 class Source:
-    """An opened input: its lines, its name for messages, and whether it is CoNLL."""
+    """An opened input: its lines, its name for messages, and its format (INPUT_FORMATS)."""
 
     lines: Iterable[str]
     name: str
-    pretokenized: bool
+    format: str
+
+    @property
+    def pretokenized(self) -> bool:
+        return self.format != "text"
 
 
 def open_input(path: str, input_format: str | None) -> Source:
     """Open a file (or '-' for stdin) for tagging; errors name the file and what to do."""
     if path == "-":
         stream = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8")
-        return Source(_decoded(stream, "stdin"), "stdin", input_format == "conll")
+        return Source(_decoded(stream, "stdin"), "stdin", input_format or "text")
     file = Path(path)
     if not file.exists():
         raise TaggerError(f"--input {path} does not exist")
-    lines = conll.open_text(file)
-    pretokenized = (input_format == "conll" if input_format
-                    else file.suffix.lower() in {".conll", ".conllu"})
-    return Source(lines, path, pretokenized)
+    by_suffix = {".conll": "conll", ".conllu": "conllu"}.get(file.suffix.lower(), "text")
+    return Source(conll.open_text(file), path, input_format or by_suffix)
 
 
 def _decoded(stream: TextIO, name: str) -> Iterator[str]:
@@ -88,10 +93,13 @@ def _decoded(stream: TextIO, name: str) -> Iterator[str]:
 
 
 def _items(source: Source) -> Iterator[str] | Iterator[list[str]]:
-    """Lines without their line ends, or token lists of CoNLL sentences."""
-    if source.pretokenized:
-        return ([row[0] for row in rows] for rows in conll.conll_sentences(
-            (line for line in source.lines if not line.startswith("# ")), source.name))
+    """Lines without their line ends, or token lists of CoNLL / CoNLL-U sentences."""
+    if source.format == "conllu":  # the token is the FORM column; IDs come first
+        return ([row[1] for row in rows]
+                for rows in conll.conllu_sentences(source.lines, source.name))
+    if source.format == "conll":
+        return ([row[0] for row in rows]
+                for rows in conll.conll_sentences(source.lines, source.name))
     return (line.rstrip("\n").rstrip("\r") for line in source.lines)
 
 

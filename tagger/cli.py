@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from tagger.batch import FORMATS
+from tagger.batch import FORMATS, INPUT_FORMATS
 from tagger.errors import TaggerError
 from tagger.settings import HEADS, TrainConfig
 
@@ -212,10 +212,10 @@ def _load_tagger(path: Path):
               help="Where to write ('-': stdout).")
 @click.option("--format", "-f", "fmt", type=click.Choice(FORMATS), default=None,
               help="Output format [default: text for TEXT, json (JSON Lines) for --input].")
-@click.option("--input-format", type=click.Choice(["text", "conll"]), default=None,
+@click.option("--input-format", type=click.Choice(INPUT_FORMATS), default=None,
               help="text: one sentence or paragraph per line; conll: one token per line (first "
-                   "column), blank lines between sentences [default: conll for .conll/.conllu "
-                   "files, else text].")
+                   "column), blank lines between sentences; conllu: CoNLL-U (FORM column) "
+                   "[default: by suffix .conll / .conllu, else text].")
 @click.option("--quiet", "-q", is_flag=True, help="No progress output.")
 def tag(model, text, input_path, output, fmt, input_format, quiet):
     """Tag TEXT, or every line of --input, with the model in folder MODEL."""

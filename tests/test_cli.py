@@ -93,6 +93,20 @@ def test_batch_stdin_to_stdout_and_conll_input(demo_model: Path, tmp_path: Path)
     assert [x.split("\t")[0] for x in out.stdout.split("\n\n")[0].splitlines()] == ["Mei", "Lin"]
 
 
+def test_conllu_input_tags_the_form_column(demo_model: Path, conllu_file: Path):
+    result = run("tag", demo_model, "--input", conllu_file, "-q")
+    assert result.exit_code == 0, result.output
+    records = [json.loads(x) for x in result.stdout.splitlines()]
+    assert [r["tokens"] for r in records] == [["I", "do", "n't", "know", "."], ["Go", "!"]]
+
+
+def test_conll_input_keeps_a_hash_token(demo_model: Path, tmp_path: Path):
+    source = tmp_path / "in.conll"
+    source.write_text("# O\nOslo B-LOC\n")
+    result = run("tag", demo_model, "--input", source, "-q")
+    assert json.loads(result.stdout)["tokens"] == ["#", "Oslo"]
+
+
 def test_evaluate_text_and_json(demo_model: Path):
     text = run("evaluate", demo_model, "--dataset", DEMO)
     assert text.exit_code == 0, text.output
