@@ -206,17 +206,12 @@ def _finish(dataset: str, splits: dict[str, list[Sentence]], labels: list[str] |
         if any(len(w) != len(t) for w, t in sents):
             raise TaggerError(f"{dataset}: split {s!r} has a sentence whose token and tag "
                               "counts differ")
-    # Labels come from the train split (or, without one, from all splits): the model can
-    # only learn what train shows.
-    source = [splits["train"]] if "train" in splits else list(splits.values())
-    seen = set().union(*(_tags_in(s) for s in source))
-    if schemes.is_entity_labels(seen) and any(
+    if schemes.is_entity_labels(_label_tags(splits)) and any(
             schemes.is_iob1(tags for _, tags in sents) for sents in splits.values()):
         splits = {s: [(w, schemes.iob1_to_iob2(t)) for w, t in sents]
                   for s, sents in splits.items()}
-        source = [splits["train"]] if "train" in splits else list(splits.values())
-        seen = set().union(*(_tags_in(s) for s in source))
         notes.append("IOB1 tags were converted to IOB2")
+    seen = _label_tags(splits)
     labels = [t for t in labels or [] if t != UNANNOTATED]
     labels += sorted(seen - set(labels), key=lambda t: (t != "O", t))
     return Corpus(name=dataset, splits=splits, labels=labels, tag_column=column,
@@ -227,6 +222,13 @@ def _drop_unannotated(sentence: Sentence) -> Sentence:
     tokens, tags = sentence
     kept = [(w, t) for w, t in zip(tokens, tags, strict=True) if t != UNANNOTATED]
     return [w for w, _ in kept], [t for _, t in kept]
+
+
+def _label_tags(splits: dict[str, list[Sentence]]) -> set[str]:
+    """The tags labels come from: the train split's (the model can only learn what train
+    shows) or, without a train split, all splits'."""
+    source = [splits["train"]] if "train" in splits else list(splits.values())
+    return set().union(*(_tags_in(s) for s in source))
 
 
 def _tags_in(sentences: list[Sentence]) -> set[str]:

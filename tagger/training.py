@@ -66,7 +66,7 @@ def train(corpus: Corpus, output: Path, config: TrainConfig, *, force: bool = Fa
     compile_model(model, config.learning_rate, config.lr_decay, batches)
     tagger = Tagger(model, featurizer, corpus.labels, corpus.scheme)
 
-    tracker = _EpochTracker(tagger, validation, corpus.scheme, config, progress,
+    tracker = _EpochTracker(tagger, validation, config, progress,
                             tokens=int(lengths.sum()), batches=batches)
     progress.line(f"training on {len(train_split)} sentences ({tracker.tokens} tokens), "
                   f"vocabulary {len(vocabulary)}, {len(corpus.labels)} labels ({corpus.scheme}); "
@@ -127,14 +127,13 @@ def _use_crf(head: str, scheme: str) -> bool:
 class _EpochTracker(keras.callbacks.Callback):
     """Scores validation after each epoch, keeps the best weights, stops after `patience`."""
 
-    def __init__(self, tagger: Tagger, validation: list, scheme: str, config: TrainConfig,
+    def __init__(self, tagger: Tagger, validation: list, config: TrainConfig,
                  progress: Progress, tokens: int, batches: int) -> None:
         super().__init__()
         self.tagger = tagger
         # Featurized once: the same tensors are tagged after every epoch.
         self.features = tagger.featurizer(tokens_tensor([w for w, _ in validation]))
         self.gold = [t for _, t in validation]
-        self.scheme = scheme
         self.config = config
         self.progress = progress
         self.tokens = tokens
@@ -159,7 +158,7 @@ class _EpochTracker(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         seconds = time.monotonic() - self._epoch_start
-        report = score(self.gold, self.tagger.tag_features(self.features), self.scheme)
+        report = score(self.gold, self.tagger.tag_features(self.features), self.tagger.scheme)
         self.history.append({"epoch": epoch + 1, "loss": float((logs or {}).get("loss", 0)),
                              "metric": report["metric"], "score": report["score"],
                              "accuracy": report["accuracy"], "seconds": round(seconds, 1)})
