@@ -40,7 +40,7 @@ class CharVocabulary:
 
     def __init__(self, code_points: list[int]) -> None:
         self.code_points = code_points
-        self._table: tf.lookup.StaticHashTable | None = None
+        self._table = lookup_table(tf.constant(code_points, dtype=tf.int32), first_id=2)
 
     def __len__(self) -> int:
         return len(self.code_points) + 2
@@ -61,9 +61,6 @@ class CharVocabulary:
 
     def lookup(self, tokens: tf.RaggedTensor) -> tf.RaggedTensor:
         """`(sentences, tokens)` strings -> `(sentences, tokens, chars)` ids."""
-        if self._table is None:
-            self._table = lookup_table(tf.constant(self.code_points, dtype=tf.int32),
-                                       first_id=2)
         code_points = tf.strings.unicode_decode(tokens, "UTF-8", errors="replace")
         code_points = code_points[:, :, :MAX_WORD_CHARS]
         return tf.ragged.map_flat_values(self._table.lookup, code_points)

@@ -10,10 +10,12 @@ tagging many sentences is far faster than tagging them one by one, with the same
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import tensorflow as tf
@@ -76,6 +78,13 @@ class Tagger:
             spec["casing"] = tf.TensorSpec([None, None], tf.int32)
         self._forward = tf.function(self._decoder(model, labels, scheme),
                                     input_signature=[spec])
+        # Tokenizing and featurizing compiled too: eagerly, each of their many small ops
+        # would pay Python's dispatch cost.
+        self._tokenize = tf.function(self._tokenize_and_featurize,
+                                     input_signature=[tf.TensorSpec([None], tf.string)])
+        self._featurize = tf.function(
+            featurizer.__call__,
+            input_signature=[tf.RaggedTensorSpec([None, None], tf.string, ragged_rank=1)])
 
     @staticmethod
     def _decoder(model: Any, labels: Sequence[str], scheme: str):
@@ -126,27 +135,65 @@ class Tagger:
 
     def tag_tokens(self, sentences: Sequence[Sequence[str]]) -> list[list[str]]:
         """Tags of pre-tokenized sentences."""
-        return self.tag_features(self.featurizer(tokens_tensor(sentences)))
+        return self._tags(self._predict_tokens(sentences))
 
     def tag_features(self, features: dict[str, tf.RaggedTensor]) -> list[list[str]]:
         """Tags of sentences already featurized by `self.featurizer`."""
-        return [self._label_array[p].tolist() for p in self.predict(features)]
+        return self._tags(self.predict(features))
 
     def tag(self, texts: Sequence[str]) -> list[Tagged]:
         """Tokenize raw texts and tag them, with character offsets and entity spans."""
-        if not texts:
-            return []
-        tokenized = tokenizing.tokenize(list(texts))
-        predictions = self.predict(self.featurizer(tokenized.tokens))
-        splits = tokenized.starts.row_splits.numpy()
-        starts = tokenized.starts.flat_values.numpy()
-        ends = tokenized.ends.flat_values.numpy()
+        return self._tagged_texts(texts, self._predict_texts(texts)) if texts else []
+
+    def tag_conll_sentences(self, sentences: Sequence[Sequence[str]]) -> list[Tagged]:
+        """Tag pre-tokenized sentences; offsets refer to the tokens joined by single spaces."""
+        return self._tagged_tokens(sentences, self._predict_tokens(sentences))
+
+    def tag_stream(self, items: Iterable[str] | Iterable[list[str]], *, pretokenized: bool
+                   ) -> Iterator[Tagged]:
+        """Tag a stream of lines (or token lists) chunk by chunk, in input order.
+
+        A background thread runs the TensorFlow work of the next chunk (tokenizing, the
+        network, decoding) while this one turns the previous chunk into results, so the two
+        overlap. At most two chunks are in flight: memory is bounded whatever the stream.
+        """
+        predict, build = ((self._predict_tokens, self._tagged_tokens) if pretokenized
+                          else (self._predict_texts, self._tagged_texts))
+        with ThreadPoolExecutor(max_workers=1) as worker:
+            pending: deque = deque()
+            for chunk in _chunks(items, CHUNK_LINES):
+                pending.append((chunk, worker.submit(predict, chunk)))
+                if len(pending) == 2:
+                    done, future = pending.popleft()
+                    yield from build(done, future.result())
+            for done, future in pending:
+                yield from build(done, future.result())
+
+    def _tags(self, predictions: list[np.ndarray]) -> list[list[str]]:
+        return [self._label_array[p].tolist() for p in predictions]
+
+    def _predict_tokens(self, sentences: Sequence[Sequence[str]]) -> list[np.ndarray]:
+        return self.predict(self._featurize(tokens_tensor(sentences)))
+
+    def _predict_texts(self, texts: Sequence[str]) -> _TextPredictions:
+        tokenized, features = self._tokenize(tf.constant(list(texts), dtype=tf.string))
+        return _TextPredictions(self.predict(features), tokenized.starts.row_splits.numpy(),
+                                tokenized.starts.flat_values.numpy(),
+                                tokenized.ends.flat_values.numpy())
+
+    def _tokenize_and_featurize(self, texts: tf.Tensor
+                                ) -> tuple[tokenizing.Tokenized, dict[str, tf.RaggedTensor]]:
+        tokenized = tokenizing.tokenize(texts)
+        return tokenized, self.featurizer(tokenized.tokens)
+
+    def _tagged_texts(self, texts: Sequence[str], predicted: _TextPredictions) -> list[Tagged]:
+        splits, starts, ends = predicted.splits, predicted.starts, predicted.ends
         results = []
         for i, text in enumerate(texts):
             row = slice(splits[i], splits[i + 1])
             offsets = list(zip(tokenizing.char_offsets(text, starts[row]).tolist(),
                                tokenizing.char_offsets(text, ends[row]).tolist(), strict=True))
-            tags = self._label_array[predictions[i]].tolist()
+            tags = self._label_array[predicted.labels[i]].tolist()
             results.append(Tagged(
                 text=text,
                 tokens=[text[start:end] for start, end in offsets],
@@ -156,35 +203,16 @@ class Tagger:
             ))
         return results
 
-    def tag_conll_sentences(self, sentences: Sequence[Sequence[str]]) -> list[Tagged]:
-        """Tag pre-tokenized sentences; offsets refer to the tokens joined by single spaces."""
-        tag_lists = self.tag_tokens(sentences)
+    def _tagged_tokens(self, sentences: Sequence[Sequence[str]], predicted: list[np.ndarray]
+                       ) -> list[Tagged]:
         results = []
-        for tokens, tags in zip(sentences, tag_lists, strict=True):
+        for tokens, tags in zip(sentences, self._tags(predicted), strict=True):
             text = " ".join(tokens)
             ends = np.cumsum([len(t) + 1 for t in tokens]) - 1
             offsets = [(int(e) - len(t), int(e)) for t, e in zip(tokens, ends, strict=True)]
             results.append(Tagged(text, list(tokens), tags, offsets,
                                   self._entities(text, tags, offsets)))
         return results
-
-    def tag_stream(self, items: Iterable[str] | Iterable[list[str]], *, pretokenized: bool
-                   ) -> Iterator[Tagged]:
-        """Tag a stream of lines (or token lists) chunk by chunk, in input order.
-
-        Memory is bounded by the chunk size, whatever the length of the stream.
-        """
-        chunk: list = []
-        for item in items:
-            chunk.append(item)
-            if len(chunk) == CHUNK_LINES:
-                yield from self._tag_chunk(chunk, pretokenized)
-                chunk = []
-        if chunk:
-            yield from self._tag_chunk(chunk, pretokenized)
-
-    def _tag_chunk(self, chunk: list, pretokenized: bool) -> list[Tagged]:
-        return self.tag_conll_sentences(chunk) if pretokenized else self.tag(chunk)
 
     def _entities(self, text: str, tags: list[str], offsets: list[tuple[int, int]]
                   ) -> list[Entity]:
@@ -195,3 +223,23 @@ class Tagger:
             start, end = offsets[span.start][0], offsets[span.end - 1][1]
             found.append(Entity(span.label, start, end, text[start:end]))
         return found
+
+
+class _TextPredictions(NamedTuple):
+    """Label ids per text, and its tokens' UTF-8 byte offsets (flat, split per text)."""
+
+    labels: list[np.ndarray]
+    splits: np.ndarray
+    starts: np.ndarray
+    ends: np.ndarray
+
+
+def _chunks(items: Iterable, size: int) -> Iterator[list]:
+    chunk: list = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk

@@ -30,7 +30,10 @@ class Vocabulary:
         # Ids from here on are words seen once in train (known only while building), the
         # ones word dropout replaces by UNK_ID so that the model learns to use UNK_ID.
         self.rare_from = len(words) if rare_from is None else rare_from
-        self._table: tf.lookup.StaticHashTable | None = None
+        # Made now, not on first use, so that compiled functions capture it rather than
+        # building a table inside every call. Keys skip <pad> and <unk>: those literal strings
+        # in text are unknown words.
+        self._table = lookup_table(tf.constant(words[2:], dtype=tf.string), first_id=2)
 
     def __len__(self) -> int:
         return len(self.words)
@@ -62,9 +65,6 @@ class Vocabulary:
 
     def lookup(self, tokens: tf.Tensor | tf.RaggedTensor) -> tf.Tensor | tf.RaggedTensor:
         """Ids of `tokens` (any shape, dense or ragged); unknown words get UNK_ID."""
-        if self._table is None:
-            # Keys skip <pad> and <unk>: those literal strings in text are unknown words.
-            self._table = lookup_table(tf.constant(self.words[2:]), first_id=2)
         return tf.ragged.map_flat_values(self._table.lookup, self.normalize(tokens))
 
 
