@@ -115,8 +115,9 @@ def tokens_tensor(sentences: Sequence[Sequence[str]]) -> tf.RaggedTensor:
                                             [len(s) for s in sentences])
 
 
-def pad(features: dict[str, tf.RaggedTensor], rows: np.ndarray) -> dict[str, np.ndarray]:
-    """The given rows of ragged features as dense arrays padded to this batch's longest."""
-    return {name: tf.gather(values, rows).to_tensor(default_value=PAD_ID).numpy()
+def pad(features: dict[str, tf.RaggedTensor], rows: tf.Tensor | np.ndarray
+        ) -> dict[str, tf.Tensor]:
+    """The given rows of ragged features as dense tensors padded to this batch's longest."""
+    return {name: tf.gather(values, rows).to_tensor(default_value=PAD_ID)
             for name, values in features.items()}
 

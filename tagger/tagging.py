@@ -70,14 +70,18 @@ class Tagger:
         self.scheme = scheme
         self.config = config or {}
         self._label_array = np.asarray(self.labels, dtype=object)
-        # One signature with free batch and time dimensions: traced once, whatever the shapes.
-        spec = {"words": tf.TensorSpec([None, None], tf.int32)}
+        # One signature with free sizes: traced once, whatever the shapes. It takes the
+        # ragged features of many sentences and the rows of one batch, and pads that batch
+        # inside the compiled call.
+        token_spec = tf.RaggedTensorSpec([None, None], tf.int32, ragged_rank=1)
+        spec = {"words": token_spec}
         if featurizer.chars is not None:
-            spec["chars"] = tf.TensorSpec([None, None, None], tf.int32)
+            spec["chars"] = tf.RaggedTensorSpec([None, None, None], tf.int32, ragged_rank=2)
         if featurizer.use_casing:
-            spec["casing"] = tf.TensorSpec([None, None], tf.int32)
-        self._forward = tf.function(self._decoder(model, labels, scheme),
-                                    input_signature=[spec])
+            spec["casing"] = token_spec
+        decode = self._decoder(model, labels, scheme)
+        self._forward = tf.function(lambda features, rows: decode(pad(features, rows)),
+                                    input_signature=[spec, tf.TensorSpec([None], tf.int64)])
         # Tokenizing and featurizing compiled too: eagerly, each of their many small ops
         # would pay Python's dispatch cost.
         self._tokenize = tf.function(self._tokenize_and_featurize,
@@ -128,7 +132,7 @@ class Tagger:
         for rows in batching.sorted_batches(lengths, MAX_BATCH_TOKENS, MAX_BATCH_SENTENCES):
             if lengths[rows[0]] == 0:
                 continue  # the rest are empty too: nothing to tag
-            best = self._forward(pad(features, rows)).numpy()
+            best = self._forward(features, rows).numpy()
             for row, labels in zip(rows, best, strict=True):
                 out[row] = labels[: lengths[row]]
         return out

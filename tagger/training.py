@@ -95,6 +95,7 @@ def train(corpus: Corpus, output: Path, config: TrainConfig, *, force: bool = Fa
         "lowercase": config.lowercase,
         "corpus": {"dataset": corpus.name, "tag_column": corpus.tag_column,
                    "notes": corpus.notes, "train_sentences": len(train_split),
+                   "train_tokens": tracker.tokens,
                    "validation_sentences": len(validation)},
         "training": dataclasses.asdict(config),
     }
