@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from tagger.model import ModelConfig, build_model, compile_model
+from tagger.model import CharCNN, ModelConfig, build_model, compile_model
 
 
 @pytest.fixture(scope="module")
@@ -123,3 +123,39 @@ def test_crf_loss_ignores_padding(crf_model):
     a = _evaluate(crf_model, inputs(WORDS), TARGETS)["loss"]
     assert _evaluate(crf_model, inputs(WORDS), other)["loss"] == pytest.approx(a, rel=1e-5)
     assert _evaluate(crf_model, wide_x, wide_targets)["loss"] == pytest.approx(a, rel=1e-5)
+
+
+@pytest.mark.parametrize("width", [1, 2, 3, 4, 5])
+def test_char_cnn_equals_embedding_conv1d_and_masked_max(width):
+    """The gather formulation is the plain padded convolution, for odd and even widths."""
+    keras.utils.set_random_seed(width)
+    layer = CharCNN(vocab_size=9, dim=4, filters=6, width=width)
+    layer.build()
+    rng = np.random.default_rng(width)
+    lengths = rng.integers(0, 7, size=(3, 4))  # words of 0 (padding) to 6 characters
+    chars = np.where(np.arange(7) < lengths[..., None], rng.integers(1, 9, (3, 4, 7)), 0)
+    chars = chars.astype(np.int32)
+
+    words = chars.reshape(-1, 7)
+    real = (words != 0)[..., None].astype(np.float32)
+    conv = keras.ops.convert_to_numpy(layer.conv(layer.embedding(words) * real))
+    expected = (conv * real).max(axis=1).reshape(3, 4, 6)
+
+    got = keras.ops.convert_to_numpy(layer(chars))
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+    assert (got[lengths == 0] == 0).all()
+
+
+def test_char_cnn_trains_its_embedding_and_kernel():
+    import tensorflow as tf
+
+    layer = CharCNN(vocab_size=9, dim=4, filters=6, width=3)
+    layer.build()
+    chars = tf.constant([[[1, 2, 3, 0], [4, 0, 0, 0]]], dtype=tf.int32)
+    with tf.GradientTape() as tape:
+        total = tf.reduce_sum(layer(chars))
+    variables = [layer.embedding.embeddings, layer.conv.kernel, layer.conv.bias]
+    grads = [tf.convert_to_tensor(g).numpy() for g in tape.gradient(total, variables)]
+    assert all(g.any() for g in grads)
+    assert not grads[0][0].any()  # padding's row takes no part
+    assert not grads[0][5:].any()  # nor do characters absent from the input
