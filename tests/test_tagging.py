@@ -43,6 +43,19 @@ def test_stream_keeps_order_and_one_record_per_line(demo_tagger: Tagger, monkeyp
     assert records[0].to_dict() == json.loads(json.dumps(records[0].to_dict()))
 
 
+@pytest.mark.parametrize("pretokenized", [False, True])
+def test_streamed_chunks_tag_like_each_line_alone(demo_tagger: Tagger, monkeypatch,
+                                                  pretokenized):
+    """The pipelined stream (a worker thread, chunks in flight) changes no tag or order."""
+    monkeypatch.setattr("tagger.tagging.CHUNK_LINES", 7)
+    sentences = [w for w, _ in load_corpus(str(DEMO)).split("validation")[:60]]
+    items = sentences if pretokenized else [" ".join(s) for s in sentences]
+    streamed = list(demo_tagger.tag_stream(items, pretokenized=pretokenized))
+    alone = [(demo_tagger.tag_conll_sentences([i]) if pretokenized else demo_tagger.tag([i]))[0]
+             for i in items]
+    assert [r.to_dict() for r in streamed] == [r.to_dict() for r in alone]
+
+
 def test_empty_input_lists(demo_tagger: Tagger):
     assert demo_tagger.tag([]) == []
     assert demo_tagger.tag_tokens([]) == []
