@@ -80,7 +80,11 @@ class Tagger:
         if featurizer.use_casing:
             spec["casing"] = token_spec
         decode = self._decoder(model, labels, scheme)
-        self._forward = tf.function(lambda features, rows: decode(pad(features, rows)),
+
+        def forward(features: dict[str, tf.RaggedTensor], rows: tf.Tensor) -> tf.Tensor:
+            return decode(pad(features, rows))
+
+        self._forward = tf.function(forward,
                                     input_signature=[spec, tf.TensorSpec([None], tf.int64)])
         # Tokenizing and featurizing compiled too: eagerly, each of their many small ops
         # would pay Python's dispatch cost.
@@ -100,7 +104,11 @@ class Tagger:
         """
         is_crf = isinstance(model, CRFModel)
         if not is_crf and scheme == schemes.TOKEN:
-            return lambda x: tf.argmax(model(x, training=False), axis=-1, output_type=tf.int32)
+
+            def best_per_step(x):
+                return tf.argmax(model(x, training=False), axis=-1, output_type=tf.int32)
+
+            return best_per_step
         transitions, start, end = (tf.constant(c) for c in crf.constraints(labels, scheme))
 
         def decode(x):
