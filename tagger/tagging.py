@@ -30,6 +30,8 @@ MAX_BATCH_TOKENS = 8192
 MAX_BATCH_SENTENCES = 256
 # Lines read, tagged and written as one unit when streaming: bounds memory on any input size.
 CHUNK_LINES = 2048
+# Up to this many texts are tokenized eagerly rather than by the compiled function.
+EAGER_TEXTS = 16
 
 
 @dataclass(frozen=True)
@@ -84,11 +86,12 @@ class Tagger:
         def forward(features: dict[str, tf.RaggedTensor], rows: tf.Tensor) -> tf.Tensor:
             return decode(pad(features, rows))
 
-        self._forward = tf.function(forward,
+        self._forward = tf.function(forward, autograph=False,
                                     input_signature=[spec, tf.TensorSpec([None], tf.int64)])
         # Tokenizing and featurizing compiled too: eagerly, each of their many small ops
-        # would pay Python's dispatch cost.
-        self._tokenize = tf.function(self._tokenize_and_featurize,
+        # pays Python's dispatch cost. A few texts (one `tagger tag "..."`) go eagerly,
+        # which is quicker than tracing; string and integer ops give the same ids either way.
+        self._tokenize = tf.function(self._tokenize_and_featurize, autograph=False,
                                      input_signature=[tf.TensorSpec([None], tf.string)])
         self._featurize = tf.function(
             featurizer.__call__,
@@ -188,7 +191,9 @@ class Tagger:
         return self.predict(self._featurize(tokens_tensor(sentences)))
 
     def _predict_texts(self, texts: Sequence[str]) -> _TextPredictions:
-        tokenized, features = self._tokenize(tf.constant(list(texts), dtype=tf.string))
+        tokenize = (self._tokenize if len(texts) > EAGER_TEXTS
+                    else self._tokenize_and_featurize)
+        tokenized, features = tokenize(tf.constant(list(texts), dtype=tf.string))
         return _TextPredictions(self.predict(features), tokenized.starts.row_splits.numpy(),
                                 tokenized.starts.flat_values.numpy(),
                                 tokenized.ends.flat_values.numpy())

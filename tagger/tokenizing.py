@@ -44,18 +44,19 @@ def tokenize(texts: list[str] | tf.Tensor) -> Tokenized:
     words, starts, _ = tf_text.regex_split_with_offsets(
         texts, TOKEN_PATTERN + r"|\s+", TOKEN_PATTERN)
     # Second pass over the flat list of words: split off clitics, then regroup by text.
+    # Flat-value arithmetic keeps the compiled graph small (ragged broadcasting does not).
     pieces, p_starts, p_ends = tf_text.regex_split_with_offsets(
         words.flat_values, CLITIC_PATTERN, CLITIC_PATTERN)
-    base = tf.expand_dims(starts.flat_values, 1)
-    pieces_per_text = words.with_flat_values(pieces.row_lengths())
-    row_lengths = tf.math.reduce_sum(pieces_per_text, axis=1)
+    word_start = tf.gather(starts.flat_values, pieces.value_rowids())
+    pieces_per_text = tf.math.unsorted_segment_sum(pieces.row_lengths(), words.value_rowids(),
+                                                   words.nrows())
 
     def regroup(flat: tf.Tensor) -> tf.RaggedTensor:
-        return tf.RaggedTensor.from_row_lengths(flat, row_lengths)
+        return tf.RaggedTensor.from_row_lengths(flat, pieces_per_text, validate=False)
 
     return Tokenized(regroup(pieces.flat_values),
-                     regroup((p_starts + base).flat_values),
-                     regroup((p_ends + base).flat_values))
+                     regroup(p_starts.flat_values + word_start),
+                     regroup(p_ends.flat_values + word_start))
 
 
 def char_offsets(text: str, byte_offsets: np.ndarray) -> np.ndarray:

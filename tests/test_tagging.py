@@ -46,8 +46,10 @@ def test_stream_keeps_order_and_one_record_per_line(demo_tagger: Tagger, monkeyp
 @pytest.mark.parametrize("pretokenized", [False, True])
 def test_streamed_chunks_tag_like_each_line_alone(demo_tagger: Tagger, monkeypatch,
                                                   pretokenized):
-    """The pipelined stream (a worker thread, chunks in flight) changes no tag or order."""
+    """The pipelined stream (a worker thread, chunks in flight, compiled tokenizing) changes
+    no tag or order: tagged alone, each line is tokenized eagerly."""
     monkeypatch.setattr("tagger.tagging.CHUNK_LINES", 7)
+    monkeypatch.setattr("tagger.tagging.EAGER_TEXTS", 3)
     sentences = [w for w, _ in load_corpus(str(DEMO)).split("validation")[:60]]
     items = sentences if pretokenized else [" ".join(s) for s in sentences]
     streamed = list(demo_tagger.tag_stream(items, pretokenized=pretokenized))
