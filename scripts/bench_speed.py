@@ -1,0 +1,304 @@
+"""Speed of tagging and training on this machine, next to its hardware limit and CRFsuite.
+
+For the default model of each recipe (models/benchmark/NAME, trained with its recipe if
+missing), in one run:
+  1. end to end: `tagger tag MODEL --input FILE --output OUT.jsonl` over a raw-text file of
+     at least --tokens tokens (the validation sentences, repeated), wall time from process
+     start to exit, tokens/s and peak RSS;
+  2. the library batch API (`Tagger.tag_tokens`) on pre-tokenized validation sentences;
+  3. one-sentence latency of `tagger tag MODEL "sentence"` from process start, next to
+     `python -c "import tensorflow"` timed in the same run;
+  4. training seconds per epoch and tokens/s on the CoNLL-2003 train split;
+  5. float32 matmul GFLOP/s here and the model's FLOPs per token (from its layer shapes),
+     which give the hardware limit in tokens/s;
+and a CRFsuite baseline (scripts/crfsuite_baseline.py, hand-made features, trained on
+CoNLL-2003) tagging the same CoNLL file end to end. Every timing is the median of --repeats.
+
+    python scripts/bench_speed.py                   # all of it, about 15 minutes
+    python scripts/bench_speed.py --big-file-gb 1   # also peak RSS over a 1 GB file
+
+Writes data/benchmarks/speed.md and speed.json (--out to change). Needs the bench extra:
+pip install -e '.[bench]' (python-crfsuite).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from benchmark import ROOT, machine
+
+SENTENCE = "Angela Merkel met Emmanuel Macron in Paris on Tuesday to discuss the EU budget."
+TRAIN_EPOCHS = 4  # the first includes tracing; the median of the others is reported
+
+
+def timed(command: list[str]) -> tuple[float, float]:
+    """(wall seconds, peak RSS in MB) of a command run to completion; it must succeed."""
+    started = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(process.pid, 0)
+    wall = time.perf_counter() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode:
+        raise SystemExit(f"{' '.join(command)} failed with exit code {process.returncode}")
+    return wall, usage.ru_maxrss / 1024  # Linux reports kilobytes
+
+
+def median_run(command: list[str], repeats: int) -> tuple[float, float]:
+    runs = [timed(command) for _ in range(repeats)]
+    return statistics.median(w for w, _ in runs), max(r for _, r in runs)
+
+
+def write_text_file(sentences: list[list[str]], min_tokens: int, path: Path) -> int:
+    """A raw-text file, one sentence per line, repeating `sentences` up to `min_tokens`."""
+    block = "".join(" ".join(s) + "\n" for s in sentences if s)
+    per_block = sum(map(len, sentences))
+    copies = -(-min_tokens // per_block)
+    with open(path, "w", encoding="utf-8") as out:
+        for _ in range(copies):
+            out.write(block)
+    return copies * per_block
+
+
+def write_big_file(sentences: list[list[str]], gigabytes: float, path: Path) -> int:
+    """A raw-text file of about `gigabytes`, like write_text_file; returns its tokens."""
+    block = "".join(" ".join(s) + "\n" for s in sentences if s).encode("utf-8")
+    copies = -(-int(gigabytes * 1e9) // len(block))
+    with open(path, "wb") as out:
+        for _ in range(copies):
+            out.write(block)
+    return copies * sum(map(len, sentences))
+
+
+def matmul_gflops(repeats: int, size: int = 2048) -> float:
+    """Float32 GFLOP/s of a large square matmul, all cores (median of `repeats`)."""
+    import tensorflow as tf
+
+    a = tf.random.normal((size, size))
+    b = tf.random.normal((size, size))
+    product = tf.function(lambda: tf.reduce_sum(tf.matmul(a, b)))
+    product().numpy()
+    seconds = []
+    for _ in range(max(repeats, 5)):
+        started = time.perf_counter()
+        product().numpy()
+        seconds.append(time.perf_counter() - started)
+    return 2 * size**3 / statistics.median(seconds) / 1e9
+
+
+def flops_per_token(model: dict, chars_per_word: float) -> float:
+    """Multiply-adds x 2 of one token's forward pass and decoding, from the layer shapes.
+
+    Embedding lookups are free; the char CNN counts each word's real characters; an LSTM
+    step is 4 gates of (input + units) x units; Viterbi adds and maxes labels^2 scores.
+    """
+    labels, units = model["num_labels"], model["units"]
+    directions = 2 if model["bidirectional"] else 1
+    flops = 0.0
+    width = model["embedding_dim"]
+    if model["char_vocab_size"]:
+        flops += 2 * model["char_width"] * model["char_dim"] * model["char_filters"] \
+            * chars_per_word
+        width += model["char_filters"]
+    if model["casing_size"]:
+        width += 4  # tagger.model.CASING_DIM
+    for _ in range(model["layers"]):
+        flops += directions * 2 * 4 * units * (width + units)
+        width = directions * units
+    flops += 2 * width * labels
+    return flops + 2 * labels * labels
+
+
+def validation_sentences(recipe: Path) -> list[list[str]]:
+    from tagger.corpora import load_corpus
+    from tagger.recipes import load_recipe
+
+    dataset, _ = load_recipe(recipe)
+    corpus = load_corpus(dataset["dataset"], tag_column=dataset.get("tag_column"))
+    return [tokens for tokens, _ in corpus.split("validation")]
+
+
+def library_speed(model: Path, sentences: list[list[str]], repeats: int) -> float:
+    """Tokens/s of Tagger.tag_tokens over the sentences (median after one warm-up)."""
+    from tagger.tagging import Tagger
+
+    tagger = Tagger.load(model)
+    tagger.tag_tokens(sentences)
+    seconds = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        tagger.tag_tokens(sentences)
+        seconds.append(time.perf_counter() - started)
+    return sum(map(len, sentences)) / statistics.median(seconds)
+
+
+def training_speed(tagger: str, recipe: Path, work: Path) -> dict:
+    """Seconds per epoch (median of epochs 2..) and tokens/s of `tagger train --recipe`."""
+    output = work / f"train-{recipe.stem}"
+    subprocess.run([tagger, "train", "--recipe", str(recipe), "--epochs", str(TRAIN_EPOCHS),
+                    "--patience", str(TRAIN_EPOCHS), "--output", str(output), "--force",
+                    "--quiet"], check=True, stdout=subprocess.DEVNULL)
+    config = json.loads((output / "config.json").read_text())
+    metrics = json.loads((output / "metrics.json").read_text())
+    seconds = statistics.median(h["seconds"] for h in metrics["history"][1:])
+    tokens = config["corpus"]["train_tokens"]
+    return {"corpus": recipe.stem, "seconds_per_epoch": round(seconds, 1),
+            "first_epoch_seconds": metrics["history"][0]["seconds"],
+            "tokens_per_s": round(tokens / seconds)}
+
+
+def crfsuite_speed(dataset: str, text_file: Path, tokens: int, work: Path, repeats: int
+                   ) -> float:
+    """End-to-end tokens/s of the CRFsuite baseline on `text_file` (trained here if needed)."""
+    script = str(ROOT / "scripts" / "crfsuite_baseline.py")
+    model = work / "crfsuite.model"
+    if not model.exists():
+        subprocess.run([sys.executable, script, "train", dataset, str(model)], check=True)
+    wall, _ = median_run([sys.executable, script, "tag", str(model), str(text_file),
+                          str(work / "crfsuite.jsonl")], repeats)
+    return tokens / wall
+
+
+def bench_model(name: str, recipe: Path, models: Path, tagger: str, work: Path,
+                args: argparse.Namespace, gflops: float) -> dict:
+    model = models / name
+    if not (model / "config.json").exists():
+        print(f"training {model} with {recipe} ...", file=sys.stderr, flush=True)
+        subprocess.run([tagger, "train", "--recipe", str(recipe), "--output", str(model),
+                        "--quiet"], check=True)
+    config = json.loads((model / "config.json").read_text())
+    sentences = validation_sentences(recipe)
+    text_file = work / f"{name}.txt"
+    tokens = write_text_file(sentences, args.tokens, text_file)
+    wall, rss = median_run([tagger, "tag", str(model), "--input", str(text_file), "--output",
+                            str(work / f"{name}.jsonl"), "--quiet"], args.repeats)
+    latency = []
+    imports = []
+    for _ in range(args.repeats):  # interleaved, so both see the same machine load
+        latency.append(timed([tagger, "tag", str(model), SENTENCE])[0])
+        imports.append(timed([sys.executable, "-c", "import tensorflow"])[0])
+    chars_per_word = statistics.mean(len(w) for s in sentences for w in s)
+    flops = flops_per_token(config["model"], chars_per_word)
+    library = library_speed(model, sentences, args.repeats)
+    limit = gflops * 1e9 / flops
+    return {
+        "corpus": name,
+        "file_tokens": tokens,
+        "end_to_end_tokens_per_s": round(tokens / wall),
+        "end_to_end_seconds": round(wall, 1),
+        "peak_rss_mb": round(rss),
+        "library_tokens_per_s": round(library),
+        "flops_per_token": round(flops),
+        "hardware_limit_tokens_per_s": round(limit),
+        "fraction_of_limit": round(library / limit, 3),
+        "latency_s": round(statistics.median(latency), 2),
+        "tensorflow_import_s": round(statistics.median(imports), 2),
+        "latency_over_import": round(statistics.median(latency) / statistics.median(imports),
+                                     2),
+        "_text_file": str(text_file),
+    }
+
+
+def markdown(about: dict, rows: list[dict], training: dict, crfsuite: dict,
+             big: dict | None) -> str:
+    lines = [f"{about['date']}, {about['machine']}, TensorFlow {about['tensorflow']}; "
+             f"`{about['command']}`; medians of {about['repeats']} runs; float32 matmul "
+             f"{about['matmul_gflops']:.0f} GFLOP/s.", "",
+             "| model | end-to-end tokens/s (file tokens) | peak RSS MB | library tokens/s | "
+             "FLOPs/token | hardware limit tokens/s | library / limit | one-sentence s | "
+             "import tensorflow s | latency / import |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    lines += [f"| {r['corpus']} | {r['end_to_end_tokens_per_s']:,} ({r['file_tokens']:,}) | "
+              f"{r['peak_rss_mb']:,} | {r['library_tokens_per_s']:,} | "
+              f"{r['flops_per_token']:,} | {r['hardware_limit_tokens_per_s']:,} | "
+              f"{r['fraction_of_limit']:.0%} | {r['latency_s']} | {r['tensorflow_import_s']} | "
+              f"{r['latency_over_import']}x |" for r in rows]
+    lines += ["",
+              f"- Training on the {training['corpus']} train split: "
+              f"{training['seconds_per_epoch']} s per epoch ({training['tokens_per_s']:,} "
+              f"tokens/s; the first epoch, with tracing, {training['first_epoch_seconds']} s).",
+              f"- CRFsuite baseline, end to end on the same {crfsuite['corpus']} file: "
+              f"{crfsuite['tokens_per_s']:,} tokens/s; tagger is {crfsuite['ratio']}x that."]
+    if big:
+        lines.append(f"- A {big['gigabytes']} GB file ({big['corpus']} model): peak RSS "
+                     f"{big['peak_rss_mb']:,} MB, {big['tokens_per_s']:,} tokens/s, "
+                     f"{big['minutes']} min.")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("recipes", nargs="*", type=Path,
+                        default=sorted((ROOT / "data" / "recipes").glob("*.toml")))
+    parser.add_argument("--models", type=Path, default=ROOT / "models" / "benchmark")
+    parser.add_argument("--out", type=Path, default=ROOT / "data" / "benchmarks")
+    parser.add_argument("--tokens", type=int, default=1_000_000,
+                        help="at least this many tokens in the end-to-end file")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--big-file-gb", type=float, default=0.0,
+                        help="also tag a file of this size with the first model (peak RSS)")
+    args = parser.parse_args()
+    os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    tagger = str(Path(sys.executable).parent / "tagger")
+    recipes = [r.resolve() for r in args.recipes]
+    conll = ROOT / "data" / "recipes" / "conll2003.toml"
+
+    with tempfile.TemporaryDirectory(prefix="bench-speed-") as folder:
+        work = Path(folder)
+        gflops = matmul_gflops(args.repeats)
+        rows = []
+        for recipe in recipes:
+            print(f"benchmarking {recipe.stem} ...", file=sys.stderr, flush=True)
+            rows.append(bench_model(recipe.stem, recipe, args.models, tagger, work, args,
+                                    gflops))
+            print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+        reference = next((r for r in rows if r["corpus"] == "conll2003"), rows[0])
+        from tagger.recipes import load_recipe
+
+        dataset = load_recipe(conll)[0]["dataset"]
+        crf_rate = crfsuite_speed(dataset, Path(reference["_text_file"]),
+                                  reference["file_tokens"], work, args.repeats)
+        crfsuite = {"corpus": reference["corpus"], "tokens_per_s": round(crf_rate),
+                    "ratio": round(reference["end_to_end_tokens_per_s"] / crf_rate, 2)}
+        training = training_speed(tagger, conll, work)
+        big = None
+        if args.big_file_gb:
+            big_file = work / "big.txt"
+            tokens = write_big_file(validation_sentences(recipes[0]), args.big_file_gb,
+                                    big_file)
+            wall, rss = timed([tagger, "tag", str(args.models / recipes[0].stem), "--input",
+                               str(big_file), "--output", str(work / "big.jsonl"), "--quiet"])
+            big = {"corpus": recipes[0].stem, "gigabytes": args.big_file_gb,
+                   "tokens": tokens, "peak_rss_mb": round(rss),
+                   "tokens_per_s": round(tokens / wall), "minutes": round(wall / 60, 1)}
+    for row in rows:
+        del row["_text_file"]
+
+    import tensorflow as tf
+
+    about = {"date": datetime.now(UTC).strftime("%Y-%m-%d"), "machine": machine(),
+             "command": " ".join(["python scripts/bench_speed.py", *sys.argv[1:]]),
+             "python": platform.python_version(), "tensorflow": tf.__version__,
+             "repeats": args.repeats, "matmul_gflops": round(gflops, 1),
+             "note": "shared machine: absolute numbers drift; compare within one run"}
+    report = markdown(about, rows, training, crfsuite, big)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "speed.json").write_text(json.dumps(
+        {**about, "models": rows, "training": training, "crfsuite": crfsuite,
+         "big_file": big}, indent=2) + "\n")
+    (args.out / "speed.md").write_text(report)
+    print(report)
+
+
+if __name__ == "__main__":
+    main()
