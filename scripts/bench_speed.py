@@ -9,8 +9,8 @@ missing), in one run:
   3. one-sentence latency of `tagger tag MODEL "sentence"` from process start, next to
      `python -c "import tensorflow"` timed in the same run;
   4. training seconds per epoch and tokens/s on the CoNLL-2003 train split;
-  5. float32 matmul GFLOP/s here and the model's FLOPs per token (from its layer shapes),
-     which give the hardware limit in tokens/s;
+  5. float32 matmul GFLOP/s here (measured next to 2., as the load drifts) and the model's
+     FLOPs per token (from its layer shapes), which give the hardware limit in tokens/s;
 and a CRFsuite baseline (scripts/crfsuite_baseline.py, hand-made features, trained on
 CoNLL-2003) tagging the same CoNLL file end to end. Every timing is the median of --repeats.
 
@@ -79,7 +79,7 @@ def write_big_file(sentences: list[list[str]], gigabytes: float, path: Path) -> 
     return copies * sum(map(len, sentences))
 
 
-def matmul_gflops(repeats: int, size: int = 2048) -> float:
+def matmul_gflops(size: int = 2048, repeats: int = 15) -> float:
     """Float32 GFLOP/s of a large square matmul, all cores (median of `repeats`)."""
     import tensorflow as tf
 
@@ -88,7 +88,7 @@ def matmul_gflops(repeats: int, size: int = 2048) -> float:
     product = tf.function(lambda: tf.reduce_sum(tf.matmul(a, b)))
     product().numpy()
     seconds = []
-    for _ in range(max(repeats, 5)):
+    for _ in range(repeats):
         started = time.perf_counter()
         product().numpy()
         seconds.append(time.perf_counter() - started)
@@ -169,7 +169,7 @@ def crfsuite_speed(dataset: str, text_file: Path, tokens: int, work: Path, repea
 
 
 def bench_model(name: str, recipe: Path, models: Path, tagger: str, work: Path,
-                args: argparse.Namespace, gflops: float) -> dict:
+                args: argparse.Namespace) -> dict:
     model = models / name
     if not (model / "config.json").exists():
         print(f"training {model} with {recipe} ...", file=sys.stderr, flush=True)
@@ -188,6 +188,8 @@ def bench_model(name: str, recipe: Path, models: Path, tagger: str, work: Path,
         imports.append(timed([sys.executable, "-c", "import tensorflow"])[0])
     chars_per_word = statistics.mean(len(w) for s in sentences for w in s)
     flops = flops_per_token(config["model"], chars_per_word)
+    # The matmul reference is measured next to the library run: the machine's load drifts.
+    gflops = matmul_gflops()
     library = library_speed(model, sentences, args.repeats)
     limit = gflops * 1e9 / flops
     return {
@@ -198,6 +200,7 @@ def bench_model(name: str, recipe: Path, models: Path, tagger: str, work: Path,
         "peak_rss_mb": round(rss),
         "library_tokens_per_s": round(library),
         "flops_per_token": round(flops),
+        "matmul_gflops": round(gflops),
         "hardware_limit_tokens_per_s": round(limit),
         "fraction_of_limit": round(library / limit, 3),
         "latency_s": round(statistics.median(latency), 2),
@@ -211,15 +214,15 @@ def bench_model(name: str, recipe: Path, models: Path, tagger: str, work: Path,
 def markdown(about: dict, rows: list[dict], training: dict, crfsuite: dict,
              big: dict | None) -> str:
     lines = [f"{about['date']}, {about['machine']}, TensorFlow {about['tensorflow']}; "
-             f"`{about['command']}`; medians of {about['repeats']} runs; float32 matmul "
-             f"{about['matmul_gflops']:.0f} GFLOP/s.", "",
+             f"`{about['command']}`; medians of {about['repeats']} runs.", "",
              "| model | end-to-end tokens/s (file tokens) | peak RSS MB | library tokens/s | "
-             "FLOPs/token | hardware limit tokens/s | library / limit | one-sentence s | "
-             "import tensorflow s | latency / import |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+             "FLOPs/token | matmul GFLOP/s | hardware limit tokens/s | library / limit | "
+             "one-sentence s | import tensorflow s | latency / import |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     lines += [f"| {r['corpus']} | {r['end_to_end_tokens_per_s']:,} ({r['file_tokens']:,}) | "
               f"{r['peak_rss_mb']:,} | {r['library_tokens_per_s']:,} | "
-              f"{r['flops_per_token']:,} | {r['hardware_limit_tokens_per_s']:,} | "
+              f"{r['flops_per_token']:,} | {r['matmul_gflops']} | "
+              f"{r['hardware_limit_tokens_per_s']:,} | "
               f"{r['fraction_of_limit']:.0%} | {r['latency_s']} | {r['tensorflow_import_s']} | "
               f"{r['latency_over_import']}x |" for r in rows]
     lines += ["",
@@ -255,12 +258,10 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="bench-speed-") as folder:
         work = Path(folder)
-        gflops = matmul_gflops(args.repeats)
         rows = []
         for recipe in recipes:
             print(f"benchmarking {recipe.stem} ...", file=sys.stderr, flush=True)
-            rows.append(bench_model(recipe.stem, recipe, args.models, tagger, work, args,
-                                    gflops))
+            rows.append(bench_model(recipe.stem, recipe, args.models, tagger, work, args))
             print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
         reference = next((r for r in rows if r["corpus"] == "conll2003"), rows[0])
         from tagger.recipes import load_recipe
@@ -289,7 +290,7 @@ def main() -> None:
     about = {"date": datetime.now(UTC).strftime("%Y-%m-%d"), "machine": machine(),
              "command": " ".join(["python scripts/bench_speed.py", *sys.argv[1:]]),
              "python": platform.python_version(), "tensorflow": tf.__version__,
-             "repeats": args.repeats, "matmul_gflops": round(gflops, 1),
+             "repeats": args.repeats,
              "note": "shared machine: absolute numbers drift; compare within one run"}
     report = markdown(about, rows, training, crfsuite, big)
     args.out.mkdir(parents=True, exist_ok=True)
