@@ -34,6 +34,16 @@ def test_batched_tagging_equals_one_sentence_at_a_time(demo_tagger: Tagger):
     assert batched == alone
 
 
+def test_compiled_functions_trace_once_whatever_the_shapes(demo_model):
+    tagger = Tagger.load(demo_model)  # a fresh one: no traces yet
+    for n in (1, 5, 40):
+        tagger.tag_tokens([["Oslo"] * (3 * i + 1) for i in range(n)])
+        tagger.tag(["Mei Lin met Jonas Weber in Oslo ."] * (n * 10))
+    assert tagger._forward.experimental_get_tracing_count() == 1
+    assert tagger._featurize.experimental_get_tracing_count() == 1
+    assert tagger._tokenize.experimental_get_tracing_count() == 1
+
+
 def test_stream_keeps_order_and_one_record_per_line(demo_tagger: Tagger, monkeypatch):
     monkeypatch.setattr("tagger.tagging.CHUNK_LINES", 3)  # several chunks
     lines = ["Mei Lin met Jonas Weber.", "", "   ", "Prices rose.", "Oslo", "", "Go."]
