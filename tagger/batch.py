@@ -20,7 +20,7 @@ from typing import TextIO
 from tagger import conll
 from tagger.errors import TaggerError
 from tagger.files import atomic_file
-from tagger.progress import Progress, rate
+from tagger.progress import Progress, clock, rate
 
 FORMATS = ("text", "json", "conll")
 
@@ -66,6 +66,7 @@ class Source:
     lines: Iterable[str]
     name: str
     format: str
+    size: int | None = None  # bytes, for files: progress shows an ETA
 
     @property
     def pretokenized(self) -> bool:
@@ -81,7 +82,8 @@ def open_input(path: str, input_format: str | None) -> Source:
     if not file.exists():
         raise TaggerError(f"--input {path} does not exist")
     by_suffix = {".conll": "conll", ".conllu": "conllu"}.get(file.suffix.lower(), "text")
-    return Source(conll.open_text(file), path, input_format or by_suffix)
+    return Source(conll.open_text(file), path, input_format or by_suffix,
+                  size=file.stat().st_size)
 
 
 def _decoded(stream: TextIO, name: str) -> Iterator[str]:
@@ -92,35 +94,58 @@ def _decoded(stream: TextIO, name: str) -> Iterator[str]:
             from None
 
 
-def _items(source: Source) -> Iterator[str] | Iterator[list[str]]:
+def _items(source: Source, lines: Iterable[str]) -> Iterator[str] | Iterator[list[str]]:
     """Lines without their line ends, or token lists of CoNLL / CoNLL-U sentences."""
     if source.format == "conllu":  # the token is the FORM column; IDs come first
         return ([row[1] for row in rows]
-                for rows in conll.conllu_sentences(source.lines, source.name))
+                for rows in conll.conllu_sentences(lines, source.name))
     if source.format == "conll":
         return ([row[0] for row in rows]
-                for rows in conll.conll_sentences(source.lines, source.name))
-    return (line.rstrip("\n").rstrip("\r") for line in source.lines)
+                for rows in conll.conll_sentences(lines, source.name))
+    return (line.rstrip("\n").rstrip("\r") for line in lines)
 
 
-def tag_file(tagger, source: Source, output: str, fmt: str, *, quiet: bool = False) -> int:
+class _Counted:
+    """Passes lines through, counting their characters (about the bytes read, for an ETA)."""
+
+    def __init__(self, lines: Iterable[str]) -> None:
+        self.lines = lines
+        self.chars = 0
+
+    def __iter__(self) -> Iterator[str]:
+        for line in self.lines:
+            self.chars += len(line)
+            yield line
+
+
+def _eta(source: Source, read: _Counted, elapsed: float) -> str:
+    if not source.size or not read.chars:
+        return ""
+    left = max(source.size - read.chars, 0) / read.chars * elapsed
+    return f"  ETA {clock(left)}"
+
+
+def tag_file(tagger, source: Source, output: str, fmt: str, *, quiet: bool = False,
+             progress: Progress | None = None) -> int:
     """Tag every line (or CoNLL sentence) of `source` into `output`; returns records written.
 
     Exactly one record per input line, in input order, empty lines included.
     """
-    progress = Progress(enabled=not quiet)
+    progress = progress or Progress(enabled=not quiet)
+    read = _Counted(source.lines)
     started = time.monotonic()
     records = tokens = 0
     with contextlib.ExitStack() as stack:
         if hasattr(source.lines, "__exit__"):
             stack.enter_context(source.lines)
         stream = stack.enter_context(output_stream(output))
-        for tagged in tagger.tag_stream(_items(source), pretokenized=source.pretokenized):
+        for tagged in tagger.tag_stream(_items(source, read), pretokenized=source.pretokenized):
             stream.write(render(tagged, fmt))
             records += 1
             tokens += len(tagged.tokens)
-            progress.update(f"{records:,} records  {tokens:,} tokens  "
-                            f"{rate(tokens, time.monotonic() - started)}")
+            elapsed = time.monotonic() - started
+            progress.update(f"{records:,} records  {tokens:,} tokens  {rate(tokens, elapsed)}"
+                            f"{_eta(source, read, elapsed)}")
         if records == 0:
             raise TaggerError(f"{source.name} is empty: nothing to tag")
     progress.line(f"tagged {records:,} records, {tokens:,} tokens in "
