@@ -16,7 +16,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import keras
+import tensorflow as tf
 from keras import ops
+
+from tagger import crf
 
 CASING_DIM = 4
 
@@ -106,8 +109,6 @@ class CRFModel(keras.Model):
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         """Negative log-likelihood of the gold paths, per real token of the batch."""
-        from tagger import crf  # TensorFlow ops; the model module stays backend-neutral
-
         mask = ops.not_equal(x["words"], 0)
         likelihood = crf.log_likelihood(y_pred, y, mask, self.crf.transitions,
                                         self.crf.start, self.crf.end)
@@ -120,8 +121,8 @@ class CharCNN(keras.layers.Layer):
 
     The same function as Embedding -> Conv1D(padding="same", relu) -> max over each word's
     characters, computed on real characters only: most of a padded `chars` tensor is
-    padding (words are padded to the batch's longest), and skipping it makes the layer
-    several times cheaper. Because the convolution is linear in one-hot character ids, each
+    padding (words are padded to the batch's longest), and skipping it halves the layer's
+    time here. Because the convolution is linear in one-hot character ids, each
     kernel position is a table `embedding @ kernel[j]` of (characters, filters), and a
     character's output is the sum of its neighbours' rows. Padding's rows are zero, as the
     convolution's own zero padding; ReLU outputs are >= 0, so an empty word gets zeros.
@@ -139,8 +140,6 @@ class CharCNN(keras.layers.Layer):
         self.conv.build((None, None, self.dim))
 
     def call(self, chars):
-        import tensorflow as tf  # ragged-free gathers on real characters: TensorFlow ops
-
         shape = tf.shape(chars)
         words = tf.reshape(chars, (-1, shape[2]))  # (words, chars)
         real = words != 0
