@@ -35,7 +35,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from benchmark import ROOT, machine
+from benchmark import ROOT, machine, recipes_parser, tagging_speed, validation_sentences
 
 SENTENCE = "Angela Merkel met Emmanuel Macron in Paris on Tuesday to discuss the EU budget."
 TRAIN_EPOCHS = 4  # the first includes tracing; the median of the others is reported
@@ -58,25 +58,17 @@ def median_run(command: list[str], repeats: int) -> tuple[float, float]:
     return statistics.median(w for w, _ in runs), max(r for _, r in runs)
 
 
-def write_text_file(sentences: list[list[str]], min_tokens: int, path: Path) -> int:
-    """A raw-text file, one sentence per line, repeating `sentences` up to `min_tokens`."""
-    block = "".join(" ".join(s) + "\n" for s in sentences if s)
-    per_block = sum(map(len, sentences))
-    copies = -(-min_tokens // per_block)
-    with open(path, "w", encoding="utf-8") as out:
-        for _ in range(copies):
-            out.write(block)
-    return copies * per_block
-
-
-def write_big_file(sentences: list[list[str]], gigabytes: float, path: Path) -> int:
-    """A raw-text file of about `gigabytes`, like write_text_file; returns its tokens."""
+def write_text_file(sentences: list[list[str]], path: Path, *, min_tokens: int = 0,
+                    min_bytes: int = 0) -> int:
+    """A raw-text file, one sentence per line, repeating `sentences` until it holds at least
+    `min_tokens` tokens and `min_bytes` bytes; returns its tokens."""
     block = "".join(" ".join(s) + "\n" for s in sentences if s).encode("utf-8")
-    copies = -(-int(gigabytes * 1e9) // len(block))
+    per_block = sum(map(len, sentences))
+    copies = max(1, -(-min_tokens // per_block), -(-min_bytes // len(block)))
     with open(path, "wb") as out:
         for _ in range(copies):
             out.write(block)
-    return copies * sum(map(len, sentences))
+    return copies * per_block
 
 
 def matmul_gflops(size: int = 2048, repeats: int = 15) -> float:
@@ -118,29 +110,6 @@ def flops_per_token(model: dict, chars_per_word: float) -> float:
     return flops + 2 * labels * labels
 
 
-def validation_sentences(recipe: Path) -> list[list[str]]:
-    from tagger.corpora import load_corpus
-    from tagger.recipes import load_recipe
-
-    dataset, _ = load_recipe(recipe)
-    corpus = load_corpus(dataset["dataset"], tag_column=dataset.get("tag_column"))
-    return [tokens for tokens, _ in corpus.split("validation")]
-
-
-def library_speed(model: Path, sentences: list[list[str]], repeats: int) -> float:
-    """Tokens/s of Tagger.tag_tokens over the sentences (median after one warm-up)."""
-    from tagger.tagging import Tagger
-
-    tagger = Tagger.load(model)
-    tagger.tag_tokens(sentences)
-    seconds = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        tagger.tag_tokens(sentences)
-        seconds.append(time.perf_counter() - started)
-    return sum(map(len, sentences)) / statistics.median(seconds)
-
-
 def training_speed(tagger: str, recipe: Path, work: Path) -> dict:
     """Seconds per epoch (median of epochs 2..) and tokens/s of `tagger train --recipe`."""
     output = work / f"train-{recipe.stem}"
@@ -168,17 +137,16 @@ def crfsuite_speed(dataset: str, text_file: Path, tokens: int, work: Path, repea
     return tokens / wall
 
 
-def bench_model(name: str, recipe: Path, models: Path, tagger: str, work: Path,
-                args: argparse.Namespace) -> dict:
+def bench_model(name: str, recipe: Path, sentences: list[list[str]], models: Path,
+                tagger: str, work: Path, args: argparse.Namespace) -> dict:
     model = models / name
     if not (model / "config.json").exists():
         print(f"training {model} with {recipe} ...", file=sys.stderr, flush=True)
         subprocess.run([tagger, "train", "--recipe", str(recipe), "--output", str(model),
                         "--quiet"], check=True)
     config = json.loads((model / "config.json").read_text())
-    sentences = validation_sentences(recipe)
     text_file = work / f"{name}.txt"
-    tokens = write_text_file(sentences, args.tokens, text_file)
+    tokens = write_text_file(sentences, text_file, min_tokens=args.tokens)
     wall, rss = median_run([tagger, "tag", str(model), "--input", str(text_file), "--output",
                             str(work / f"{name}.jsonl"), "--quiet"], args.repeats)
     latency = []
@@ -190,7 +158,7 @@ def bench_model(name: str, recipe: Path, models: Path, tagger: str, work: Path,
     flops = flops_per_token(config["model"], chars_per_word)
     # The matmul reference is measured next to the library run: the machine's load drifts.
     gflops = matmul_gflops()
-    library = library_speed(model, sentences, args.repeats)
+    library = tagging_speed(model, sentences, args.repeats)
     limit = gflops * 1e9 / flops
     return {
         "corpus": name,
@@ -207,7 +175,6 @@ def bench_model(name: str, recipe: Path, models: Path, tagger: str, work: Path,
         "tensorflow_import_s": round(statistics.median(imports), 2),
         "latency_over_import": round(statistics.median(latency) / statistics.median(imports),
                                      2),
-        "_text_file": str(text_file),
     }
 
 
@@ -239,19 +206,13 @@ def markdown(about: dict, rows: list[dict], training: dict, crfsuite: dict,
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("recipes", nargs="*", type=Path,
-                        default=sorted((ROOT / "data" / "recipes").glob("*.toml")))
-    parser.add_argument("--models", type=Path, default=ROOT / "models" / "benchmark")
-    parser.add_argument("--out", type=Path, default=ROOT / "data" / "benchmarks")
+    parser = recipes_parser(__doc__.split("\n")[0])
     parser.add_argument("--tokens", type=int, default=1_000_000,
                         help="at least this many tokens in the end-to-end file")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--big-file-gb", type=float, default=0.0,
                         help="also tag a file of this size with the first model (peak RSS)")
     args = parser.parse_args()
-    os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     tagger = str(Path(sys.executable).parent / "tagger")
     recipes = [r.resolve() for r in args.recipes]
     conll = ROOT / "data" / "recipes" / "conll2003.toml"
@@ -259,15 +220,17 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-speed-") as folder:
         work = Path(folder)
         rows = []
+        sentences = {recipe.stem: validation_sentences(recipe) for recipe in recipes}
         for recipe in recipes:
             print(f"benchmarking {recipe.stem} ...", file=sys.stderr, flush=True)
-            rows.append(bench_model(recipe.stem, recipe, args.models, tagger, work, args))
+            rows.append(bench_model(recipe.stem, recipe, sentences[recipe.stem], args.models,
+                                    tagger, work, args))
             print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
         reference = next((r for r in rows if r["corpus"] == "conll2003"), rows[0])
         from tagger.recipes import load_recipe
 
         dataset = load_recipe(conll)[0]["dataset"]
-        crf_rate = crfsuite_speed(dataset, Path(reference["_text_file"]),
+        crf_rate = crfsuite_speed(dataset, work / f"{reference['corpus']}.txt",
                                   reference["file_tokens"], work, args.repeats)
         crfsuite = {"corpus": reference["corpus"], "tokens_per_s": round(crf_rate),
                     "ratio": round(reference["end_to_end_tokens_per_s"] / crf_rate, 2)}
@@ -275,16 +238,13 @@ def main() -> None:
         big = None
         if args.big_file_gb:
             big_file = work / "big.txt"
-            tokens = write_big_file(validation_sentences(recipes[0]), args.big_file_gb,
-                                    big_file)
+            tokens = write_text_file(sentences[recipes[0].stem], big_file,
+                                     min_bytes=int(args.big_file_gb * 1e9))
             wall, rss = timed([tagger, "tag", str(args.models / recipes[0].stem), "--input",
                                str(big_file), "--output", str(work / "big.jsonl"), "--quiet"])
             big = {"corpus": recipes[0].stem, "gigabytes": args.big_file_gb,
                    "tokens": tokens, "peak_rss_mb": round(rss),
                    "tokens_per_s": round(tokens / wall), "minutes": round(wall / 60, 1)}
-    for row in rows:
-        del row["_text_file"]
-
     import tensorflow as tf
 
     about = {"date": datetime.now(UTC).strftime("%Y-%m-%d"), "machine": machine(),

@@ -42,24 +42,40 @@ def folder_megabytes(path: Path) -> float:
     return sum(f.stat().st_size for f in path.iterdir()) / 1e6
 
 
-def tagging_speed(model: Path, recipe: Path) -> float:
-    """Tokens per second of Tagger.tag_tokens over the validation split (median of 3)."""
+def validation_sentences(recipe: Path) -> list[list[str]]:
+    """The token lists of the recipe's validation split."""
     from tagger.corpora import load_corpus
     from tagger.recipes import load_recipe
-    from tagger.tagging import Tagger
 
     dataset, _ = load_recipe(recipe)
     corpus = load_corpus(dataset["dataset"], tag_column=dataset.get("tag_column"))
-    sentences = [tokens for tokens, _ in corpus.split("validation")]
-    tokens = sum(map(len, sentences))
+    return [tokens for tokens, _ in corpus.split("validation")]
+
+
+def tagging_speed(model: Path, sentences: list[list[str]], repeats: int = 3) -> float:
+    """Tokens/s of Tagger.tag_tokens over the sentences (median after one warm-up)."""
+    from tagger.tagging import Tagger
+
     tagger = Tagger.load(model)
-    tagger.tag_tokens(sentences[:64])  # trace the compiled function once
+    tagger.tag_tokens(sentences)  # traces the compiled functions
     seconds = []
-    for _ in range(3):
+    for _ in range(repeats):
         started = time.perf_counter()
         tagger.tag_tokens(sentences)
         seconds.append(time.perf_counter() - started)
-    return tokens / statistics.median(seconds)
+    return sum(map(len, sentences)) / statistics.median(seconds)
+
+
+def recipes_parser(description: str) -> argparse.ArgumentParser:
+    """Arguments both benchmarks take: recipes, their models' folder, the results' folder."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("recipes", nargs="*", type=Path,
+                        default=sorted((ROOT / "data" / "recipes").glob("*.toml")))
+    parser.add_argument("--models", type=Path, default=ROOT / "models" / "benchmark")
+    parser.add_argument("--out", type=Path, default=ROOT / "data" / "benchmarks")
+    os.environ.setdefault("HF_DATASETS_OFFLINE", "1")  # the corpora are local folders
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    return parser
 
 
 def run(recipe: Path, models: Path) -> dict:
@@ -78,7 +94,7 @@ def run(recipe: Path, models: Path) -> dict:
         "best_epoch": metrics["best_epoch"],
         "epochs_run": metrics["epochs_run"],
         "train_minutes": round(wall / 60, 1),
-        "tagging_tokens_per_s": round(tagging_speed(output, recipe)),
+        "tagging_tokens_per_s": round(tagging_speed(output, validation_sentences(recipe))),
         "model_mb": round(folder_megabytes(output), 1),
     }
 
@@ -95,14 +111,7 @@ def markdown(results: list[dict], header: str) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("recipes", nargs="*", type=Path,
-                        default=sorted((ROOT / "data" / "recipes").glob("*.toml")))
-    parser.add_argument("--models", type=Path, default=ROOT / "models" / "benchmark")
-    parser.add_argument("--out", type=Path, default=ROOT / "data" / "benchmarks")
-    args = parser.parse_args()
-    os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    args = recipes_parser(__doc__.split("\n")[0]).parse_args()
 
     results = []
     for recipe in args.recipes:
