@@ -37,6 +37,9 @@ from pathlib import Path
 
 from benchmark import ROOT, machine, recipes_parser, tagging_speed, validation_sentences
 
+from tagger import model_folder
+from tagger.model_folder import ModelConfig
+
 SENTENCE = "Angela Merkel met Emmanuel Macron in Paris on Tuesday to discuss the EU budget."
 TRAIN_EPOCHS = 4  # the first includes tracing; the median of the others is reported
 
@@ -87,23 +90,25 @@ def matmul_gflops(size: int = 2048, repeats: int = 15) -> float:
     return 2 * size**3 / statistics.median(seconds) / 1e9
 
 
-def flops_per_token(model: dict, chars_per_word: float) -> float:
+def flops_per_token(model: ModelConfig, chars_per_word: float) -> float:
     """Multiply-adds x 2 of one token's forward pass and decoding, from the layer shapes.
 
     Embedding lookups are free; the char CNN counts each word's real characters; an LSTM
     step is 4 gates of (input + units) x units; Viterbi adds and maxes labels^2 scores.
     """
-    labels, units = model["num_labels"], model["units"]
-    directions = 2 if model["bidirectional"] else 1
+    from tagger.model import CASING_DIM, CHAR_WIDTH
+
+    network = model.settings.network
+    labels, units = len(model.labels), network.units
+    directions = 2 if network.bidirectional else 1
     flops = 0.0
-    width = model["embedding_dim"]
-    if model["char_vocab_size"]:
-        flops += 2 * model["char_width"] * model["char_dim"] * model["char_filters"] \
-            * chars_per_word
-        width += model["char_filters"]
-    if model["casing_size"]:
-        width += 4  # tagger.model.CASING_DIM
-    for _ in range(model["layers"]):
+    width = network.embedding_dim
+    if model.char_vocab_size:
+        flops += 2 * CHAR_WIDTH * network.char_dim * network.char_filters * chars_per_word
+        width += network.char_filters
+    if model.casing_size:
+        width += CASING_DIM
+    for _ in range(network.layers):
         flops += directions * 2 * 4 * units * (width + units)
         width = directions * units
     flops += 2 * width * labels
@@ -116,10 +121,9 @@ def training_speed(tagger: str, recipe: Path, work: Path) -> dict:
     subprocess.run([tagger, "train", "--recipe", str(recipe), "--epochs", str(TRAIN_EPOCHS),
                     "--patience", str(TRAIN_EPOCHS), "--output", str(output), "--force",
                     "--quiet"], check=True, stdout=subprocess.DEVNULL)
-    config = json.loads((output / "config.json").read_text())
     metrics = json.loads((output / "metrics.json").read_text())
     seconds = statistics.median(h["seconds"] for h in metrics["history"][1:])
-    tokens = config["corpus"]["train_tokens"]
+    tokens = model_folder.read(output).corpus.train_tokens
     return {"corpus": recipe.stem, "seconds_per_epoch": round(seconds, 1),
             "first_epoch_seconds": metrics["history"][0]["seconds"],
             "tokens_per_s": round(tokens / seconds)}
@@ -144,7 +148,7 @@ def bench_model(name: str, recipe: Path, sentences: list[list[str]], models: Pat
         print(f"training {model} with {recipe} ...", file=sys.stderr, flush=True)
         subprocess.run([tagger, "train", "--recipe", str(recipe), "--output", str(model),
                         "--quiet"], check=True)
-    config = json.loads((model / "config.json").read_text())
+    config = model_folder.read(model)
     text_file = work / f"{name}.txt"
     tokens = write_text_file(sentences, text_file, min_tokens=args.tokens)
     wall, rss = median_run([tagger, "tag", str(model), "--input", str(text_file), "--output",
@@ -155,7 +159,7 @@ def bench_model(name: str, recipe: Path, sentences: list[list[str]], models: Pat
         latency.append(timed([tagger, "tag", str(model), SENTENCE])[0])
         imports.append(timed([sys.executable, "-c", "import tensorflow"])[0])
     chars_per_word = statistics.mean(len(w) for s in sentences for w in s)
-    flops = flops_per_token(config["model"], chars_per_word)
+    flops = flops_per_token(config, chars_per_word)
     # The matmul reference is measured next to the library run: the machine's load drifts.
     gflops = matmul_gflops()
     library = tagging_speed(model, sentences, args.repeats)
@@ -229,7 +233,7 @@ def main() -> None:
         reference = next((r for r in rows if r["corpus"] == "conll2003"), rows[0])
         from tagger.recipes import load_recipe
 
-        dataset = load_recipe(conll)[0]["dataset"]
+        dataset = load_recipe(conll).dataset["dataset"]
         crf_rate = crfsuite_speed(dataset, work / f"{reference['corpus']}.txt",
                                   reference["file_tokens"], work, args.repeats)
         crfsuite = {"corpus": reference["corpus"], "tokens_per_s": round(crf_rate),

@@ -44,11 +44,9 @@ def folder_megabytes(path: Path) -> float:
 
 def validation_sentences(recipe: Path) -> list[list[str]]:
     """The token lists of the recipe's validation split."""
-    from tagger.corpora import load_corpus
     from tagger.recipes import load_recipe
 
-    dataset, _ = load_recipe(recipe)
-    corpus = load_corpus(dataset["dataset"], tag_column=dataset.get("tag_column"))
+    corpus = load_recipe(recipe).load_corpus()
     return [tokens for tokens, _ in corpus.split("validation")]
 
 

@@ -12,17 +12,21 @@ import json
 import os
 import sys
 import time
+from collections import deque
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
 from tagger import conll
 from tagger.errors import TaggerError
-from tagger.files import atomic_file
+from tagger.files import atomic_file, writes_in_place
 from tagger.progress import Progress, clock, rate
 
 FORMATS = ("text", "json", "conll")
+# Lines read, tagged and written as one unit when streaming: bounds memory on any input size.
+CHUNK_LINES = 2048
 
 
 def render(tagged, fmt: str) -> str:
@@ -39,19 +43,26 @@ def render(tagged, fmt: str) -> str:
 
 @contextlib.contextmanager
 def output_stream(target: str) -> Iterator[TextIO]:
-    """stdout for '-', else a temporary file beside `target` renamed into place on success."""
+    """Where tagged records go: stdout for '-'; pipes and devices written in place; a regular
+    file through a temporary file renamed over it on success (through a symlink, its target:
+    the link stays)."""
     if target == "-":
         yield sys.stdout
         sys.stdout.flush()
         return
     path = Path(target)
+    if writes_in_place(path):
+        with open(path, "w", encoding="utf-8") as stream:
+            yield stream
+        return
+    path = path.resolve() if path.is_symlink() else path
     if path.is_dir():
-        raise TaggerError(f"--output {target} is a directory; give a file path")
+        raise TaggerError(f"`output` {target} is a directory; give a file path", param="output")
     folder = path.absolute().parent
     if not folder.is_dir():
-        raise TaggerError(f"--output {target}: folder {folder} does not exist")
+        raise TaggerError(f"`output` {target}: folder {folder} does not exist", param="output")
     if not os.access(folder, os.W_OK):
-        raise TaggerError(f"--output {target}: folder {folder} is not writable")
+        raise TaggerError(f"`output` {target}: folder {folder} is not writable", param="output")
     with atomic_file(path) as stream:
         yield stream
 
@@ -76,11 +87,11 @@ class Source:
 def open_input(path: str, input_format: str | None) -> Source:
     """Open a file (or '-' for stdin) for tagging; errors name the file and what to do."""
     if path == "-":
-        stream = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8")
+        stream = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", newline="\n")
         return Source(_decoded(stream, "stdin"), "stdin", input_format or "text")
     file = Path(path)
     if not file.exists():
-        raise TaggerError(f"--input {path} does not exist")
+        raise TaggerError(f"`input` {path} does not exist", param="input")
     by_suffix = {".conll": "conll", ".conllu": "conllu"}.get(file.suffix.lower(), "text")
     return Source(conll.open_text(file), path, input_format or by_suffix,
                   size=file.stat().st_size)
@@ -102,7 +113,13 @@ def _items(source: Source, lines: Iterable[str]) -> Iterator[str] | Iterator[lis
     if source.format == "conll":
         return ([row[0] for row in rows]
                 for rows in conll.conll_sentences(lines, source.name))
-    return (line.rstrip("\n").rstrip("\r") for line in lines)
+    return (_text_of(line) for line in lines)
+
+
+def _text_of(line: str) -> str:
+    """A line without its line end, "\n" or "\r\n"."""
+    line = line[:-1] if line.endswith("\n") else line
+    return line[:-1] if line.endswith("\r") else line
 
 
 class _Counted:
@@ -125,6 +142,39 @@ def _eta(source: Source, read: _Counted, elapsed: float) -> str:
     return f"  ETA {clock(left)}"
 
 
+def tag_stream(tagger, items: Iterable[str] | Iterable[list[str]], *, pretokenized: bool
+               ) -> Iterator:
+    """Tag a stream of lines (or token lists) chunk by chunk, in input order.
+
+    `tagger` is a `tagging.Tagger`; yields a `tagging.Tagged` per item. A background thread
+    runs the TensorFlow work of the next chunk (tokenizing, the network, decoding) while this
+    one turns the previous chunk into results, so the two overlap. At most two chunks are in
+    flight: memory is bounded whatever the stream.
+    """
+    predict, annotate = ((tagger.predict_tokens, tagger.annotate_tokens) if pretokenized
+                         else (tagger.predict_texts, tagger.annotate_texts))
+    with ThreadPoolExecutor(max_workers=1) as worker:
+        pending: deque = deque()
+        for chunk in _chunks(items, CHUNK_LINES):
+            pending.append((chunk, worker.submit(predict, chunk)))
+            if len(pending) == 2:
+                done, future = pending.popleft()
+                yield from annotate(done, future.result())
+        for done, future in pending:
+            yield from annotate(done, future.result())
+
+
+def _chunks(items: Iterable, size: int) -> Iterator[list]:
+    chunk: list = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
 def tag_file(tagger, source: Source, output: str, fmt: str, *, quiet: bool = False,
              progress: Progress | None = None) -> int:
     """Tag every line (or CoNLL sentence) of `source` into `output`; returns records written.
@@ -139,7 +189,7 @@ def tag_file(tagger, source: Source, output: str, fmt: str, *, quiet: bool = Fal
         if hasattr(source.lines, "__exit__"):
             stack.enter_context(source.lines)
         stream = stack.enter_context(output_stream(output))
-        for tagged in tagger.tag_stream(_items(source, read), pretokenized=source.pretokenized):
+        for tagged in tag_stream(tagger, _items(source, read), pretokenized=source.pretokenized):
             stream.write(render(tagged, fmt))
             records += 1
             tokens += len(tagged.tokens)

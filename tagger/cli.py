@@ -8,15 +8,15 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import click
 
 from tagger.batch import FORMATS, INPUT_FORMATS
 from tagger.errors import TaggerError
-from tagger.settings import HEADS, TrainConfig
+from tagger.settings import SECTIONS, SPECS, Spec
 
-DEFAULTS = TrainConfig()
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
@@ -39,6 +39,18 @@ def _silence_native_logs() -> None:
     os.close(devnull)
 
 
+def _flag_speller(command: click.Command | None) -> Callable[[str], str]:
+    """Spells a library parameter named in an error message as `command`'s flag for it."""
+    flags: dict[str, str] = {}
+    for param in command.params if command else []:
+        longs = [o for o in param.opts if o.startswith("--")]
+        for flag in longs:
+            flags.setdefault(flag[2:].replace("-", "_"), flag)
+        if longs and param.name:
+            flags.setdefault(param.name, longs[0])
+    return lambda name: flags.get(name, name)
+
+
 class _Group(click.Group):
     """Turns user-facing failures into one line on stderr and a non-zero exit code."""
 
@@ -46,7 +58,8 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except TaggerError as error:
-            click.echo(f"error: {error}", err=True)
+            command = self.get_command(ctx, ctx.invoked_subcommand or "")
+            click.echo(f"error: {error.render(_flag_speller(command))}", err=True)
             sys.exit(2)
         except BrokenPipeError:
             # The reader went away (`tagger tag ... | head`): stop quietly, and keep Python
@@ -76,7 +89,7 @@ def dataset_options(required: bool = True):
             click.option("--dataset", required=required,
                          help="Hub name, dataset folder, parquet/JSON/CoNLL/CoNLL-U file or "
                               "folder, or split=path pairs joined by commas."),
-            click.option("--config", "dataset_config", default=None,
+            click.option("--config", default=None,
                          help="Hub dataset configuration, e.g. en_ewt for "
                               "universal_dependencies."),
             click.option("--revision", default=None,
@@ -95,18 +108,53 @@ def dataset_options(required: bool = True):
     return add
 
 
-def _load_corpus(dataset, dataset_config, revision, tag_column, token_column,
-                 prefer_tag_column=None):
-    from tagger.corpora import DEFAULT_TAG_COLUMNS, load_corpus
+def _setting_option(spec: Spec):
+    """The `tagger train` option of one declared training setting."""
+    dash = spec.name.replace("_", "-")
+    if spec.base is bool:
+        return click.option(spec.flag or f"--{dash}/--no-{dash}", spec.name, default=spec.default,
+                            show_default=True, help=spec.help)
+    if spec.choices:
+        kind = click.Choice(spec.choices)
+    elif spec.file:
+        kind = click.Path(dir_okay=False)
+    elif spec.base in (int, float) and (spec.low, spec.high) != (None, None):
+        number = click.IntRange if spec.base is int else click.FloatRange
+        bound = spec.base
+        kind = number(None if spec.low is None else bound(spec.low),
+                      None if spec.high is None else bound(spec.high),
+                      min_open=spec.low_open, max_open=spec.high_open)
+    else:
+        kind = spec.base
+    return click.option(f"--{dash}", spec.name, default=spec.default, type=kind,
+                        show_default=spec.default is not None, help=spec.help)
 
-    defaults = (prefer_tag_column, *DEFAULT_TAG_COLUMNS) if prefer_tag_column else \
-        DEFAULT_TAG_COLUMNS
-    return load_corpus(dataset, config=dataset_config, tag_column=tag_column,
-                       token_column=token_column, revision=revision,
-                       default_tag_columns=defaults)
+
+def setting_options(f):
+    """Every training setting as an option, in the order of their declaration."""
+    for spec in reversed(SPECS.values()):
+        f = _setting_option(spec)(f)
+    return f
 
 
-@main.command()
+class _TrainCommand(click.Command):
+    """Lists the training settings in `--help` by section, as they are declared."""
+
+    def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # A section's title is its docstring up to the colon: "Network: its shape and size."
+        titles = ["Options", *(kind.__doc__.split(":")[0] for kind in SECTIONS.values())]
+        groups: list[list[tuple[str, str]]] = [[] for _ in titles]
+        for param in self.get_params(ctx):
+            record = param.get_help_record(ctx)
+            if record:
+                spec = SPECS.get(param.name or "")
+                groups[list(SECTIONS).index(spec.section) + 1 if spec else 0].append(record)
+        for title, rows in zip(titles, groups, strict=True):
+            with formatter.section(title):
+                formatter.write_dl(rows)
+
+
+@main.command(cls=_TrainCommand)
 @click.pass_context
 @click.option("--recipe", type=click.Path(dir_okay=False, path_type=Path),
               help="TOML file with a dataset and training settings (see data/recipes); "
@@ -115,60 +163,18 @@ def _load_corpus(dataset, dataset_config, revision, tag_column, token_column,
 @click.option("--output", "-o", required=True, type=click.Path(path_type=Path),
               help="Model folder to write.")
 @click.option("--force", is_flag=True, help="Replace --output if it exists.")
-@click.option("--epochs", default=DEFAULTS.epochs, show_default=True, type=click.IntRange(1))
-@click.option("--patience", default=DEFAULTS.patience, show_default=True, type=click.IntRange(1),
-              help="Stop after this many epochs without a better validation score.")
-@click.option("--batch-size", default=DEFAULTS.batch_size, show_default=True,
-              type=click.IntRange(1))
-@click.option("--learning-rate", default=DEFAULTS.learning_rate, show_default=True,
-              type=click.FloatRange(0, min_open=True))
-@click.option("--lr-decay", default=DEFAULTS.lr_decay, show_default=True, type=click.FloatRange(0),
-              help="Learning rate after e epochs: learning-rate / (1 + lr-decay * e).")
-@click.option("--layers", default=DEFAULTS.layers, show_default=True, type=click.IntRange(1))
-@click.option("--units", default=DEFAULTS.units, show_default=True, type=click.IntRange(1),
-              help="LSTM units per direction.")
-@click.option("--embedding-dim", default=DEFAULTS.embedding_dim, show_default=True,
-              type=click.IntRange(1))
-@click.option("--dropout", default=DEFAULTS.dropout, show_default=True,
-              type=click.FloatRange(0, 1, max_open=True))
-@click.option("--bidirectional/--unidirectional", default=DEFAULTS.bidirectional, show_default=True)
-@click.option("--min-count", default=DEFAULTS.min_count, show_default=True, type=click.IntRange(1),
-              help="Keep words seen at least this often in train.")
-@click.option("--max-vocab", default=DEFAULTS.max_vocab, type=click.IntRange(3),
-              help="Keep at most this many words (with padding and unknown).")
-@click.option("--lowercase/--keep-case", default=DEFAULTS.lowercase, show_default=True,
-              help="Lower-case words before the vocabulary lookup (characters and the casing "
-                   "feature keep the case).")
-@click.option("--chars/--no-chars", default=DEFAULTS.chars, show_default=True,
-              help="Character CNN features for every word (helps with unseen words).")
-@click.option("--char-dim", default=DEFAULTS.char_dim, show_default=True, type=click.IntRange(1))
-@click.option("--char-filters", default=DEFAULTS.char_filters, show_default=True,
-              type=click.IntRange(1))
-@click.option("--casing/--no-casing", default=DEFAULTS.casing, show_default=True,
-              help="A casing class feature per word (lower, Title, UPPER, numeric, ...).")
-@click.option("--head", type=click.Choice(HEADS), default=DEFAULTS.head,
-              show_default=True,
-              help="Output layer: a CRF, a softmax, or auto (CRF for entity tags, softmax for "
-                   "POS). Entity taggers decode under the scheme's constraints either way.")
-@click.option("--embeddings", type=click.Path(dir_okay=False),
-              help="Pretrained word vectors (GloVe or word2vec text) to start from; their "
-                   "dimension sets --embedding-dim.")
-@click.option("--word-dropout", default=DEFAULTS.word_dropout, show_default=True,
-              type=click.FloatRange(0, 1, max_open=True),
-              help="Probability of replacing a word seen once in train by the unknown word.")
-@click.option("--seed", default=DEFAULTS.seed, show_default=True, type=int)
 @click.option("--quiet", "-q", is_flag=True, help="No progress output.")
-def train(ctx, recipe, output, force, quiet, **settings):
+@setting_options
+def train(ctx, recipe, output, force, quiet, **options):
     """Train a tagger on a corpus's train split, selecting the epoch on validation."""
     from tagger import model_folder
+    from tagger.recipes import Recipe, load_recipe
 
-    if recipe is not None:
-        _apply_recipe(ctx, recipe, settings)
-    if settings["dataset"] is None:
-        raise click.UsageError("give --dataset, or a --recipe that names one")
+    given = {name: value for name, value in options.items()
+             if ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT}
+    plan = (load_recipe(recipe) if recipe else Recipe()).with_options(**given)
     model_folder.check_writable(output, force)  # before minutes of loading and training
-    corpus = _load_corpus(*(settings.pop(k) for k in (
-        "dataset", "dataset_config", "revision", "tag_column", "token_column")))
+    corpus = plan.load_corpus()
     _silence_native_logs()
     from tagger.progress import Progress
     from tagger.training import train as run
@@ -176,27 +182,17 @@ def train(ctx, recipe, output, force, quiet, **settings):
     progress = Progress(enabled=not quiet)
     for note in corpus.notes:
         progress.line(f"note: {note}")
-    metrics = run(corpus, output, TrainConfig(**settings), force=force, progress=progress)
+    tagger, metrics = run(corpus, plan.settings, progress=progress)
+    tagger.save(output, force=force)
+    progress.line(f"model in {output}")
     click.echo(json.dumps({k: metrics[k] for k in ("metric", "validation_score", "best_epoch",
                                                    "epochs_run", "train_minutes")}))
-
-
-def _apply_recipe(ctx: click.Context, recipe: Path, settings: dict) -> None:
-    """Fill `settings` from the recipe wherever the command line did not set a value."""
-    from tagger.recipes import load_recipe
-
-    dataset, training = load_recipe(recipe)
-    names = {"config": "dataset_config"}
-    for key, value in [*dataset.items(), *training.items()]:
-        name = names.get(key, key)
-        if ctx.get_parameter_source(name) is not click.core.ParameterSource.COMMANDLINE:
-            settings[name] = value
 
 
 def _load_tagger(path: Path):
     from tagger import model_folder
 
-    model_folder.read_config(path)  # a missing or bad folder fails before TensorFlow loads
+    model_folder.read(path, verify=False)  # a missing folder fails before TensorFlow loads
     _silence_native_logs()
     from tagger.tagging import Tagger
 
@@ -240,21 +236,13 @@ def tag(model, text, input_path, output, fmt, input_format, quiet):
 @click.option("--mode", type=click.Choice(["default", "strict"]), default="default",
               show_default=True, help="seqeval mode; strict applies the model's tag scheme.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def evaluate(model, dataset, dataset_config, revision, tag_column, token_column, split, mode,
-             as_json):
+def evaluate(model, dataset, config, revision, tag_column, token_column, split, mode, as_json):
     """Score MODEL on a split of a corpus: per-type P/R/F1, averages, token accuracy."""
-    from tagger import model_folder
+    _silence_native_logs()
+    from tagger.evaluation import evaluate_model, format_report
 
-    config = model_folder.read_config(model)
-    # The column the model was trained on comes first, so a POS model trained on pos_tags
-    # is scored on pos_tags even where the dataset also has ner_tags.
-    corpus = _load_corpus(dataset, dataset_config, revision, tag_column, token_column,
-                          prefer_tag_column=config["corpus"]["tag_column"])
-    sentences = corpus.split(split)
-    from tagger.evaluation import evaluate_tagger, format_report
-
-    report = evaluate_tagger(_load_tagger(model), sentences, mode,
-                             where=f"{dataset} split {split!r}")
+    report = evaluate_model(model, dataset, split=split, mode=mode, config=config,
+                            revision=revision, tag_column=tag_column, token_column=token_column)
     click.echo(json.dumps(report, indent=2) if as_json else format_report(report))
 
 

@@ -85,8 +85,8 @@ def column_index(tag_column: str | None, conllu: bool) -> int:
         return int(tag_column)
     except ValueError:
         names = ", ".join(CONLLU_COLUMNS[1:]) if conllu else "a column number, e.g. -1 (the last)"
-        raise TaggerError(f"--tag-column {tag_column!r} does not name a column of this file; "
-                          f"use {names}") from None
+        raise TaggerError(f"`tag_column` {tag_column!r} does not name a column of this file; "
+                          f"use {names}", param="tag_column") from None
 
 
 def read_tagged(path: Path, tag_column: str | None) -> list[tuple[list[str], list[str]]]:
@@ -101,8 +101,8 @@ def read_tagged(path: Path, tag_column: str | None) -> list[tuple[list[str], lis
             width = min(len(r) for r in rows)
             if not -width <= index < width or (not conllu and index in (0, -width)):
                 raise TaggerError(
-                    f"{path}: --tag-column {index} is out of range: its rows have {width} "
-                    "columns, the first being the token")
+                    f"{path}: `tag_column` {index} is out of range: its rows have {width} "
+                    "columns, the first being the token", param="tag_column")
             sentences.append(([r[token_index] for r in rows], [r[index] for r in rows]))
     if not sentences:
         raise TaggerError(f"{path}: no sentences found; is it a CoNLL file?")
@@ -114,7 +114,8 @@ def open_text(path: Path):
     if path.is_dir():
         raise TaggerError(f"{path} is a directory; give a file")
     try:
-        handle = open(path, encoding="utf-8")  # noqa: SIM115 (closed by the guard)
+        # Lines end at "\n" only: a lone "\r" or U+2028 inside a line is part of its text.
+        handle = open(path, encoding="utf-8", newline="\n")  # noqa: SIM115 (closed by the guard)
     except OSError as error:
         raise TaggerError(f"cannot read {path}: {error.strerror}") from None
     return _DecodingGuard(handle, path)

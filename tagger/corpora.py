@@ -38,7 +38,7 @@ class Corpus:
         name = canonical_split(name)
         if name not in self.splits:
             raise TaggerError(f"split {name!r} is not in {self.name}; it has: "
-                              f"{', '.join(self.splits)} (choose one with --split)")
+                              f"{', '.join(self.splits)} (choose one with `split`)", param="split")
         return self.splits[name]
 
 
@@ -85,10 +85,10 @@ def _explicit_files(dataset: str) -> dict[str, Path] | None:
     for part in dataset.split(","):
         split, _, name = part.partition("=")
         if not split or not name:
-            raise TaggerError(f"--dataset {dataset!r}: write split=path pairs joined by commas, "
-                              "e.g. train=a.conll,validation=b.conll")
+            raise TaggerError(f"`dataset` {dataset!r}: write split=path pairs joined by commas, "
+                              "e.g. train=a.conll,validation=b.conll", param="dataset")
         if not Path(name).is_file():
-            raise TaggerError(f"--dataset: {name} is not a file")
+            raise TaggerError(f"`dataset`: {name} is not a file", param="dataset")
         files[canonical_split(split)] = Path(name)
     return files
 
@@ -114,7 +114,8 @@ def _files_of(path: Path) -> dict[str, Path] | None:
         files = {canonical_split(p.name): p for p in candidates if _names_split(p.name)}
         if not files:
             raise TaggerError(f"{path}: cannot tell the splits apart; name the files with "
-                              "train / dev / test, or pass --dataset train=FILE,validation=FILE")
+                              "train / dev / test, or pass `dataset` train=FILE,validation=FILE",
+                              param="dataset")
         return files
     return None  # parquet / JSON folder: the datasets library infers its splits
 
@@ -134,8 +135,8 @@ def _load_tables(dataset: str, files: dict[str, Path] | None, path: Path,
         if files is not None:
             kinds = {TABLE_SUFFIXES.get(f.suffix.lower()) for f in files.values()}
             if len(kinds) != 1 or None in kinds:
-                raise TaggerError(f"--dataset {dataset}: mixes file kinds; give one kind of file "
-                                  "(parquet, JSON Lines, CSV or CoNLL)")
+                raise TaggerError(f"`dataset` {dataset}: mixes file kinds; give one kind of file "
+                                  "(parquet, JSON Lines, CSV or CoNLL)", param="dataset")
             data_files = {s: str(f) for s, f in files.items()}
             return datasets.load_dataset(kinds.pop(), data_files=data_files)
         if path.is_dir() and _is_saved_dataset(path):
@@ -145,7 +146,7 @@ def _load_tables(dataset: str, files: dict[str, Path] | None, path: Path,
     except TaggerError:
         raise
     except Exception as error:  # the datasets library raises many types; all are user-facing
-        raise TaggerError(_explain_load_error(dataset, config, error)) from None
+        raise TaggerError(_explain_load_error(dataset, config, error), param="dataset") from None
 
 
 def _explain_load_error(dataset: str, config: str | None, error: Exception) -> str:
@@ -153,10 +154,10 @@ def _explain_load_error(dataset: str, config: str | None, error: Exception) -> s
     first = text.strip().splitlines()[0] if text.strip() else type(error).__name__
     if "scripts are no longer supported" in text:
         return (f"dataset {dataset!r} is a script-based dataset, which the datasets library (4+) "
-                f"no longer runs; use its parquet conversion (--dataset {dataset} --revision "
+                f"no longer runs; use its parquet conversion (`dataset` {dataset} `revision` "
                 "refs/convert/parquet) or a folder of its parquet files")
     if "Config name is missing" in text or "BuilderConfig" in text:
-        return f"dataset {dataset!r} needs --config: {first}"
+        return f"dataset {dataset!r} needs `config`: {first}"
     if isinstance(error, (FileNotFoundError, ConnectionError)) or "offline" in text.lower():
         return (f"dataset {dataset!r} not found: it is no local file or folder, and the hub has "
                 f"no such dataset or could not be reached ({first})")
@@ -170,16 +171,18 @@ def _from_tables(tables: Any, dataset: str, tag_column: str | None, token_column
     columns = list(first.column_names)
     if token_column not in columns:
         raise TaggerError(f"{dataset} has no column {token_column!r} (it has: "
-                          f"{', '.join(columns)}); choose one with --token-column")
+                          f"{', '.join(columns)}); choose one with `token_column`",
+                          param="token_column")
     if tag_column is None:
         tag_column = next((c for c in default_tag_columns if c in columns), None)
         if tag_column is None:
             raise TaggerError(f"{dataset} has none of the columns "
                               f"{', '.join(default_tag_columns)}; choose the tag column with "
-                              f"--tag-column (it has: {', '.join(columns)})")
+                              f"`tag_column` (it has: {', '.join(columns)})", param="tag_column")
     elif tag_column not in columns:
         raise TaggerError(f"{dataset} has no column {tag_column!r} (it has: "
-                          f"{', '.join(columns)}); choose one with --tag-column")
+                          f"{', '.join(columns)}); choose one with `tag_column`",
+                          param="tag_column")
     feature = getattr(first.features[tag_column], "feature", None)
     names = list(feature.names) if hasattr(feature, "names") else None
     splits = {}

@@ -22,7 +22,7 @@ def read_vectors(path: Path, vocabulary: Vocabulary) -> tuple[dict[int, np.ndarr
     lower-cased vocabulary, a file word matches in lower case and its first vector wins.
     """
     if not path.exists():
-        raise TaggerError(f"--embeddings {path} does not exist")
+        raise TaggerError(f"`embeddings` {path} does not exist", param="embeddings")
     index = {w: i for i, w in enumerate(vocabulary.words) if i >= 2}
     vectors: dict[int, np.ndarray] = {}
     dimension = 0
@@ -44,7 +44,7 @@ def read_vectors(path: Path, vocabulary: Vocabulary) -> tuple[dict[int, np.ndarr
                 except ValueError:
                     raise TaggerError(f"{path}:{number}: a value is not a number") from None
     if not dimension:
-        raise TaggerError(f"--embeddings {path} holds no vectors")
+        raise TaggerError(f"`embeddings` {path} holds no vectors", param="embeddings")
     return vectors, dimension
 
 

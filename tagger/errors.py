@@ -1,8 +1,26 @@
 """The one exception type for mistakes a user can fix (bad paths, options, input)."""
 
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+# How a message names a parameter of the library function that was called: `tag_column`.
+PARAMETER = re.compile(r"`(\w+)`")
+
 
 class TaggerError(Exception):
     """A user-facing error: its message names the thing at fault and what to do.
 
-    The CLI prints it as one line and exits non-zero, without a traceback.
+    Messages name parameters in backquotes as the Python API spells them (`tag_column`);
+    `param`, if given, is the parameter at fault. The CLI rewrites the names into its flags
+    (--tag-column), prints the message as one line and exits non-zero, without a traceback.
     """
+
+    def __init__(self, message: str, param: str | None = None) -> None:
+        super().__init__(message)
+        self.param = param
+
+    def render(self, spell: Callable[[str], str]) -> str:
+        """The message with every `name` replaced by `spell(name)`."""
+        return PARAMETER.sub(lambda m: spell(m.group(1)), str(self))

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
-from tagger import schemes
+from tagger import model_folder, schemes
 from tagger.errors import TaggerError
 
 MODES = ("default", "strict")
@@ -85,7 +86,7 @@ def check_labels(gold: Sequence[Sequence[str]], known: Sequence[str], where: str
     if unknown:
         shown = ", ".join(unknown[:8]) + (" ..." if len(unknown) > 8 else "")
         raise TaggerError(f"{where} has labels the model does not know: {shown} (it knows "
-                          f"{len(known)} labels); check --dataset and --tag-column")
+                          f"{len(known)} labels); check `dataset` and `tag_column`")
 
 
 def format_report(report: dict[str, Any]) -> str:
@@ -115,3 +116,27 @@ def evaluate_tagger(tagger, sentences: Sequence[tuple[list[str], list[str]]], mo
     check_labels(gold, tagger.labels, where)
     predicted = tagger.tag_tokens([tokens for tokens, _ in sentences])
     return score(gold, predicted, tagger.scheme, mode)
+
+
+def evaluate_model(model: str | Path, dataset: str, *, split: str = "validation",
+                   mode: str = "default", config: str | None = None,
+                   revision: str | None = None, tag_column: str | None = None,
+                   token_column: str = "tokens") -> dict[str, Any]:
+    """Score the model in folder `model` on a split of a corpus (`load_corpus`'s arguments).
+
+    Without `tag_column`, the column the model was trained on comes first, so a POS model
+    trained on pos_tags is scored on pos_tags even where the dataset also has ner_tags. The
+    corpus loads before the model, so a mistake in it shows without waiting for TensorFlow.
+    """
+    from tagger.corpora import DEFAULT_TAG_COLUMNS, load_corpus
+
+    trained = model_folder.read(Path(model), verify=False).corpus
+    preferred = (trained.tag_column,) if trained else ()
+    corpus = load_corpus(dataset, config=config, revision=revision, tag_column=tag_column,
+                         token_column=token_column,
+                         default_tag_columns=(*preferred, *DEFAULT_TAG_COLUMNS))
+    sentences = corpus.split(split)
+    from tagger.tagging import Tagger
+
+    return evaluate_tagger(Tagger.load(model), sentences, mode,
+                           where=f"{dataset} split {split!r}")

@@ -19,6 +19,8 @@ import numpy as np
 import tensorflow as tf
 
 from tagger import model_folder
+from tagger.errors import TaggerError
+from tagger.settings import FeatureSettings
 from tagger.vocabulary import PAD_ID, Vocabulary, lookup_table
 
 MAX_WORD_CHARS = 24  # longer tokens (URLs) keep their first characters
@@ -57,7 +59,16 @@ class CharVocabulary:
 
     @classmethod
     def load(cls, path: Path) -> CharVocabulary:
-        return cls(json.loads(path.read_text(encoding="utf-8")))
+        try:
+            code_points = json.loads(path.read_text(encoding="utf-8"))
+            valid = isinstance(code_points, list) and all(
+                isinstance(c, int) and 0 <= c < 0x110000 for c in code_points)
+        except (OSError, ValueError, UnicodeDecodeError):
+            valid = False
+        if not valid:
+            raise TaggerError(f"{path} is damaged (not a JSON list of code points); restore "
+                              "the folder or retrain the model")
+        return cls(code_points)
 
     def lookup(self, tokens: tf.RaggedTensor) -> tf.RaggedTensor:
         """`(sentences, tokens)` strings -> `(sentences, tokens, chars)` ids."""
@@ -87,6 +98,20 @@ class Featurizer:
         self.chars = chars
         self.use_casing = use_casing
 
+    @classmethod
+    def build(cls, sentences: Sequence[Sequence[str]], settings: FeatureSettings
+              ) -> Featurizer:
+        """Vocabularies of the train sentences, as the feature settings ask."""
+        words = Vocabulary.build(sentences, min_count=settings.min_count,
+                                 max_size=settings.max_vocab, lowercase=settings.lowercase)
+        chars = CharVocabulary.build(sentences) if settings.chars else None
+        return cls(words, chars, settings.casing)
+
+    @property
+    def casing_size(self) -> int:
+        """Size of the casing embedding's table (0 without the feature)."""
+        return CASING_SIZE if self.use_casing else 0
+
     def __call__(self, tokens: tf.RaggedTensor) -> dict[str, tf.RaggedTensor]:
         """Ragged `(sentences, tokens[, chars])` inputs for ragged token strings."""
         features = {"words": self.words.lookup(tokens)}
@@ -102,10 +127,22 @@ class Featurizer:
             self.chars.save(folder / model_folder.CHARS)
 
     @classmethod
-    def load(cls, folder: Path, lowercase: bool, use_chars: bool, use_casing: bool
-             ) -> Featurizer:
-        chars = CharVocabulary.load(folder / model_folder.CHARS) if use_chars else None
-        return cls(Vocabulary.load(folder / model_folder.VOCAB, lowercase), chars, use_casing)
+    def load(cls, folder: Path, config: model_folder.ModelConfig) -> Featurizer:
+        """The featurizer of a model folder, each table checked against config.json's size."""
+        words = Vocabulary.load(folder / model_folder.VOCAB,
+                                config.settings.features.lowercase)
+        model_folder.check_size(folder / model_folder.VOCAB, len(words), config.vocab_size,
+                                "words")
+        chars = None
+        if config.char_vocab_size:
+            chars = CharVocabulary.load(folder / model_folder.CHARS)
+            model_folder.check_size(folder / model_folder.CHARS, len(chars),
+                                    config.char_vocab_size, "characters")
+        if config.casing_size not in (0, CASING_SIZE):
+            raise TaggerError(f"{folder / model_folder.CONFIG}: casing_size "
+                              f"{config.casing_size} is not one this tagger makes "
+                              f"({CASING_SIZE}); retrain the model")
+        return cls(words, chars, config.casing_size > 0)
 
 
 def tokens_tensor(sentences: Sequence[Sequence[str]]) -> tf.RaggedTensor:

@@ -6,6 +6,7 @@
     casing (batch, timesteps)         -> Embedding                     (batch, timesteps, 4)
     concatenate -> dropout -> N x (Bi)LSTM(return_sequences=True) -> dropout
     -> Dense per step                                                  (batch, timesteps, classes)
+    -> TaggerModel: the head's loss (CRF or softmax) and `decode` to label ids
 
 Padding is id 0 in every input; the word mask (words != 0) reaches every LSTM, and padded
 characters are zeroed before the max so they never win it.
@@ -13,64 +14,51 @@ characters are zeroed before the max so they never win it.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
 
 import keras
 import tensorflow as tf
 from keras import ops
 
-from tagger import crf
+from tagger import crf, schemes
+from tagger.errors import TaggerError
+from tagger.model_folder import ModelConfig
 
 CASING_DIM = 4
+CHAR_WIDTH = 3  # characters each char CNN filter sees
 
 
-@dataclass(frozen=True)
-class ModelConfig:
-    vocab_size: int
-    num_labels: int
-    embedding_dim: int = 100
-    layers: int = 1
-    units: int = 100
-    dropout: float = 0.5
-    bidirectional: bool = True
-    char_vocab_size: int = 0  # 0: no character features
-    char_dim: int = 30
-    char_filters: int = 50
-    char_width: int = 3
-    casing_size: int = 0  # 0: no casing feature
-    crf: bool = False  # a CRF output layer instead of a softmax
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-def build_model(config: ModelConfig) -> keras.Model:
+def build_model(config: ModelConfig) -> TaggerModel:
+    """A fresh (untrained) network of the shape `config` describes."""
+    network = config.settings.network
     words = keras.Input(shape=(None,), dtype="int32", name="words")
     inputs = {"words": words}
     mask = ops.not_equal(words, 0)
-    pieces = [keras.layers.Embedding(config.vocab_size, config.embedding_dim, mask_zero=True,
+    pieces = [keras.layers.Embedding(config.vocab_size, network.embedding_dim, mask_zero=True,
                                      name="word_embedding")(words)]
     if config.char_vocab_size:
         chars = inputs["chars"] = keras.Input(shape=(None, None), dtype="int32", name="chars")
-        pieces.append(CharCNN(config.char_vocab_size, config.char_dim, config.char_filters,
-                              config.char_width, name="char_cnn")(chars))
+        pieces.append(CharCNN(config.char_vocab_size, network.char_dim, network.char_filters,
+                              CHAR_WIDTH, name="char_cnn")(chars))
     if config.casing_size:
         casing = inputs["casing"] = keras.Input(shape=(None,), dtype="int32", name="casing")
         pieces.append(keras.layers.Embedding(config.casing_size, CASING_DIM,
                                              name="casing_embedding")(casing))
     x = pieces[0] if len(pieces) == 1 else keras.layers.Concatenate(name="features")(pieces)
-    x = keras.layers.Dropout(config.dropout, name="feature_dropout")(x)
-    for i in range(config.layers):
-        lstm = keras.layers.LSTM(config.units, return_sequences=True, name=f"lstm_{i}")
-        if config.bidirectional:
+    x = keras.layers.Dropout(network.dropout, name="feature_dropout")(x)
+    for i in range(network.layers):
+        lstm = keras.layers.LSTM(network.units, return_sequences=True, name=f"lstm_{i}")
+        if network.bidirectional:
             lstm = keras.layers.Bidirectional(lstm, name=f"bilstm_{i}")
         x = lstm(x, mask=mask)
-        x = keras.layers.Dropout(config.dropout, name=f"dropout_{i}")(x)
-    if config.crf:
-        emissions = keras.layers.Dense(config.num_labels, name="emissions")(x)
-        return CRFModel(keras.Model(inputs, emissions, name="encoder"), config.num_labels)
-    probs = keras.layers.Dense(config.num_labels, activation="softmax", name="tags")(x)
-    return keras.Model(inputs, probs, name="tagger")
+        x = keras.layers.Dropout(network.dropout, name=f"dropout_{i}")(x)
+    # A CRF scores the emissions itself; a softmax head gives probabilities per step.
+    scores = keras.layers.Dense(len(config.labels), activation=None if config.crf else "softmax",
+                                name="emissions" if config.crf else "tags")(x)
+    encoder = keras.Model(inputs, scores, name="encoder")
+    return TaggerModel(encoder, config.labels, config.scheme, config.crf)
 
 
 class CRF(keras.layers.Layer):
@@ -90,30 +78,56 @@ class CRF(keras.layers.Layer):
         return emissions
 
 
-class CRFModel(keras.Model):
-    """The encoder's per-step emission scores, trained with the CRF sequence log-likelihood.
+class TaggerModel(keras.Model):
+    """The encoder's per-step scores with the head's loss and decoding.
 
-    Calling the model gives the emissions `(batch, timesteps, labels)`; decoding (Viterbi)
-    is the tagger's job, with the scheme's constraints added to `crf`'s scores.
+    Calling the model gives `(batch, timesteps, labels)`: probabilities for a softmax head,
+    emission scores for a CRF head. `decode` gives the best labels `(batch, timesteps)`:
+    entity schemes decode with Viterbi under the scheme's constraints (a softmax head over its
+    log-probabilities, a CRF head adding its own transition scores), so no path has an
+    impossible transition such as O -> I-PER; POS softmax models take each step's argmax.
     """
 
-    def __init__(self, encoder: keras.Model, num_labels: int, **kwargs) -> None:
+    def __init__(self, encoder: keras.Model, labels: Sequence[str], scheme: str, use_crf: bool,
+                 **kwargs) -> None:
         super().__init__(**kwargs)
         self.encoder = encoder
-        self.crf = CRF(num_labels, name="crf")
-        self.crf.build()
+        self.crf = CRF(len(labels), name="crf") if use_crf else None
+        if self.crf is not None:
+            self.crf.build()
+        self.argmax_only = not use_crf and scheme == schemes.TOKEN
+        self.constraints = crf.constraints(labels, scheme)
         self.built = True  # every part is built: weights can be loaded without a first call
 
     def call(self, inputs, training=None):
         return self.encoder(inputs, training=training)
 
+    def decode(self, inputs: dict[str, tf.Tensor]) -> tf.Tensor:
+        """The best label ids `(batch, timesteps)` for padded inputs."""
+        scores = self(inputs, training=False)
+        if self.argmax_only:
+            return tf.argmax(scores, axis=-1, output_type=tf.int32)
+        mask = inputs["words"] != 0
+        transitions, start, end = (tf.constant(c) for c in self.constraints)
+        if self.crf is None:
+            return crf.viterbi(tf.math.log(scores + 1e-9), mask, transitions, start, end)
+        return crf.viterbi(scores, mask, self.crf.transitions + transitions,
+                           self.crf.start + start, self.crf.end + end)
+
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        """Negative log-likelihood of the gold paths, per real token of the batch."""
+        """Mean over real tokens: CRF sequence negative log-likelihood, or cross-entropy.
+
+        Dividing by the number of real tokens rather than by batch * timesteps keeps the loss
+        independent of how much padding a batch has.
+        """
         mask = ops.not_equal(x["words"], 0)
-        likelihood = crf.log_likelihood(y_pred, y, mask, self.crf.transitions,
-                                        self.crf.start, self.crf.end)
-        real = ops.cast(ops.sum(ops.cast(mask, "int32")), likelihood.dtype)
-        return -ops.sum(likelihood) / ops.maximum(real, 1.0)
+        real = ops.maximum(ops.sum(ops.cast(mask, y_pred.dtype)), 1.0)
+        if self.crf is not None:
+            likelihood = crf.log_likelihood(y_pred, y, mask, self.crf.transitions,
+                                            self.crf.start, self.crf.end)
+            return -ops.sum(likelihood) / real
+        entropy = keras.losses.sparse_categorical_crossentropy(y, y_pred)
+        return ops.sum(entropy * ops.cast(mask, entropy.dtype)) / real
 
 
 class CharCNN(keras.layers.Layer):
@@ -169,25 +183,49 @@ class CharCNN(keras.layers.Layer):
                 "filters": self.filters, "width": self.width}
 
 
-def compile_model(model: keras.Model, learning_rate: float, decay: float = 0.0,
+def load_weights(model: TaggerModel, path: Path) -> None:
+    """Load weights saved from a model of the same config; any mismatch is a TaggerError.
+
+    Keras checks the shapes of the arrays it loads, but skips arrays the model has no place
+    for (a CRF's, if config.json lost its CRF): the file must hold exactly the model's arrays.
+    """
+    import h5py  # a dependency of Keras
+
+    def mismatch(detail: str) -> TaggerError:
+        return TaggerError(f"{path} does not fit config.json ({detail}); "
+                           "restore the folder or retrain the model")
+
+    # Keras warns about the parts it skips; those warnings only matter if loading succeeds.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            with h5py.File(path, "r") as stored:
+                arrays: list[str] = []
+                stored.visititems(lambda name, item: arrays.append(name)
+                                  if isinstance(item, h5py.Dataset) else None)
+            model.load_weights(path)
+        except Exception as error:  # h5py and Keras raise many types; all mean a bad file
+            raise mismatch((str(error).strip().splitlines() or [type(error).__name__])[0]) \
+                from None
+    if len(arrays) != len(model.weights):
+        raise mismatch(f"it holds {len(arrays)} arrays, the model {len(model.weights)}")
+    for warning in caught:
+        warnings.warn_explicit(warning.message, warning.category, warning.filename,
+                               warning.lineno)
+
+
+def compile_model(model: TaggerModel, learning_rate: float, decay: float = 0.0,
                   steps_per_epoch: int = 1) -> None:
-    """Adam with gradient clipping; the loss is averaged over real tokens only.
+    """Adam with gradient clipping; the loss is the model's own (`compute_loss`).
 
     With `decay`, the learning rate after e epochs (fractions included) is
-    learning_rate / (1 + decay * e).
-
-    Softmax: cross-entropy, with padded steps at sample weight 0 (from the pipeline) and
-    `mean_with_sample_weight` dividing by the number of real tokens rather than by
-    batch * timesteps, so the loss does not depend on how much padding a batch has.
-    CRF: `CRFModel.compute_loss`, the sequence negative log-likelihood per real token.
+    learning_rate / (1 + decay * e). Accuracy counts real tokens only: the pipeline gives
+    padded steps a sample weight of 0.
     """
-    crf = isinstance(model, CRFModel)
     if decay:
         learning_rate = keras.optimizers.schedules.InverseTimeDecay(
             learning_rate, decay_steps=steps_per_epoch, decay_rate=decay)
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate, clipnorm=5.0),
-        loss=None if crf else keras.losses.SparseCategoricalCrossentropy(
-            reduction="mean_with_sample_weight"),
         weighted_metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
     )

@@ -1,41 +1,99 @@
-"""A trained model as one self-describing folder, written atomically.
+"""A trained model as one self-describing folder, written atomically and verified on load.
 
-    config.json        model shape, labels, tag scheme, case handling, training settings
+    config.json        `ModelConfig`: labels, tag scheme, head, table sizes, training settings,
+                       the corpus it was trained on
     vocab.txt          one word per line; the line number is the id (0 = padding, 1 = unknown)
     chars.json         the character vocabulary (code points from id 2), if the model uses it
     model.weights.h5   Keras weights
-    metrics.json       validation scores per epoch and of the kept epoch
+    metrics.json       validation scores per epoch and of the kept epoch (trained models)
+    manifest.json      size and SHA-256 of every other file, written last
 
 The folder is built under a temporary name beside the target and renamed into place when
-complete, so an interrupted run never leaves a folder that looks like a model.
+complete, so an interrupted run never leaves a folder that looks like a model. This module
+does not import TensorFlow: the command line reads and checks a folder before loading it.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 import os
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from tagger import __version__
 from tagger.errors import TaggerError
 from tagger.files import atomic_folder
+from tagger.settings import TrainConfig
 
 FORMAT = "tagger-model"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 CONFIG = "config.json"
 VOCAB = "vocab.txt"
 CHARS = "chars.json"
 WEIGHTS = "model.weights.h5"
 METRICS = "metrics.json"
+MANIFEST = "manifest.json"
+
+
+@dataclass(frozen=True)
+class CorpusInfo:
+    """Where a model's training data came from, for the record and for `evaluate`."""
+
+    dataset: str
+    tag_column: str
+    notes: list[str] = field(default_factory=list)
+    train_sentences: int = 0
+    train_tokens: int = 0
+    validation_sentences: int = 0
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Everything needed to rebuild a model: what config.json holds."""
+
+    labels: list[str]
+    scheme: str
+    crf: bool  # a CRF output layer instead of a softmax
+    vocab_size: int
+    char_vocab_size: int = 0  # 0: no character features
+    casing_size: int = 0  # 0: no casing feature
+    settings: TrainConfig = field(default_factory=TrainConfig)
+    corpus: CorpusInfo | None = None
+    tagger_version: str = __version__
+
+    def to_json(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        return {"format": FORMAT, "format_version": FORMAT_VERSION, **data}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ModelConfig:
+        """Parse config.json's content; raises TaggerError, TypeError or KeyError if wrong."""
+        data = dict(data)
+        if data.pop("format", None) != FORMAT or data.pop("format_version", None) != \
+                FORMAT_VERSION:
+            raise TaggerError("holds a model of another format")
+        settings = TrainConfig.from_dict(data.pop("settings"))
+        corpus = data.pop("corpus")
+        config = cls(**data, settings=settings,
+                     corpus=CorpusInfo(**corpus) if corpus is not None else None)
+        for name, kind in (("labels", list), ("scheme", str), ("crf", bool),
+                           ("vocab_size", int), ("char_vocab_size", int), ("casing_size", int)):
+            if not isinstance(getattr(config, name), kind):
+                raise TypeError(f"{name} should be of type {kind.__name__}")
+        return config
 
 
 def check_writable(path: Path, force: bool) -> None:
     """Fail early, before any training, if `path` cannot become a model folder."""
     if path.exists() and not force:
-        raise TaggerError(f"{path} already exists; choose another --output or pass --force "
-                          "to replace it")
+        raise TaggerError(f"{path} already exists; choose another folder or pass `force` "
+                          "to replace it", param="force")
     if path.exists() and not path.is_dir():
-        raise TaggerError(f"{path} exists and is not a folder; choose another --output")
+        raise TaggerError(f"{path} exists and is not a folder; choose another folder")
     # Missing parent folders are created; the nearest existing one must take them.
     ancestor = path.absolute().parent
     while not ancestor.exists():
@@ -46,36 +104,90 @@ def check_writable(path: Path, force: bool) -> None:
         raise TaggerError(f"cannot write {path}: folder {ancestor} is not writable")
 
 
-def write(path: Path, fill: Callable[[Path], None], force: bool) -> None:
-    """Create folder `path` by calling `fill(folder)` on a fresh folder that replaces it."""
+def write(path: Path, config: ModelConfig, fill: Callable[[Path], None],
+          metrics: dict[str, Any] | None, force: bool) -> None:
+    """Create model folder `path`: `fill(folder)` writes the weights and vocabularies, then
+    the config, metrics and, last, the manifest of them all."""
     check_writable(path, force)
     with atomic_folder(path) as folder:
         fill(folder)
+        write_json(folder / CONFIG, config.to_json())
+        if metrics is not None:
+            write_json(folder / METRICS, metrics)
+        files = sorted(p.name for p in folder.iterdir())
+        write_json(folder / MANIFEST, {"files": {name: _fingerprint(folder / name)
+                                                 for name in files}})
 
 
 def write_json(path: Path, data: dict) -> None:
     path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
-def read_config(path: Path) -> dict:
-    """The config of model folder `path`, checked to be one this version can load."""
+def read(path: Path, *, verify: bool = True) -> ModelConfig:
+    """The config of model folder `path`, checked to be one this version can load.
+
+    With `verify`, every file is also checked against the manifest written at save time.
+    """
     if not path.exists():
         raise TaggerError(f"model folder {path} does not exist; train one with "
                           f"'tagger train --dataset ... --output {path}'")
     if not path.is_dir():
         raise TaggerError(f"{path} is a file, not a model folder; give the folder that "
                           "'tagger train --output' wrote")
-    missing = [n for n in (CONFIG, VOCAB, WEIGHTS) if not (path / n).is_file()]
+    missing = [n for n in (CONFIG, VOCAB, WEIGHTS, MANIFEST) if not (path / n).is_file()]
     if missing:
         raise TaggerError(f"{path} is not a tagger model folder (missing {', '.join(missing)}); "
                           "give the folder that 'tagger train --output' wrote")
+    if verify:
+        _verify(path)
     try:
-        config = json.loads((path / CONFIG).read_text(encoding="utf-8"))
+        data = json.loads((path / CONFIG).read_text(encoding="utf-8"))
     except (ValueError, UnicodeDecodeError) as error:
         raise TaggerError(f"{path / CONFIG} is not valid JSON ({error}); retrain the model") \
             from None
-    if config.get("format") != FORMAT or config.get("format_version") != FORMAT_VERSION:
+    if data.get("format") != FORMAT or data.get("format_version") != FORMAT_VERSION:
         raise TaggerError(f"{path} holds a model of another format "
-                          f"({config.get('format')} v{config.get('format_version')}); "
-                          f"this tagger reads {FORMAT} v{FORMAT_VERSION}")
-    return config
+                          f"({data.get('format')} v{data.get('format_version')}); "
+                          f"this tagger reads {FORMAT} v{FORMAT_VERSION}: retrain it")
+    try:
+        return ModelConfig.from_json(data)
+    except (TaggerError, TypeError, KeyError, AttributeError) as error:
+        raise TaggerError(f"{path / CONFIG} does not describe a model ({error}); restore the "
+                          "folder or retrain the model") from None
+
+
+def check_size(path: Path, size: int, expected: int, what: str) -> None:
+    """A table read from `path` must have the size config.json gives it."""
+    if size != expected:
+        raise TaggerError(f"{path} is damaged: it holds {size} {what} where {CONFIG} says "
+                          f"{expected}; restore the folder or retrain the model")
+
+
+def _fingerprint(path: Path) -> dict[str, Any]:
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        while block := stream.read(1 << 20):
+            digest.update(block)
+    return {"bytes": path.stat().st_size, "sha256": digest.hexdigest()}
+
+
+def _verify(path: Path) -> None:
+    """Every file the manifest lists is there, unchanged since the model was saved."""
+    try:
+        files = json.loads((path / MANIFEST).read_text(encoding="utf-8"))["files"]
+        listed = {name: (int(f["bytes"]), str(f["sha256"])) for name, f in files.items()}
+    except (ValueError, UnicodeDecodeError, KeyError, TypeError, AttributeError):
+        raise TaggerError(f"{path / MANIFEST} is damaged; restore the folder or retrain the "
+                          "model") from None
+    for name in (CONFIG, VOCAB, WEIGHTS):
+        if name not in listed:
+            raise TaggerError(f"{path / MANIFEST} does not list {name}; restore the folder or "
+                              "retrain the model")
+    for name, (size, sha256) in listed.items():
+        file = path / name
+        if not file.is_file():
+            raise TaggerError(f"{file} is missing; restore the folder or retrain the model")
+        found = _fingerprint(file)
+        if found["bytes"] != size or found["sha256"] != sha256:
+            raise TaggerError(f"{file} is damaged or was changed after the model was saved "
+                              f"(it differs from {MANIFEST}); restore it or retrain the model")

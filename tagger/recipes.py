@@ -11,18 +11,43 @@
 from __future__ import annotations
 
 import tomllib
-import typing
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from tagger.errors import TaggerError
 from tagger.settings import TrainConfig
 
+# The keyword arguments of `corpora.load_corpus` a recipe may give.
 DATASET_KEYS = ("dataset", "config", "revision", "tag_column", "token_column")
 
 
-def load_recipe(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(dataset settings, training settings) of a recipe, checked against known names."""
+@dataclass(frozen=True)
+class Recipe:
+    """A corpus (`load_corpus` arguments) and the settings to train on it."""
+
+    dataset: dict[str, Any] = field(default_factory=dict)
+    settings: TrainConfig = field(default_factory=TrainConfig)
+
+    def with_options(self, **values: Any) -> Recipe:
+        """A copy where `values` (dataset keys or setting names) win over the recipe's."""
+        dataset = {**self.dataset, **{k: v for k, v in values.items() if k in DATASET_KEYS}}
+        settings = self.settings.replace(**{k: v for k, v in values.items()
+                                            if k not in DATASET_KEYS})
+        return Recipe(dataset, settings)
+
+    def load_corpus(self):
+        """The recipe's corpus (a `corpora.Corpus`)."""
+        from tagger.corpora import load_corpus
+
+        if not self.dataset.get("dataset"):
+            raise TaggerError("no corpus: give `dataset`, or a recipe that names one",
+                              param="dataset")
+        return load_corpus(**self.dataset)
+
+
+def load_recipe(path: Path) -> Recipe:
+    """The recipe in TOML file `path`, checked against the known keys and settings."""
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as error:
@@ -30,23 +55,16 @@ def load_recipe(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
         raise TaggerError(f"recipe {path} is not valid TOML: {error}") from None
     training = data.pop("training", {})
-    known = typing.get_type_hints(TrainConfig)
     for key in data:
         if key not in DATASET_KEYS:
             raise TaggerError(f"recipe {path}: unknown key {key!r}; top-level keys are "
                               f"{', '.join(DATASET_KEYS)} and the [training] table")
-    for key, value in training.items():
-        if key not in known:
-            raise TaggerError(f"recipe {path}: unknown training setting {key!r}; see "
-                              "'tagger train --help' (with - as _)")
-        expected = known[key]
-        if float in typing.get_args(expected) or expected is float:
-            expected = expected | int  # TOML writes 1e-3 as a float but 1 as an int
-        if not isinstance(value, expected) or (isinstance(value, bool) and expected is int):
-            raise TaggerError(f"recipe {path}: training setting {key} = {value!r} should be "
-                              f"of type {known[key]}")
+    try:
+        settings = TrainConfig.from_flat(**training)
+    except TaggerError as error:
+        raise TaggerError(f"recipe {path}: {error}") from None
     if "dataset" in data:
         beside = path.parent / data["dataset"]
         if beside.exists():
             data["dataset"] = str(beside)
-    return data, training
+    return Recipe(data, settings)

@@ -1,52 +1,202 @@
-"""Training settings: one place for their names, defaults and checks (no TensorFlow here,
-so the command line can show them without loading it)."""
+"""Training settings, each declared once: its section, type, default, bounds and help.
+
+The `tagger train` options and the recipe checks are generated from these declarations, and
+the trained model records them in its config.json. No TensorFlow here, so the command line can
+show them without loading it. To add a setting, add a field to a section below with
+`setting(...)`; the command line, recipes and the model folder pick it up.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
+import typing
+from dataclasses import dataclass, field
+from typing import Any
 
 from tagger.errors import TaggerError
 
 HEADS = ("auto", "crf", "softmax")
 
 
-@dataclass
-class TrainConfig:
-    epochs: int = 30
-    batch_size: int = 32
-    learning_rate: float = 1e-3
-    lr_decay: float = 0.0  # learning rate / (1 + lr_decay * epochs done)
-    layers: int = 1
-    units: int = 100
-    embedding_dim: int = 100
-    dropout: float = 0.5
-    bidirectional: bool = True
-    patience: int = 5
-    min_count: int = 1
-    max_vocab: int | None = None
-    lowercase: bool = True  # the char CNN and the casing feature keep the case
-    chars: bool = True
-    char_dim: int = 30
-    char_filters: int = 50
-    casing: bool = True
-    word_dropout: float = 0.5
-    head: str = "auto"  # crf, softmax, or auto: crf for entity schemes, softmax for POS
-    embeddings: str | None = None  # GloVe / word2vec text file; its dimension wins
-    seed: int = 1
+def setting(default: Any, help: str, *, low: float | None = None, high: float | None = None,
+            low_open: bool = False, high_open: bool = False, choices: tuple[str, ...] = (),
+            flag: str | None = None, file: bool = False) -> Any:
+    """A dataclass field whose metadata describes the setting for the CLI and for checks.
+
+    `low`/`high` bound numbers (inclusive unless `*_open`); `flag` overrides the command-line
+    spelling of a switch (e.g. "--lowercase/--keep-case"); `file` marks a path to a file.
+    """
+    return field(default=default, metadata={
+        "help": help, "low": low, "high": high, "low_open": low_open, "high_open": high_open,
+        "choices": choices, "flag": flag, "file": file})
+
+
+class _Checked:
+    """Checks every field of a section against its declaration when one is made."""
 
     def __post_init__(self) -> None:
-        """Check values that a recipe or a Python caller may set out of range."""
-        positive = ("epochs", "batch_size", "layers", "units", "embedding_dim", "patience",
-                    "min_count", "char_dim", "char_filters")
-        for name in positive:
-            if getattr(self, name) < 1:
-                raise TaggerError(f"training setting {name} must be at least 1")
-        for name in ("dropout", "word_dropout"):
-            if not 0 <= getattr(self, name) < 1:
-                raise TaggerError(f"training setting {name} must be in [0, 1)")
-        if self.lr_decay < 0:
-            raise TaggerError("training setting lr_decay must be at least 0")
-        if self.learning_rate <= 0:
-            raise TaggerError("training setting learning_rate must be above 0")
-        if self.head not in HEADS:
-            raise TaggerError(f"training setting head must be one of {', '.join(HEADS)}")
+        for f in dataclasses.fields(self):
+            SPECS[f.name].check(getattr(self, f.name))
+
+
+@dataclass(frozen=True)
+class FeatureSettings(_Checked):
+    """Data and features: what the network sees of each word."""
+
+    lowercase: bool = setting(True, "Lower-case words before the vocabulary lookup (characters "
+                                    "and the casing feature keep the case).",
+                              flag="--lowercase/--keep-case")
+    min_count: int = setting(1, "Keep words seen at least this often in train.", low=1)
+    max_vocab: int | None = setting(None, "Keep at most this many words (with padding and "
+                                          "unknown).", low=3)
+    chars: bool = setting(True, "Character CNN features for every word (helps with unseen "
+                                "words).")
+    casing: bool = setting(True, "A casing class feature per word (lower, Title, UPPER, "
+                                 "numeric, ...).")
+    embeddings: str | None = setting(None, "Pretrained word vectors (GloVe or word2vec text) to "
+                                           "start from; their dimension sets --embedding-dim.",
+                                     file=True)
+
+
+@dataclass(frozen=True)
+class NetworkSettings(_Checked):
+    """Network: its shape and size."""
+
+    embedding_dim: int = setting(100, "Word embedding size.", low=1)
+    layers: int = setting(1, "Stacked LSTM layers.", low=1)
+    units: int = setting(100, "LSTM units per direction.", low=1)
+    bidirectional: bool = setting(True, "Read each sentence in both directions.",
+                                  flag="--bidirectional/--unidirectional")
+    dropout: float = setting(0.5, "Dropout on the features and after each LSTM layer.",
+                             low=0, high=1, high_open=True)
+    char_dim: int = setting(30, "Character embedding size.", low=1)
+    char_filters: int = setting(50, "Character CNN filters: its output size per word.", low=1)
+    head: str = setting("auto", "Output layer: a CRF, a softmax, or auto (CRF for entity tags, "
+                                "softmax for POS). Entity taggers decode under the scheme's "
+                                "constraints either way.", choices=HEADS)
+
+
+@dataclass(frozen=True)
+class OptimizationSettings(_Checked):
+    """Optimization: how the network is trained."""
+
+    epochs: int = setting(30, "Most epochs to train.", low=1)
+    patience: int = setting(5, "Stop after this many epochs without a better validation "
+                               "score.", low=1)
+    batch_size: int = setting(32, "Sentences per batch.", low=1)
+    learning_rate: float = setting(1e-3, "Adam's learning rate.", low=0, low_open=True)
+    lr_decay: float = setting(0.0, "Learning rate after e epochs: "
+                                   "learning-rate / (1 + lr-decay * e).", low=0)
+    word_dropout: float = setting(0.5, "Probability of replacing a word seen once in train by "
+                                       "the unknown word.", low=0, high=1, high_open=True)
+    seed: int = setting(1, "Random seed of initialization, shuffling and dropout.")
+
+
+SECTIONS: dict[str, type] = {"features": FeatureSettings, "network": NetworkSettings,
+                             "optimization": OptimizationSettings}
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """All training settings, by section. Build one from flat names with `from_flat`."""
+
+    features: FeatureSettings = field(default_factory=FeatureSettings)
+    network: NetworkSettings = field(default_factory=NetworkSettings)
+    optimization: OptimizationSettings = field(default_factory=OptimizationSettings)
+
+    @classmethod
+    def from_flat(cls, **values: Any) -> TrainConfig:
+        """Settings from names without sections, e.g. `TrainConfig.from_flat(epochs=3)`."""
+        return cls().replace(**values)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, dict[str, Any]]) -> TrainConfig:
+        """The inverse of `to_dict`: one table per section."""
+        unknown = set(data) - set(SECTIONS)
+        if unknown:
+            raise TaggerError(f"unknown settings section {sorted(unknown)[0]!r}; the sections "
+                              f"are {', '.join(SECTIONS)}")
+        return cls.from_flat(**{k: v for section in data.values() for k, v in section.items()})
+
+    def replace(self, **values: Any) -> TrainConfig:
+        """A copy with some settings changed, by flat name; every value is checked."""
+        unknown = set(values) - set(SPECS)
+        if unknown:
+            raise TaggerError(f"unknown training setting {sorted(unknown)[0]!r}; see "
+                              "'tagger train --help' (with - as _)")
+        changes = {}
+        for section in SECTIONS:
+            mine = {k: v for k, v in values.items() if SPECS[k].section == section}
+            changes[section] = dataclasses.replace(getattr(self, section), **mine)
+        return TrainConfig(**changes)
+
+    def flat(self) -> dict[str, Any]:
+        return {k: v for section in SECTIONS for k, v in
+                dataclasses.asdict(getattr(self, section)).items()}
+
+    def to_dict(self) -> dict[str, dict[str, Any]]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class Spec:
+    """One setting's declaration, as the CLI and the checks read it."""
+
+    name: str
+    section: str
+    type: Any  # the annotation: int, float, bool, str, or X | None
+    default: Any
+    help: str
+    low: float | None
+    high: float | None
+    low_open: bool
+    high_open: bool
+    choices: tuple[str, ...]
+    flag: str | None
+    file: bool
+
+    @property
+    def base(self) -> type:
+        """The type without `| None`."""
+        args = [a for a in typing.get_args(self.type) if a is not type(None)]
+        return args[0] if args else self.type
+
+    def check(self, value: Any) -> None:
+        """Raise a TaggerError naming the setting if `value` is of the wrong type or range."""
+        if value is None and self.default is None:
+            return
+        base = self.base
+        accepted = (int, float) if base is float else base  # 1 is a fine learning rate
+        if not isinstance(value, accepted) or (isinstance(value, bool) and base is not bool):
+            raise TaggerError(f"training setting {self.name} = {value!r} should be of type "
+                              f"{base.__name__}")
+        if self.choices and value not in self.choices:
+            raise TaggerError(f"training setting {self.name} must be one of "
+                              f"{', '.join(self.choices)}")
+        if self.low is not None and (value <= self.low if self.low_open else value < self.low):
+            raise TaggerError(f"training setting {self.name} must be "
+                              f"{'above' if self.low_open else 'at least'} {self.low:g}"
+                              + self._range_tail())
+        if self.high is not None and (value >= self.high if self.high_open
+                                      else value > self.high):
+            raise TaggerError(f"training setting {self.name} must be "
+                              f"{'below' if self.high_open else 'at most'} {self.high:g}"
+                              + self._range_tail())
+
+    def _range_tail(self) -> str:
+        if self.low is None or self.high is None:
+            return ""
+        return (f" (in {'(' if self.low_open else '['}{self.low:g}, {self.high:g}"
+                f"{')' if self.high_open else ']'})")
+
+
+def _specs() -> dict[str, Spec]:
+    specs = {}
+    for section, kind in SECTIONS.items():
+        hints = typing.get_type_hints(kind)
+        for f in dataclasses.fields(kind):
+            specs[f.name] = Spec(f.name, section, hints[f.name], f.default, **f.metadata)
+    return specs
+
+
+SPECS = _specs()

@@ -10,9 +10,8 @@ tagging many sentences is far faster than tagging them one by one, with the same
 
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -20,16 +19,16 @@ from typing import Any, NamedTuple
 import numpy as np
 import tensorflow as tf
 
-from tagger import batching, crf, model_folder, schemes, tokenizing
+from tagger import batching, model_folder, schemes, tokenizing
 from tagger.features import Featurizer, pad, tokens_tensor
-from tagger.model import CRFModel, ModelConfig, build_model
+from tagger.model import TaggerModel, build_model, load_weights
+from tagger.model_folder import CorpusInfo, ModelConfig
+from tagger.settings import TrainConfig
 
 # Padded tokens per batch: large enough to keep the matrix units busy, small enough that a
 # batch of long paragraphs stays within a few hundred MB.
 MAX_BATCH_TOKENS = 8192
 MAX_BATCH_SENTENCES = 256
-# Lines read, tagged and written as one unit when streaming: bounds memory on any input size.
-CHUNK_LINES = 2048
 # Up to this many texts are tokenized eagerly rather than by the compiled function.
 EAGER_TEXTS = 16
 
@@ -62,15 +61,18 @@ class Tagged:
 
 
 class Tagger:
-    """A model with its vocabulary, labels and scheme; tags tokens or raw text."""
+    """A model with its vocabularies, labels and scheme: tags tokens or raw text.
 
-    def __init__(self, model: Any, featurizer: Featurizer, labels: Sequence[str], scheme: str,
-                 config: dict | None = None) -> None:
+    `Tagger.new` makes an untrained one, `training.train` a trained one; `save` writes it as
+    a model folder and `load` reads it back.
+    """
+
+    def __init__(self, model: TaggerModel, featurizer: Featurizer, config: ModelConfig,
+                 metrics: dict[str, Any] | None = None) -> None:
         self.model = model
         self.featurizer = featurizer
-        self.labels = list(labels)
-        self.scheme = scheme
-        self.config = config or {}
+        self.config = config
+        self.metrics = metrics
         self._label_array = np.asarray(self.labels, dtype=object)
         # One signature with free sizes: traced once, whatever the shapes. It takes the
         # ragged features of many sentences and the rows of one batch, and pads that batch
@@ -81,10 +83,9 @@ class Tagger:
             spec["chars"] = tf.RaggedTensorSpec([None, None, None], tf.int32, ragged_rank=2)
         if featurizer.use_casing:
             spec["casing"] = token_spec
-        decode = self._decoder(model, labels, scheme)
 
         def forward(features: dict[str, tf.RaggedTensor], rows: tf.Tensor) -> tf.Tensor:
-            return decode(pad(features, rows))
+            return model.decode(pad(features, rows))
 
         self._forward = tf.function(forward, autograph=False,
                                     input_signature=[spec, tf.TensorSpec([None], tf.int64)])
@@ -97,44 +98,52 @@ class Tagger:
             featurizer.__call__,
             input_signature=[tf.RaggedTensorSpec([None, None], tf.string, ragged_rank=1)])
 
-    @staticmethod
-    def _decoder(model: Any, labels: Sequence[str], scheme: str):
-        """inputs -> best labels `(batch, timesteps)`.
+    @property
+    def labels(self) -> list[str]:
+        return self.config.labels
 
-        A CRF model, or any model of an entity scheme, decodes with Viterbi under the
-        scheme's constraints (a softmax model over its log-probabilities), so no path has an
-        impossible transition such as O -> I-PER. POS softmax models take each step's argmax.
-        """
-        is_crf = isinstance(model, CRFModel)
-        if not is_crf and scheme == schemes.TOKEN:
+    @property
+    def scheme(self) -> str:
+        return self.config.scheme
 
-            def best_per_step(x):
-                return tf.argmax(model(x, training=False), axis=-1, output_type=tf.int32)
-
-            return best_per_step
-        transitions, start, end = (tf.constant(c) for c in crf.constraints(labels, scheme))
-
-        def decode(x):
-            scores = model(x, training=False)
-            mask = x["words"] != 0
-            if is_crf:
-                return crf.viterbi(scores, mask, model.crf.transitions + transitions,
-                                   model.crf.start + start, model.crf.end + end)
-            return crf.viterbi(tf.math.log(scores + 1e-9), mask, transitions, start, end)
-
-        return decode
+    @classmethod
+    def new(cls, featurizer: Featurizer, labels: Sequence[str], scheme: str,
+            settings: TrainConfig, corpus: CorpusInfo | None = None) -> Tagger:
+        """An untrained tagger: a freshly initialized network for these inputs and labels."""
+        head = settings.network.head
+        config = ModelConfig(
+            labels=list(labels), scheme=scheme,
+            crf=head == "crf" or (head == "auto" and scheme != schemes.TOKEN),
+            vocab_size=len(featurizer.words),
+            char_vocab_size=len(featurizer.chars) if featurizer.chars is not None else 0,
+            casing_size=featurizer.casing_size, settings=settings, corpus=corpus)
+        return cls(build_model(config), featurizer, config)
 
     @classmethod
     def load(cls, path: str | Path) -> Tagger:
+        """The tagger saved in model folder `path`, verified against its manifest."""
         path = Path(path)
-        config = model_folder.read_config(path)
-        model_config = ModelConfig(**config["model"])
-        featurizer = Featurizer.load(path, config["lowercase"],
-                                     use_chars=model_config.char_vocab_size > 0,
-                                     use_casing=model_config.casing_size > 0)
-        model = build_model(model_config)
-        model.load_weights(path / model_folder.WEIGHTS)
-        return cls(model, featurizer, config["labels"], config["scheme"], config)
+        config = model_folder.read(path)
+        featurizer = Featurizer.load(path, config)
+        model = build_model(config)
+        load_weights(model, path / model_folder.WEIGHTS)
+        metrics_file = path / model_folder.METRICS
+        metrics = json.loads(metrics_file.read_text(encoding="utf-8")) \
+            if metrics_file.is_file() else None
+        return cls(model, featurizer, config, metrics)
+
+    def save(self, path: str | Path, *, force: bool = False) -> None:
+        """Write this tagger as model folder `path` (replacing it only with `force`)."""
+
+        def fill(folder: Path) -> None:
+            # A fresh, uncompiled copy: a compiled model would also save the optimizer's
+            # state, tripling the file.
+            weights_only = build_model(self.config)
+            weights_only.set_weights(self.model.get_weights())
+            weights_only.save_weights(folder / model_folder.WEIGHTS)
+            self.featurizer.save(folder)
+
+        model_folder.write(Path(path), self.config, fill, self.metrics, force)
 
     def predict(self, features: dict[str, tf.RaggedTensor]) -> list[np.ndarray]:
         """Label ids for each sentence of ragged features `(sentences, tokens[, chars])`."""
@@ -150,7 +159,7 @@ class Tagger:
 
     def tag_tokens(self, sentences: Sequence[Sequence[str]]) -> list[list[str]]:
         """Tags of pre-tokenized sentences."""
-        return self._tags(self._predict_tokens(sentences))
+        return self._tags(self.predict_tokens(sentences))
 
     def tag_features(self, features: dict[str, tf.RaggedTensor]) -> list[list[str]]:
         """Tags of sentences already featurized by `self.featurizer`."""
@@ -158,43 +167,27 @@ class Tagger:
 
     def tag(self, texts: Sequence[str]) -> list[Tagged]:
         """Tokenize raw texts and tag them, with character offsets and entity spans."""
-        return self._tagged_texts(texts, self._predict_texts(texts)) if texts else []
+        return self.annotate_texts(texts, self.predict_texts(texts)) if texts else []
 
     def tag_conll_sentences(self, sentences: Sequence[Sequence[str]]) -> list[Tagged]:
         """Tag pre-tokenized sentences; offsets refer to the tokens joined by single spaces."""
-        return self._tagged_tokens(sentences, self._predict_tokens(sentences))
-
-    def tag_stream(self, items: Iterable[str] | Iterable[list[str]], *, pretokenized: bool
-                   ) -> Iterator[Tagged]:
-        """Tag a stream of lines (or token lists) chunk by chunk, in input order.
-
-        A background thread runs the TensorFlow work of the next chunk (tokenizing, the
-        network, decoding) while this one turns the previous chunk into results, so the two
-        overlap. At most two chunks are in flight: memory is bounded whatever the stream.
-        """
-        predict, build = ((self._predict_tokens, self._tagged_tokens) if pretokenized
-                          else (self._predict_texts, self._tagged_texts))
-        with ThreadPoolExecutor(max_workers=1) as worker:
-            pending: deque = deque()
-            for chunk in _chunks(items, CHUNK_LINES):
-                pending.append((chunk, worker.submit(predict, chunk)))
-                if len(pending) == 2:
-                    done, future = pending.popleft()
-                    yield from build(done, future.result())
-            for done, future in pending:
-                yield from build(done, future.result())
+        return self.annotate_tokens(sentences, self.predict_tokens(sentences))
 
     def _tags(self, predictions: list[np.ndarray]) -> list[list[str]]:
         return [self._label_array[p].tolist() for p in predictions]
 
-    def _predict_tokens(self, sentences: Sequence[Sequence[str]]) -> list[np.ndarray]:
+    # predict_* run TensorFlow; annotate_* turn their results into `Tagged` in Python. Batch
+    # tagging overlaps the two on different chunks.
+    def predict_tokens(self, sentences: Sequence[Sequence[str]]) -> list[np.ndarray]:
+        """Label ids of pre-tokenized sentences."""
         return self.predict(self._featurize(tokens_tensor(sentences)))
 
-    def _predict_texts(self, texts: Sequence[str]) -> _TextPredictions:
+    def predict_texts(self, texts: Sequence[str]) -> TextPredictions:
+        """Label ids of raw texts, with their tokens' offsets."""
         tokenize = (self._tokenize if len(texts) > EAGER_TEXTS
                     else self._tokenize_and_featurize)
         tokenized, features = tokenize(tf.constant(list(texts), dtype=tf.string))
-        return _TextPredictions(self.predict(features), tokenized.starts.row_splits.numpy(),
+        return TextPredictions(self.predict(features), tokenized.starts.row_splits.numpy(),
                                 tokenized.starts.flat_values.numpy(),
                                 tokenized.ends.flat_values.numpy())
 
@@ -203,7 +196,8 @@ class Tagger:
         tokenized = tokenizing.tokenize(texts)
         return tokenized, self.featurizer(tokenized.tokens)
 
-    def _tagged_texts(self, texts: Sequence[str], predicted: _TextPredictions) -> list[Tagged]:
+    def annotate_texts(self, texts: Sequence[str], predicted: TextPredictions) -> list[Tagged]:
+        """Texts with their tokens, offsets, tags and spans, from `predict_texts`."""
         splits, starts, ends = predicted.splits, predicted.starts, predicted.ends
         results = []
         for i, text in enumerate(texts):
@@ -220,8 +214,9 @@ class Tagger:
             ))
         return results
 
-    def _tagged_tokens(self, sentences: Sequence[Sequence[str]], predicted: list[np.ndarray]
-                       ) -> list[Tagged]:
+    def annotate_tokens(self, sentences: Sequence[Sequence[str]], predicted: list[np.ndarray]
+                        ) -> list[Tagged]:
+        """Sentences with offsets (tokens joined by spaces), tags and spans."""
         results = []
         for tokens, tags in zip(sentences, self._tags(predicted), strict=True):
             text = " ".join(tokens)
@@ -242,21 +237,10 @@ class Tagger:
         return found
 
 
-class _TextPredictions(NamedTuple):
+class TextPredictions(NamedTuple):
     """Label ids per text, and its tokens' UTF-8 byte offsets (flat, split per text)."""
 
     labels: list[np.ndarray]
     splits: np.ndarray
     starts: np.ndarray
     ends: np.ndarray
-
-
-def _chunks(items: Iterable, size: int) -> Iterator[list]:
-    chunk: list = []
-    for item in items:
-        chunk.append(item)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import tensorflow as tf
 
+from tagger.errors import TaggerError
+
 PAD = "<pad>"
 UNK = "<unk>"
 PAD_ID = 0
@@ -56,7 +58,15 @@ class Vocabulary:
 
     @classmethod
     def load(cls, path: Path, lowercase: bool) -> Vocabulary:
-        return cls(path.read_text(encoding="utf-8").split("\n")[:-1], lowercase)
+        try:
+            words = path.read_text(encoding="utf-8").split("\n")[:-1]
+        except (OSError, UnicodeDecodeError) as error:
+            raise TaggerError(f"cannot read {path} ({error}); restore the folder or retrain "
+                              "the model") from None
+        if words[:2] != [PAD, UNK] or len(set(words[2:])) != len(words) - 2:
+            raise TaggerError(f"{path} is damaged (it must start with {PAD} and {UNK} and "
+                              "list each word once); restore the folder or retrain the model")
+        return cls(words, lowercase)
 
     def normalize(self, tokens: tf.Tensor | tf.RaggedTensor) -> tf.Tensor | tf.RaggedTensor:
         if not self.lowercase:

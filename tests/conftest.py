@@ -73,9 +73,10 @@ def demo_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from tagger.training import train
 
     output = tmp_path_factory.mktemp("models") / "demo"
-    config = TrainConfig(epochs=8, units=32, embedding_dim=32, batch_size=16, learning_rate=0.01,
-                         seed=3)
-    train(load_corpus(str(DEMO)), output, config)
+    config = TrainConfig.from_flat(epochs=8, units=32, embedding_dim=32, batch_size=16,
+                                   learning_rate=0.01, seed=3)
+    tagger, _ = train(load_corpus(str(DEMO)), config)
+    tagger.save(output)
     return output
 
 

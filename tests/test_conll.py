@@ -26,8 +26,9 @@ def test_tag_column_by_index(iob1_file: Path):
 
 @pytest.mark.parametrize("column", ["7", "0", "name"])
 def test_bad_tag_column_is_a_one_line_error(iob1_file: Path, column: str):
-    with pytest.raises(TaggerError, match="--tag-column"):
+    with pytest.raises(TaggerError, match="`tag_column`") as error:
         conll.read_tagged(iob1_file, column)
+    assert error.value.param == "tag_column"
 
 
 def test_undecodable_file_names_the_file(tmp_path: Path):

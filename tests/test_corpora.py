@@ -100,9 +100,10 @@ def test_hub_universal_dependencies_layout_drops_multiword_surface_forms(tmp_pat
 
 
 def test_missing_columns_and_splits_are_one_line_errors(parquet_folder: Path):
-    with pytest.raises(TaggerError, match=r"no column 'chunk_tags'.*--tag-column"):
+    with pytest.raises(TaggerError, match=r"no column 'chunk_tags'.*`tag_column`") as error:
         load_corpus(str(parquet_folder), tag_column="chunk_tags")
-    with pytest.raises(TaggerError, match="--token-column"):
+    assert error.value.param == "tag_column"  # the library names its own parameters
+    with pytest.raises(TaggerError, match="`token_column`"):
         load_corpus(str(parquet_folder), token_column="words")
     with pytest.raises(TaggerError, match=r"split 'test' is not in .* it has: train, validation"):
         load_corpus(str(parquet_folder)).split("test")

@@ -57,10 +57,10 @@ def test_training_starts_from_the_file_vectors(tmp_path: Path):
     given = {w: rng.normal(size=6) for w in words}
     path = _vectors(tmp_path, "".join(f"{w} {' '.join(map(str, v))}\n" for w, v in given.items()))
     # A vanishing learning rate: after one epoch the rows are still the file's.
-    config = TrainConfig(epochs=1, units=4, learning_rate=1e-12, embeddings=str(path))
-    train(corpus, tmp_path / "m", config)
+    config = TrainConfig.from_flat(epochs=1, units=4, learning_rate=1e-12, embeddings=str(path))
+    train(corpus, config)[0].save(tmp_path / "m")
     tagger = Tagger.load(tmp_path / "m")
-    assert tagger.config["model"]["embedding_dim"] == 6
+    assert tagger.config.settings.network.embedding_dim == 6
     weights = tagger.model.encoder.get_layer("word_embedding").embeddings.numpy()
     words = tagger.featurizer.words.words
     for word, vector in given.items():

@@ -6,6 +6,7 @@ import pytest
 from tagger.features import (
     CASING_CLASSES,
     CASING_OTHER,
+    CASING_SIZE,
     MAX_WORD_CHARS,
     CharVocabulary,
     Featurizer,
@@ -13,6 +14,8 @@ from tagger.features import (
     pad,
     tokens_tensor,
 )
+from tagger.model_folder import ModelConfig
+from tagger.settings import TrainConfig
 from tagger.vocabulary import UNK_ID, Vocabulary
 
 CLASS = {name: i for i, (name, _) in enumerate(CASING_CLASSES, 1)}
@@ -49,7 +52,10 @@ def test_featurizer_round_trip_and_padding(tmp_path: Path):
     featurizer = Featurizer(Vocabulary.build([["Anna", "lives"]]),
                             CharVocabulary.build([["Anna", "lives"]]), use_casing=True)
     featurizer.save(tmp_path)
-    loaded = Featurizer.load(tmp_path, lowercase=False, use_chars=True, use_casing=True)
+    config = ModelConfig(labels=["O"], scheme="token", crf=False, vocab_size=len(featurizer.words),
+                         char_vocab_size=len(featurizer.chars), casing_size=CASING_SIZE,
+                         settings=TrainConfig.from_flat(lowercase=False))
+    loaded = Featurizer.load(tmp_path, config)
     tokens = tokens_tensor([["Anna", "lives", "here"], ["Bo"]])
     a, b = featurizer(tokens), loaded(tokens)
     assert {k: v.to_list() for k, v in a.items()} == {k: v.to_list() for k, v in b.items()}

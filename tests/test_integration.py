@@ -30,7 +30,8 @@ def test_conll2003_slice_beats_trivial_taggers(tmp_path: Path):
     corpus = load_corpus(str(SHARED / "conll2003"))
     corpus.splits = {"train": corpus.splits["train"][:4000],
                      "validation": corpus.splits["validation"][:1000]}
-    metrics = train(corpus, tmp_path / "m", TrainConfig(epochs=6, learning_rate=3e-3, seed=1))
+    trained, metrics = train(corpus, TrainConfig.from_flat(epochs=6, learning_rate=3e-3, seed=1))
+    trained.save(tmp_path / "m")
     validation = corpus.splits["validation"]
     report = evaluate_tagger(Tagger.load(tmp_path / "m"), validation)
 

@@ -4,13 +4,23 @@ import keras
 import numpy as np
 import pytest
 
-from tagger.model import CharCNN, ModelConfig, build_model, compile_model
+from tagger import schemes
+from tagger.model import CharCNN, build_model, compile_model
+from tagger.model_folder import ModelConfig
+from tagger.settings import TrainConfig
+
+
+def model_config(vocab_size: int, num_labels: int, crf: bool = False, char_vocab_size: int = 0,
+                 casing_size: int = 0, **network) -> ModelConfig:
+    return ModelConfig(labels=[f"T{i}" for i in range(num_labels)], scheme=schemes.TOKEN,
+                       crf=crf, vocab_size=vocab_size, char_vocab_size=char_vocab_size,
+                       casing_size=casing_size, settings=TrainConfig.from_flat(**network))
 
 
 @pytest.fixture(scope="module")
 def model():
     keras.utils.set_random_seed(0)
-    m = build_model(ModelConfig(vocab_size=20, num_labels=5, embedding_dim=8, layers=2,
+    m = build_model(model_config(vocab_size=20, num_labels=5, embedding_dim=8, layers=2,
                                 units=6, char_vocab_size=12, char_dim=4, char_filters=5,
                                 casing_size=8))
     compile_model(m, 1e-3)
@@ -36,14 +46,15 @@ def test_output_shape_is_batch_timesteps_classes(model):
 
 
 def test_every_lstm_returns_sequences(model):
-    lstm_outputs = [layer.output.shape for layer in model.layers if "lstm" in layer.name]
+    lstm_outputs = [layer.output.shape for layer in model.encoder.layers
+                    if "lstm" in layer.name]
     assert len(lstm_outputs) == 2
     assert all(len(shape) == 3 for shape in lstm_outputs)
 
 
 def test_word_only_model_takes_just_words():
-    plain = build_model(ModelConfig(vocab_size=20, num_labels=3, embedding_dim=4, units=3))
-    assert [i.name for i in plain.inputs] == ["words"]
+    plain = build_model(model_config(vocab_size=20, num_labels=3, embedding_dim=4, units=3))
+    assert [i.name for i in plain.encoder.inputs] == ["words"]
     assert plain.predict({"words": WORDS}, verbose=0).shape == (2, 5, 3)
 
 
@@ -76,7 +87,7 @@ def test_more_padding_changes_neither_outputs_nor_loss_nor_metrics(model):
 
 
 def test_learning_rate_decays_per_epoch():
-    m = build_model(ModelConfig(vocab_size=5, num_labels=2, embedding_dim=2, units=2))
+    m = build_model(model_config(vocab_size=5, num_labels=2, embedding_dim=2, units=2))
     compile_model(m, 0.01, decay=0.5, steps_per_epoch=10)
     m.optimizer.build(m.trainable_variables)
     assert float(m.optimizer.learning_rate) == pytest.approx(0.01)
@@ -95,7 +106,7 @@ def test_loss_is_a_mean_over_real_tokens(model):
 @pytest.fixture(scope="module")
 def crf_model():
     keras.utils.set_random_seed(1)
-    m = build_model(ModelConfig(vocab_size=20, num_labels=5, embedding_dim=8, units=6,
+    m = build_model(model_config(vocab_size=20, num_labels=5, embedding_dim=8, units=6,
                                 char_vocab_size=12, char_dim=4, char_filters=5, casing_size=8,
                                 crf=True))
     compile_model(m, 1e-3)

@@ -17,9 +17,9 @@ RECIPES = sorted((ROOT / "data" / "recipes").glob("*.toml"))
 def test_shipped_recipes_are_valid_and_name_the_shared_corpora():
     assert [p.stem for p in RECIPES] == ["conll2003", "ud_en_ewt", "wnut_17"]
     for path in RECIPES:
-        dataset, training = load_recipe(path)
-        TrainConfig(**training)
-        assert Path(dataset["dataset"]).resolve() == (ROOT.parent / "shared" / "data"
+        recipe = load_recipe(path)
+        assert recipe.settings.network.head == ("softmax" if path.stem == "ud_en_ewt" else "crf")
+        assert Path(recipe.dataset["dataset"]).resolve() == (ROOT.parent / "shared" / "data"
                                                        / path.stem).resolve()
 
 
@@ -36,16 +36,25 @@ def test_command_line_options_win_over_the_recipe(tmp_path: Path):
                                        "-o", str(tmp_path / "m"), "-q"])
     assert result.exit_code == 0, result.output
     config = json.loads((tmp_path / "m" / "config.json").read_text())
-    assert config["training"]["epochs"] == 1  # command line
-    assert config["model"]["units"] == 6 and config["model"]["crf"] is False  # recipe
+    assert config["settings"]["optimization"]["epochs"] == 1  # command line
+    assert config["settings"]["network"]["units"] == 6 and config["crf"] is False  # recipe
+
+
+def test_options_win_over_the_recipe_in_the_library_too(tmp_path: Path):
+    recipe = load_recipe(_recipe(tmp_path, 'dataset = "x"\ntag_column = "upos"\n'
+                                           "[training]\nepochs = 30\nunits = 6\n"))
+    merged = recipe.with_options(epochs=2, tag_column="ner_tags")
+    assert merged.settings.optimization.epochs == 2 and merged.settings.network.units == 6
+    assert merged.dataset == {"dataset": "x", "tag_column": "ner_tags"}
+    assert recipe.settings.optimization.epochs == 30  # the recipe itself is unchanged
 
 
 def test_dataset_path_is_relative_to_the_recipe(tmp_path: Path):
     (tmp_path / "corpus.conll").write_text("a O\n")
-    dataset, _ = load_recipe(_recipe(tmp_path, 'dataset = "corpus.conll"\n'))
-    assert dataset["dataset"] == str(tmp_path / "corpus.conll")
-    hub, _ = load_recipe(_recipe(tmp_path, 'dataset = "conll2003"\n'))
-    assert hub["dataset"] == "conll2003"
+    recipe = load_recipe(_recipe(tmp_path, 'dataset = "corpus.conll"\n'))
+    assert recipe.dataset["dataset"] == str(tmp_path / "corpus.conll")
+    hub = load_recipe(_recipe(tmp_path, 'dataset = "conll2003"\n'))
+    assert hub.dataset["dataset"] == "conll2003"
 
 
 @pytest.mark.parametrize("text, message", [
@@ -61,15 +70,15 @@ def test_bad_recipes_are_one_line_errors(tmp_path: Path, text: str, message: str
 
 
 def test_float_settings_take_integers(tmp_path: Path):
-    _, training = load_recipe(_recipe(tmp_path, "[training]\nlearning_rate = 1\n"))
-    assert TrainConfig(**training).learning_rate == 1
+    recipe = load_recipe(_recipe(tmp_path, "[training]\nlearning_rate = 1\n"))
+    assert recipe.settings.optimization.learning_rate == 1
 
 
 @pytest.mark.parametrize("setting", [{"epochs": 0}, {"dropout": 1.0}, {"head": "svm"},
                                      {"learning_rate": 0.0}, {"word_dropout": -0.1}])
 def test_train_config_rejects_out_of_range_values(setting):
     with pytest.raises(TaggerError, match="training setting"):
-        TrainConfig(**setting)
+        TrainConfig.from_flat(**setting)
 
 
 def test_recipe_errors_reach_the_cli_as_one_line(tmp_path: Path):
@@ -77,4 +86,5 @@ def test_recipe_errors_reach_the_cli_as_one_line(tmp_path: Path):
     result = CliRunner().invoke(main, ["train", "--recipe", str(recipe), "--dataset", str(DEMO),
                                        "-o", str(tmp_path / "m")])
     assert result.exit_code == 2
-    assert result.stderr.strip() == "error: training setting epochs must be at least 1"
+    assert result.stderr.strip() == (f"error: recipe {recipe}: training setting epochs must be "
+                                     "at least 1")

@@ -2,8 +2,8 @@ import json
 
 import pytest
 
+from tagger.batch import tag_stream
 from tagger.corpora import load_corpus
-from tagger.model import CRFModel
 from tagger.settings import TrainConfig
 from tagger.tagging import Tagger
 from tagger.training import train
@@ -45,9 +45,9 @@ def test_compiled_functions_trace_once_whatever_the_shapes(demo_model):
 
 
 def test_stream_keeps_order_and_one_record_per_line(demo_tagger: Tagger, monkeypatch):
-    monkeypatch.setattr("tagger.tagging.CHUNK_LINES", 3)  # several chunks
+    monkeypatch.setattr("tagger.batch.CHUNK_LINES", 3)  # several chunks
     lines = ["Mei Lin met Jonas Weber.", "", "   ", "Prices rose.", "Oslo", "", "Go."]
-    records = list(demo_tagger.tag_stream(lines, pretokenized=False))
+    records = list(tag_stream(demo_tagger, lines, pretokenized=False))
     assert [r.text for r in records] == lines
     assert [r.tokens for r in records][1:3] == [[], []]
     assert records[0].to_dict() == json.loads(json.dumps(records[0].to_dict()))
@@ -58,11 +58,11 @@ def test_streamed_chunks_tag_like_each_line_alone(demo_tagger: Tagger, monkeypat
                                                   pretokenized):
     """The pipelined stream (a worker thread, chunks in flight, compiled tokenizing) changes
     no tag or order: tagged alone, each line is tokenized eagerly."""
-    monkeypatch.setattr("tagger.tagging.CHUNK_LINES", 7)
+    monkeypatch.setattr("tagger.batch.CHUNK_LINES", 7)
     monkeypatch.setattr("tagger.tagging.EAGER_TEXTS", 3)
     sentences = [w for w, _ in load_corpus(str(DEMO)).split("validation")[:60]]
     items = sentences if pretokenized else [" ".join(s) for s in sentences]
-    streamed = list(demo_tagger.tag_stream(items, pretokenized=pretokenized))
+    streamed = list(tag_stream(demo_tagger, items, pretokenized=pretokenized))
     alone = [(demo_tagger.tag_conll_sentences([i]) if pretokenized else demo_tagger.tag([i]))[0]
              for i in items]
     assert [r.to_dict() for r in streamed] == [r.to_dict() for r in alone]
@@ -82,7 +82,7 @@ def test_conll_sentences_get_space_joined_offsets(demo_tagger: Tagger, tokens):
 
 
 def test_default_ner_model_has_a_crf(demo_tagger: Tagger):
-    assert isinstance(demo_tagger.model, CRFModel)
+    assert demo_tagger.model.crf is not None and demo_tagger.config.crf
 
 
 def _valid_iob2(tags: list[str]) -> bool:
@@ -98,9 +98,10 @@ def test_softmax_ner_model_decodes_only_valid_iob2(tmp_path):
     """An undertrained softmax model would emit stray I- tags; constrained decoding won't."""
     corpus = load_corpus(str(DEMO))
     corpus.splits = {k: v[:100] for k, v in corpus.splits.items()}
-    train(corpus, tmp_path / "m", TrainConfig(epochs=1, units=8, embedding_dim=8,
-                                              head="softmax"))
+    trained, _ = train(corpus, TrainConfig.from_flat(epochs=1, units=8, embedding_dim=8,
+                                                     head="softmax"))
+    trained.save(tmp_path / "m")
     tagger = Tagger.load(tmp_path / "m")
-    assert not isinstance(tagger.model, CRFModel)
+    assert tagger.model.crf is None and not tagger.config.crf
     sentences = [w for w, _ in load_corpus(str(DEMO)).split("validation")]
     assert all(_valid_iob2(tags) for tags in tagger.tag_tokens(sentences))

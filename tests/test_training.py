@@ -20,15 +20,21 @@ def test_model_folder_describes_itself(demo_model: Path):
     os.umask(umask)
     assert stat.S_IMODE(demo_model.stat().st_mode) == 0o777 & ~umask  # not mkdtemp's 0700
     assert sorted(p.name for p in demo_model.iterdir()) == [
-        "chars.json", "config.json", "metrics.json", "model.weights.h5", "vocab.txt"]
+        "chars.json", "config.json", "manifest.json", "metrics.json", "model.weights.h5",
+        "vocab.txt"]
     with h5py.File(demo_model / "model.weights.h5") as weights:
         assert "optimizer" not in weights  # training state stays out of the model
     config = json.loads((demo_model / "config.json").read_text())
     assert config["scheme"] == "IOB2"
     assert config["labels"][0] == "O" and "B-PER" in config["labels"]
-    assert config["training"]["epochs"] == 8
+    assert config["settings"]["optimization"]["epochs"] == 8
+    assert config["corpus"]["tag_column"] == "-1" and config["crf"] is True
     vocab = (demo_model / "vocab.txt").read_text().split("\n")[:-1]
-    assert config["model"]["vocab_size"] == len(vocab)
+    assert config["vocab_size"] == len(vocab)
+    manifest = json.loads((demo_model / "manifest.json").read_text())["files"]
+    assert sorted(manifest) == sorted(p.name for p in demo_model.iterdir()
+                                      if p.name != "manifest.json")
+    assert manifest["vocab.txt"]["bytes"] == (demo_model / "vocab.txt").stat().st_size
     metrics = json.loads((demo_model / "metrics.json").read_text())
     assert metrics["metric"] == "entity_f1"
     best = max(h["score"] for h in metrics["history"])
@@ -49,14 +55,19 @@ def _tiny_corpus():
     return corpus
 
 
+TINY = TrainConfig.from_flat(epochs=1, units=4, embedding_dim=4)
+
+
 def test_existing_folder_is_kept_without_force(tmp_path: Path):
     output = tmp_path / "model"
     output.mkdir()
     (output / "keep.txt").write_text("mine")
-    with pytest.raises(TaggerError, match=r"already exists.*--force"):
-        train(_tiny_corpus(), output, TrainConfig(epochs=1, units=4, embedding_dim=4))
+    tagger, _ = train(_tiny_corpus(), TINY)
+    with pytest.raises(TaggerError, match=r"already exists.*`force`") as error:
+        tagger.save(output)
+    assert error.value.param == "force"
     assert (output / "keep.txt").read_text() == "mine"
-    train(_tiny_corpus(), output, TrainConfig(epochs=1, units=4, embedding_dim=4), force=True)
+    tagger.save(output, force=True)
     assert not (output / "keep.txt").exists()
     assert (output / "config.json").exists()
     assert [p.name for p in tmp_path.iterdir()] == ["model"]  # no temporary folders left
@@ -64,14 +75,14 @@ def test_existing_folder_is_kept_without_force(tmp_path: Path):
 
 def test_missing_parent_folders_are_created(tmp_path: Path):
     output = tmp_path / "models" / "new" / "demo"
-    train(_tiny_corpus(), output, TrainConfig(epochs=1, units=4, embedding_dim=4))
+    train(_tiny_corpus(), TINY)[0].save(output)
     assert (output / "config.json").exists()
 
 
 def test_output_under_a_file_is_a_clear_error(tmp_path: Path):
     (tmp_path / "file").write_text("x")
     with pytest.raises(TaggerError, match="is a file, not a folder"):
-        train(_tiny_corpus(), tmp_path / "file" / "m", TrainConfig(epochs=1))
+        model_folder.check_writable(tmp_path / "file" / "m", force=False)
 
 
 def test_interrupted_run_leaves_no_model_folder(tmp_path: Path, monkeypatch):
@@ -80,9 +91,10 @@ def test_interrupted_run_leaves_no_model_folder(tmp_path: Path, monkeypatch):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
+    tagger, _ = train(_tiny_corpus(), TINY)
     monkeypatch.setattr(model_folder, "write_json", interrupted)  # dies while writing
     with pytest.raises(KeyboardInterrupt):
-        train(_tiny_corpus(), output, TrainConfig(epochs=1, units=4, embedding_dim=4))
+        tagger.save(output)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -90,4 +102,4 @@ def test_training_needs_a_validation_split(tmp_path: Path):
     corpus = _tiny_corpus()
     del corpus.splits["validation"]
     with pytest.raises(TaggerError, match="split 'validation' is not in"):
-        train(corpus, tmp_path / "m", TrainConfig(epochs=1))
+        train(corpus, TrainConfig.from_flat(epochs=1))

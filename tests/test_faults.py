@@ -1,0 +1,161 @@
+"""Faults found by hostile use: damaged model folders, special output files, crash safety."""
+
+import json
+import os
+import shutil
+import stat
+import threading
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from tagger.cli import main
+
+SENTENCE = "Anna Schmidt flew from Berlin to Toronto."
+
+
+def run(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def one_line_error(result, *phrases: str) -> str:
+    assert result.exit_code == 2, result.output
+    message = result.stderr.strip()
+    assert message.startswith("error: ") and "\n" not in message, message
+    for phrase in phrases:
+        assert phrase in message, message
+    return message
+
+
+@pytest.fixture
+def model_copy(demo_model: Path, tmp_path: Path) -> Path:
+    copy = tmp_path / "model"
+    shutil.copytree(demo_model, copy)
+    return copy
+
+
+def test_config_edited_to_disagree_with_the_weights(model_copy: Path):
+    config = json.loads((model_copy / "config.json").read_text())
+    text = json.dumps(config).replace('"units": 32', '"units": 33')
+    assert text != json.dumps(config)
+    (model_copy / "config.json").write_text(text)
+    one_line_error(run("tag", model_copy, SENTENCE), "config.json")
+
+
+def test_vocabulary_cut_in_half_is_detected(model_copy: Path):
+    vocab = model_copy / "vocab.txt"
+    words = vocab.read_text(encoding="utf-8").split("\n")[:-1]
+    vocab.write_text("".join(w + "\n" for w in words[: len(words) // 2]), encoding="utf-8")
+    one_line_error(run("tag", model_copy, SENTENCE), "vocab.txt")
+
+
+def test_damaged_weights_file_is_named(model_copy: Path):
+    weights = model_copy / "model.weights.h5"
+    data = bytearray(weights.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    weights.write_bytes(bytes(data))
+    one_line_error(run("tag", model_copy, SENTENCE), "model.weights.h5")
+
+
+@pytest.fixture
+def lines_file(tmp_path: Path) -> Path:
+    source = tmp_path / "in.txt"
+    source.write_text("Mei Lin visited Oslo.\nPrices rose.\n", encoding="utf-8")
+    return source
+
+
+def test_named_pipe_output_is_written_in_place(demo_model: Path, lines_file: Path,
+                                               tmp_path: Path):
+    fifo = tmp_path / "out.fifo"
+    os.mkfifo(fifo)
+    received: list[str] = []
+
+    def read() -> None:
+        with open(fifo, encoding="utf-8") as pipe:
+            received.extend(pipe)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    result = run("tag", demo_model, "-i", lines_file, "-o", fifo, "-q")
+    if reader.is_alive():  # the pipe was never opened for writing: unblock the reader
+        with open(fifo, "w"):
+            pass
+    reader.join(timeout=30)
+    assert result.exit_code == 0, result.output
+    assert stat.S_ISFIFO(fifo.lstat().st_mode)
+    assert [json.loads(x)["text"] for x in received] == ["Mei Lin visited Oslo.", "Prices rose."]
+
+
+def test_character_device_output_is_written_in_place(demo_model: Path, lines_file: Path,
+                                                     tmp_path: Path):
+    node = tmp_path / "null"
+    null = os.stat("/dev/null")
+    try:
+        os.mknod(node, stat.S_IFCHR | 0o666, null.st_rdev)  # a /dev/null of our own
+    except PermissionError:
+        pytest.skip("making a device node needs root (CI runs as root)")
+    result = run("tag", demo_model, "-i", lines_file, "-o", node, "-q")
+    assert result.exit_code == 0, result.output
+    assert stat.S_ISCHR(node.lstat().st_mode)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.txt", "null"]
+
+
+def test_symlink_output_keeps_the_link_and_writes_its_target(demo_model: Path,
+                                                             lines_file: Path, tmp_path: Path):
+    (tmp_path / "real").mkdir()
+    target = tmp_path / "real" / "out.jsonl"
+    target.write_text("old\n")
+    link = tmp_path / "out.jsonl"
+    link.symlink_to(target)
+    result = run("tag", demo_model, "-i", lines_file, "-o", link, "-q")
+    assert result.exit_code == 0, result.output
+    assert link.is_symlink() and link.resolve() == target.resolve()
+    assert len(target.read_text().splitlines()) == 2
+
+
+def _record_syncs(monkeypatch) -> list[tuple[str, str]]:
+    """Calls of os.fsync (on what) and of renames, in order."""
+    events: list[tuple[str, str]] = []
+    real_fsync, real_replace, real_rename = os.fsync, os.replace, os.rename
+
+    def fsync(fd):
+        events.append(("fsync", os.readlink(f"/proc/self/fd/{fd}")))
+        return real_fsync(fd)
+
+    def replace(src, dst, **kwargs):
+        events.append(("rename", str(Path(dst).absolute())))
+        return real_replace(src, dst, **kwargs)
+
+    def rename(src, dst, **kwargs):
+        events.append(("rename", str(Path(dst).absolute())))
+        return real_rename(src, dst, **kwargs)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    monkeypatch.setattr(os, "rename", rename)
+    return events
+
+
+def test_output_file_is_synced_before_and_after_its_rename(demo_model: Path, lines_file: Path,
+                                                           tmp_path: Path, monkeypatch):
+    events = _record_syncs(monkeypatch)
+    out = tmp_path / "out.jsonl"
+    assert run("tag", demo_model, "-i", lines_file, "-o", out, "-q").exit_code == 0
+    renamed = events.index(("rename", str(out)))
+    before, after = events[:renamed], events[renamed + 1:]
+    assert any(kind == "fsync" and ".partial" in what for kind, what in before)  # the data
+    assert ("fsync", str(tmp_path)) in after  # the folder entry
+
+
+def test_model_folder_is_synced_before_and_after_its_rename(demo_tagger, tmp_path: Path,
+                                                            monkeypatch):
+    events = _record_syncs(monkeypatch)
+    out = tmp_path / "saved"
+    demo_tagger.save(out)
+    renamed = events.index(("rename", str(out)))
+    before, after = events[:renamed], events[renamed + 1:]
+    synced = {Path(what).name for kind, what in before if kind == "fsync"}
+    assert {"config.json", "vocab.txt", "model.weights.h5", "manifest.json"} <= synced
+    assert any(kind == "fsync" and what.endswith(".partial") for kind, what in before)
+    assert ("fsync", str(tmp_path)) in after

@@ -1,0 +1,139 @@
+"""The model folder: save -> load round trips of untrained taggers, and verification on load."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tagger import model_folder
+from tagger.errors import TaggerError
+from tagger.features import Featurizer
+from tagger.settings import TrainConfig
+from tagger.tagging import Tagger
+
+SENTENCES = [["Ada", "Lovelace", "wrote", "notes", "."], ["Notes", "by", "Ada", "!"],
+             ["Zürich", "🙂", "1843"]]
+ENTITY = (["O", "B-PER", "I-PER", "B-LOC", "I-LOC"], "IOB2")
+POS = (["NOUN", "VERB", "PROPN", "PUNCT"], "token")
+PROBES = [["Ada", "visited", "Zürich", "."], ["unseen", "WORDS", "x"], ["Ada"]]
+
+
+def untrained(labels_scheme=ENTITY, **settings) -> Tagger:
+    config = TrainConfig.from_flat(embedding_dim=6, units=5, char_dim=3, char_filters=4,
+                                   **settings)
+    labels, scheme = labels_scheme
+    return Tagger.new(Featurizer.build(SENTENCES, config.features), labels, scheme, config)
+
+
+@pytest.mark.parametrize("labels_scheme, settings", [
+    (ENTITY, {"head": "crf"}),
+    (ENTITY, {"head": "softmax"}),
+    (POS, {"head": "auto"}),
+    (POS, {"head": "crf", "layers": 2, "bidirectional": False}),
+    (ENTITY, {"chars": False, "casing": False, "lowercase": False}),
+    (ENTITY, {"chars": False, "max_vocab": 5}),
+    (POS, {"casing": False, "min_count": 2}),
+], ids=["crf", "softmax", "pos", "pos-crf-2-layers-forward", "words-only-cased",
+        "small-vocab", "no-casing"])
+def test_save_load_round_trip(tmp_path: Path, labels_scheme, settings):
+    tagger = untrained(labels_scheme, **settings)
+    tagger.save(tmp_path / "m")
+    loaded = Tagger.load(tmp_path / "m")
+    assert loaded.config == tagger.config
+    assert loaded.metrics is None  # untrained: no metrics.json
+    assert (loaded.featurizer.chars is None) == (not settings.get("chars", True))
+    assert loaded.featurizer.words.words == tagger.featurizer.words.words
+    for a, b in zip(tagger.model.get_weights(), loaded.model.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert loaded.tag_tokens(PROBES) == tagger.tag_tokens(PROBES)
+    assert [t.to_dict() for t in loaded.tag(["Ada visited Zürich."])] == \
+        [t.to_dict() for t in tagger.tag(["Ada visited Zürich."])]
+
+
+def test_save_twice_needs_force(tmp_path: Path):
+    tagger = untrained()
+    tagger.save(tmp_path / "m")
+    with pytest.raises(TaggerError, match="already exists"):
+        tagger.save(tmp_path / "m")
+    tagger.save(tmp_path / "m", force=True)
+    assert Tagger.load(tmp_path / "m").config == tagger.config
+
+
+@pytest.fixture
+def saved(tmp_path: Path) -> Path:
+    untrained().save(tmp_path / "m")
+    return tmp_path / "m"
+
+
+def _reseal(folder: Path) -> None:
+    """Rewrite the manifest to match the files, as a careless tool would after editing."""
+    files = {p.name: model_folder._fingerprint(p) for p in sorted(folder.iterdir())
+             if p.name != model_folder.MANIFEST}
+    model_folder.write_json(folder / model_folder.MANIFEST, {"files": files})
+
+
+def _edit_config(folder: Path, **changes) -> None:
+    config = json.loads((folder / "config.json").read_text())
+    for key, value in changes.items():
+        section, _, name = key.rpartition(".")
+        (config["settings"][section] if section else config)[name] = value
+    (folder / "config.json").write_text(json.dumps(config))
+
+
+def test_edited_config_is_caught_by_the_manifest(saved: Path):
+    _edit_config(saved, **{"network.units": 6})
+    with pytest.raises(TaggerError, match=r"config\.json is damaged or was changed"):
+        Tagger.load(saved)
+
+
+def test_table_sizes_are_checked_even_with_a_matching_manifest(saved: Path):
+    _edit_config(saved, vocab_size=99)
+    _reseal(saved)
+    with pytest.raises(TaggerError, match=r"vocab\.txt is damaged: it holds \d+ words where "
+                                          r"config\.json says 99"):
+        Tagger.load(saved)
+
+
+@pytest.mark.parametrize("change", [{"network.units": 6}, {"network.layers": 2},
+                                    {"casing_size": 0}, {"crf": False}])
+def test_weights_are_checked_against_the_config(saved: Path, change):
+    """Shapes, missing arrays, and arrays the model has no place for (a dropped CRF)."""
+    _edit_config(saved, **change)
+    _reseal(saved)
+    with pytest.raises(TaggerError, match=r"model\.weights\.h5 does not fit config\.json"):
+        Tagger.load(saved)
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"crf": "yes"}, "crf should be of type bool"),
+    ({"network.units": 0}, "units must be at least 1"),
+    ({"extra": 1}, "unexpected keyword argument 'extra'"),
+])
+def test_config_values_are_checked(saved: Path, change, message):
+    _edit_config(saved, **change)
+    _reseal(saved)
+    with pytest.raises(TaggerError, match=rf"config\.json does not describe a model .*{message}"):
+        Tagger.load(saved)
+
+
+def test_missing_or_damaged_manifest(saved: Path):
+    (saved / "manifest.json").write_text("{")
+    with pytest.raises(TaggerError, match=r"manifest\.json is damaged"):
+        Tagger.load(saved)
+    (saved / "manifest.json").unlink()
+    with pytest.raises(TaggerError, match=r"missing manifest\.json"):
+        Tagger.load(saved)
+
+
+def test_a_file_the_manifest_lists_must_exist(saved: Path):
+    (saved / "chars.json").unlink()
+    with pytest.raises(TaggerError, match=r"chars\.json is missing"):
+        Tagger.load(saved)
+
+
+def test_old_format_is_named(saved: Path):
+    _edit_config(saved, format_version=2)
+    _reseal(saved)
+    with pytest.raises(TaggerError, match=r"another format .* v2.*reads tagger-model v3"):
+        Tagger.load(saved)

@@ -1,0 +1,99 @@
+"""Properties that hold for any input, checked on generated text (Hypothesis).
+
+Any Unicode: control characters, NUL, combining marks, emoji, right-to-left scripts, lone
+carriage returns, line separators and very long lines.
+"""
+
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tagger import batch
+from tagger.tagging import Tagger
+
+# Characters a test must see often, whatever Hypothesis draws from all of Unicode.
+HARD = ["\x00", "\t", "\r", "\x0b", "\x1f", "\x85", "\u00a0", "\u2028", "\u200b", "\u200f",
+        "\u0301", "\u05d0", "\u0627", "\U0001f642", "\U0001f468\u200d\U0001f469", "\ufeff",
+        "e\u0301", " ", ".", "Berlin", "Anna", "-", "'"]
+CHARACTER = st.characters(codec="utf-8")  # every code point UTF-8 can carry: no surrogates
+PIECE = st.one_of(st.sampled_from(HARD), st.text(CHARACTER, min_size=1, max_size=6))
+TEXT = st.lists(PIECE, max_size=30).map("".join)
+LINE = TEXT.map(lambda t: t.replace("\n", " "))  # one line: anything but its end
+# Long lines: thousands of characters (the LSTM's time grows with their tokens).
+LONG_LINE = st.tuples(LINE, st.integers(30, 300)).map(lambda p: (p[0] + " Oslo")[:40] * p[1])
+TOKEN = st.text(CHARACTER, min_size=1, max_size=12)
+
+CHECKS = settings(max_examples=30, deadline=None,
+                  suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                         HealthCheck.too_slow])
+
+
+def _check_offsets(tagged) -> None:
+    text = tagged.text
+    assert len(tagged.tokens) == len(tagged.tags) == len(tagged.offsets)
+    previous_end = 0
+    for token, (start, end) in zip(tagged.tokens, tagged.offsets, strict=True):
+        assert text[start:end] == token and token
+        assert previous_end <= start < end  # in order, never overlapping
+        previous_end = end
+    for span in tagged.spans:
+        assert text[span.start:span.end] == span.text
+
+
+@CHECKS
+@given(texts=st.lists(st.one_of(TEXT, LONG_LINE), min_size=1, max_size=4))
+def test_token_and_span_offsets_slice_the_input(demo_tagger: Tagger, texts):
+    for tagged in demo_tagger.tag(texts):
+        _check_offsets(tagged)
+    assert [t.text for t in demo_tagger.tag(texts)] == texts
+
+
+@CHECKS
+@given(lines=st.lists(LINE.filter(lambda t: not t.endswith("\r")), min_size=1, max_size=25),
+       crlf=st.booleans())
+def test_one_record_per_input_line(demo_tagger: Tagger, tmp_path: Path, lines, crlf):
+    """Lines end at "\n" or "\r\n"; a "\r" anywhere else is text. (A line that ends in "\r"
+    is indistinguishable from a CRLF line end, so none is generated.)"""
+    source = tmp_path / "in.txt"
+    source.write_bytes(("\r\n" if crlf else "\n").join(lines).encode() + b"\n")
+    out = tmp_path / "out.jsonl"
+    written = batch.tag_file(demo_tagger, batch.open_input(str(source), None), str(out), "json",
+                             quiet=True)
+    records = [json.loads(r) for r in out.read_text(encoding="utf-8").split("\n")[:-1]]
+    assert written == len(records) == len(lines)
+    assert [r["text"] for r in records] == lines
+
+
+@CHECKS
+@given(sentences=st.lists(st.lists(TOKEN, max_size=40), min_size=1, max_size=40))
+def test_bucketed_batches_tag_like_each_sentence_alone(demo_tagger: Tagger, sentences):
+    batched = demo_tagger.tag_tokens(sentences)
+    assert batched == [demo_tagger.tag_tokens([s])[0] for s in sentences]
+    assert [len(t) for t in batched] == [len(s) for s in sentences]
+
+
+@settings(CHECKS, max_examples=10)  # each example tags 17+ texts one by one
+@given(texts=st.lists(LINE, min_size=17, max_size=24))  # over EAGER_TEXTS: compiled tokenizing
+def test_compiled_tokenizing_tags_like_each_text_alone(demo_tagger: Tagger, texts):
+    together = [t.to_dict() for t in demo_tagger.tag(texts)]
+    assert together == [demo_tagger.tag([t])[0].to_dict() for t in texts]
+
+
+@pytest.fixture(scope="module")
+def reloaded(demo_tagger: Tagger, tmp_path_factory: pytest.TempPathFactory) -> Tagger:
+    folder = tmp_path_factory.mktemp("saved") / "model"
+    demo_tagger.save(folder)
+    return Tagger.load(folder)
+
+
+@CHECKS
+@given(texts=st.lists(TEXT, min_size=1, max_size=8),
+       sentences=st.lists(st.lists(TOKEN, max_size=20), max_size=8))
+def test_save_then_load_tags_identically(demo_tagger: Tagger, reloaded: Tagger, texts,
+                                         sentences):
+    assert [t.to_dict() for t in reloaded.tag(texts)] == \
+        [t.to_dict() for t in demo_tagger.tag(texts)]
+    assert reloaded.tag_tokens(sentences) == demo_tagger.tag_tokens(sentences)
