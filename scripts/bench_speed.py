@@ -96,7 +96,7 @@ def flops_per_token(model: ModelConfig, chars_per_word: float) -> float:
     Embedding lookups are free; the char CNN counts each word's real characters; an LSTM
     step is 4 gates of (input + units) x units; Viterbi adds and maxes labels^2 scores.
     """
-    from tagger.model import CASING_DIM, CHAR_WIDTH
+    from tagger.model import CASING_DIM
 
     network = model.settings.network
     labels, units = len(model.labels), network.units
@@ -104,7 +104,7 @@ def flops_per_token(model: ModelConfig, chars_per_word: float) -> float:
     flops = 0.0
     width = network.embedding_dim
     if model.char_vocab_size:
-        flops += 2 * CHAR_WIDTH * network.char_dim * network.char_filters * chars_per_word
+        flops += 2 * network.char_width * network.char_dim * network.char_filters * chars_per_word
         width += network.char_filters
     if model.casing_size:
         width += CASING_DIM

@@ -27,7 +27,6 @@ from tagger.errors import TaggerError
 from tagger.model_folder import ModelConfig
 
 CASING_DIM = 4
-CHAR_WIDTH = 3  # characters each char CNN filter sees
 
 
 def build_model(config: ModelConfig) -> TaggerModel:
@@ -41,7 +40,7 @@ def build_model(config: ModelConfig) -> TaggerModel:
     if config.char_vocab_size:
         chars = inputs["chars"] = keras.Input(shape=(None, None), dtype="int32", name="chars")
         pieces.append(CharCNN(config.char_vocab_size, network.char_dim, network.char_filters,
-                              CHAR_WIDTH, name="char_cnn")(chars))
+                              network.char_width, name="char_cnn")(chars))
     if config.casing_size:
         casing = inputs["casing"] = keras.Input(shape=(None,), dtype="int32", name="casing")
         pieces.append(keras.layers.Embedding(config.casing_size, CASING_DIM,

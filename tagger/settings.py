@@ -71,6 +71,7 @@ class NetworkSettings(_Checked):
                              low=0, high=1, high_open=True)
     char_dim: int = setting(30, "Character embedding size.", low=1)
     char_filters: int = setting(50, "Character CNN filters: its output size per word.", low=1)
+    char_width: int = setting(3, "Characters each character CNN filter sees at once.", low=1)
     head: str = setting("auto", "Output layer: a CRF, a softmax, or auto (CRF for entity tags, "
                                 "softmax for POS). Entity taggers decode under the scheme's "
                                 "constraints either way.", choices=HEADS)

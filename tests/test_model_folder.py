@@ -28,7 +28,7 @@ def untrained(labels_scheme=ENTITY, **settings) -> Tagger:
 
 @pytest.mark.parametrize("labels_scheme, settings", [
     (ENTITY, {"head": "crf"}),
-    (ENTITY, {"head": "softmax"}),
+    (ENTITY, {"head": "softmax", "char_width": 5}),
     (POS, {"head": "auto"}),
     (POS, {"head": "crf", "layers": 2, "bidirectional": False}),
     (ENTITY, {"chars": False, "casing": False, "lowercase": False}),
@@ -44,6 +44,9 @@ def test_save_load_round_trip(tmp_path: Path, labels_scheme, settings):
     assert loaded.metrics is None  # untrained: no metrics.json
     assert (loaded.featurizer.chars is None) == (not settings.get("chars", True))
     assert loaded.featurizer.words.words == tagger.featurizer.words.words
+    if loaded.featurizer.chars is not None:
+        width = loaded.config.settings.network.char_width
+        assert loaded.model.encoder.get_layer("char_cnn").conv.kernel.shape[0] == width
     for a, b in zip(tagger.model.get_weights(), loaded.model.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
     assert loaded.tag_tokens(PROBES) == tagger.tag_tokens(PROBES)
