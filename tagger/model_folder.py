@@ -59,6 +59,9 @@ class ModelConfig:
     scheme: str
     crf: bool  # a CRF output layer instead of a softmax
     vocab_size: int
+    # 0: one trained word table. Otherwise pretrained vectors: a frozen table of vocab_size
+    # rows plus trained rows for the first tuned_vocab_size ids (the train words).
+    tuned_vocab_size: int = 0
     char_vocab_size: int = 0  # 0: no character features
     casing_size: int = 0  # 0: no casing feature
     settings: TrainConfig = field(default_factory=TrainConfig)
@@ -81,7 +84,8 @@ class ModelConfig:
         config = cls(**data, settings=settings,
                      corpus=CorpusInfo(**corpus) if corpus is not None else None)
         for name, kind in (("labels", list), ("scheme", str), ("crf", bool),
-                           ("vocab_size", int), ("char_vocab_size", int), ("casing_size", int)):
+                           ("vocab_size", int), ("tuned_vocab_size", int),
+                           ("char_vocab_size", int), ("casing_size", int)):
             if not isinstance(getattr(config, name), kind):
                 raise TypeError(f"{name} should be of type {kind.__name__}")
         return config

@@ -20,15 +20,15 @@ HEADS = ("auto", "crf", "softmax")
 
 def setting(default: Any, help: str, *, low: float | None = None, high: float | None = None,
             low_open: bool = False, high_open: bool = False, choices: tuple[str, ...] = (),
-            flag: str | None = None, file: bool = False) -> Any:
+            flag: str | None = None, path: bool = False) -> Any:
     """A dataclass field whose metadata describes the setting for the CLI and for checks.
 
     `low`/`high` bound numbers (inclusive unless `*_open`); `flag` overrides the command-line
-    spelling of a switch (e.g. "--lowercase/--keep-case"); `file` marks a path to a file.
+    spelling of a switch (e.g. "--lowercase/--keep-case"); `path` marks a file or folder path.
     """
     return field(default=default, metadata={
         "help": help, "low": low, "high": high, "low_open": low_open, "high_open": high_open,
-        "choices": choices, "flag": flag, "file": file})
+        "choices": choices, "flag": flag, "path": path})
 
 
 class _Checked:
@@ -53,9 +53,13 @@ class FeatureSettings(_Checked):
                                 "words).")
     casing: bool = setting(True, "A casing class feature per word (lower, Title, UPPER, "
                                  "numeric, ...).")
-    embeddings: str | None = setting(None, "Pretrained word vectors (GloVe or word2vec text) to "
-                                           "start from; their dimension sets --embedding-dim.",
-                                     file=True)
+    embeddings: str | None = setting(None, "Pretrained word vectors to start from: GloVe or "
+                                           "word2vec text, or a .npy matrix with a parquet "
+                                           "table of its words; their dimension sets "
+                                           "--embedding-dim.",
+                                     path=True)
+    max_vectors: int = setting(400_000, "Most words taken from --embeddings, most frequent "
+                                        "first; they join the vocabulary.", low=0)
 
 
 @dataclass(frozen=True)
@@ -154,7 +158,7 @@ class Spec:
     high_open: bool
     choices: tuple[str, ...]
     flag: str | None
-    file: bool
+    path: bool
 
     @property
     def base(self) -> type:

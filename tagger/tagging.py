@@ -115,6 +115,8 @@ class Tagger:
             labels=list(labels), scheme=scheme,
             crf=head == "crf" or (head == "auto" and scheme != schemes.TOKEN),
             vocab_size=len(featurizer.words),
+            tuned_vocab_size=featurizer.words.extended_from if settings.features.embeddings
+            else 0,
             char_vocab_size=len(featurizer.chars) if featurizer.chars is not None else 0,
             casing_size=featurizer.casing_size, settings=settings, corpus=corpus)
         return cls(build_model(config), featurizer, config)

@@ -14,7 +14,7 @@ import keras
 
 from tagger import batching
 from tagger.corpora import Corpus
-from tagger.embeddings import initialize, read_vectors
+from tagger.embeddings import read_vectors, rows_of
 from tagger.evaluation import score
 from tagger.features import Featurizer, tokens_tensor
 from tagger.model import compile_model
@@ -39,14 +39,19 @@ def train(corpus: Corpus, config: TrainConfig, *, progress: Progress | None = No
 
     sentences = [w for w, _ in train_split]
     featurizer = Featurizer.build(sentences, config.features)
+    vectors = None
+    if config.features.embeddings:
+        vectors = read_vectors(Path(config.features.embeddings),
+                               lowercase=config.features.lowercase,
+                               limit=config.features.max_vectors)
+        train_words = len(featurizer.words)
+        featurizer.words = featurizer.words.extended(vectors.words)
+        config = config.replace(embedding_dim=vectors.dimension)
+        progress.line(f"{config.features.embeddings}: {len(vectors.words)} vectors of dimension "
+                      f"{vectors.dimension}; vocabulary {train_words} train words + "
+                      f"{len(featurizer.words) - train_words} from the vectors")
     features = featurizer(tokens_tensor(sentences))
     targets = batching.encode_tags([t for _, t in train_split], corpus.labels)
-    vectors: dict = {}
-    if config.features.embeddings:
-        vectors, dimension = read_vectors(Path(config.features.embeddings), featurizer.words)
-        config = config.replace(embedding_dim=dimension)
-        progress.line(f"{config.features.embeddings}: vectors for {len(vectors)} of "
-                      f"{len(featurizer.words) - 2} words, dimension {dimension}")
     data = batching.training_dataset(features, targets, optimization.batch_size, shuffle=True,
                                      seed=optimization.seed,
                                      word_dropout=optimization.word_dropout,
@@ -57,9 +62,11 @@ def train(corpus: Corpus, config: TrainConfig, *, progress: Progress | None = No
                       validation_sentences=len(validation))
     tagger = Tagger.new(featurizer, corpus.labels, corpus.scheme, config, info)
     model = tagger.model
-    if vectors:
-        embedding = model.encoder.get_layer("word_embedding").embeddings
-        embedding.assign(initialize(embedding.numpy(), vectors))
+    if vectors is not None:
+        rows, matrix = rows_of(featurizer.words.words, vectors)
+        model.encoder.get_layer("word_embedding").set_vectors(rows, matrix)
+        progress.line(f"{int((rows < featurizer.words.extended_from).sum())} of "
+                      f"{featurizer.words.extended_from - 2} train words have a vector")
     batches = batching.batch_count(lengths, optimization.batch_size)
     compile_model(model, optimization.learning_rate, optimization.lr_decay, batches)
 

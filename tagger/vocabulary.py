@@ -32,6 +32,8 @@ class Vocabulary:
         # Ids from here on are words seen once in train (known only while building), the
         # ones word dropout replaces by UNK_ID so that the model learns to use UNK_ID.
         self.rare_from = len(words) if rare_from is None else rare_from
+        # Ids from here on are words only a vector file brought in (see `extended`).
+        self.extended_from = len(words)
         # Made now, not on first use, so that compiled functions capture it rather than
         # building a table inside every call. Keys skip <pad> and <unk>: those literal strings
         # in text are unknown words.
@@ -52,6 +54,22 @@ class Vocabulary:
             ranked = ranked[: max(0, max_size - 2)]
         frequent = sum(counts[w] > 1 for w in ranked)
         return cls([PAD, UNK, *ranked], lowercase, rare_from=frequent + 2)
+
+    def extended(self, words: Iterable[str]) -> Vocabulary:
+        """This vocabulary plus the `words` it lacks, whose ids follow the current ones.
+
+        Words holding a line break are left out: vocab.txt stores one word per line, and no
+        token ever holds one.
+        """
+        known = set(self.words[2:])
+        extra = []
+        for word in words:
+            if word not in known and "\n" not in word:
+                known.add(word)
+                extra.append(word)
+        grown = Vocabulary([*self.words, *extra], self.lowercase, self.rare_from)
+        grown.extended_from = len(self.words)
+        return grown
 
     def save(self, path: Path) -> None:
         path.write_text("".join(w + "\n" for w in self.words), encoding="utf-8")

@@ -140,3 +140,23 @@ def test_old_format_is_named(saved: Path):
     _reseal(saved)
     with pytest.raises(TaggerError, match=r"another format .* v2.*reads tagger-model v3"):
         Tagger.load(saved)
+
+
+def test_round_trip_with_pretrained_vectors(tmp_path: Path):
+    config = TrainConfig.from_flat(embedding_dim=4, units=5, chars=False,
+                                   embeddings="vectors.txt")
+    featurizer = Featurizer.build(SENTENCES, config.features)
+    featurizer.words = featurizer.words.extended(["quokka", "ada", "zyzzyva"])
+    tagger = Tagger.new(featurizer, *ENTITY, config)
+    assert tagger.config.tuned_vocab_size == featurizer.words.extended_from
+    words = featurizer.words.words
+    rows = np.array([words.index(w) for w in ("quokka", "ada", "zyzzyva")])
+    layer = tagger.model.encoder.get_layer("word_embedding")
+    layer.set_vectors(rows, np.arange(12, dtype=np.float32).reshape(3, 4) / 7)
+    tagger.save(tmp_path / "m")
+    loaded = Tagger.load(tmp_path / "m")
+    assert loaded.config == tagger.config and loaded.featurizer.words.words == words
+    np.testing.assert_array_equal(loaded.model.encoder.get_layer("word_embedding").table(),
+                                  layer.table())
+    probes = [["quokka", "Ada", "zyzzyva", "unseen"]]
+    assert loaded.tag_tokens(probes) == tagger.tag_tokens(probes)
