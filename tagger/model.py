@@ -3,6 +3,7 @@
     words  (batch, timesteps)         -> Embedding(mask_zero=True)     (batch, timesteps, E)
     chars  (batch, timesteps, chars)  -> char Embedding -> Conv1D over each word's characters
                                          -> max over characters       (batch, timesteps, F)
+                                         (or a BiLSTM over them: its final states)
     casing (batch, timesteps)         -> Embedding                     (batch, timesteps, 4)
     concatenate -> dropout -> N x (Bi)LSTM(return_sequences=True) -> dropout
     -> Dense per step                                                  (batch, timesteps, classes)
@@ -26,6 +27,7 @@ from keras import ops
 from tagger import crf, schemes
 from tagger.errors import TaggerError
 from tagger.model_folder import ModelConfig
+from tagger.settings import OptimizationSettings
 
 CASING_DIM = 4
 
@@ -45,25 +47,33 @@ def build_model(config: ModelConfig) -> TaggerModel:
     pieces = [word_embedding(words)]
     if config.char_vocab_size:
         chars = inputs["chars"] = keras.Input(shape=(None, None), dtype="int32", name="chars")
-        pieces.append(CharCNN(config.char_vocab_size, network.char_dim, network.char_filters,
-                              network.char_width, name="char_cnn")(chars))
+        if network.char_model == "lstm":
+            pieces.append(CharLSTM(config.char_vocab_size, network.char_dim,
+                                   network.char_filters, name="char_lstm")(chars))
+        else:
+            pieces.append(CharCNN(config.char_vocab_size, network.char_dim,
+                                  network.char_filters, network.char_width,
+                                  name="char_cnn")(chars))
     if config.casing_size:
         casing = inputs["casing"] = keras.Input(shape=(None,), dtype="int32", name="casing")
         pieces.append(keras.layers.Embedding(config.casing_size, CASING_DIM,
                                              name="casing_embedding")(casing))
     x = pieces[0] if len(pieces) == 1 else keras.layers.Concatenate(name="features")(pieces)
-    x = keras.layers.Dropout(network.dropout, name="feature_dropout")(x)
+    # Locked (variational) dropout draws one mask per sentence, shared by all its words.
+    noise_shape = (None, 1, None) if network.locked_dropout else None
+    x = keras.layers.Dropout(network.dropout, noise_shape, name="feature_dropout")(x)
     for i in range(network.layers):
         lstm = keras.layers.LSTM(network.units, return_sequences=True, name=f"lstm_{i}")
         if network.bidirectional:
             lstm = keras.layers.Bidirectional(lstm, name=f"bilstm_{i}")
         x = lstm(x, mask=mask)
-        x = keras.layers.Dropout(network.dropout, name=f"dropout_{i}")(x)
+        x = keras.layers.Dropout(network.dropout, noise_shape, name=f"dropout_{i}")(x)
     # A CRF scores the emissions itself; a softmax head gives probabilities per step.
-    scores = keras.layers.Dense(len(config.labels), activation=None if config.crf else "softmax",
+    labels = config.network_labels
+    scores = keras.layers.Dense(len(labels), activation=None if config.crf else "softmax",
                                 name="emissions" if config.crf else "tags")(x)
     encoder = keras.Model(inputs, scores, name="encoder")
-    return TaggerModel(encoder, config.labels, config.scheme, config.crf)
+    return TaggerModel(encoder, labels, config.network_scheme, config.crf)
 
 
 class PretrainedEmbedding(keras.layers.Layer):
@@ -240,6 +250,43 @@ class CharCNN(keras.layers.Layer):
                 "filters": self.filters, "width": self.width}
 
 
+class CharLSTM(keras.layers.Layer):
+    """(batch, timesteps, chars) ids -> (batch, timesteps, size): a BiLSTM over each word.
+
+    Each word's characters are read in both directions (Lample et al. 2016); the word's
+    features are the two final states, `size // 2` units each. Only real words go through the
+    LSTM: padded words (most of a padded batch) keep zeros.
+    """
+
+    def __init__(self, vocab_size: int, dim: int, size: int, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.vocab_size, self.dim, self.size = vocab_size, dim, size
+        self.embedding = keras.layers.Embedding(vocab_size, dim, mask_zero=True,
+                                                name="char_embedding")
+        self.bilstm = keras.layers.Bidirectional(keras.layers.LSTM(size // 2),
+                                                 name="char_bilstm")
+
+    def build(self, input_shape=None) -> None:
+        self.embedding.build((None,))
+        self.bilstm.build((None, None, self.dim))
+
+    def call(self, chars):
+        shape = tf.shape(chars)
+        words = tf.reshape(chars, (-1, shape[2]))  # (words, chars)
+        real = tf.cast(tf.where(tf.reduce_any(words != 0, axis=1)), tf.int32)  # (real, 1)
+        packed = tf.gather_nd(words, real)
+        states = self.bilstm(self.embedding(packed), mask=packed != 0)
+        out = tf.scatter_nd(real, states, tf.stack([tf.shape(words)[0], self.size]))
+        return tf.reshape(out, (shape[0], shape[1], self.size))
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], input_shape[1], self.size)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "vocab_size": self.vocab_size, "dim": self.dim,
+                "size": self.size}
+
+
 def load_weights(model: TaggerModel, path: Path) -> None:
     """Load weights saved from a model of the same config; any mismatch is a TaggerError.
 
@@ -271,18 +318,44 @@ def load_weights(model: TaggerModel, path: Path) -> None:
                                warning.lineno)
 
 
-def compile_model(model: TaggerModel, learning_rate: float, decay: float = 0.0,
-                  steps_per_epoch: int = 1) -> None:
-    """Adam with gradient clipping; the loss is the model's own (`compute_loss`).
+class LearningRate(keras.optimizers.schedules.LearningRateSchedule):
+    """learning_rate / (1 + decay * e) after e epochs (fractions included), times `factor`.
 
-    With `decay`, the learning rate after e epochs (fractions included) is
-    learning_rate / (1 + decay * e). Accuracy counts real tokens only: the pipeline gives
-    padded steps a sample weight of 0.
+    `factor` is a variable so that training can lower the rate on a plateau while the
+    compiled step keeps reading it.
     """
-    if decay:
-        learning_rate = keras.optimizers.schedules.InverseTimeDecay(
-            learning_rate, decay_steps=steps_per_epoch, decay_rate=decay)
+
+    def __init__(self, learning_rate: float, decay: float, steps_per_epoch: int) -> None:
+        self.learning_rate, self.decay, self.steps_per_epoch = learning_rate, decay, \
+            steps_per_epoch
+        self.factor = keras.Variable(1.0, trainable=False, name="learning_rate_factor")
+
+    def __call__(self, step):
+        epochs = ops.cast(step, "float32") / self.steps_per_epoch
+        return self.learning_rate * self.factor / (1.0 + self.decay * epochs)
+
+    def get_config(self) -> dict:
+        return {"learning_rate": self.learning_rate, "decay": self.decay,
+                "steps_per_epoch": self.steps_per_epoch}
+
+
+def compile_model(model: TaggerModel, optimization: OptimizationSettings,
+                  steps_per_epoch: int = 1) -> LearningRate:
+    """The optimizer of `optimization`, with gradient clipping; the loss is the model's own.
+
+    Returns the learning-rate schedule (its `factor` can be lowered during training).
+    Accuracy counts real tokens only: the pipeline gives padded steps a sample weight of 0.
+    """
+    schedule = LearningRate(optimization.learning_rate, optimization.lr_decay, steps_per_epoch)
+    options = {"clipnorm": 5.0, "use_ema": optimization.ema > 0,
+               "ema_momentum": optimization.ema or 0.99}
+    optimizer = {
+        "adam": lambda: keras.optimizers.Adam(schedule, **options),
+        "nadam": lambda: keras.optimizers.Nadam(schedule, **options),
+        "sgd": lambda: keras.optimizers.SGD(schedule, momentum=0.9, **options),
+    }[optimization.optimizer]()
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate, clipnorm=5.0),
+        optimizer=optimizer,
         weighted_metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
     )
+    return schedule

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tagger import __version__
+from tagger import __version__, schemes
 from tagger.errors import TaggerError
 from tagger.files import atomic_folder
 from tagger.settings import TrainConfig
@@ -67,6 +67,19 @@ class ModelConfig:
     settings: TrainConfig = field(default_factory=TrainConfig)
     corpus: CorpusInfo | None = None
     tagger_version: str = __version__
+
+    @property
+    def network_scheme(self) -> str:
+        """The scheme of the labels the network predicts: IOBES if trained so."""
+        iobes = self.settings.features.train_scheme == "iobes" and self.scheme == schemes.IOB2
+        return schemes.IOBES if iobes else self.scheme
+
+    @property
+    def network_labels(self) -> list[str]:
+        """The labels the network predicts; `schemes.iobes_to_iob2` maps IOBES ones back."""
+        if self.network_scheme != self.scheme:
+            return schemes.iobes_labels(self.labels)
+        return self.labels
 
     def to_json(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)

@@ -1,4 +1,4 @@
-"""Tag schemes: detecting IOB1 / IOB2 / IOBES, converting IOB1 to IOB2, reading spans."""
+"""Tag schemes: detecting IOB1 / IOB2 / IOBES, converting between them, reading spans."""
 
 from __future__ import annotations
 
@@ -57,6 +57,33 @@ def iob1_to_iob2(tags: Sequence[str]) -> list[str]:
         out.append(tag)
         previous = kind if prefix in "BI" else ""
     return out
+
+
+def iobes_labels(labels: Sequence[str]) -> list[str]:
+    """The IOBES labels for IOB2 `labels`: B-X also gives S-X, I-X also E-X; order kept."""
+    out = []
+    for label in labels:
+        prefix, kind = split_tag(label)
+        out += {"B": [label, f"S-{kind}"], "I": [label, f"E-{kind}"]}.get(prefix, [label])
+    return out
+
+
+def iob2_to_iobes(tags: Sequence[str]) -> list[str]:
+    """Rewrite an IOB2 sentence in IOBES: one-token entities S-, last tokens E-."""
+    out = []
+    for i, tag in enumerate(tags):
+        prefix, kind = split_tag(tag)
+        continued = i + 1 < len(tags) and tags[i + 1] == f"I-{kind}"
+        if prefix in "BI" and kind and not continued:
+            tag = f"{'S' if prefix == 'B' else 'E'}-{kind}"
+        out.append(tag)
+    return out
+
+
+def iobes_to_iob2(tag: str) -> str:
+    """One IOBES tag in IOB2 (S- -> B-, E- -> I-): a valid IOBES sentence maps tag by tag."""
+    prefix, kind = split_tag(tag)
+    return {"S": f"B-{kind}", "E": f"I-{kind}"}.get(prefix, tag) if kind else tag
 
 
 class Span(NamedTuple):

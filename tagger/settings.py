@@ -16,6 +16,9 @@ from typing import Any
 from tagger.errors import TaggerError
 
 HEADS = ("auto", "crf", "softmax")
+CHAR_MODELS = ("cnn", "lstm")
+OPTIMIZERS = ("adam", "nadam", "sgd")
+TRAIN_SCHEMES = ("corpus", "iobes")
 
 
 def setting(default: Any, help: str, *, low: float | None = None, high: float | None = None,
@@ -49,8 +52,8 @@ class FeatureSettings(_Checked):
     min_count: int = setting(1, "Keep words seen at least this often in train.", low=1)
     max_vocab: int | None = setting(None, "Keep at most this many words (with padding and "
                                           "unknown).", low=3)
-    chars: bool = setting(True, "Character CNN features for every word (helps with unseen "
-                                "words).")
+    chars: bool = setting(True, "Character features for every word (helps with unseen "
+                                "words; see --char-model).")
     casing: bool = setting(True, "A casing class feature per word (lower, Title, UPPER, "
                                  "numeric, ...).")
     embeddings: str | None = setting(None, "Pretrained word vectors to start from: GloVe or "
@@ -60,6 +63,9 @@ class FeatureSettings(_Checked):
                                      path=True)
     max_vectors: int = setting(400_000, "Most words taken from --embeddings, most frequent "
                                         "first; they join the vocabulary.", low=0)
+    train_scheme: str = setting("corpus", "Entity tag scheme the network learns: the corpus's "
+                                          "own, or IOBES (tags come out in the corpus's "
+                                          "scheme either way).", choices=TRAIN_SCHEMES)
 
 
 @dataclass(frozen=True)
@@ -73,12 +79,24 @@ class NetworkSettings(_Checked):
                                   flag="--bidirectional/--unidirectional")
     dropout: float = setting(0.5, "Dropout on the features and after each LSTM layer.",
                              low=0, high=1, high_open=True)
+    locked_dropout: bool = setting(False, "Drop the same features at every word of a sentence "
+                                          "(variational dropout) instead of at each word "
+                                          "anew.")
+    char_model: str = setting("cnn", "Character features: a CNN with max pooling, or a "
+                                     "BiLSTM's final states.", choices=CHAR_MODELS)
     char_dim: int = setting(30, "Character embedding size.", low=1)
-    char_filters: int = setting(50, "Character CNN filters: its output size per word.", low=1)
+    char_filters: int = setting(50, "Character features per word: CNN filters, or both "
+                                    "directions' LSTM units together (even).", low=1)
     char_width: int = setting(3, "Characters each character CNN filter sees at once.", low=1)
     head: str = setting("auto", "Output layer: a CRF, a softmax, or auto (CRF for entity tags, "
                                 "softmax for POS). Entity taggers decode under the scheme's "
                                 "constraints either way.", choices=HEADS)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.char_model == "lstm" and self.char_filters % 2:
+            raise TaggerError(f"training setting char_filters must be even with char_model "
+                              f"lstm (half per direction), not {self.char_filters}")
 
 
 @dataclass(frozen=True)
@@ -89,9 +107,17 @@ class OptimizationSettings(_Checked):
     patience: int = setting(5, "Stop after this many epochs without a better validation "
                                "score.", low=1)
     batch_size: int = setting(32, "Sentences per batch.", low=1)
-    learning_rate: float = setting(1e-3, "Adam's learning rate.", low=0, low_open=True)
+    optimizer: str = setting("adam", "Adam, Nadam, or SGD with momentum 0.9 (use a learning "
+                                     "rate near 0.01 with SGD).", choices=OPTIMIZERS)
+    learning_rate: float = setting(1e-3, "The optimizer's learning rate.", low=0,
+                                   low_open=True)
     lr_decay: float = setting(0.0, "Learning rate after e epochs: "
                                    "learning-rate / (1 + lr-decay * e).", low=0)
+    lr_plateau: int = setting(0, "Halve the learning rate after this many epochs without a "
+                                 "better validation score (0: never).", low=0)
+    ema: float = setting(0.0, "Average the weights over the training steps with this "
+                              "momentum, e.g. 0.999 (0: off); validation and the saved model "
+                              "use the average.", low=0, high=1, high_open=True)
     word_dropout: float = setting(0.5, "Probability of replacing a word seen once in train by "
                                        "the unknown word.", low=0, high=1, high_open=True)
     seed: int = setting(1, "Random seed of initialization, shuffling and dropout.")

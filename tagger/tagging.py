@@ -73,7 +73,11 @@ class Tagger:
         self.featurizer = featurizer
         self.config = config
         self.metrics = metrics
-        self._label_array = np.asarray(self.labels, dtype=object)
+        # The network's label ids -> the corpus's labels (IOBES ones mapped back to IOB2).
+        output = config.network_labels
+        if config.network_scheme != config.scheme:
+            output = [schemes.iobes_to_iob2(label) for label in output]
+        self._label_array = np.asarray(output, dtype=object)
         # One signature with free sizes: traced once, whatever the shapes. It takes the
         # ragged features of many sentences and the rows of one batch, and pads that batch
         # inside the compiled call.

@@ -12,15 +12,16 @@ from typing import Any
 
 import keras
 
-from tagger import batching
+from tagger import batching, schemes
 from tagger.corpora import Corpus
 from tagger.embeddings import read_vectors, rows_of
+from tagger.errors import TaggerError
 from tagger.evaluation import score
 from tagger.features import Featurizer, tokens_tensor
-from tagger.model import compile_model
+from tagger.model import LearningRate, compile_model
 from tagger.model_folder import CorpusInfo
 from tagger.progress import Progress, clock, rate
-from tagger.settings import TrainConfig
+from tagger.settings import OptimizationSettings, TrainConfig
 from tagger.tagging import Tagger
 
 
@@ -35,6 +36,9 @@ def train(corpus: Corpus, config: TrainConfig, *, progress: Progress | None = No
     train_split = corpus.split("train")
     validation = corpus.split("validation")
     optimization = config.optimization
+    if config.features.train_scheme == "iobes" and corpus.scheme == schemes.TOKEN:
+        raise TaggerError(f"train_scheme iobes needs entity tags; {corpus.name} "
+                          f"{corpus.tag_column} has no B-/I- tags", param="train_scheme")
     keras.utils.set_random_seed(optimization.seed)
 
     sentences = [w for w, _ in train_split]
@@ -51,16 +55,20 @@ def train(corpus: Corpus, config: TrainConfig, *, progress: Progress | None = No
                       f"{vectors.dimension}; vocabulary {train_words} train words + "
                       f"{len(featurizer.words) - train_words} from the vectors")
     features = featurizer(tokens_tensor(sentences))
-    targets = batching.encode_tags([t for _, t in train_split], corpus.labels)
+    info = CorpusInfo(dataset=corpus.name, tag_column=corpus.tag_column, notes=corpus.notes,
+                      train_sentences=len(train_split),
+                      train_tokens=sum(len(w) for w in sentences),
+                      validation_sentences=len(validation))
+    tagger = Tagger.new(featurizer, corpus.labels, corpus.scheme, config, info)
+    gold = [t for _, t in train_split]
+    if tagger.config.network_scheme == schemes.IOBES and corpus.scheme == schemes.IOB2:
+        gold = [schemes.iob2_to_iobes(tags) for tags in gold]
+    targets = batching.encode_tags(gold, tagger.config.network_labels)
     data = batching.training_dataset(features, targets, optimization.batch_size, shuffle=True,
                                      seed=optimization.seed,
                                      word_dropout=optimization.word_dropout,
                                      rare_from=featurizer.words.rare_from)
     lengths = targets.row_lengths().numpy()
-    info = CorpusInfo(dataset=corpus.name, tag_column=corpus.tag_column, notes=corpus.notes,
-                      train_sentences=len(train_split), train_tokens=int(lengths.sum()),
-                      validation_sentences=len(validation))
-    tagger = Tagger.new(featurizer, corpus.labels, corpus.scheme, config, info)
     model = tagger.model
     if vectors is not None:
         rows, matrix = rows_of(featurizer.words.words, vectors)
@@ -68,15 +76,20 @@ def train(corpus: Corpus, config: TrainConfig, *, progress: Progress | None = No
         progress.line(f"{int((rows < featurizer.words.extended_from).sum())} of "
                       f"{featurizer.words.extended_from - 2} train words have a vector")
     batches = batching.batch_count(lengths, optimization.batch_size)
-    compile_model(model, optimization.learning_rate, optimization.lr_decay, batches)
+    schedule = compile_model(model, optimization, batches)
 
-    tracker = _EpochTracker(tagger, validation, optimization.epochs, optimization.patience,
-                            progress, tokens=info.train_tokens, batches=batches)
+    tracker = _EpochTracker(tagger, validation, optimization, schedule, progress,
+                            tokens=info.train_tokens, batches=batches)
+    # With weight averaging, validation scores (and the kept weights) are the averages':
+    # swapped in at the end of each epoch, swapped back at the start of the next.
+    callbacks = [keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if optimization.ema \
+        else []
     progress.line(f"training on {len(train_split)} sentences ({tracker.tokens} tokens), "
                   f"vocabulary {len(featurizer.words)}, {len(corpus.labels)} labels "
                   f"({corpus.scheme}); validation {len(validation)} sentences")
     started = time.monotonic()
-    model.fit(data, epochs=optimization.epochs, verbose=0, shuffle=False, callbacks=[tracker])
+    model.fit(data, epochs=optimization.epochs, verbose=0, shuffle=False,
+              callbacks=[*callbacks, tracker])
     minutes = (time.monotonic() - started) / 60
     model.set_weights(tracker.best_weights)
 
@@ -95,17 +108,21 @@ def train(corpus: Corpus, config: TrainConfig, *, progress: Progress | None = No
 
 
 class _EpochTracker(keras.callbacks.Callback):
-    """Scores validation after each epoch, keeps the best weights, stops after `patience`."""
+    """Scores validation after each epoch, keeps the best weights, halves the learning rate
+    after `lr_plateau` epochs without progress, and stops after `patience`."""
 
-    def __init__(self, tagger: Tagger, validation: list, epochs: int, patience: int,
-                 progress: Progress, tokens: int, batches: int) -> None:
+    def __init__(self, tagger: Tagger, validation: list, optimization: OptimizationSettings,
+                 schedule: LearningRate, progress: Progress, tokens: int, batches: int) -> None:
         super().__init__()
         self.tagger = tagger
         # Featurized once: the same tensors are tagged after every epoch.
         self.features = tagger.featurizer(tokens_tensor([w for w, _ in validation]))
         self.gold = [t for _, t in validation]
-        self.epochs = epochs
-        self.patience = patience
+        self.epochs = optimization.epochs
+        self.patience = optimization.patience
+        self.plateau = optimization.lr_plateau
+        self.schedule = schedule
+        self.last_cut = 0  # the epoch of the last halving
         self.progress = progress
         self.tokens = tokens
         self.batches = batches
@@ -132,7 +149,8 @@ class _EpochTracker(keras.callbacks.Callback):
         report = score(self.gold, self.tagger.tag_features(self.features), self.tagger.scheme)
         self.history.append({"epoch": epoch + 1, "loss": float((logs or {}).get("loss", 0)),
                              "metric": report["metric"], "score": report["score"],
-                             "accuracy": report["accuracy"], "seconds": round(seconds, 1)})
+                             "accuracy": report["accuracy"], "seconds": round(seconds, 1),
+                             "learning_rate": float(self.model.optimizer.learning_rate)})
         improved = report["score"] > self.best_score
         if improved:
             self.best_score, self.best_epoch, self.best_report = report["score"], epoch + 1, report
@@ -144,3 +162,8 @@ class _EpochTracker(keras.callbacks.Callback):
         if epoch + 1 - self.best_epoch >= self.patience:
             self.progress.line(f"no improvement for {self.patience} epochs: stopping")
             self.model.stop_training = True
+        elif self.plateau and epoch + 1 - max(self.best_epoch, self.last_cut) >= self.plateau:
+            self.schedule.factor.assign(self.schedule.factor * 0.5)
+            self.last_cut = epoch + 1
+            self.progress.line(f"no improvement for {self.plateau} epochs: learning rate "
+                               f"x{float(self.schedule.factor):g}")

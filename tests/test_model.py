@@ -23,7 +23,7 @@ def model():
     m = build_model(model_config(vocab_size=20, num_labels=5, embedding_dim=8, layers=2,
                                 units=6, char_vocab_size=12, char_dim=4, char_filters=5,
                                 casing_size=8))
-    compile_model(m, 1e-3)
+    compile_model(m, TrainConfig().optimization)
     return m
 
 
@@ -88,11 +88,53 @@ def test_more_padding_changes_neither_outputs_nor_loss_nor_metrics(model):
 
 def test_learning_rate_decays_per_epoch():
     m = build_model(model_config(vocab_size=5, num_labels=2, embedding_dim=2, units=2))
-    compile_model(m, 0.01, decay=0.5, steps_per_epoch=10)
+    settings = TrainConfig.from_flat(learning_rate=0.01, lr_decay=0.5).optimization
+    schedule = compile_model(m, settings, steps_per_epoch=10)
     m.optimizer.build(m.trainable_variables)
     assert float(m.optimizer.learning_rate) == pytest.approx(0.01)
     m.optimizer.iterations.assign(20)  # two epochs of 10 steps
     assert float(m.optimizer.learning_rate) == pytest.approx(0.01 / (1 + 0.5 * 2))
+    schedule.factor.assign(0.5)  # a plateau halves the rate on top of the decay
+    assert float(m.optimizer.learning_rate) == pytest.approx(0.005 / (1 + 0.5 * 2))
+
+
+@pytest.mark.parametrize("name, kind", [("adam", keras.optimizers.Adam),
+                                        ("nadam", keras.optimizers.Nadam),
+                                        ("sgd", keras.optimizers.SGD)])
+def test_optimizer_is_the_one_asked_for(name, kind):
+    m = build_model(model_config(vocab_size=5, num_labels=2, embedding_dim=2, units=2))
+    compile_model(m, TrainConfig.from_flat(optimizer=name, ema=0.9).optimization)
+    assert type(m.optimizer) is kind
+    assert m.optimizer.use_ema and m.optimizer.ema_momentum == pytest.approx(0.9)
+    assert m.optimizer.clipnorm == 5.0
+
+
+def test_locked_dropout_drops_whole_features_of_a_sentence():
+    m = build_model(model_config(vocab_size=20, num_labels=3, embedding_dim=16, units=3,
+                                 locked_dropout=True, dropout=0.5))
+    dropout = m.encoder.get_layer("feature_dropout")
+    x = np.ones((2, 7, 16), np.float32)
+    dropped = keras.ops.convert_to_numpy(dropout(x, training=True))
+    # Each (sentence, feature) is dropped at every step or at none.
+    assert np.all(dropped == dropped[:, :1, :])
+    assert 0 < (dropped == 0).mean() < 1
+
+
+def test_char_lstm_gives_final_states_of_real_words_and_zeros_for_padding():
+    m = build_model(model_config(vocab_size=20, num_labels=5, embedding_dim=8, units=6,
+                                 char_vocab_size=12, char_dim=4, char_filters=6,
+                                 char_model="lstm"))
+    layer = m.encoder.get_layer("char_lstm")
+    chars = inputs(WORDS)["chars"]
+    out = keras.ops.convert_to_numpy(layer(chars))
+    assert out.shape == (2, 5, 6)
+    assert np.all(out[0, 3:] == 0) and np.all(out[0, :3] != 0)
+    # More padded characters per word change nothing: the LSTM reads real characters only.
+    wider = keras.ops.convert_to_numpy(layer(np.pad(chars, ((0, 0), (0, 0), (0, 4)))))
+    np.testing.assert_allclose(out, wider, rtol=1e-5, atol=1e-6)
+    # A word's features depend on its own characters only, not on its neighbours.
+    alone = keras.ops.convert_to_numpy(layer(chars[1:2, 2:3]))
+    np.testing.assert_allclose(out[1, 2], alone[0, 0], rtol=1e-5, atol=1e-6)
 
 
 def test_loss_is_a_mean_over_real_tokens(model):
@@ -109,7 +151,7 @@ def crf_model():
     m = build_model(model_config(vocab_size=20, num_labels=5, embedding_dim=8, units=6,
                                 char_vocab_size=12, char_dim=4, char_filters=5, casing_size=8,
                                 crf=True))
-    compile_model(m, 1e-3)
+    compile_model(m, TrainConfig().optimization)
     m.crf.transitions.assign(np.random.default_rng(0).normal(size=(5, 5)))
     return m
 

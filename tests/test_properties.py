@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tagger import batch
+from tagger import batch, schemes
 from tagger.tagging import Tagger
 
 # Characters a test must see often, whatever Hypothesis draws from all of Unicode.
@@ -97,3 +97,15 @@ def test_save_then_load_tags_identically(demo_tagger: Tagger, reloaded: Tagger, 
     assert [t.to_dict() for t in reloaded.tag(texts)] == \
         [t.to_dict() for t in demo_tagger.tag(texts)]
     assert reloaded.tag_tokens(sentences) == demo_tagger.tag_tokens(sentences)
+
+
+_IOB2_TAG = st.sampled_from(["O", "B-PER", "I-PER", "B-LOC", "I-LOC"])
+
+
+@given(st.lists(_IOB2_TAG, max_size=30))
+def test_iobes_keeps_the_entities_of_any_iob2_sentence(tags):
+    """Training in IOBES and mapping tags back loses no entity and changes no valid tag."""
+    iob2 = schemes.iob1_to_iob2(tags)  # a valid IOB2 sentence: no stray I- tags
+    iobes = schemes.iob2_to_iobes(iob2)
+    assert schemes.spans(iobes) == schemes.spans(iob2)
+    assert [schemes.iobes_to_iob2(t) for t in iobes] == iob2

@@ -25,3 +25,16 @@ def test_spans_iob2_and_iobes():
     assert schemes.spans(tags) == [("PER", 0, 2), ("LOC", 3, 4), ("LOC", 4, 5), ("ORG", 5, 6)]
     assert schemes.spans(["S-LOC", "B-PER", "E-PER", "O"]) == [("LOC", 0, 1), ("PER", 1, 3)]
     assert schemes.spans(["O", "O"]) == []
+
+
+def test_iobes_labels_add_single_and_end_tags():
+    assert schemes.iobes_labels(["O", "B-PER", "I-PER"]) == ["O", "B-PER", "S-PER", "I-PER",
+                                                             "E-PER"]
+
+
+def test_iob2_to_iobes_and_back():
+    iob2 = ["B-PER", "I-PER", "I-PER", "O", "B-LOC", "B-LOC", "I-LOC", "B-ORG"]
+    iobes = schemes.iob2_to_iobes(iob2)
+    assert iobes == ["B-PER", "I-PER", "E-PER", "O", "S-LOC", "B-LOC", "E-LOC", "S-ORG"]
+    assert schemes.spans(iobes) == schemes.spans(iob2)
+    assert [schemes.iobes_to_iob2(t) for t in iobes] == iob2

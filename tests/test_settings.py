@@ -51,3 +51,9 @@ def test_sections_round_trip_and_flat_names():
     assert config.flat()["units"] == 7 and config.replace(units=8).network.units == 8
     with pytest.raises(TaggerError, match="unknown settings section 'nets'"):
         TrainConfig.from_dict({"nets": {}})
+
+
+def test_char_lstm_needs_an_even_size():
+    with pytest.raises(TaggerError, match="char_filters must be even with char_model lstm"):
+        TrainConfig.from_flat(char_model="lstm", char_filters=25)
+    assert TrainConfig.from_flat(char_model="lstm", char_filters=50).network.char_filters == 50

@@ -6,10 +6,11 @@ from pathlib import Path
 import h5py
 import pytest
 
-from tagger import model_folder
+from tagger import model_folder, schemes
 from tagger.corpora import load_corpus
 from tagger.errors import TaggerError
 from tagger.settings import TrainConfig
+from tagger.tagging import Tagger
 from tagger.training import train
 
 from .conftest import DEMO
@@ -103,3 +104,39 @@ def test_training_needs_a_validation_split(tmp_path: Path):
     del corpus.splits["validation"]
     with pytest.raises(TaggerError, match="split 'validation' is not in"):
         train(corpus, TrainConfig.from_flat(epochs=1))
+
+
+def test_iobes_training_with_the_literature_options_tags_in_the_corpus_scheme(tmp_path: Path):
+    """IOBES targets, Nadam with weight averaging, locked dropout and a char BiLSTM train
+    together; tags come out in the corpus's IOB2 and survive saving and loading."""
+    corpus = _tiny_corpus()
+    config = TINY.replace(train_scheme="iobes", optimizer="nadam", ema=0.9,
+                          locked_dropout=True, char_model="lstm", char_filters=6, epochs=2)
+    tagger, _ = train(corpus, config)
+    assert tagger.config.network_scheme == "IOBES"
+    assert "S-PER" in tagger.config.network_labels and "S-PER" not in tagger.labels
+    assert tagger.model.encoder.output.shape[-1] == len(tagger.config.network_labels)
+    assert tagger.model.encoder.get_layer("char_lstm") is not None
+    sentences = [w for w, _ in corpus.split("validation")]
+    tags = tagger.tag_tokens(sentences)
+    assert {t for sentence in tags for t in sentence} <= set(corpus.labels)
+    tagger.save(tmp_path / "model")
+    loaded = Tagger.load(tmp_path / "model")
+    assert loaded.config.network_scheme == "IOBES"
+    assert loaded.tag_tokens(sentences) == tags
+
+
+def test_learning_rate_halves_after_epochs_without_progress():
+    # A learning rate too small to change any tag: every epoch after the first is a plateau.
+    config = TINY.replace(epochs=4, patience=10, lr_plateau=1, learning_rate=1e-12)
+    _, metrics = train(_tiny_corpus(), config)
+    rates = [h["learning_rate"] for h in metrics["history"]]
+    assert rates == pytest.approx([1e-12, 1e-12, 5e-13, 2.5e-13])
+
+
+def test_iobes_needs_entity_tags():
+    corpus = _tiny_corpus()
+    corpus.scheme = schemes.TOKEN
+    with pytest.raises(TaggerError, match="train_scheme iobes needs entity tags") as error:
+        train(corpus, TINY.replace(train_scheme="iobes"))
+    assert error.value.param == "train_scheme"
