@@ -40,7 +40,9 @@ def build_model(config: ModelConfig) -> TaggerModel:
     mask = ops.not_equal(words, 0)
     if config.tuned_vocab_size:
         word_embedding = PretrainedEmbedding(config.vocab_size, config.tuned_vocab_size,
-                                             network.embedding_dim, name="word_embedding")
+                                             network.embedding_dim,
+                                             config.settings.features.tune_vectors,
+                                             name="word_embedding")
     else:
         word_embedding = keras.layers.Embedding(config.vocab_size, network.embedding_dim,
                                                 mask_zero=True, name="word_embedding")
@@ -83,13 +85,16 @@ class PretrainedEmbedding(keras.layers.Layer):
     the table is most of a model folder, and GloVe's values need no more than float16's three
     significant digits. `tuned` holds rows for the first `tuned_rows` ids, the train words:
     they start at zero where a pretrained vector exists (and randomly where not) and are
-    learned. Words only the vector file knows keep their vector as it is, so they stay in the
-    space the tuned rows move in small steps from. Id 0 is padding and masked.
+    learned; without `tune_pretrained` only those without a vector are. Words only the
+    vector file knows keep their vector as it is (training never sees them), so they stay in
+    the space the tuned rows move in small steps from. Id 0 is padding and masked.
     """
 
-    def __init__(self, vocab_size: int, tuned_rows: int, dim: int, **kwargs) -> None:
+    def __init__(self, vocab_size: int, tuned_rows: int, dim: int, tune_pretrained: bool = True,
+                 **kwargs) -> None:
         super().__init__(**kwargs)
         self.vocab_size, self.tuned_rows, self.dim = vocab_size, tuned_rows, dim
+        self.tune_pretrained = tune_pretrained
 
     def build(self, input_shape=None) -> None:
         self.frozen = self.add_weight((self.vocab_size, self.dim), initializer="zeros",
@@ -99,8 +104,11 @@ class PretrainedEmbedding(keras.layers.Layer):
 
     def call(self, ids):
         tuned = tf.gather(self.tuned, tf.minimum(ids, self.tuned_rows - 1))
-        tuned = tuned * tf.cast(ids < self.tuned_rows, tuned.dtype)[..., None]
-        return tf.cast(tf.gather(self.frozen, ids), tuned.dtype) + tuned
+        learns = ids < self.tuned_rows
+        frozen = tf.gather(self.frozen, ids)
+        if not self.tune_pretrained:  # only rows without a vector (all zeros) learn
+            learns &= tf.reduce_all(frozen == 0, axis=-1)
+        return tf.cast(frozen, tuned.dtype) + tuned * tf.cast(learns, tuned.dtype)[..., None]
 
     def compute_mask(self, ids, mask=None):
         return ops.not_equal(ids, 0)
@@ -120,12 +128,16 @@ class PretrainedEmbedding(keras.layers.Layer):
     def table(self) -> np.ndarray:
         """The vector of every word id, as the network sees it now."""
         frozen = keras.ops.convert_to_numpy(self.frozen).astype(np.float32)
-        frozen[: self.tuned_rows] += keras.ops.convert_to_numpy(self.tuned)
+        tuned = keras.ops.convert_to_numpy(self.tuned)
+        if not self.tune_pretrained:
+            tuned = tuned * np.all(frozen[: self.tuned_rows] == 0, axis=1)[:, None]
+        frozen[: self.tuned_rows] += tuned
         return frozen
 
     def get_config(self) -> dict:
         return {**super().get_config(), "vocab_size": self.vocab_size,
-                "tuned_rows": self.tuned_rows, "dim": self.dim}
+                "tuned_rows": self.tuned_rows, "dim": self.dim,
+                "tune_pretrained": self.tune_pretrained}
 
 
 class CRF(keras.layers.Layer):

@@ -63,6 +63,9 @@ class FeatureSettings(_Checked):
                                      path=True)
     max_vectors: int = setting(400_000, "Most words taken from --embeddings, most frequent "
                                         "first; they join the vocabulary.", low=0)
+    tune_vectors: bool = setting(True, "Fine-tune the pretrained vectors of train words "
+                                       "(words only the file has stay as they are either "
+                                       "way); off: only words without a vector learn one.")
     train_scheme: str = setting("corpus", "Entity tag scheme the network learns: the corpus's "
                                           "own, or IOBES (tags come out in the corpus's "
                                           "scheme either way).", choices=TRAIN_SCHEMES)

@@ -109,6 +109,25 @@ def test_pretrained_rows_stay_frozen_while_train_rows_learn(tmp_path: Path):
     assert any(not np.allclose(table[words.index(w)], given[w], atol=1e-2) for w in trained)
 
 
+def test_without_tuning_every_pretrained_vector_stays_and_the_others_learn(tmp_path: Path):
+    corpus, given, path = _corpus_and_vectors(tmp_path)
+    config = TrainConfig.from_flat(epochs=2, units=4, learning_rate=0.05, embeddings=str(path),
+                                   tune_vectors=False)
+    tagger, _ = train(corpus, config)
+    tagger.save(tmp_path / "m")
+    words = tagger.featurizer.words.words
+    for model in (tagger.model, Tagger.load(tmp_path / "m").model):
+        table = model.encoder.get_layer("word_embedding").table()
+        for word, vector in given.items():
+            np.testing.assert_allclose(table[words.index(word)], vector, rtol=2e-3, atol=1e-3)
+    # Train words without a vector start random (the same start at a vanishing rate) and learn.
+    still, _ = train(corpus, config.replace(learning_rate=1e-12))
+    without = [i for i, w in enumerate(words[: tagger.config.tuned_vocab_size])
+               if i >= 2 and w not in given]
+    start = still.model.encoder.get_layer("word_embedding").table()
+    assert not np.allclose(table[without], start[without], atol=1e-3)
+
+
 def test_max_vectors_caps_the_words_taken(tmp_path: Path):
     corpus, _, path = _corpus_and_vectors(tmp_path)
     config = TrainConfig.from_flat(epochs=1, units=4, embeddings=str(path), max_vectors=3)

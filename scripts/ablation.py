@@ -1,0 +1,97 @@
+"""Ablation: a recipe with one technique from the literature changed at a time, on N seeds.
+
+    python scripts/ablation.py data/recipes/wnut_17.toml --seeds 1,2,3
+    python scripts/ablation.py data/recipes/conll2003.toml --only recipe,iobes,nadam --glove
+
+Each variant is the recipe plus the options below, trained once per seed in a fresh process
+(see benchmark.py); the table gives each variant's median validation score, its spread
+(min-max) and its difference from the recipe's median in the same run. Writes
+data/benchmarks/ablation-CORPUS[-glove].{md,json}. Validation splits only.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import shlex
+import sys
+from datetime import UTC, datetime
+
+from benchmark import glove_folder, machine, recipes_parser, run, summary
+
+# name -> (options on top of the recipe, what the literature calls it)
+VARIANTS: dict[str, tuple[str, str]] = {
+    "recipe": ("", "the recipe as it is"),
+    "iobes": ("--train-scheme iobes", "IOBES targets (Lample et al. 2016)"),
+    "nadam": ("--optimizer nadam", "Nadam (Reimers & Gurevych 2017)"),
+    "sgd": ("--optimizer sgd --learning-rate 0.015 --lr-decay 0.05",
+            "SGD, momentum 0.9, rate 0.015 / (1 + 0.05 e) (Ma & Hovy 2016)"),
+    "plateau": ("--lr-plateau 2 --patience 6 --epochs 50",
+                "halve the rate after 2 epochs without progress, patience 6, 50 epochs"),
+    "deeper": ("--layers 2 --units 200", "2 BiLSTM layers of 200 units"),
+    "locked": ("--locked-dropout", "locked (variational) dropout"),
+    "char-lstm": ("--char-model lstm", "character BiLSTM, 25 units per direction (Lample)"),
+    "ema": ("--ema 0.999", "weights averaged over steps, momentum 0.999"),
+    # With --glove only.
+    "frozen-vectors": ("--no-tune-vectors", "pretrained vectors frozen, train words' too"),
+}
+
+
+def markdown(rows: list[dict], header: str) -> str:
+    base = next((r["validation"] for r in rows if r["variant"] == "recipe"), None)
+    lines = [header, "",
+             "| variant | options | validation median (min-max) | vs recipe | seeds | "
+             "train min | tagging tokens/s |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
+    for r in rows:
+        delta = f"{r['validation'] - base:+.2f}" if base is not None else "n/a"
+        lines.append(f"| {r['variant']} | `{r['options'] or '-'}` | {r['validation']:.2f} "
+                     f"({r['min']:.2f}-{r['max']:.2f}) | {delta} | {len(r['seeds'])} | "
+                     f"{r['train_minutes']} | {r['tagging_tokens_per_s']:,} |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = recipes_parser(__doc__.split("\n")[0])
+    parser.add_argument("--seeds", default="1,2,3", help="comma-separated seeds")
+    parser.add_argument("--glove", action="store_true", help="start from GloVe 6B 50d")
+    parser.add_argument("--only", default=",".join(v for v in VARIANTS if v != "frozen-vectors"),
+                        help=f"variants to run, of: {', '.join(VARIANTS)}")
+    args = parser.parse_args()
+    seeds = [int(s) for s in args.seeds.split(",")]
+    names = args.only.split(",")
+    unknown = set(names) - set(VARIANTS)
+    if unknown:
+        parser.error(f"unknown variant {sorted(unknown)[0]!r}; choose from {', '.join(VARIANTS)}")
+    vectors = ["--embeddings", glove_folder()] if args.glove else []
+    import tensorflow as tf
+
+    for recipe in args.recipes:
+        stem = f"ablation-{recipe.stem}" + ("-glove" if args.glove else "")
+        rows = []
+        for name in names:
+            options = VARIANTS[name][0]
+            runs = []
+            for seed in seeds:
+                print(f"{recipe.stem} {name} seed {seed} ...", file=sys.stderr, flush=True)
+                runs.append(run(recipe.resolve(), args.models / stem / name, seed,
+                                [*vectors, *shlex.split(options)]))
+                print(json.dumps(runs[-1]), file=sys.stderr, flush=True)
+            rows.append({**summary(runs), "variant": name, "options": options,
+                         "about": VARIANTS[name][1]})
+        date = datetime.now(UTC).strftime("%Y-%m-%d")
+        command = " ".join(["python scripts/ablation.py", *sys.argv[1:]])
+        header = (f"{date}, {machine()}, TensorFlow {tf.__version__}; `{command}`; "
+                  f"{recipe.stem} validation, seeds {args.seeds}, "
+                  f"{'GloVe 6B 50d' if args.glove else 'no pretrained vectors'}.")
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / f"{stem}.json").write_text(json.dumps(
+            {"date": date, "machine": machine(), "command": command,
+             "python": platform.python_version(), "tensorflow": tf.__version__,
+             "variants": rows}, indent=2) + "\n")
+        (args.out / f"{stem}.md").write_text(markdown(rows, header))
+        print(markdown(rows, header))
+
+
+if __name__ == "__main__":
+    main()
