@@ -229,6 +229,35 @@ def tag(model, text, input_path, output, fmt, input_format, quiet):
 
 
 @main.command()
+@click.argument("models", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--output", "-o", required=True, type=click.Path(path_type=Path),
+              help="Model folder to write.")
+@click.option("--force", is_flag=True, help="Replace --output if it exists.")
+def ensemble(models, output, force):
+    """Average MODELS (one recipe trained with other seeds) in one model folder.
+
+    The ensemble is scored on the validation split the models were trained with; tagging
+    takes about one model's time per model.
+    """
+    from tagger import model_folder
+
+    model_folder.check_writable(output, force)
+    for path in models:
+        model_folder.read(path, verify=False)  # a missing folder fails before TensorFlow
+    _silence_native_logs()
+    from tagger.ensembles import combine, score_on_validation
+    from tagger.tagging import Tagger
+
+    tagger = combine([Tagger.load(path) for path in models])
+    score_on_validation(tagger)
+    tagger.save(output, force=force)
+    click.echo(json.dumps({"metric": tagger.metrics["metric"],
+                           "validation_score": tagger.metrics["validation_score"],
+                           "members": [m["validation_score"] for m in tagger.metrics["members"]
+                                       if "validation_score" in m]}))
+
+
+@main.command()
 @click.argument("model", type=click.Path(path_type=Path))
 @dataset_options()
 @click.option("--split", default="validation", show_default=True,

@@ -8,6 +8,7 @@
     concatenate -> dropout -> N x (Bi)LSTM(return_sequences=True) -> dropout
     -> Dense per step                                                  (batch, timesteps, classes)
     -> TaggerModel: the head's loss (CRF or softmax) and `decode` to label ids
+    (an ensemble averages several such encoders' outputs before the head)
 
 Padding is id 0 in every input; the word mask (words != 0) reaches every LSTM, and padded
 characters are zeroed before the max so they never win it.
@@ -33,7 +34,24 @@ CASING_DIM = 4
 
 
 def build_model(config: ModelConfig) -> TaggerModel:
-    """A fresh (untrained) network of the shape `config` describes."""
+    """A fresh (untrained) network of the shape `config` describes.
+
+    An ensemble (`config.members` > 1) runs that many encoders on the same inputs and
+    averages their outputs: probabilities for a softmax head, emission scores for a CRF.
+    """
+    if config.members == 1:
+        encoder = _encoder(config, "encoder")
+    else:
+        members = [_encoder(config, f"member_{i}") for i in range(config.members)]
+        inputs = {name: keras.Input(shape=(None,) * (len(x.shape) - 1), dtype="int32",
+                                    name=name) for name, x in members[0].input.items()}
+        averaged = keras.layers.Average(name="average")([m(inputs) for m in members])
+        encoder = keras.Model(inputs, averaged, name="encoder")
+    return TaggerModel(encoder, config.network_labels, config.network_scheme, config.crf)
+
+
+def _encoder(config: ModelConfig, name: str) -> keras.Model:
+    """Inputs -> per-step scores `(batch, timesteps, labels)`: everything but the head."""
     network = config.settings.network
     words = keras.Input(shape=(None,), dtype="int32", name="words")
     inputs = {"words": words}
@@ -74,8 +92,7 @@ def build_model(config: ModelConfig) -> TaggerModel:
     labels = config.network_labels
     scores = keras.layers.Dense(len(labels), activation=None if config.crf else "softmax",
                                 name="emissions" if config.crf else "tags")(x)
-    encoder = keras.Model(inputs, scores, name="encoder")
-    return TaggerModel(encoder, labels, config.network_scheme, config.crf)
+    return keras.Model(inputs, scores, name=name)
 
 
 class PretrainedEmbedding(keras.layers.Layer):

@@ -64,6 +64,7 @@ class ModelConfig:
     tuned_vocab_size: int = 0
     char_vocab_size: int = 0  # 0: no character features
     casing_size: int = 0  # 0: no casing feature
+    members: int = 1  # >1: an ensemble averaging this many encoders' outputs
     settings: TrainConfig = field(default_factory=TrainConfig)
     corpus: CorpusInfo | None = None
     tagger_version: str = __version__
@@ -98,7 +99,7 @@ class ModelConfig:
                      corpus=CorpusInfo(**corpus) if corpus is not None else None)
         for name, kind in (("labels", list), ("scheme", str), ("crf", bool),
                            ("vocab_size", int), ("tuned_vocab_size", int),
-                           ("char_vocab_size", int), ("casing_size", int)):
+                           ("char_vocab_size", int), ("casing_size", int), ("members", int)):
             if not isinstance(getattr(config, name), kind):
                 raise TypeError(f"{name} should be of type {kind.__name__}")
         return config

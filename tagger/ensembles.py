@@ -1,0 +1,74 @@
+"""Ensembles: several trained taggers of one recipe (other seeds) averaged in one model.
+
+    tagger = combine([Tagger.load(f"models/wnut-seed{s}") for s in (1, 2, 3)])
+    tagger.save("models/wnut-ensemble")
+
+The members' outputs are averaged at every step: a softmax head's probabilities, or a CRF's
+emission scores with the mean of the members' transition scores (a path's score is then the
+mean of its scores under each member). Tagging costs about one member's time per member.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+import numpy as np
+
+from tagger.errors import TaggerError
+from tagger.model import build_model
+from tagger.tagging import Tagger
+
+
+def combine(members: Sequence[Tagger]) -> Tagger:
+    """One tagger averaging `members`: the same recipe and vocabularies, other seeds."""
+    if len(members) < 2:
+        raise TaggerError("an ensemble needs at least two models")
+    first = members[0]
+    for i, member in enumerate(members[1:], 2):
+        difference = _difference(first, member)
+        if difference:
+            raise TaggerError(f"model {i} differs from model 1 in its {difference}; an "
+                              "ensemble's models come from one recipe with other seeds")
+    config = dataclasses.replace(first.config, members=len(members))
+    model = build_model(config)
+    model.encoder.set_weights([w for m in members for w in m.model.encoder.get_weights()])
+    if model.crf is not None:
+        model.crf.set_weights([np.mean(ws, axis=0) for ws in
+                               zip(*(m.model.crf.get_weights() for m in members), strict=True)])
+    metrics = {"members": [{"seed": m.config.settings.optimization.seed,
+                            **{k: v for k, v in (m.metrics or {}).items()
+                               if k in ("metric", "validation_score", "best_epoch")}}
+                           for m in members]}
+    return Tagger(model, first.featurizer, config, metrics)
+
+
+def _difference(a: Tagger, b: Tagger) -> str:
+    """What keeps `a` and `b` from one ensemble, or '' if nothing does."""
+    if b.config.members != 1 or a.config.members != 1:
+        return "being an ensemble already"
+    unseeded = [dataclasses.replace(t.config, settings=t.config.settings.replace(seed=0),
+                                    corpus=None, tagger_version="") for t in (a, b)]
+    if unseeded[0] != unseeded[1]:
+        return "labels, network or training settings"
+    if a.featurizer.words.words != b.featurizer.words.words:
+        return "word vocabulary"
+    chars = [t.featurizer.chars.code_points if t.featurizer.chars else None for t in (a, b)]
+    if chars[0] != chars[1]:
+        return "character vocabulary"
+    return ""
+
+
+def score_on_validation(tagger: Tagger) -> None:
+    """Score `tagger` on the validation split its members were trained with, into its metrics."""
+    from tagger.corpora import load_corpus
+    from tagger.evaluation import evaluate_tagger
+
+    info = tagger.config.corpus
+    if info is None:
+        raise TaggerError("the models do not record the corpus they were trained on")
+    corpus = load_corpus(info.dataset, tag_column=info.tag_column)
+    report = evaluate_tagger(tagger, corpus.split("validation"),
+                             where=f"{info.dataset} validation split")
+    tagger.metrics = {**(tagger.metrics or {}), "metric": report["metric"],
+                      "validation_score": report["score"], "validation": report}
