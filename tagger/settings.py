@@ -110,8 +110,9 @@ class OptimizationSettings(_Checked):
     patience: int = setting(5, "Stop after this many epochs without a better validation "
                                "score.", low=1)
     batch_size: int = setting(32, "Sentences per batch.", low=1)
-    optimizer: str = setting("adam", "Adam, Nadam, or SGD with momentum 0.9 (use a learning "
-                                     "rate near 0.01 with SGD).", choices=OPTIMIZERS)
+    optimizer: str = setting("adam", "Adam, Nadam, or SGD with momentum 0.9 (the loss is a "
+                                     "mean per token: SGD wants a learning rate near 0.2).",
+                             choices=OPTIMIZERS)
     learning_rate: float = setting(1e-3, "The optimizer's learning rate.", low=0,
                                    low_open=True)
     lr_decay: float = setting(0.0, "Learning rate after e epochs: "
