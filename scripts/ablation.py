@@ -86,7 +86,7 @@ def main() -> None:
             rows.append({**summary(runs), "variant": name, "options": options,
                          "about": VARIANTS[name][1]})
         date = datetime.now(UTC).strftime("%Y-%m-%d")
-        command = " ".join(["python scripts/ablation.py", *sys.argv[1:]])
+        command = shlex.join(["python", "scripts/ablation.py", *sys.argv[1:]])
         header = (f"{date}, {machine()}, TensorFlow {tf.__version__}; `{command}`; "
                   f"{recipe.stem} validation, seeds {args.seeds}, "
                   f"{'GloVe 6B 50d' if args.glove else 'no pretrained vectors'}.")

@@ -184,7 +184,7 @@ def main() -> None:
     import tensorflow as tf
 
     date = datetime.now(UTC).strftime("%Y-%m-%d")
-    command = " ".join(["python scripts/benchmark.py", *sys.argv[1:]])
+    command = shlex.join(["python", "scripts/benchmark.py", *sys.argv[1:]])
     vectors = "GloVe 6B 50d" if args.glove else "no pretrained vectors"
     if args.options:
         vectors += f"; options {args.options}"
