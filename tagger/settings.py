@@ -120,8 +120,9 @@ class OptimizationSettings(_Checked):
     lr_plateau: int = setting(0, "Halve the learning rate after this many epochs without a "
                                  "better validation score (0: never).", low=0)
     ema: float = setting(0.0, "Average the weights over the training steps with this "
-                              "momentum, e.g. 0.999 (0: off); validation and the saved model "
-                              "use the average.", low=0, high=1, high_open=True)
+                              "momentum (0: off): 0.99 averages about the last 100 steps; "
+                              "validation and the saved model use the average.", low=0,
+                         high=1, high_open=True)
     word_dropout: float = setting(0.5, "Probability of replacing a word seen once in train by "
                                        "the unknown word.", low=0, high=1, high_open=True)
     seed: int = setting(1, "Random seed of initialization, shuffling and dropout.")
