@@ -29,15 +29,26 @@ FORMATS = ("text", "json", "conll")
 CHUNK_LINES = 2048
 
 
-def render(tagged, fmt: str) -> str:
-    """One tagged text in `fmt`, ending in a newline. `tagged` is a `tagging.Tagged`."""
+def render(tagged, fmt: str, confidence: bool = False) -> str:
+    """One tagged text in `fmt`, ending in a newline. `tagged` is a `tagging.Tagged`.
+
+    JSON records always hold confidences; text and CoNLL show them with `confidence`
+    (text: word/TAG(0.97) and a fourth column for spans; CoNLL: a third column).
+    """
     if fmt == "json":
         return json.dumps(tagged.to_dict(), ensure_ascii=False) + "\n"
+    rows = zip(tagged.tokens, tagged.tags, tagged.confidences, strict=True)
     if fmt == "conll":
-        rows = zip(tagged.tokens, tagged.tags, strict=True)
-        return "".join(f"{w}\t{t}\n" for w, t in rows) + "\n"
-    pairs = " ".join(f"{w}/{t}" for w, t in zip(tagged.tokens, tagged.tags, strict=True))
-    spans = "".join(f"  {s.label}\t{s.start}-{s.end}\t{s.text}\n" for s in tagged.spans)
+        if confidence:
+            return "".join(f"{w}\t{t}\t{c:.4f}\n" for w, t, c in rows) + "\n"
+        return "".join(f"{w}\t{t}\n" for w, t, _ in rows) + "\n"
+    if confidence:
+        pairs = " ".join(f"{w}/{t}({c:.2f})" for w, t, c in rows)
+        spans = "".join(f"  {s.label}\t{s.start}-{s.end}\t{s.text}\t{s.confidence:.2f}\n"
+                        for s in tagged.spans)
+    else:
+        pairs = " ".join(f"{w}/{t}" for w, t, _ in rows)
+        spans = "".join(f"  {s.label}\t{s.start}-{s.end}\t{s.text}\n" for s in tagged.spans)
     return pairs + "\n" + spans
 
 
@@ -142,14 +153,14 @@ def _eta(source: Source, read: _Counted, elapsed: float) -> str:
     return f"  ETA {clock(left)}"
 
 
-def tag_stream(tagger, items: Iterable[str] | Iterable[list[str]], *, pretokenized: bool
-               ) -> Iterator:
+def tag_stream(tagger, items: Iterable[str] | Iterable[list[str]], *, pretokenized: bool,
+               min_confidence: float = 0.0) -> Iterator:
     """Tag a stream of lines (or token lists) chunk by chunk, in input order.
 
     `tagger` is a `tagging.Tagger`; yields a `tagging.Tagged` per item. A background thread
     runs the TensorFlow work of the next chunk (tokenizing, the network, decoding) while this
     one turns the previous chunk into results, so the two overlap. At most two chunks are in
-    flight: memory is bounded whatever the stream.
+    flight: memory is bounded whatever the stream. Spans below `min_confidence` are left out.
     """
     predict, annotate = ((tagger.predict_tokens, tagger.annotate_tokens) if pretokenized
                          else (tagger.predict_texts, tagger.annotate_texts))
@@ -159,9 +170,9 @@ def tag_stream(tagger, items: Iterable[str] | Iterable[list[str]], *, pretokeniz
             pending.append((chunk, worker.submit(predict, chunk)))
             if len(pending) == 2:
                 done, future = pending.popleft()
-                yield from annotate(done, future.result())
+                yield from annotate(done, future.result(), min_confidence)
         for done, future in pending:
-            yield from annotate(done, future.result())
+            yield from annotate(done, future.result(), min_confidence)
 
 
 def _chunks(items: Iterable, size: int) -> Iterator[list]:
@@ -176,10 +187,12 @@ def _chunks(items: Iterable, size: int) -> Iterator[list]:
 
 
 def tag_file(tagger, source: Source, output: str, fmt: str, *, quiet: bool = False,
-             progress: Progress | None = None) -> int:
+             progress: Progress | None = None, min_confidence: float = 0.0,
+             confidence: bool = False) -> int:
     """Tag every line (or CoNLL sentence) of `source` into `output`; returns records written.
 
-    Exactly one record per input line, in input order, empty lines included.
+    Exactly one record per input line, in input order, empty lines included. Spans below
+    `min_confidence` are left out; `confidence` shows confidences in text and CoNLL output.
     """
     progress = progress or Progress(enabled=not quiet)
     read = _Counted(source.lines)
@@ -189,8 +202,10 @@ def tag_file(tagger, source: Source, output: str, fmt: str, *, quiet: bool = Fal
         if hasattr(source.lines, "__exit__"):
             stack.enter_context(source.lines)
         stream = stack.enter_context(output_stream(output))
-        for tagged in tag_stream(tagger, _items(source, read), pretokenized=source.pretokenized):
-            stream.write(render(tagged, fmt))
+        tagged_items = tag_stream(tagger, _items(source, read),
+                                  pretokenized=source.pretokenized, min_confidence=min_confidence)
+        for tagged in tagged_items:
+            stream.write(render(tagged, fmt, confidence))
             records += 1
             tokens += len(tagged.tokens)
             elapsed = time.monotonic() - started
@@ -204,8 +219,9 @@ def tag_file(tagger, source: Source, output: str, fmt: str, *, quiet: bool = Fal
     return records
 
 
-def tag_texts(tagger, texts: list[str], output: str, fmt: str) -> None:
-    """Tag a few texts given on the command line."""
+def tag_texts(tagger, texts: list[str], output: str, fmt: str, *, min_confidence: float = 0.0,
+              confidence: bool = False) -> None:
+    """Tag a few texts given on the command line (options as for `tag_file`)."""
     with output_stream(output) as stream:
-        for tagged in tagger.tag(texts):
-            stream.write(render(tagged, fmt))
+        for tagged in tagger.tag(texts, min_confidence):
+            stream.write(render(tagged, fmt, confidence))

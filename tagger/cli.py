@@ -212,20 +212,33 @@ def _load_tagger(path: Path):
               help="text: one sentence or paragraph per line; conll: one token per line (first "
                    "column), blank lines between sentences; conllu: CoNLL-U (FORM column) "
                    "[default: by suffix .conll / .conllu, else text].")
+@click.option("--confidence", is_flag=True,
+              help="Show each tag's and span's confidence in text and CoNLL output (JSON "
+                   "records always have them).")
+@click.option("--min-confidence", type=click.FloatRange(0.0, 1.0), default=0.0,
+              show_default=True,
+              help="Leave out entity spans whose confidence (their tokens' lowest) is lower; "
+                   "tags stay as they are.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress output.")
-def tag(model, text, input_path, output, fmt, input_format, quiet):
-    """Tag TEXT, or every line of --input, with the model in folder MODEL."""
+def tag(model, text, input_path, output, fmt, input_format, confidence, min_confidence, quiet):
+    """Tag TEXT, or every line of --input, with the model in folder MODEL.
+
+    A tag's confidence is its probability given the whole text (a CRF model's marginal, a
+    softmax model's probability); a span's is the lowest of its tokens'.
+    """
     if bool(text) == bool(input_path):
         raise click.UsageError("give either TEXT or --input FILE (or '-' for stdin)")
     from tagger import batch
 
     if text:
         tagger = _load_tagger(model)
-        batch.tag_texts(tagger, [" ".join(text)], output, fmt or "text")
+        batch.tag_texts(tagger, [" ".join(text)], output, fmt or "text",
+                        min_confidence=min_confidence, confidence=confidence)
         return
     source = batch.open_input(input_path, input_format)  # fails before the model loads
     tagger = _load_tagger(model)
-    batch.tag_file(tagger, source, output, fmt or "json", quiet=quiet)
+    batch.tag_file(tagger, source, output, fmt or "json", quiet=quiet,
+                   min_confidence=min_confidence, confidence=confidence)
 
 
 @main.command()

@@ -200,15 +200,36 @@ class TaggerModel(keras.Model):
 
     def decode(self, inputs: dict[str, tf.Tensor]) -> tf.Tensor:
         """The best label ids `(batch, timesteps)` for padded inputs."""
+        return self._decode(inputs, confidence=False)
+
+    def decode_with_confidence(self, inputs: dict[str, tf.Tensor]
+                               ) -> tuple[tf.Tensor, tf.Tensor]:
+        """The best label ids and each one's probability, both `(batch, timesteps)`.
+
+        A CRF head's probability is the label's marginal given the whole sentence
+        (forward-backward under the scheme's constraints); a softmax head's is its softmax.
+        """
+        return self._decode(inputs, confidence=True)
+
+    def _decode(self, inputs, confidence):
         scores = self(inputs, training=False)
         if self.argmax_only:
-            return tf.argmax(scores, axis=-1, output_type=tf.int32)
-        mask = inputs["words"] != 0
-        transitions, start, end = (tf.constant(c) for c in self.constraints)
-        if self.crf is None:
-            return crf.viterbi(tf.math.log(scores + 1e-9), mask, transitions, start, end)
-        return crf.viterbi(scores, mask, self.crf.transitions + transitions,
-                           self.crf.start + start, self.crf.end + end)
+            best = tf.argmax(scores, axis=-1, output_type=tf.int32)
+        else:
+            mask = inputs["words"] != 0
+            transitions, start, end = (tf.constant(c) for c in self.constraints)
+            if self.crf is None:
+                emissions = tf.math.log(scores + 1e-9)
+            else:
+                emissions = scores
+                transitions = self.crf.transitions + transitions
+                start, end = self.crf.start + start, self.crf.end + end
+            best = crf.viterbi(emissions, mask, transitions, start, end)
+        if not confidence:
+            return best
+        probabilities = scores if self.crf is None else crf.marginals(
+            emissions, mask, transitions, start, end)
+        return best, tf.gather(probabilities, best, axis=2, batch_dims=2)
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         """Mean over real tokens: CRF sequence negative log-likelihood, or cross-entropy.

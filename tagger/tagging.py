@@ -33,30 +33,44 @@ MAX_BATCH_SENTENCES = 256
 EAGER_TEXTS = 16
 
 
+# Confidences in records are rounded to this many decimals.
+CONFIDENCE_DECIMALS = 4
+
+
 @dataclass(frozen=True)
 class Entity:
     label: str
     start: int  # character offsets into the text
     end: int
     text: str
+    # The lowest confidence of its tokens' tags: an upper bound on the probability that the
+    # whole span is tagged exactly so.
+    confidence: float = 1.0
 
     def to_dict(self) -> dict[str, Any]:
-        return {"label": self.label, "start": self.start, "end": self.end, "text": self.text}
+        return {"label": self.label, "start": self.start, "end": self.end, "text": self.text,
+                "confidence": round(self.confidence, CONFIDENCE_DECIMALS)}
 
 
 @dataclass
 class Tagged:
-    """One tagged text: its tokens, their character offsets, tags and entity spans."""
+    """One tagged text: its tokens, their character offsets, tags and entity spans.
+
+    `confidences` holds each tag's probability: its marginal given the whole text for a CRF
+    model, its softmax probability otherwise.
+    """
 
     text: str
     tokens: list[str]
     tags: list[str]
     offsets: list[tuple[int, int]] = field(default_factory=list)
     spans: list[Entity] = field(default_factory=list)
+    confidences: list[float] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {"text": self.text, "tokens": self.tokens, "tags": self.tags,
                 "offsets": [list(o) for o in self.offsets],
+                "confidences": [round(c, CONFIDENCE_DECIMALS) for c in self.confidences],
                 "spans": [s.to_dict() for s in self.spans]}
 
 
@@ -88,11 +102,17 @@ class Tagger:
         if featurizer.use_casing:
             spec["casing"] = token_spec
 
-        def forward(features: dict[str, tf.RaggedTensor], rows: tf.Tensor) -> tf.Tensor:
-            return model.decode(pad(features, rows))
+        def forward(features: dict[str, tf.RaggedTensor], rows: tf.Tensor) -> tuple[tf.Tensor]:
+            return (model.decode(pad(features, rows)),)
 
-        self._forward = tf.function(forward, autograph=False,
-                                    input_signature=[spec, tf.TensorSpec([None], tf.int64)])
+        def forward_scored(features: dict[str, tf.RaggedTensor], rows: tf.Tensor
+                           ) -> tuple[tf.Tensor, tf.Tensor]:
+            return model.decode_with_confidence(pad(features, rows))
+
+        signature = [spec, tf.TensorSpec([None], tf.int64)]
+        self._forward = tf.function(forward, autograph=False, input_signature=signature)
+        self._forward_scored = tf.function(forward_scored, autograph=False,
+                                           input_signature=signature)
         # Tokenizing and featurizing compiled too: eagerly, each of their many small ops
         # pays Python's dispatch cost. A few texts (one `tagger tag "..."`) go eagerly,
         # which is quicker than tracing; string and integer ops give the same ids either way.
@@ -153,56 +173,72 @@ class Tagger:
 
     def predict(self, features: dict[str, tf.RaggedTensor]) -> list[np.ndarray]:
         """Label ids for each sentence of ragged features `(sentences, tokens[, chars])`."""
+        return self._batched(self._forward, features, [np.int32])[0]
+
+    def predict_with_confidence(self, features: dict[str, tf.RaggedTensor]) -> Scored:
+        """Label ids and their probabilities (see `Tagged`) for each sentence."""
+        return Scored(*self._batched(self._forward_scored, features, [np.int32, np.float32]))
+
+    def _batched(self, forward, features: dict[str, tf.RaggedTensor], dtypes: list[type]
+                 ) -> list[list[np.ndarray]]:
+        """`forward`'s per-step outputs (of `dtypes`) over sorted, padded batches, each cut
+        to its sentence's length."""
         lengths = features["words"].row_lengths().numpy()
-        out: list[np.ndarray] = [np.zeros(0, np.int32)] * len(lengths)
+        out = [[np.zeros(0, dtype)] * len(lengths) for dtype in dtypes]
         for rows in batching.sorted_batches(lengths, MAX_BATCH_TOKENS, MAX_BATCH_SENTENCES):
             if lengths[rows[0]] == 0:
                 continue  # the rest are empty too: nothing to tag
-            best = self._forward(features, rows).numpy()
-            for row, labels in zip(rows, best, strict=True):
-                out[row] = labels[: lengths[row]]
+            for values, column in zip(forward(features, rows), out, strict=True):
+                for row, value in zip(rows, values.numpy(), strict=True):
+                    column[row] = value[: lengths[row]]
         return out
 
     def tag_tokens(self, sentences: Sequence[Sequence[str]]) -> list[list[str]]:
         """Tags of pre-tokenized sentences."""
-        return self._tags(self.predict_tokens(sentences))
+        return self._tags(self.predict(self._featurize(tokens_tensor(sentences))))
 
     def tag_features(self, features: dict[str, tf.RaggedTensor]) -> list[list[str]]:
         """Tags of sentences already featurized by `self.featurizer`."""
         return self._tags(self.predict(features))
 
-    def tag(self, texts: Sequence[str]) -> list[Tagged]:
-        """Tokenize raw texts and tag them, with character offsets and entity spans."""
-        return self.annotate_texts(texts, self.predict_texts(texts)) if texts else []
+    def tag(self, texts: Sequence[str], min_confidence: float = 0.0) -> list[Tagged]:
+        """Tokenize raw texts and tag them, with character offsets, confidences and entity
+        spans (those below `min_confidence` left out)."""
+        if not texts:
+            return []
+        return self.annotate_texts(texts, self.predict_texts(texts), min_confidence)
 
-    def tag_conll_sentences(self, sentences: Sequence[Sequence[str]]) -> list[Tagged]:
+    def tag_conll_sentences(self, sentences: Sequence[Sequence[str]],
+                            min_confidence: float = 0.0) -> list[Tagged]:
         """Tag pre-tokenized sentences; offsets refer to the tokens joined by single spaces."""
-        return self.annotate_tokens(sentences, self.predict_tokens(sentences))
+        return self.annotate_tokens(sentences, self.predict_tokens(sentences), min_confidence)
 
     def _tags(self, predictions: list[np.ndarray]) -> list[list[str]]:
         return [self._label_array[p].tolist() for p in predictions]
 
     # predict_* run TensorFlow; annotate_* turn their results into `Tagged` in Python. Batch
     # tagging overlaps the two on different chunks.
-    def predict_tokens(self, sentences: Sequence[Sequence[str]]) -> list[np.ndarray]:
-        """Label ids of pre-tokenized sentences."""
-        return self.predict(self._featurize(tokens_tensor(sentences)))
+    def predict_tokens(self, sentences: Sequence[Sequence[str]]) -> Scored:
+        """Label ids and confidences of pre-tokenized sentences."""
+        return self.predict_with_confidence(self._featurize(tokens_tensor(sentences)))
 
     def predict_texts(self, texts: Sequence[str]) -> TextPredictions:
-        """Label ids of raw texts, with their tokens' offsets."""
+        """Label ids and confidences of raw texts, with their tokens' offsets."""
         tokenize = (self._tokenize if len(texts) > EAGER_TEXTS
                     else self._tokenize_and_featurize)
         tokenized, features = tokenize(tf.constant(list(texts), dtype=tf.string))
-        return TextPredictions(self.predict(features), tokenized.starts.row_splits.numpy(),
-                                tokenized.starts.flat_values.numpy(),
-                                tokenized.ends.flat_values.numpy())
+        return TextPredictions(*self.predict_with_confidence(features),
+                               tokenized.starts.row_splits.numpy(),
+                               tokenized.starts.flat_values.numpy(),
+                               tokenized.ends.flat_values.numpy())
 
     def _tokenize_and_featurize(self, texts: tf.Tensor
                                 ) -> tuple[tokenizing.Tokenized, dict[str, tf.RaggedTensor]]:
         tokenized = tokenizing.tokenize(texts)
         return tokenized, self.featurizer(tokenized.tokens)
 
-    def annotate_texts(self, texts: Sequence[str], predicted: TextPredictions) -> list[Tagged]:
+    def annotate_texts(self, texts: Sequence[str], predicted: TextPredictions,
+                       min_confidence: float = 0.0) -> list[Tagged]:
         """Texts with their tokens, offsets, tags and spans, from `predict_texts`."""
         splits, starts, ends = predicted.splits, predicted.starts, predicted.ends
         results = []
@@ -210,43 +246,49 @@ class Tagger:
             row = slice(splits[i], splits[i + 1])
             offsets = list(zip(tokenizing.char_offsets(text, starts[row]).tolist(),
                                tokenizing.char_offsets(text, ends[row]).tolist(), strict=True))
-            tags = self._label_array[predicted.labels[i]].tolist()
-            results.append(Tagged(
-                text=text,
-                tokens=[text[start:end] for start, end in offsets],
-                tags=tags,
-                offsets=offsets,
-                spans=self._entities(text, tags, offsets),
-            ))
+            results.append(self._tagged(text, [text[start:end] for start, end in offsets],
+                                        offsets, predicted.labels[i], predicted.confidences[i],
+                                        min_confidence))
         return results
 
-    def annotate_tokens(self, sentences: Sequence[Sequence[str]], predicted: list[np.ndarray]
-                        ) -> list[Tagged]:
+    def annotate_tokens(self, sentences: Sequence[Sequence[str]], predicted: Scored,
+                        min_confidence: float = 0.0) -> list[Tagged]:
         """Sentences with offsets (tokens joined by spaces), tags and spans."""
         results = []
-        for tokens, tags in zip(sentences, self._tags(predicted), strict=True):
+        for tokens, labels, confidences in zip(sentences, *predicted, strict=True):
             text = " ".join(tokens)
             ends = np.cumsum([len(t) + 1 for t in tokens]) - 1
             offsets = [(int(e) - len(t), int(e)) for t, e in zip(tokens, ends, strict=True)]
-            results.append(Tagged(text, list(tokens), tags, offsets,
-                                  self._entities(text, tags, offsets)))
+            results.append(self._tagged(text, list(tokens), offsets, labels, confidences,
+                                        min_confidence))
         return results
 
-    def _entities(self, text: str, tags: list[str], offsets: list[tuple[int, int]]
-                  ) -> list[Entity]:
-        if self.scheme == schemes.TOKEN:
-            return []
+    def _tagged(self, text: str, tokens: list[str], offsets: list[tuple[int, int]],
+                labels: np.ndarray, confidences: np.ndarray, min_confidence: float) -> Tagged:
+        tags = self._label_array[labels].tolist()
         found = []
-        for span in schemes.spans(tags):
-            start, end = offsets[span.start][0], offsets[span.end - 1][1]
-            found.append(Entity(span.label, start, end, text[start:end]))
-        return found
+        if self.scheme != schemes.TOKEN:
+            for span in schemes.spans(tags):
+                start, end = offsets[span.start][0], offsets[span.end - 1][1]
+                confidence = float(confidences[span.start:span.end].min())
+                if confidence >= min_confidence:
+                    found.append(Entity(span.label, start, end, text[start:end], confidence))
+        return Tagged(text, tokens, tags, offsets, found, confidences.tolist())
+
+
+class Scored(NamedTuple):
+    """Label ids per sentence and each label's probability (see `Tagged`)."""
+
+    labels: list[np.ndarray]
+    confidences: list[np.ndarray]
 
 
 class TextPredictions(NamedTuple):
-    """Label ids per text, and its tokens' UTF-8 byte offsets (flat, split per text)."""
+    """Label ids and confidences per text, and its tokens' UTF-8 byte offsets (flat, split
+    per text)."""
 
     labels: list[np.ndarray]
+    confidences: list[np.ndarray]
     splits: np.ndarray
     starts: np.ndarray
     ends: np.ndarray

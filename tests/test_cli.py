@@ -61,10 +61,31 @@ def test_tag_sentence_in_each_format(demo_model: Path):
     assert text.stdout.splitlines()[0].startswith("Anna/B-PER Schmidt/I-PER flew/O")
     assert "  PER\t0-12\tAnna Schmidt" in text.stdout
     record = json.loads(run("tag", demo_model, SENTENCE, "--format", "json").stdout)
-    assert set(record) == {"text", "tokens", "tags", "offsets", "spans"}
-    assert record["spans"][0] == {"label": "PER", "start": 0, "end": 12, "text": "Anna Schmidt"}
+    assert set(record) == {"text", "tokens", "tags", "offsets", "confidences", "spans"}
+    span = record["spans"][0]
+    assert span == {"label": "PER", "start": 0, "end": 12, "text": "Anna Schmidt",
+                    "confidence": min(record["confidences"][:2])}
     conll = run("tag", demo_model, SENTENCE, "-f", "conll").stdout
     assert conll.splitlines()[:2] == ["Anna\tB-PER", "Schmidt\tI-PER"]
+
+
+def test_confidence_in_text_and_conll_and_min_confidence(demo_model: Path):
+    record = json.loads(run("tag", demo_model, SENTENCE, "-f", "json").stdout)
+    text = run("tag", demo_model, SENTENCE, "--confidence").stdout.splitlines()
+    first = record["confidences"][0]
+    assert text[0].startswith(f"Anna/B-PER({first:.2f}) ")
+    span = record["spans"][0]
+    assert text[1] == f"  PER\t0-12\tAnna Schmidt\t{span['confidence']:.2f}"
+    conll = run("tag", demo_model, SENTENCE, "-f", "conll", "--confidence").stdout
+    assert conll.splitlines()[0] == f"Anna\tB-PER\t{first:.4f}"
+    above = min(s["confidence"] for s in record["spans"]) + 1e-4
+    strict = json.loads(run("tag", demo_model, SENTENCE, "-f", "json",
+                            "--min-confidence", above).stdout)
+    assert strict["tags"] == record["tags"]
+    assert strict["spans"] == [s for s in record["spans"] if s["confidence"] >= above]
+    assert len(strict["spans"]) < len(record["spans"])
+    result = run("tag", demo_model, SENTENCE, "--min-confidence", "1.5")
+    assert result.exit_code == 2 and "Invalid value" in result.stderr
 
 
 def test_batch_file_to_jsonl_one_record_per_line(demo_model: Path, tmp_path: Path):

@@ -56,6 +56,30 @@ def test_viterbi_equals_brute_force_argmax(seed):
             assert tuple(got[b, :length]) == paths[int(np.argmax(scores))]
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_marginals_equal_brute_force(seed):
+    emissions, transitions, start, end, lengths, _ = _random_problem(seed)
+    mask = tf.sequence_mask(lengths, emissions.shape[1])
+    got = crf.marginals(emissions, mask, transitions, start, end).numpy()
+    for b, length in enumerate(lengths):
+        paths, scores = _all_paths(emissions[b], transitions, start, end, length)
+        weights = np.exp(scores - np.logaddexp.reduce(scores))
+        expected = np.zeros((length, emissions.shape[-1]))
+        for path, weight in zip(paths, weights, strict=True):
+            expected[np.arange(length), path] += weight
+        np.testing.assert_allclose(got[b, :length], expected, atol=1e-5)
+        np.testing.assert_allclose(got[b, :length].sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_marginals_respect_constraints_and_compile():
+    transitions, start, end = crf.constraints(IOB2_LABELS, schemes.IOB2)
+    emissions = np.random.default_rng(0).normal(size=(2, 3, 5)).astype(np.float32)
+    mask = tf.sequence_mask([3, 1], 3)
+    got = tf.function(crf.marginals)(emissions, mask, transitions, start, end).numpy()
+    assert got[0, 0, [2, 4]].max() < 1e-6  # no sentence starts inside an entity
+    np.testing.assert_allclose(got[1, 0].sum(), 1.0, atol=1e-5)
+
+
 def test_one_step_batches_in_a_graph():
     emissions = np.array([[[0.0, 2.0, 1.0]], [[3.0, 0.0, 0.0]]], np.float32)
     zeros, square = np.zeros(3, np.float32), np.zeros((3, 3), np.float32)

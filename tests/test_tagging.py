@@ -1,14 +1,18 @@
+import itertools
 import json
 
+import numpy as np
 import pytest
 
 from tagger.batch import tag_stream
 from tagger.corpora import load_corpus
+from tagger.features import pad, tokens_tensor
 from tagger.settings import TrainConfig
 from tagger.tagging import Tagger
 from tagger.training import train
 
 from .conftest import DEMO
+from .records import assert_same_records
 
 
 def test_tag_returns_tokens_tags_offsets_and_spans(demo_tagger: Tagger):
@@ -65,7 +69,7 @@ def test_streamed_chunks_tag_like_each_line_alone(demo_tagger: Tagger, monkeypat
     streamed = list(tag_stream(demo_tagger, items, pretokenized=pretokenized))
     alone = [(demo_tagger.tag_conll_sentences([i]) if pretokenized else demo_tagger.tag([i]))[0]
              for i in items]
-    assert [r.to_dict() for r in streamed] == [r.to_dict() for r in alone]
+    assert_same_records([r.to_dict() for r in streamed], [r.to_dict() for r in alone])
 
 
 def test_empty_input_lists(demo_tagger: Tagger):
@@ -83,6 +87,48 @@ def test_conll_sentences_get_space_joined_offsets(demo_tagger: Tagger, tokens):
 
 def test_default_ner_model_has_a_crf(demo_tagger: Tagger):
     assert demo_tagger.model.crf is not None and demo_tagger.config.crf
+
+
+def test_crf_confidences_are_marginals_over_every_label_path(demo_tagger: Tagger):
+    """End to end: each token's confidence is the total probability of the label paths that
+    give it its tag, under the model's own emissions, transitions and scheme constraints."""
+    tokens = ["Elena", "visited", "Dublin"]
+    [tagged] = demo_tagger.tag_conll_sentences([tokens])
+    model = demo_tagger.model
+    features = pad(demo_tagger.featurizer(tokens_tensor([tokens])), np.array([0]))
+    emissions = model(features).numpy()[0]
+    allowed, start, end = model.constraints
+    transitions = model.crf.transitions.numpy() + allowed
+    start, end = model.crf.start.numpy() + start, model.crf.end.numpy() + end
+    paths = list(itertools.product(range(len(demo_tagger.labels)), repeat=len(tokens)))
+    scores = np.array([start[p[0]] + end[p[-1]] + emissions[range(len(p)), p].sum()
+                       + sum(transitions[a, b] for a, b in itertools.pairwise(p))
+                       for p in paths])
+    weights = np.exp(scores - np.logaddexp.reduce(scores))
+    chosen = [demo_tagger.labels.index(tag) for tag in tagged.tags]
+    expected = [sum(w for p, w in zip(paths, weights, strict=True) if p[t] == chosen[t])
+                for t in range(len(tokens))]
+    np.testing.assert_allclose(tagged.confidences, expected, atol=1e-4)
+
+
+def test_span_confidence_is_its_lowest_token_and_min_confidence_drops_spans(
+        demo_tagger: Tagger):
+    texts = [" ".join(w) for w, _ in load_corpus(str(DEMO)).split("validation")[:40]]
+    tagged = demo_tagger.tag(texts)
+    for t in tagged:
+        assert len(t.confidences) == len(t.tokens)
+        assert all(0.0 < c <= 1.0 for c in t.confidences)
+        for span in t.spans:
+            inside = [c for (a, b), c in zip(t.offsets, t.confidences, strict=True)
+                      if span.start <= a and b <= span.end]
+            assert span.confidence == min(inside)
+    levels = sorted({s.confidence for t in tagged for s in t.spans})
+    threshold = levels[len(levels) // 2]
+    assert levels[0] < threshold  # some spans on each side
+    kept = demo_tagger.tag(texts, min_confidence=threshold)
+    assert [t.tags for t in kept] == [t.tags for t in tagged]
+    assert [t.spans for t in kept] == [
+        [s for s in t.spans if s.confidence >= threshold] for t in tagged]
 
 
 def _valid_iob2(tags: list[str]) -> bool:
@@ -105,3 +151,10 @@ def test_softmax_ner_model_decodes_only_valid_iob2(tmp_path):
     assert tagger.model.crf is None and not tagger.config.crf
     sentences = [w for w, _ in load_corpus(str(DEMO)).split("validation")]
     assert all(_valid_iob2(tags) for tags in tagger.tag_tokens(sentences))
+    # Confidence: the softmax probability of the tag chosen by constrained decoding.
+    [tagged] = tagger.tag_conll_sentences(sentences[:1])
+    probabilities = tagger.model(pad(tagger.featurizer(tokens_tensor(sentences[:1])),
+                                     np.array([0]))).numpy()[0]
+    chosen = [tagger.labels.index(tag) for tag in tagged.tags]
+    np.testing.assert_allclose(tagged.confidences,
+                               probabilities[range(len(chosen)), chosen], rtol=1e-5)
