@@ -241,6 +241,26 @@ def tag(model, text, input_path, output, fmt, input_format, confidence, min_conf
                    min_confidence=min_confidence, confidence=confidence)
 
 
+@main.command(name="export")
+@click.argument("model", type=click.Path(path_type=Path))
+@click.argument("directory", type=click.Path(path_type=Path))
+@click.option("--force", is_flag=True, help="Replace DIRECTORY if it exists.")
+def export_command(model, directory, force):
+    """Write MODEL as a TensorFlow SavedModel in DIRECTORY that tags raw strings.
+
+    For TensorFlow Serving give a version folder (e.g. exported/conll/1). Loading it needs
+    TensorFlow and `import tensorflow_text`; the signatures are described in the README.
+    """
+    from tagger import model_folder
+
+    model_folder.check_writable(directory, force)
+    tagger = _load_tagger(model)
+    from tagger.export import export
+
+    export(tagger, directory, force=force)
+    click.echo(f"exported {model} to {directory}", err=True)
+
+
 @main.command()
 @click.argument("models", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--output", "-o", required=True, type=click.Path(path_type=Path),

@@ -90,19 +90,26 @@ def marginals(emissions: tf.Tensor, mask: tf.Tensor, transitions: tf.Tensor, sta
               end: tf.Tensor) -> tf.Tensor:
     """p(label j at step t | sentence) by forward-backward, `(batch, timesteps, labels)`.
 
-    Each real step's marginals sum to 1; padded steps get arbitrary values.
+    Each real step's marginals sum to 1; padded steps get arbitrary values. The forward and
+    backward scores are renormalized at every step and each step's marginals normalized on
+    their own: log Z of a long sentence runs into the thousands, where float32 would leave
+    errors of 1e-3 in exp(score - log Z).
     """
     emissions, mask = _with_padded_step(emissions, mask)
     by_step = tf.transpose(emissions, [1, 0, 2])  # (T + 1, batch, labels)
     real = tf.transpose(mask)
 
+    def normalized(scores):
+        return scores - tf.reduce_logsumexp(scores, axis=1, keepdims=True)
+
     def forward(alpha, inputs):
         emission, real_step = inputs
         scores = tf.reduce_logsumexp(alpha[:, :, None] + transitions[None], axis=1) + emission
-        return tf.where(real_step[:, None], scores, alpha)
+        return tf.where(real_step[:, None], normalized(scores), alpha)
 
-    alphas = tf.scan(forward, (by_step[1:], real[1:]), initializer=start + by_step[0])
-    alphas = tf.concat([(start + by_step[0])[None], alphas], axis=0)  # (T + 1, batch, labels)
+    first = normalized(start + by_step[0])
+    alphas = tf.scan(forward, (by_step[1:], real[1:]), initializer=first)
+    alphas = tf.concat([first[None], alphas], axis=0)  # (T + 1, batch, labels)
 
     def backward(beta, inputs):
         # beta of step t from step t + 1's emission and beta; a sentence's last real step
@@ -110,16 +117,13 @@ def marginals(emissions: tf.Tensor, mask: tf.Tensor, transitions: tf.Tensor, sta
         next_emission, next_real = inputs
         scores = tf.reduce_logsumexp(
             transitions[None] + (next_emission + beta)[:, None, :], axis=2)
-        return tf.where(next_real[:, None], scores, tf.broadcast_to(end, tf.shape(beta)))
+        return normalized(tf.where(next_real[:, None], scores,
+                                   tf.broadcast_to(end, tf.shape(beta))))
 
-    last = tf.broadcast_to(end, tf.shape(by_step[0]))
+    last = normalized(tf.broadcast_to(end, tf.shape(by_step[0])))
     betas = tf.scan(backward, (by_step[1:], real[1:]), initializer=last, reverse=True)
     betas = tf.concat([betas, last[None]], axis=0)
-    log_z = tf.reduce_logsumexp(alphas[0] + betas[0], axis=1)  # (batch,)
-    joint = tf.transpose(alphas + betas, [1, 0, 2])[:, :-1]
-    # Scores in the hundreds leave float32 rounding of ~1e-5 in joint - log_z: a certain
-    # label could come out as 1.00002.
-    return tf.minimum(tf.exp(joint - log_z[:, None, None]), 1.0)
+    return tf.nn.softmax(tf.transpose(alphas + betas, [1, 0, 2])[:, :-1], axis=-1)
 
 
 def viterbi(emissions: tf.Tensor, mask: tf.Tensor, transitions: tf.Tensor, start: tf.Tensor,

@@ -42,7 +42,7 @@ class CharVocabulary:
 
     def __init__(self, code_points: list[int]) -> None:
         self.code_points = code_points
-        self._table = lookup_table(tf.constant(code_points, dtype=tf.int32), first_id=2)
+        self.table = lookup_table(tf.constant(code_points, dtype=tf.int32), first_id=2)
 
     def __len__(self) -> int:
         return len(self.code_points) + 2
@@ -74,7 +74,7 @@ class CharVocabulary:
         """`(sentences, tokens)` strings -> `(sentences, tokens, chars)` ids."""
         code_points = tf.strings.unicode_decode(tokens, "UTF-8", errors="replace")
         code_points = code_points[:, :, :MAX_WORD_CHARS]
-        return tf.ragged.map_flat_values(self._table.lookup, code_points)
+        return tf.ragged.map_flat_values(self.table.lookup, code_points)
 
 
 def casing(tokens: tf.RaggedTensor) -> tf.RaggedTensor:
@@ -121,6 +121,13 @@ class Featurizer:
             features["casing"] = casing(tokens)
         return features
 
+    def tables(self) -> list[tf.lookup.StaticHashTable]:
+        """The lookup tables, for a SavedModel to track."""
+        tables = [self.words.table]
+        if self.chars is not None:
+            tables.append(self.chars.table)
+        return tables
+
     def save(self, folder: Path) -> None:
         self.words.save(folder / model_folder.VOCAB)
         if self.chars is not None:
@@ -158,3 +165,11 @@ def pad(features: dict[str, tf.RaggedTensor], rows: tf.Tensor | np.ndarray
     return {name: tf.gather(values, rows).to_tensor(default_value=PAD_ID)
             for name, values in features.items()}
 
+
+
+def pad_to_one_step(dense: tf.Tensor) -> tf.Tensor:
+    """Padded features with at least one step (and one character): a batch of empty texts
+    still runs through the network, which needs a step; padding changes no real step."""
+    shape = tf.shape(dense)
+    grow = [[0, 0]] + [[0, tf.maximum(1 - shape[axis], 0)] for axis in range(1, dense.shape.rank)]
+    return tf.pad(dense, grow, constant_values=PAD_ID)

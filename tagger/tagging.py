@@ -127,6 +127,11 @@ class Tagger:
         return self.config.labels
 
     @property
+    def output_labels(self) -> list[str]:
+        """The tag of each of the network's label ids (IOBES ones mapped back to IOB2)."""
+        return self._label_array.tolist()
+
+    @property
     def scheme(self) -> str:
         return self.config.scheme
 

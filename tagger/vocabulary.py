@@ -37,7 +37,7 @@ class Vocabulary:
         # Made now, not on first use, so that compiled functions capture it rather than
         # building a table inside every call. Keys skip <pad> and <unk>: those literal strings
         # in text are unknown words.
-        self._table = lookup_table(tf.constant(words[2:], dtype=tf.string), first_id=2)
+        self.table = lookup_table(tf.constant(words[2:], dtype=tf.string), first_id=2)
 
     def __len__(self) -> int:
         return len(self.words)
@@ -93,7 +93,7 @@ class Vocabulary:
 
     def lookup(self, tokens: tf.Tensor | tf.RaggedTensor) -> tf.Tensor | tf.RaggedTensor:
         """Ids of `tokens` (any shape, dense or ragged); unknown words get UNK_ID."""
-        return tf.ragged.map_flat_values(self._table.lookup, self.normalize(tokens))
+        return tf.ragged.map_flat_values(self.table.lookup, self.normalize(tokens))
 
 
 def lookup_table(keys: tf.Tensor, first_id: int) -> tf.lookup.StaticHashTable:

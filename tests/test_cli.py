@@ -197,6 +197,13 @@ def test_undecodable_line_late_in_a_file_writes_no_output(demo_model: Path, tmp_
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.txt"]
 
 
+def test_export_to_an_existing_folder_needs_force(demo_model: Path, tmp_path: Path):
+    (tmp_path / "1").mkdir()
+    assert_user_error(run("export", demo_model, tmp_path / "1"), "already exists", "--force")
+    assert_user_error(run("export", tmp_path / "none", tmp_path / "2"), "does not exist")
+    assert not (tmp_path / "2").exists()
+
+
 def test_existing_output_folder_needs_force(tmp_path: Path):
     (tmp_path / "m").mkdir()
     assert_user_error(run("train", "--dataset", DEMO, "-o", tmp_path / "m"), "--force")
