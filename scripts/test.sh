@@ -7,5 +7,10 @@ PYTHON=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e '.[dev]'
+# The page's test drives a real headless Chromium (Debian's package).
+if ! command -v chromium >/dev/null; then
+    apt-get install -y -q chromium >/dev/null || { apt-get update -q >/dev/null &&
+        apt-get install -y -q chromium >/dev/null; }
+fi
 .venv/bin/ruff check tagger tests scripts
 HF_DATASETS_OFFLINE=1 HF_HUB_OFFLINE=1 .venv/bin/python -m pytest "$@"

@@ -241,6 +241,37 @@ def tag(model, text, input_path, output, fmt, input_format, confidence, min_conf
                    min_confidence=min_confidence, confidence=confidence)
 
 
+@main.command()
+@click.argument("model", type=click.Path(path_type=Path))
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on (0.0.0.0: every interface).")
+@click.option("--port", type=click.IntRange(0, 65535), default=8501, show_default=True)
+@click.option("--name", default=None,
+              help="Model name in /v1/models/NAME [default: the model folder's name].")
+@click.option("--max-batch-texts", type=click.IntRange(1), default=64, show_default=True,
+              help="Texts tagged together in one call.")
+@click.option("--batch-timeout-ms", type=click.FloatRange(0), default=5.0, show_default=True,
+              help="How long the first waiting text waits for others to batch with.")
+@click.option("--max-queue-texts", type=click.IntRange(1), default=2048, show_default=True,
+              help="Texts waiting at most; beyond, requests get 503 and Retry-After.")
+@click.option("--max-texts", type=click.IntRange(1), default=256, show_default=True,
+              help="Texts per request.")
+@click.option("--max-chars", type=click.IntRange(1), default=20_000, show_default=True,
+              help="Characters per text.")
+@click.option("--max-body-bytes", type=click.IntRange(1), default=1_000_000,
+              show_default=True, help="Request body size.")
+def serve(model, host, port, name, **limits):
+    """Serve MODEL over HTTP: TensorFlow Serving's REST API, /v1/tag, metrics and a page.
+
+    Open http://HOST:PORT/ to try it. SIGTERM lets requests in flight finish, then exits 0.
+    """
+    tagger = _load_tagger(model)
+    from tagger import serve as server
+
+    click.echo(f"serving {model} as {name or model.name} on http://{host}:{port}/", err=True)
+    server.run(tagger, name or model.name, host, port, server.Limits(**limits))
+
+
 @main.command(name="export")
 @click.argument("model", type=click.Path(path_type=Path))
 @click.argument("directory", type=click.Path(path_type=Path))

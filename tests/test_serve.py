@@ -1,0 +1,242 @@
+"""The HTTP service: TF Serving's REST contract, /v1/tag, limits and errors, batching,
+metrics, a clean SIGTERM, and the page in a real headless Chromium."""
+
+import asyncio
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from starlette.testclient import TestClient
+
+from tagger.serve import Batcher, Limits, Metrics, RequestError, create_app
+from tagger.tagging import Tagger
+
+from .conftest import ROOT
+from .records import assert_same_records
+
+TEXTS = ["Anna Schmidt flew from Berlin to Toronto.", "", "Elena Vasquez told reporters ."]
+LIMITS = Limits(max_body_bytes=20_000, max_texts=8, max_chars=500)
+
+
+@pytest.fixture(scope="module")
+def client(demo_tagger: Tagger):
+    with TestClient(create_app(demo_tagger, "demo", LIMITS)) as client:
+        yield client
+
+
+def test_tag_endpoint_returns_the_batch_records(client, demo_tagger: Tagger):
+    response = client.post("/v1/tag", json={"texts": TEXTS})
+    assert response.status_code == 200
+    assert_same_records(response.json()["records"], [t.to_dict() for t in demo_tagger.tag(TEXTS)])
+    everything = response.json()["records"][0]["spans"]
+    threshold = max(s["confidence"] for s in everything)
+    strict = client.post("/v1/tag", json={"texts": TEXTS[:1], "min_confidence": threshold})
+    assert strict.json()["records"][0]["spans"] == [
+        s for s in everything if s["confidence"] >= threshold]
+
+
+def test_tf_serving_status_metadata_and_predict(client, demo_tagger: Tagger):
+    status = client.get("/v1/models/demo").json()
+    assert status["model_version_status"][0]["state"] == "AVAILABLE"
+    metadata = client.get("/v1/models/demo/metadata").json()
+    signature = metadata["metadata"]["signature_def"]["signature_def"]["serving_default"]
+    assert set(signature["inputs"]) == {"texts"}
+    assert metadata["tagger"]["labels"] == demo_tagger.labels
+    rows = client.post("/v1/models/demo:predict", json={"instances": TEXTS}).json()
+    assert set(rows["predictions"][0]) == set(signature["outputs"])
+    named = client.post("/v1/models/demo:predict",
+                        json={"instances": [{"texts": t} for t in TEXTS]}).json()
+    assert named == rows
+    columns = client.post("/v1/models/demo:predict", json={"inputs": {"texts": TEXTS}}).json()
+    expected = demo_tagger.tag(TEXTS)
+    assert columns["outputs"]["tags"] == [t.tags for t in expected]
+    assert columns["outputs"]["span_starts"] == [[s.start for s in t.spans] for t in expected]
+    assert [p["tokens"] for p in rows["predictions"]] == [t.tokens for t in expected]
+    assert client.get("/v1/models/other").status_code == 404
+
+
+@pytest.mark.parametrize(("body", "status", "phrase"), [
+    (b'{"texts": ["a"', 400, "not valid JSON"),
+    (b"[1, 2]", 400, "JSON object"),
+    (b'{"texts": "a"}', 400, "must be a list"),
+    (b'{"texts": ["a", 3]}', 400, '"texts"[1] must be a string'),
+    (b'{"texts": ["a"], "min_confidence": 2}', 400, "min_confidence"),
+    (json.dumps({"texts": ["a"] * 9}).encode(), 413, "limit is 8"),
+    (json.dumps({"texts": ["a" * 501]}).encode(), 413, "501 characters"),
+    (json.dumps({"texts": ["a " * 12_000]}).encode(), 413, "bytes"),
+    (b"\xff\xfe", 400, "not valid JSON"),
+])
+def test_bad_requests_get_json_errors_and_the_server_lives_on(client, body, status, phrase):
+    response = client.post("/v1/tag", content=body)
+    assert response.status_code == status
+    assert phrase in response.json()["error"]
+    assert client.post("/v1/tag", json={"texts": ["Oslo"]}).status_code == 200
+
+
+def test_predict_needs_instances(client):
+    response = client.post("/v1/models/demo:predict", json={"texts": ["a"]})
+    assert response.status_code == 400 and "instances" in response.json()["error"]
+    response = client.post("/v1/models/demo:predict", json={"instances": [1]})
+    assert response.status_code == 400
+
+
+def test_health_readiness_and_metrics(client):
+    assert client.get("/healthz").json() == {"status": "ok"}
+    assert client.get("/readyz").status_code == 200
+    client.post("/v1/tag", json={"texts": ["Oslo is big ."]})
+    metrics = client.get("/metrics").text
+    assert 'tagger_requests_total{code="200",endpoint="tag"}' in metrics
+    assert "tagger_request_seconds_bucket" in metrics
+    assert "tagger_batch_texts_count" in metrics
+    tokens = next(line for line in metrics.splitlines() if line.startswith("tagger_tokens_total"))
+    assert float(tokens.split()[-1]) >= 4
+
+
+class _SlowTagger:
+    """Records the texts of each call; the batching logic is what is under test."""
+
+    def __init__(self) -> None:
+        self.calls: list[list[str]] = []
+
+    def tag(self, texts):
+        self.calls.append(list(texts))
+        time.sleep(0.05)
+        if "fail" in texts:
+            raise ValueError("tagging failed")
+        return [SimpleNamespace(text=t, tokens=t.split()) for t in texts]
+
+
+def test_concurrent_requests_are_batched_and_each_gets_its_own_results():
+    async def scenario():
+        tagger = _SlowTagger()
+        batcher = Batcher(tagger, Limits(max_batch_texts=64, batch_timeout_ms=20), Metrics())
+        worker = asyncio.create_task(batcher.run())
+        requests = [[f"r{i}-a", f"r{i}-b"] for i in range(10)]
+        results = await asyncio.gather(*(batcher.tag(r) for r in requests))
+        worker.cancel()
+        return tagger.calls, requests, results
+
+    calls, requests, results = asyncio.run(scenario())
+    assert [[t.text for t in result] for result in results] == requests
+    assert len(calls) < len(requests)  # arrived together, tagged together
+    assert sorted(t for call in calls for t in call) == sorted(t for r in requests for t in r)
+
+
+def test_a_full_queue_answers_503_with_retry_after():
+    async def scenario():
+        batcher = Batcher(_SlowTagger(), Limits(max_queue_texts=3, batch_timeout_ms=50),
+                          Metrics())
+        worker = asyncio.create_task(batcher.run())
+        first = asyncio.create_task(batcher.tag(["a", "b", "c"]))
+        await asyncio.sleep(0)
+        with pytest.raises(RequestError) as refused:
+            await batcher.tag(["d"])
+        done = await first
+        worker.cancel()
+        return refused.value, done
+
+    refused, done = asyncio.run(scenario())
+    assert refused.status == 503 and refused.headers == {"Retry-After": "1"}
+    assert [t.text for t in done] == ["a", "b", "c"]
+
+
+def test_a_failed_tagging_call_fails_its_requests_and_the_batcher_lives_on():
+    async def scenario():
+        batcher = Batcher(_SlowTagger(), Limits(batch_timeout_ms=1), Metrics())
+        worker = asyncio.create_task(batcher.run())
+        with pytest.raises(ValueError, match="tagging failed"):
+            await batcher.tag(["fail"])
+        after = await batcher.tag(["fine"])
+        worker.cancel()
+        return after, batcher.waiting
+
+    after, waiting = asyncio.run(scenario())
+    assert [t.text for t in after] == ["fine"] and waiting == 0
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _post(url: str, payload: dict, timeout: float = 120) -> dict:
+    request = urllib.request.Request(url, json.dumps(payload).encode(),
+                                     {"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        return json.loads(response.read())
+
+
+@pytest.fixture(scope="module")
+def server(demo_model: Path):
+    """`tagger serve` in its own process on a free port, once it is ready."""
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tagger.cli", "serve", str(demo_model), "--port", str(port),
+         "--name", "demo"], stderr=subprocess.PIPE, text=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url + "/readyz", timeout=1)
+            break
+        except OSError:
+            assert process.poll() is None, process.stderr.read()
+            time.sleep(0.3)
+    yield url, process
+    if process.poll() is None:
+        process.kill()
+
+
+def test_page_highlights_entities_in_chromium(server, demo_tagger: Tagger):
+    from playwright.sync_api import sync_playwright
+
+    chromium = shutil.which("chromium")
+    assert chromium, "the page test needs Chromium: apt-get install chromium"
+    url, _ = server
+    text = "Anna Schmidt flew from Berlin to Toronto with Elena Vasquez ."
+    expected = _post(url + "/v1/tag", {"texts": [text]})["records"][0]["spans"]
+    assert expected
+    screenshot = ROOT / "test-output" / "page.png"
+    screenshot.parent.mkdir(exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium)
+        page = browser.new_page()
+        page.goto(url + "/")
+        page.fill("#text", text)
+        page.click("#tag")
+        page.wait_for_selector("mark.entity")
+        marks = page.eval_on_selector_all(
+            "mark.entity", "ms => ms.map(m => [m.dataset.label, m.firstChild.textContent,"
+                           " m.title])")
+        page.screenshot(path=str(screenshot))
+        browser.close()
+    assert [(label, piece) for label, piece, _ in marks] == [
+        (s["label"], s["text"]) for s in expected]
+    assert [title for _, _, title in marks] == [
+        f"{s['label']} {s['confidence']:.2f}" for s in expected]
+    assert screenshot.stat().st_size > 1000
+
+
+def test_sigterm_lets_the_request_in_flight_finish_then_exits_0(server):
+    url, process = server
+    texts = ["Anna Schmidt flew from Berlin to Toronto . " * 12] * 200
+    answers: list = []
+    sender = threading.Thread(target=lambda: answers.append(
+        _post(url + "/v1/tag", {"texts": texts})))
+    sender.start()
+    time.sleep(0.5)  # the request is being tagged
+    os.kill(process.pid, signal.SIGTERM)
+    sender.join(timeout=120)
+    assert process.wait(timeout=60) == 0
+    assert len(answers) == 1 and len(answers[0]["records"]) == 200
