@@ -108,7 +108,7 @@ class _SlowTagger:
     def __init__(self) -> None:
         self.calls: list[list[str]] = []
 
-    def tag(self, texts):
+    def tag(self, texts, compiled=None):
         self.calls.append(list(texts))
         time.sleep(0.05)
         if "fail" in texts:
