@@ -23,6 +23,7 @@ numbers only: the test splits are withheld.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import platform
@@ -116,13 +117,15 @@ def run(recipe: Path, models: Path, seed: int, extra: list[str], reuse: bool = F
     output.parent.mkdir(parents=True, exist_ok=True)
     command = [str(Path(sys.executable).parent / "tagger"), "train", "--recipe", str(recipe),
                "--seed", str(seed), *extra, "--output", str(output), "--force", "--quiet"]
-    if reuse and (output / "metrics.json").exists() and _trained_with(output, command):
+    trained_with = {"command": command,
+                    "recipe_sha256": hashlib.sha256(recipe.read_bytes()).hexdigest()}
+    if reuse and (output / "metrics.json").exists() and _record_of(output) == trained_with:
         wall = json.loads((output / "metrics.json").read_text())["train_minutes"] * 60
     else:
         started = time.perf_counter()
         subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
         wall = time.perf_counter() - started
-        _record(output).write_text(json.dumps(command) + "\n")
+        _record(output).write_text(json.dumps(trained_with) + "\n")
     metrics = json.loads((output / "metrics.json").read_text())
     return {
         "corpus": recipe.stem,
@@ -143,8 +146,9 @@ def _record(output: Path) -> Path:
     return output.with_name(output.name + ".command.json")
 
 
-def _trained_with(output: Path, command: list[str]) -> bool:
-    return _record(output).exists() and json.loads(_record(output).read_text()) == command
+def _record_of(output: Path) -> dict | None:
+    """The command and recipe (its hash: a recipe edited since does not match) of a model."""
+    return json.loads(_record(output).read_text()) if _record(output).exists() else None
 
 
 def summary(runs: list[dict]) -> dict:
