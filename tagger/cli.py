@@ -265,9 +265,10 @@ def serve(model, host, port, name, **limits):
 
     Open http://HOST:PORT/ to try it. SIGTERM lets requests in flight finish, then exits 0.
     """
-    tagger = _load_tagger(model)
     from tagger import serve as server
 
+    server.check_address(host, port)  # before the model loads
+    tagger = _load_tagger(model)
     click.echo(f"serving {model} as {name or model.name} on http://{host}:{port}/", err=True)
     server.run(tagger, name or model.name, host, port, server.Limits(**limits))
 

@@ -20,6 +20,7 @@ import contextlib
 import dataclasses
 import json
 import signal
+import socket
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -32,6 +33,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
+
+from tagger.errors import TaggerError
 
 # The records' fields, as the exported SavedModel's signature names them (unpadded here).
 OUTPUTS = {
@@ -338,6 +341,17 @@ def _instance_text(instance: Any) -> str:
     if not isinstance(instance, str):
         raise RequestError(400, 'each instance must be a text, or {"texts": text}')
     return instance
+
+
+def check_address(host: str, port: int) -> None:
+    """Fail with a clear message, before the model loads, if the address cannot be bound."""
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+    except OSError as error:
+        raise TaggerError(f"cannot listen on {host}:{port} ({error.strerror}); choose another "
+                          "`port` or `host`", param="port") from None
 
 
 def run(tagger, name: str, host: str, port: int, limits: Limits = Limits()) -> None:

@@ -2,6 +2,7 @@
 
 import json
 import os
+import socket
 import stat
 import subprocess
 import sys
@@ -202,6 +203,15 @@ def test_export_to_an_existing_folder_needs_force(demo_model: Path, tmp_path: Pa
     assert_user_error(run("export", demo_model, tmp_path / "1"), "already exists", "--force")
     assert_user_error(run("export", tmp_path / "none", tmp_path / "2"), "does not exist")
     assert not (tmp_path / "2").exists()
+
+
+def test_serve_on_a_port_in_use_fails_before_loading(demo_model: Path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert_user_error(run("serve", demo_model, "--port", port), f"127.0.0.1:{port}",
+                          "--port")
 
 
 def test_existing_output_folder_needs_force(tmp_path: Path):
