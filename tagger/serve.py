@@ -196,6 +196,8 @@ def create_app(tagger, name: str, limits: Limits = Limits()) -> Starlette:
                 response = await handler(request)
             except RequestError as error:
                 response = JSONResponse({"error": error.message}, error.status, error.headers)
+            except Exception as error:  # a bug or a failed tagging call: JSON, not a page
+                response = JSONResponse({"error": f"tagging failed: {error}"}, 500)
             metrics.requests.labels(label, str(response.status_code)).inc()
             metrics.latency.labels(label).observe(time.perf_counter() - started)
             return response

@@ -90,6 +90,19 @@ def test_predict_needs_instances(client):
     assert response.status_code == 400
 
 
+def test_a_failing_tagging_call_is_a_json_500(demo_tagger: Tagger, monkeypatch):
+    with TestClient(create_app(demo_tagger, "demo", LIMITS)) as client:
+        def broken(texts, **_):
+            raise ValueError("out of memory")
+
+        monkeypatch.setattr(demo_tagger, "tag", broken)
+        response = client.post("/v1/tag", json={"texts": ["Oslo"]})
+        assert response.status_code == 500
+        assert response.json() == {"error": "tagging failed: out of memory"}
+        monkeypatch.undo()
+        assert client.post("/v1/tag", json={"texts": ["Oslo"]}).status_code == 200
+
+
 def test_health_readiness_and_metrics(client):
     assert client.get("/healthz").json() == {"status": "ok"}
     assert client.get("/readyz").status_code == 200
