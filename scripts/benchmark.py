@@ -32,6 +32,7 @@ import statistics
 import subprocess
 import sys
 import time
+import tomllib
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -117,8 +118,7 @@ def run(recipe: Path, models: Path, seed: int, extra: list[str], reuse: bool = F
     output.parent.mkdir(parents=True, exist_ok=True)
     command = [str(Path(sys.executable).parent / "tagger"), "train", "--recipe", str(recipe),
                "--seed", str(seed), *extra, "--output", str(output), "--force", "--quiet"]
-    trained_with = {"command": command,
-                    "recipe_sha256": hashlib.sha256(recipe.read_bytes()).hexdigest()}
+    trained_with = {"command": command, "recipe_sha256": _settings_hash(recipe)}
     if reuse and (output / "metrics.json").exists() and _record_of(output) == trained_with:
         wall = json.loads((output / "metrics.json").read_text())["train_minutes"] * 60
     else:
@@ -146,8 +146,15 @@ def _record(output: Path) -> Path:
     return output.with_name(output.name + ".command.json")
 
 
+def _settings_hash(recipe: Path) -> str:
+    """A hash of what the recipe sets (comments and layout left out)."""
+    settings = json.dumps(tomllib.loads(recipe.read_text(encoding="utf-8")), sort_keys=True)
+    return hashlib.sha256(settings.encode()).hexdigest()
+
+
 def _record_of(output: Path) -> dict | None:
-    """The command and recipe (its hash: a recipe edited since does not match) of a model."""
+    """The command and recipe settings (a hash: a recipe edited since does not match) that
+    trained a model."""
     return json.loads(_record(output).read_text()) if _record(output).exists() else None
 
 
