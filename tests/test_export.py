@@ -16,10 +16,7 @@ from tagger.training import train
 
 from .conftest import SHARED
 from .records import assert_same_records
-
-EWT_DEV = SHARED / "raw" / "ud_en_ewt" / "en_ewt-ud-dev.conllu"
-ODD = ["", "   ", "\t\n", "😀", "Zürich 😀 🇩🇪 e\u0301 naïve café", "שלום עולם", "a\u200bb",
-       "Ünïcödé\u0000with NUL", "x" * 3000, " ".join(["Angela Merkel visited Paris ."] * 400)]
+from .texts import EWT_DEV, ODD, conllu_texts
 
 # Runs in a fresh interpreter: reads the SavedModel folder and a JSON request file, writes
 # JSON records built from the signature's padded outputs.
@@ -63,11 +60,6 @@ json.dump(result, open(response, "w", encoding="utf-8"), ensure_ascii=False)
 """
 
 
-def dev_texts() -> list[str]:
-    lines = EWT_DEV.read_text(encoding="utf-8").splitlines()
-    return [line[len("# text = "):] for line in lines if line.startswith("# text = ")]
-
-
 def dev_sentences(count: int) -> list[list[str]]:
     sentences, tokens = [], []
     for line in EWT_DEV.read_text(encoding="utf-8").splitlines():
@@ -95,7 +87,7 @@ def test_exported_model_tags_like_the_tagger_in_a_fresh_process(
     tagger = demo_tagger if which == "entity" else pos_tagger
     folder = tmp_path / "exported" / "1"
     export(tagger, folder)
-    texts, sentences = dev_texts() + ODD, dev_sentences(50)
+    texts, sentences = conllu_texts() + ODD, dev_sentences(50)
     request, response = tmp_path / "request.json", tmp_path / "response.json"
     request.write_text(json.dumps({"texts": texts, "sentences": sentences}), encoding="utf-8")
     subprocess.run([sys.executable, "-c", CLIENT, str(folder), str(request), str(response)],

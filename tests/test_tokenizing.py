@@ -1,7 +1,9 @@
 import numpy as np
 import pytest
 
-from tagger.tokenizing import char_offsets, tokenize
+from tagger.tokenizing import char_offsets, split, tokenize
+
+from .texts import ODD, corpus_texts
 
 
 def _tokens(text: str) -> list[str]:
@@ -19,6 +21,7 @@ def _tokens(text: str) -> list[str]:
      ["Mr.", "Li", "of", "Acme", "Inc.", "left", "!!!", ":)", "note", ":", "Paris"]),
     ("", []),
     ("   ", []),
+    ("text\x00after a NUL", ["text", "after", "a", "NUL"]),  # not cut at the NUL
 ])
 def test_tokens_follow_treebank_rules(text, expected):
     assert _tokens(text) == expected
@@ -38,3 +41,30 @@ def test_offsets_map_back_to_the_text_in_characters():
 def test_char_offsets_is_identity_for_ascii():
     offsets = np.array([0, 3, 7])
     assert char_offsets("abc def", offsets) is offsets
+
+
+def _split_tokens(texts: list[str]) -> list[list[tuple[str, int, int]]]:
+    return [[(text[s:e], s, e) for s, e in split(text)] for text in texts]
+
+
+def _tokenize_tokens(texts: list[str]) -> list[list[tuple[str, int, int]]]:
+    result = tokenize(texts)
+    tokens, starts, ends = (r.to_list() for r in result)
+    return [[(t.decode(), int(s), int(e)) for t, s, e in zip(
+        tokens[i], char_offsets(text, np.array(starts[i], int)),
+        char_offsets(text, np.array(ends[i], int)), strict=True)]
+        for i, text in enumerate(texts)]
+
+
+@pytest.mark.parametrize("texts", [
+    pytest.param(corpus_texts, id="corpora"),
+    pytest.param(lambda: [*ODD, "'s n't", "CAN'T", "Don\u2019t stop'em", "x'S y'Re", "'", "n't",
+                          "a\u00a0b\u2003c\u000bd", "\u0130stanbul \u017fs"], id="odd"),
+])
+def test_split_gives_the_tokens_and_offsets_of_tokenize(texts):
+    texts = texts()
+    expected = _tokenize_tokens(texts)
+    got = _split_tokens(texts)
+    differing = [(t, g, e) for t, g, e in zip(texts, got, expected, strict=True) if g != e]
+    assert not differing, differing[:3]
+    assert sum(map(len, got)) > len(texts)  # the texts do have tokens
