@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
-import tensorflow as tf
 
 from tagger.vocabulary import PAD_ID, UNK_ID
+
+if TYPE_CHECKING:  # imported where used: tagging through ONNX Runtime batches without it
+    import tensorflow as tf
 
 # Sentences are grouped by length so that a batch pads only to its own longest sentence.
 BUCKET_BOUNDARIES = [8, 12, 16, 20, 25, 30, 40, 50, 64, 96, 128]
@@ -16,6 +19,8 @@ BUCKET_BOUNDARIES = [8, 12, 16, 20, 25, 30, 40, 50, 64, 96, 128]
 
 def encode_tags(sentences: Sequence[Sequence[str]], labels: Sequence[str]) -> tf.RaggedTensor:
     """Tag strings to label ids, ragged `(sentences, tokens)`."""
+    import tensorflow as tf
+
     index = {label: i for i, label in enumerate(labels)}
     flat = [index[t] for tags in sentences for t in tags]
     return tf.RaggedTensor.from_row_lengths(
@@ -34,6 +39,8 @@ def training_dataset(features: dict[str, tf.RaggedTensor], targets: tf.RaggedTen
     seen once) becomes UNK_ID with that probability, so the model learns what to do with
     words it has never seen.
     """
+    import tensorflow as tf
+
     # Elements are dense slices of each feature's per-token values (padded_batch does not
     # take ragged ones), cut out by the sentence's row offsets.
     token_values = {name: f.values for name, f in features.items()}

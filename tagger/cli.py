@@ -189,14 +189,23 @@ def train(ctx, recipe, output, force, quiet, **options):
                                                    "epochs_run", "train_minutes")}))
 
 
-def _load_tagger(path: Path):
+def _load_tagger(path: Path, runtime: str = "tensorflow"):
+    """The tagger of model folder `path` on `runtime`; "auto": ONNX Runtime if the folder
+    holds an exported network, else TensorFlow."""
     from tagger import model_folder
+    from tagger.onnx_tagging import OnnxTagger, has_network
 
     model_folder.read(path, verify=False)  # a missing folder fails before TensorFlow loads
+    if runtime == "onnx" or (runtime == "auto" and has_network(path)):
+        return OnnxTagger.load(path)
     _silence_native_logs()
     from tagger.tagging import Tagger
 
     return Tagger.load(path)
+
+
+RUNTIME_HELP = ("onnx: the network.onnx of 'tagger export --format onnx' in ONNX Runtime, "
+                "without TensorFlow; auto: onnx if the folder has one.")
 
 
 @main.command()
@@ -219,8 +228,11 @@ def _load_tagger(path: Path):
               show_default=True,
               help="Leave out entity spans whose confidence (their tokens' lowest) is lower; "
                    "tags stay as they are.")
+@click.option("--runtime", type=click.Choice(["auto", "onnx", "tensorflow"]), default="auto",
+              show_default=True, help=RUNTIME_HELP)
 @click.option("--quiet", "-q", is_flag=True, help="No progress output.")
-def tag(model, text, input_path, output, fmt, input_format, confidence, min_confidence, quiet):
+def tag(model, text, input_path, output, fmt, input_format, confidence, min_confidence, runtime,
+        quiet):
     """Tag TEXT, or every line of --input, with the model in folder MODEL.
 
     A tag's confidence is its probability given the whole text (a CRF model's marginal, a
@@ -231,12 +243,12 @@ def tag(model, text, input_path, output, fmt, input_format, confidence, min_conf
     from tagger import batch
 
     if text:
-        tagger = _load_tagger(model)
+        tagger = _load_tagger(model, runtime)
         batch.tag_texts(tagger, [" ".join(text)], output, fmt or "text",
                         min_confidence=min_confidence, confidence=confidence)
         return
     source = batch.open_input(input_path, input_format)  # fails before the model loads
-    tagger = _load_tagger(model)
+    tagger = _load_tagger(model, runtime)
     batch.tag_file(tagger, source, output, fmt or "json", quiet=quiet,
                    min_confidence=min_confidence, confidence=confidence)
 
@@ -260,7 +272,9 @@ def tag(model, text, input_path, output, fmt, input_format, confidence, min_conf
               help="Characters per text.")
 @click.option("--max-body-bytes", type=click.IntRange(1), default=1_000_000,
               show_default=True, help="Request body size.")
-def serve(model, host, port, name, **limits):
+@click.option("--runtime", type=click.Choice(["auto", "onnx", "tensorflow"]), default="auto",
+              show_default=True, help=RUNTIME_HELP)
+def serve(model, host, port, name, runtime, **limits):
     """Serve MODEL over HTTP: TensorFlow Serving's REST API, /v1/tag, metrics and a page.
 
     Open http://HOST:PORT/ to try it. SIGTERM lets requests in flight finish, then exits 0.
@@ -268,7 +282,7 @@ def serve(model, host, port, name, **limits):
     from tagger import serve as server
 
     server.check_address(host, port)  # before the model loads
-    tagger = _load_tagger(model)
+    tagger = _load_tagger(model, runtime)
     click.echo(f"serving {model} as {name or model.name} on http://{host}:{port}/", err=True)
     server.run(tagger, name or model.name, host, port, server.Limits(**limits))
 
@@ -276,20 +290,31 @@ def serve(model, host, port, name, **limits):
 @main.command(name="export")
 @click.argument("model", type=click.Path(path_type=Path))
 @click.argument("directory", type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["savedmodel", "onnx"]),
+              default="savedmodel", show_default=True,
+              help="savedmodel: a TensorFlow SavedModel that tags raw strings; onnx: a copy of "
+                   "the model folder with network.onnx, which 'tagger tag' runs in ONNX "
+                   "Runtime without TensorFlow.")
 @click.option("--force", is_flag=True, help="Replace DIRECTORY if it exists.")
-def export_command(model, directory, force):
-    """Write MODEL as a TensorFlow SavedModel in DIRECTORY that tags raw strings.
+def export_command(model, directory, fmt, force):
+    """Write MODEL in DIRECTORY as a TensorFlow SavedModel or for ONNX Runtime.
 
-    For TensorFlow Serving give a version folder (e.g. exported/conll/1). Loading it needs
-    TensorFlow and `import tensorflow_text`; the signatures are described in the README.
+    For TensorFlow Serving give a version folder (e.g. exported/conll/1). Loading the
+    SavedModel needs TensorFlow and `import tensorflow_text`; the README describes its
+    signatures.
     """
     from tagger import model_folder
 
     model_folder.check_writable(directory, force)
     tagger = _load_tagger(model)
-    from tagger.export import export
+    if fmt == "onnx":
+        from tagger.onnx_export import export_onnx
 
-    export(tagger, directory, force=force)
+        export_onnx(tagger, directory, force=force)
+    else:
+        from tagger.export import export
+
+        export(tagger, directory, force=force)
     click.echo(f"exported {model} to {directory}", err=True)
 
 

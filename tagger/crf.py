@@ -1,4 +1,4 @@
-"""A linear-chain CRF in TensorFlow: sequence log-likelihood, Viterbi, IOB constraints.
+"""A linear-chain CRF in TensorFlow: sequence log-likelihood, Viterbi, marginals.
 
 Shapes: emissions `(batch, timesteps, labels)` float, tags `(batch, timesteps)` int32, mask
 `(batch, timesteps)` bool with each sentence's real steps first. `transitions[i, j]` scores
@@ -7,45 +7,7 @@ label j right after label i; `start[j]` and `end[j]` score a sentence starting /
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-import numpy as np
 import tensorflow as tf
-
-from tagger import schemes
-
-# Added to the score of a transition the scheme forbids: far below any real score, yet
-# finite, so that sums and logsumexp stay free of NaN.
-FORBIDDEN = -1e4
-
-
-def constraints(labels: Sequence[str], scheme: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Additive masks (0 or FORBIDDEN) for transitions, starts and ends under `scheme`.
-
-    IOB2: I-X only after B-X or I-X. IOBES also: I-X and E-X only after B-X or I-X, B-X and
-    I-X only before I-X or E-X; a sentence starts in O, B or S and ends in O, E or S.
-    """
-    size = len(labels)
-    transitions, start, end = (np.zeros((size, size), np.float32), np.zeros(size, np.float32),
-                               np.zeros(size, np.float32))
-    if scheme == schemes.TOKEN:
-        return transitions, start, end
-    parts = [schemes.split_tag(label) for label in labels]
-    inside = {"I"} if scheme == schemes.IOB2 else {"I", "E"}
-    opened = {"B", "I"}  # an entity that continues
-    for j, (prefix, kind) in enumerate(parts):
-        if prefix in inside:
-            start[j] = FORBIDDEN
-        if scheme == schemes.IOBES and prefix in opened:
-            end[j] = FORBIDDEN
-        for i, (p_prefix, p_kind) in enumerate(parts):
-            continues = p_prefix in opened and p_kind == kind
-            if prefix in inside and not continues:
-                transitions[i, j] = FORBIDDEN
-            if scheme == schemes.IOBES and p_prefix in opened and not (
-                    prefix in inside and p_kind == kind):
-                transitions[i, j] = FORBIDDEN
-    return transitions, start, end
 
 
 def log_likelihood(emissions: tf.Tensor, tags: tf.Tensor, mask: tf.Tensor,

@@ -4,8 +4,9 @@
     chars   (sentences, tokens, chars)   ids of each token's first MAX_WORD_CHARS characters
     casing  (sentences, tokens)          one of CASING_CLASSES (0 padding)
 
-All of it runs as TensorFlow ops (tensorflow-text's Unicode decoding, regex matching), so a
-batch of sentences is featurized without a Python loop over tokens.
+`Featurizer` runs as TensorFlow ops (tensorflow-text's Unicode decoding, regex matching), so
+a batch of sentences is featurized without a Python loop over tokens; `ArrayFeaturizer`
+gives the same ids in Python for the tagger that runs without TensorFlow.
 """
 
 from __future__ import annotations
@@ -14,14 +15,18 @@ import json
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import tensorflow as tf
+import regex
 
 from tagger import model_folder
 from tagger.errors import TaggerError
 from tagger.settings import FeatureSettings
-from tagger.vocabulary import PAD_ID, Vocabulary, lookup_table
+from tagger.vocabulary import PAD_ID, UNK_ID, Vocabulary, lookup_table, read_words
+
+if TYPE_CHECKING:  # imported where used: the constants and readers here need no TensorFlow
+    import tensorflow as tf
 
 MAX_WORD_CHARS = 24  # longer tokens (URLs) keep their first characters
 # Checked in order; the first that matches the whole token gives its class (0 is padding).
@@ -41,6 +46,8 @@ class CharVocabulary:
     """Character (Unicode code point) ids: 0 padding, 1 unknown, then the train characters."""
 
     def __init__(self, code_points: list[int]) -> None:
+        import tensorflow as tf
+
         self.code_points = code_points
         self.table = lookup_table(tf.constant(code_points, dtype=tf.int32), first_id=2)
 
@@ -59,19 +66,12 @@ class CharVocabulary:
 
     @classmethod
     def load(cls, path: Path) -> CharVocabulary:
-        try:
-            code_points = json.loads(path.read_text(encoding="utf-8"))
-            valid = isinstance(code_points, list) and all(
-                isinstance(c, int) and 0 <= c < 0x110000 for c in code_points)
-        except (OSError, ValueError, UnicodeDecodeError):
-            valid = False
-        if not valid:
-            raise TaggerError(f"{path} is damaged (not a JSON list of code points); restore "
-                              "the folder or retrain the model")
-        return cls(code_points)
+        return cls(read_code_points(path))
 
     def lookup(self, tokens: tf.RaggedTensor) -> tf.RaggedTensor:
         """`(sentences, tokens)` strings -> `(sentences, tokens, chars)` ids."""
+        import tensorflow as tf
+
         code_points = tf.strings.unicode_decode(tokens, "UTF-8", errors="replace")
         code_points = code_points[:, :, :MAX_WORD_CHARS]
         return tf.ragged.map_flat_values(self.table.lookup, code_points)
@@ -79,6 +79,8 @@ class CharVocabulary:
 
 def casing(tokens: tf.RaggedTensor) -> tf.RaggedTensor:
     """The casing class of each token, `(sentences, tokens)` int32."""
+    import tensorflow as tf
+
 
     def classify(flat: tf.Tensor) -> tf.Tensor:
         classes = tf.fill(tf.shape(flat), CASING_OTHER)
@@ -136,24 +138,108 @@ class Featurizer:
     @classmethod
     def load(cls, folder: Path, config: model_folder.ModelConfig) -> Featurizer:
         """The featurizer of a model folder, each table checked against config.json's size."""
-        words = Vocabulary.load(folder / model_folder.VOCAB,
-                                config.settings.features.lowercase)
-        model_folder.check_size(folder / model_folder.VOCAB, len(words), config.vocab_size,
-                                "words")
-        chars = None
-        if config.char_vocab_size:
-            chars = CharVocabulary.load(folder / model_folder.CHARS)
-            model_folder.check_size(folder / model_folder.CHARS, len(chars),
-                                    config.char_vocab_size, "characters")
-        if config.casing_size not in (0, CASING_SIZE):
-            raise TaggerError(f"{folder / model_folder.CONFIG}: casing_size "
-                              f"{config.casing_size} is not one this tagger makes "
-                              f"({CASING_SIZE}); retrain the model")
-        return cls(words, chars, config.casing_size > 0)
+        words, code_points = read_tables(folder, config)
+        chars = CharVocabulary(code_points) if code_points is not None else None
+        return cls(Vocabulary(words, config.settings.features.lowercase), chars,
+                   config.casing_size > 0)
+
+
+class ArrayFeaturizer:
+    """The `Featurizer`'s ids in NumPy and Python, without TensorFlow (for ONNX Runtime).
+
+    Each distinct token's ids are worked out once and kept: text repeats its words.
+    """
+
+    CACHE_TOKENS = 200_000  # bounds memory on text with millions of distinct tokens
+
+    def __init__(self, words: list[str], code_points: list[int] | None, lowercase: bool,
+                 use_casing: bool) -> None:
+        self.word_ids = dict(zip(words[2:], range(2, len(words)), strict=True))
+        self.char_ids = None if code_points is None else dict(
+            zip(code_points, range(2, len(code_points) + 2), strict=True))
+        self.lowercase, self.use_casing = lowercase, use_casing
+        self._casing = [(i, regex.compile(pattern))
+                        for i, (_, pattern) in enumerate(CASING_CLASSES, 1)]
+        self._cache: dict[str, tuple[int, list[int], int]] = {}
+
+    @classmethod
+    def load(cls, folder: Path, config: model_folder.ModelConfig) -> ArrayFeaturizer:
+        words, code_points = read_tables(folder, config)
+        return cls(words, code_points, config.settings.features.lowercase,
+                   config.casing_size > 0)
+
+    def _token(self, token: str) -> tuple[int, list[int], int]:
+        found = self._cache.get(token)
+        if found is None:
+            word = self.word_ids.get(token.lower() if self.lowercase else token, UNK_ID)
+            chars = [] if self.char_ids is None else [
+                self.char_ids.get(ord(c), UNK_ID) for c in token[:MAX_WORD_CHARS]]
+            kind = next((i for i, pattern in self._casing if pattern.fullmatch(token)),
+                        CASING_OTHER) if self.use_casing else 0
+            if len(self._cache) >= self.CACHE_TOKENS:
+                self._cache.clear()
+            found = self._cache[token] = (word, chars, kind)
+        return found
+
+    def __call__(self, sentences: Sequence[Sequence[str]]) -> dict[str, np.ndarray]:
+        """Padded int32 `(sentences, tokens[, chars])` inputs, at least one step and one
+        character wide (like `pad_to_one_step`)."""
+        steps = max(1, max(map(len, sentences), default=0))
+        rows = [[self._token(t) for t in s] for s in sentences]
+        words = np.zeros((len(sentences), steps), np.int32)
+        casing = np.zeros_like(words)
+        for i, row in enumerate(rows):
+            if row:
+                words[i, :len(row)], _, casing[i, :len(row)] = zip(*row, strict=True)
+        features = {"words": words}
+        if self.char_ids is not None:
+            width = max(1, max((len(c) for row in rows for _, c, _ in row), default=0))
+            chars = features["chars"] = np.zeros((*words.shape, width), np.int32)
+            for i, row in enumerate(rows):
+                for j, (_, ids, _) in enumerate(row):
+                    chars[i, j, :len(ids)] = ids
+        if self.use_casing:
+            features["casing"] = casing
+        return features
+
+
+def read_tables(folder: Path, config: model_folder.ModelConfig
+                ) -> tuple[list[str], list[int] | None]:
+    """A model folder's words and code points (None without character features), each
+    checked against config.json's sizes, and its casing feature checked."""
+    words = read_words(folder / model_folder.VOCAB)
+    model_folder.check_size(folder / model_folder.VOCAB, len(words), config.vocab_size,
+                            "words")
+    code_points = None
+    if config.char_vocab_size:
+        code_points = read_code_points(folder / model_folder.CHARS)
+        model_folder.check_size(folder / model_folder.CHARS, len(code_points) + 2,
+                                config.char_vocab_size, "characters")
+    if config.casing_size not in (0, CASING_SIZE):
+        raise TaggerError(f"{folder / model_folder.CONFIG}: casing_size "
+                          f"{config.casing_size} is not one this tagger makes "
+                          f"({CASING_SIZE}); retrain the model")
+    return words, code_points
+
+
+def read_code_points(path: Path) -> list[int]:
+    """The code points of a model folder's chars.json, checked."""
+    try:
+        code_points = json.loads(path.read_text(encoding="utf-8"))
+        valid = isinstance(code_points, list) and all(
+            isinstance(c, int) and 0 <= c < 0x110000 for c in code_points)
+    except (OSError, ValueError, UnicodeDecodeError):
+        valid = False
+    if not valid:
+        raise TaggerError(f"{path} is damaged (not a JSON list of code points); restore "
+                          "the folder or retrain the model")
+    return code_points
 
 
 def tokens_tensor(sentences: Sequence[Sequence[str]]) -> tf.RaggedTensor:
     """Pre-tokenized sentences as a ragged `(sentences, tokens)` string tensor."""
+    import tensorflow as tf
+
     flat = [t for s in sentences for t in s]
     return tf.RaggedTensor.from_row_lengths(tf.constant(flat, dtype=tf.string),
                                             [len(s) for s in sentences])
@@ -162,6 +248,8 @@ def tokens_tensor(sentences: Sequence[Sequence[str]]) -> tf.RaggedTensor:
 def pad(features: dict[str, tf.RaggedTensor], rows: tf.Tensor | np.ndarray
         ) -> dict[str, tf.Tensor]:
     """The given rows of ragged features as dense tensors padded to this batch's longest."""
+    import tensorflow as tf
+
     return {name: tf.gather(values, rows).to_tensor(default_value=PAD_ID)
             for name, values in features.items()}
 
@@ -170,6 +258,8 @@ def pad(features: dict[str, tf.RaggedTensor], rows: tf.Tensor | np.ndarray
 def pad_to_one_step(dense: tf.Tensor) -> tf.Tensor:
     """Padded features with at least one step (and one character): a batch of empty texts
     still runs through the network, which needs a step; padding changes no real step."""
+    import tensorflow as tf
+
     shape = tf.shape(dense)
     grow = [[0, 0]] + [[0, tf.maximum(1 - shape[axis], 0)] for axis in range(1, dense.shape.rank)]
     return tf.pad(dense, grow, constant_values=PAD_ID)

@@ -25,7 +25,7 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from tagger import crf, schemes
+from tagger import crf, decoding, schemes
 from tagger.errors import TaggerError
 from tagger.model_folder import ModelConfig
 from tagger.settings import OptimizationSettings
@@ -192,7 +192,7 @@ class TaggerModel(keras.Model):
         if self.crf is not None:
             self.crf.build()
         self.argmax_only = not use_crf and scheme == schemes.TOKEN
-        self.constraints = crf.constraints(labels, scheme)
+        self.constraints = decoding.constraints(labels, scheme)
         self.built = True  # every part is built: weights can be loaded without a first call
 
     def call(self, inputs, training=None):

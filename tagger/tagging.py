@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 import tensorflow as tf
@@ -23,6 +22,7 @@ from tagger import batching, model_folder, schemes, tokenizing
 from tagger.features import Featurizer, pad, tokens_tensor
 from tagger.model import TaggerModel, build_model, load_weights
 from tagger.model_folder import CorpusInfo, ModelConfig
+from tagger.records import Annotator, Scored, TextPredictions
 from tagger.settings import TrainConfig
 
 # Padded tokens per batch: large enough to keep the matrix units busy, small enough that a
@@ -33,48 +33,7 @@ MAX_BATCH_SENTENCES = 256
 EAGER_TEXTS = 16
 
 
-# Confidences in records are rounded to this many decimals.
-CONFIDENCE_DECIMALS = 4
-
-
-@dataclass(frozen=True)
-class Entity:
-    label: str
-    start: int  # character offsets into the text
-    end: int
-    text: str
-    # The lowest confidence of its tokens' tags: an upper bound on the probability that the
-    # whole span is tagged exactly so.
-    confidence: float = 1.0
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"label": self.label, "start": self.start, "end": self.end, "text": self.text,
-                "confidence": round(self.confidence, CONFIDENCE_DECIMALS)}
-
-
-@dataclass
-class Tagged:
-    """One tagged text: its tokens, their character offsets, tags and entity spans.
-
-    `confidences` holds each tag's probability: its marginal given the whole text for a CRF
-    model, its softmax probability otherwise.
-    """
-
-    text: str
-    tokens: list[str]
-    tags: list[str]
-    offsets: list[tuple[int, int]] = field(default_factory=list)
-    spans: list[Entity] = field(default_factory=list)
-    confidences: list[float] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"text": self.text, "tokens": self.tokens, "tags": self.tags,
-                "offsets": [list(o) for o in self.offsets],
-                "confidences": [round(c, CONFIDENCE_DECIMALS) for c in self.confidences],
-                "spans": [s.to_dict() for s in self.spans]}
-
-
-class Tagger:
+class Tagger(Annotator):
     """A model with its vocabularies, labels and scheme: tags tokens or raw text.
 
     `Tagger.new` makes an untrained one, `training.train` a trained one; `save` writes it as
@@ -87,11 +46,7 @@ class Tagger:
         self.featurizer = featurizer
         self.config = config
         self.metrics = metrics
-        # The network's label ids -> the corpus's labels (IOBES ones mapped back to IOB2).
-        output = config.network_labels
-        if config.network_scheme != config.scheme:
-            output = [schemes.iobes_to_iob2(label) for label in output]
-        self._label_array = np.asarray(output, dtype=object)
+        self._set_labels()
         # One signature with free sizes: traced once, whatever the shapes. It takes the
         # ragged features of many sentences and the rows of one batch, and pads that batch
         # inside the compiled call.
@@ -122,19 +77,6 @@ class Tagger:
             featurizer.__call__,
             input_signature=[tf.RaggedTensorSpec([None, None], tf.string, ragged_rank=1)])
 
-    @property
-    def labels(self) -> list[str]:
-        return self.config.labels
-
-    @property
-    def output_labels(self) -> list[str]:
-        """The tag of each of the network's label ids (IOBES ones mapped back to IOB2)."""
-        return self._label_array.tolist()
-
-    @property
-    def scheme(self) -> str:
-        return self.config.scheme
-
     @classmethod
     def new(cls, featurizer: Featurizer, labels: Sequence[str], scheme: str,
             settings: TrainConfig, corpus: CorpusInfo | None = None) -> Tagger:
@@ -163,8 +105,10 @@ class Tagger:
             if metrics_file.is_file() else None
         return cls(model, featurizer, config, metrics)
 
-    def save(self, path: str | Path, *, force: bool = False) -> None:
-        """Write this tagger as model folder `path` (replacing it only with `force`)."""
+    def save(self, path: str | Path, *, force: bool = False,
+             extra: dict[str, bytes] | None = None) -> None:
+        """Write this tagger as model folder `path` (replacing it only with `force`), with
+        `extra` files (name: content) too, such as an exported network."""
 
         def fill(folder: Path) -> None:
             # A fresh, uncompiled copy: a compiled model would also save the optimizer's
@@ -173,6 +117,8 @@ class Tagger:
             weights_only.set_weights(self.model.get_weights())
             weights_only.save_weights(folder / model_folder.WEIGHTS)
             self.featurizer.save(folder)
+            for name, content in (extra or {}).items():
+                (folder / name).write_bytes(content)
 
         model_folder.write(Path(path), self.config, fill, self.metrics, force)
 
@@ -206,22 +152,6 @@ class Tagger:
         """Tags of sentences already featurized by `self.featurizer`."""
         return self._tags(self.predict(features))
 
-    def tag(self, texts: Sequence[str], min_confidence: float = 0.0,
-            compiled: bool | None = None) -> list[Tagged]:
-        """Tokenize raw texts and tag them, with character offsets, confidences and entity
-        spans (those below `min_confidence` left out). `compiled`: see `predict_texts`."""
-        if not texts:
-            return []
-        return self.annotate_texts(texts, self.predict_texts(texts, compiled), min_confidence)
-
-    def tag_conll_sentences(self, sentences: Sequence[Sequence[str]],
-                            min_confidence: float = 0.0) -> list[Tagged]:
-        """Tag pre-tokenized sentences; offsets refer to the tokens joined by single spaces."""
-        return self.annotate_tokens(sentences, self.predict_tokens(sentences), min_confidence)
-
-    def _tags(self, predictions: list[np.ndarray]) -> list[list[str]]:
-        return [self._label_array[p].tolist() for p in predictions]
-
     # predict_* run TensorFlow; annotate_* turn their results into `Tagged` in Python. Batch
     # tagging overlaps the two on different chunks.
     def predict_tokens(self, sentences: Sequence[Sequence[str]]) -> Scored:
@@ -249,59 +179,3 @@ class Tagger:
                                 ) -> tuple[tokenizing.Tokenized, dict[str, tf.RaggedTensor]]:
         tokenized = tokenizing.tokenize(texts)
         return tokenized, self.featurizer(tokenized.tokens)
-
-    def annotate_texts(self, texts: Sequence[str], predicted: TextPredictions,
-                       min_confidence: float = 0.0) -> list[Tagged]:
-        """Texts with their tokens, offsets, tags and spans, from `predict_texts`."""
-        splits, starts, ends = predicted.splits, predicted.starts, predicted.ends
-        results = []
-        for i, text in enumerate(texts):
-            row = slice(splits[i], splits[i + 1])
-            offsets = list(zip(tokenizing.char_offsets(text, starts[row]).tolist(),
-                               tokenizing.char_offsets(text, ends[row]).tolist(), strict=True))
-            results.append(self._tagged(text, [text[start:end] for start, end in offsets],
-                                        offsets, predicted.labels[i], predicted.confidences[i],
-                                        min_confidence))
-        return results
-
-    def annotate_tokens(self, sentences: Sequence[Sequence[str]], predicted: Scored,
-                        min_confidence: float = 0.0) -> list[Tagged]:
-        """Sentences with offsets (tokens joined by spaces), tags and spans."""
-        results = []
-        for tokens, labels, confidences in zip(sentences, *predicted, strict=True):
-            text = " ".join(tokens)
-            ends = np.cumsum([len(t) + 1 for t in tokens]) - 1
-            offsets = [(int(e) - len(t), int(e)) for t, e in zip(tokens, ends, strict=True)]
-            results.append(self._tagged(text, list(tokens), offsets, labels, confidences,
-                                        min_confidence))
-        return results
-
-    def _tagged(self, text: str, tokens: list[str], offsets: list[tuple[int, int]],
-                labels: np.ndarray, confidences: np.ndarray, min_confidence: float) -> Tagged:
-        tags = self._label_array[labels].tolist()
-        found = []
-        if self.scheme != schemes.TOKEN:
-            for span in schemes.spans(tags):
-                start, end = offsets[span.start][0], offsets[span.end - 1][1]
-                confidence = float(confidences[span.start:span.end].min())
-                if confidence >= min_confidence:
-                    found.append(Entity(span.label, start, end, text[start:end], confidence))
-        return Tagged(text, tokens, tags, offsets, found, confidences.tolist())
-
-
-class Scored(NamedTuple):
-    """Label ids per sentence and each label's probability (see `Tagged`)."""
-
-    labels: list[np.ndarray]
-    confidences: list[np.ndarray]
-
-
-class TextPredictions(NamedTuple):
-    """Label ids and confidences per text, and its tokens' UTF-8 byte offsets (flat, split
-    per text)."""
-
-    labels: list[np.ndarray]
-    confidences: list[np.ndarray]
-    splits: np.ndarray
-    starts: np.ndarray
-    ends: np.ndarray

@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
-
-import tensorflow as tf
+from typing import TYPE_CHECKING
 
 from tagger.errors import TaggerError
+
+if TYPE_CHECKING:  # imported where used: reading a vocabulary needs no TensorFlow
+    import tensorflow as tf
 
 PAD = "<pad>"
 UNK = "<unk>"
@@ -37,6 +39,8 @@ class Vocabulary:
         # Made now, not on first use, so that compiled functions capture it rather than
         # building a table inside every call. Keys skip <pad> and <unk>: those literal strings
         # in text are unknown words.
+        import tensorflow as tf
+
         self.table = lookup_table(tf.constant(words[2:], dtype=tf.string), first_id=2)
 
     def __len__(self) -> int:
@@ -76,28 +80,39 @@ class Vocabulary:
 
     @classmethod
     def load(cls, path: Path, lowercase: bool) -> Vocabulary:
-        try:
-            words = path.read_text(encoding="utf-8").split("\n")[:-1]
-        except (OSError, UnicodeDecodeError) as error:
-            raise TaggerError(f"cannot read {path} ({error}); restore the folder or retrain "
-                              "the model") from None
-        if words[:2] != [PAD, UNK] or len(set(words[2:])) != len(words) - 2:
-            raise TaggerError(f"{path} is damaged (it must start with {PAD} and {UNK} and "
-                              "list each word once); restore the folder or retrain the model")
-        return cls(words, lowercase)
+        return cls(read_words(path), lowercase)
 
     def normalize(self, tokens: tf.Tensor | tf.RaggedTensor) -> tf.Tensor | tf.RaggedTensor:
+        import tensorflow as tf
+
         if not self.lowercase:
             return tokens
         return tf.ragged.map_flat_values(tf.strings.lower, tokens, encoding="utf-8")
 
     def lookup(self, tokens: tf.Tensor | tf.RaggedTensor) -> tf.Tensor | tf.RaggedTensor:
         """Ids of `tokens` (any shape, dense or ragged); unknown words get UNK_ID."""
+        import tensorflow as tf
+
         return tf.ragged.map_flat_values(self.table.lookup, self.normalize(tokens))
 
 
 def lookup_table(keys: tf.Tensor, first_id: int) -> tf.lookup.StaticHashTable:
     """A table from `keys` to consecutive int32 ids from `first_id`; others get UNK_ID."""
+    import tensorflow as tf
+
     values = tf.range(first_id, first_id + tf.size(keys), dtype=tf.int32)
     return tf.lookup.StaticHashTable(tf.lookup.KeyValueTensorInitializer(keys, values),
                                      default_value=UNK_ID)
+
+
+def read_words(path: Path) -> list[str]:
+    """The words of a model folder's vocab.txt, checked: <pad>, <unk>, then each word once."""
+    try:
+        words = path.read_text(encoding="utf-8").split("\n")[:-1]
+    except (OSError, UnicodeDecodeError) as error:
+        raise TaggerError(f"cannot read {path} ({error}); restore the folder or retrain "
+                          "the model") from None
+    if words[:2] != [PAD, UNK] or len(set(words[2:])) != len(words) - 2:
+        raise TaggerError(f"{path} is damaged (it must start with {PAD} and {UNK} and "
+                          "list each word once); restore the folder or retrain the model")
+    return words

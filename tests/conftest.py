@@ -85,3 +85,17 @@ def demo_tagger(demo_model: Path):
     from tagger.tagging import Tagger
 
     return Tagger.load(demo_model)
+
+
+@pytest.fixture(scope="session")
+def pos_tagger():
+    """A small softmax POS model on part of EWT train (token-scheme tags, no spans)."""
+    from tagger.corpora import load_corpus
+    from tagger.settings import TrainConfig
+    from tagger.training import train
+
+    corpus = load_corpus(str(SHARED / "ud_en_ewt"), tag_column="upos")
+    corpus.splits = {name: rows[:400] for name, rows in corpus.splits.items()}
+    trained, _ = train(corpus, TrainConfig.from_flat(epochs=1, units=16, embedding_dim=16,
+                                                     char_filters=16, head="softmax"))
+    return trained

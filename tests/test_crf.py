@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tagger import crf, schemes
+from tagger import crf, decoding, schemes
 
 
 def _random_problem(seed: int, batch: int = 4, steps: int = 4, labels: int = 3):
@@ -87,7 +87,7 @@ def test_marginals_of_a_long_sentence_keep_float32_precision():
 
 
 def test_marginals_respect_constraints_and_compile():
-    transitions, start, end = crf.constraints(IOB2_LABELS, schemes.IOB2)
+    transitions, start, end = decoding.constraints(IOB2_LABELS, schemes.IOB2)
     emissions = np.random.default_rng(0).normal(size=(2, 3, 5)).astype(np.float32)
     mask = tf.sequence_mask([3, 1], 3)
     got = tf.function(crf.marginals)(emissions, mask, transitions, start, end).numpy()
@@ -111,7 +111,7 @@ IOB2_LABELS = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]
 
 
 def test_iob2_constraints():
-    transitions, start, end = crf.constraints(IOB2_LABELS, schemes.IOB2)
+    transitions, start, end = decoding.constraints(IOB2_LABELS, schemes.IOB2)
     allowed = {(a, b) for i, a in enumerate(IOB2_LABELS) for j, b in enumerate(IOB2_LABELS)
                if transitions[i, j] == 0}
     assert ("O", "I-PER") not in allowed and ("B-LOC", "I-PER") not in allowed
@@ -124,7 +124,7 @@ def test_iob2_constraints():
 
 def test_iobes_constraints():
     labels = ["O", "B-X", "I-X", "E-X", "S-X"]
-    transitions, start, end = crf.constraints(labels, schemes.IOBES)
+    transitions, start, end = decoding.constraints(labels, schemes.IOBES)
     ok = {(labels[i], labels[j]) for i in range(5) for j in range(5) if transitions[i, j] == 0}
     assert ok == {("O", "O"), ("O", "B-X"), ("O", "S-X"), ("B-X", "I-X"), ("B-X", "E-X"),
                   ("I-X", "I-X"), ("I-X", "E-X"), ("E-X", "O"), ("E-X", "B-X"),
@@ -134,7 +134,7 @@ def test_iobes_constraints():
 
 
 def test_token_scheme_has_no_constraints():
-    transitions, start, end = crf.constraints(["NOUN", "VERB"], schemes.TOKEN)
+    transitions, start, end = decoding.constraints(["NOUN", "VERB"], schemes.TOKEN)
     assert not transitions.any() and not start.any() and not end.any()
 
 
@@ -143,7 +143,7 @@ def test_constrained_decoding_never_puts_i_after_o_or_at_the_start():
     rng = np.random.default_rng(7)
     emissions = rng.normal(size=(200, 9, len(IOB2_LABELS))).astype(np.float32)
     emissions[:, :, [2, 4]] += 2.0  # push I-PER and I-LOC
-    transitions, start, end = crf.constraints(IOB2_LABELS, schemes.IOB2)
+    transitions, start, end = decoding.constraints(IOB2_LABELS, schemes.IOB2)
     lengths = rng.integers(1, 10, size=200)
     mask = tf.sequence_mask(lengths, 9)
     paths = crf.viterbi(emissions, mask, transitions, start, end).numpy()

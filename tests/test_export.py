@@ -8,13 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from tagger.corpora import load_corpus
 from tagger.export import export
-from tagger.settings import TrainConfig
 from tagger.tagging import Tagger
-from tagger.training import train
 
-from .conftest import SHARED
 from .records import assert_same_records
 from .texts import EWT_DEV, ODD, conllu_texts
 
@@ -69,16 +65,6 @@ def dev_sentences(count: int) -> list[list[str]]:
         elif not line.startswith("#") and line.split("\t")[0].isdigit():
             tokens.append(line.split("\t")[1])
     return sentences[:count]
-
-
-@pytest.fixture(scope="module")
-def pos_tagger() -> Tagger:
-    """A small softmax POS model on part of EWT train (token-scheme tags, no spans)."""
-    corpus = load_corpus(str(SHARED / "ud_en_ewt"), tag_column="upos")
-    corpus.splits = {name: rows[:400] for name, rows in corpus.splits.items()}
-    trained, _ = train(corpus, TrainConfig.from_flat(epochs=1, units=16, embedding_dim=16,
-                                                     char_filters=16, head="softmax"))
-    return trained
 
 
 @pytest.mark.parametrize("which", ["entity", "pos"])

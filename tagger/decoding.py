@@ -1,0 +1,108 @@
+"""The scheme's constraints, and Viterbi and CRF marginals in NumPy.
+
+`crf` runs the same algorithms in TensorFlow for training and the SavedModel; these serve
+the tagger that runs its network in ONNX Runtime and never imports TensorFlow. Shapes:
+emissions `(batch, timesteps, labels)` float32, `lengths` `(batch,)` with each sentence's
+real steps first. `transitions[i, j]` scores label j right after label i; `start[j]` and
+`end[j]` score a sentence starting / ending in j.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from tagger import schemes
+
+# Added to the score of a transition the scheme forbids: far below any real score, yet
+# finite, so that sums and logsumexp stay free of NaN.
+FORBIDDEN = -1e4
+
+
+def constraints(labels: Sequence[str], scheme: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Additive masks (0 or FORBIDDEN) for transitions, starts and ends under `scheme`.
+
+    IOB2: I-X only after B-X or I-X. IOBES also: I-X and E-X only after B-X or I-X, B-X and
+    I-X only before I-X or E-X; a sentence starts in O, B or S and ends in O, E or S.
+    """
+    size = len(labels)
+    transitions, start, end = (np.zeros((size, size), np.float32), np.zeros(size, np.float32),
+                               np.zeros(size, np.float32))
+    if scheme == schemes.TOKEN:
+        return transitions, start, end
+    parts = [schemes.split_tag(label) for label in labels]
+    inside = {"I"} if scheme == schemes.IOB2 else {"I", "E"}
+    opened = {"B", "I"}  # an entity that continues
+    for j, (prefix, kind) in enumerate(parts):
+        if prefix in inside:
+            start[j] = FORBIDDEN
+        if scheme == schemes.IOBES and prefix in opened:
+            end[j] = FORBIDDEN
+        for i, (p_prefix, p_kind) in enumerate(parts):
+            continues = p_prefix in opened and p_kind == kind
+            if prefix in inside and not continues:
+                transitions[i, j] = FORBIDDEN
+            if scheme == schemes.IOBES and p_prefix in opened and not (
+                    prefix in inside and p_kind == kind):
+                transitions[i, j] = FORBIDDEN
+    return transitions, start, end
+
+
+def viterbi(emissions: np.ndarray, lengths: np.ndarray, transitions: np.ndarray,
+            start: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """The best label path per sentence, `(batch, timesteps)` int32 (padding: label 0)."""
+    batch, steps, size = emissions.shape
+    score = start + emissions[:, 0]
+    pointers = np.zeros((steps, batch, size), np.int32)
+    for t in range(1, steps):
+        candidates = score[:, :, None] + transitions[None]  # (batch, from, to)
+        best_from = candidates.argmax(axis=1)
+        new = candidates.max(axis=1) + emissions[:, t]
+        real = (t < lengths)[:, None]
+        # At padded steps the path stays where it is: score unchanged, pointer to itself.
+        score = np.where(real, new, score)
+        pointers[t] = np.where(real, best_from, np.arange(size)[None])
+    path = np.zeros((batch, steps), np.int32)
+    tag = (score + end).argmax(axis=1)
+    rows = np.arange(batch)
+    for t in range(steps - 1, -1, -1):
+        path[:, t] = tag
+        tag = pointers[t, rows, tag]
+    path[np.arange(steps)[None] >= lengths[:, None]] = 0
+    return path
+
+
+def _logsumexp(scores: np.ndarray, axis: int) -> np.ndarray:
+    top = scores.max(axis=axis, keepdims=True)
+    return np.squeeze(top, axis) + np.log(np.exp(scores - top).sum(axis=axis))
+
+
+def marginals(emissions: np.ndarray, lengths: np.ndarray, transitions: np.ndarray,
+              start: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """p(label j at step t | sentence) by forward-backward, `(batch, timesteps, labels)`.
+
+    Forward and backward scores are renormalized at every step (see `crf.marginals`): log Z
+    of a long sentence runs into the thousands. Padded steps get arbitrary values.
+    """
+    batch, steps, size = emissions.shape
+
+    def normalized(scores: np.ndarray) -> np.ndarray:
+        return scores - _logsumexp(scores, axis=1)[:, None]
+
+    alphas = np.empty((steps, batch, size), np.float32)
+    alphas[0] = normalized(start + emissions[:, 0])
+    for t in range(1, steps):
+        scores = _logsumexp(alphas[t - 1][:, :, None] + transitions[None], axis=1) \
+            + emissions[:, t]
+        alphas[t] = np.where((t < lengths)[:, None], normalized(scores), alphas[t - 1])
+    betas = np.empty((steps, batch, size), np.float32)
+    ends = normalized(np.broadcast_to(end, (batch, size)))
+    betas[steps - 1] = ends
+    for t in range(steps - 2, -1, -1):
+        scores = _logsumexp(transitions[None] + (emissions[:, t + 1] + betas[t + 1])[:, None],
+                            axis=2)
+        betas[t] = normalized(np.where((t + 1 < lengths)[:, None], scores, ends))
+    joint = (alphas + betas).transpose(1, 0, 2)
+    joint = np.exp(joint - joint.max(axis=2, keepdims=True))
+    return joint / joint.sum(axis=2, keepdims=True)
