@@ -1,11 +1,15 @@
 """Speed of tagging and training on this machine, next to its hardware limit and CRFsuite.
 
 For the default model of each recipe (models/benchmark/NAME, trained with its recipe if
-missing), in one run:
+missing), exported for ONNX Runtime too (`tagger export --format onnx`), in one run and for
+both runtimes (TensorFlow; ONNX Runtime, which never imports TensorFlow):
   1. end to end: `tagger tag MODEL --input FILE --output OUT.jsonl` over a raw-text file of
      at least --tokens tokens (the validation sentences, repeated), wall time from process
      start to exit, tokens/s and peak RSS;
-  2. the library batch API (`Tagger.tag_tokens`) on pre-tokenized validation sentences;
+  2. the library batch API (`Tagger.tag_tokens` / `OnnxTagger.predict_tokens`) on
+     pre-tokenized validation sentences; the network alone on the same padded batches
+     (TensorFlow compiled, ONNX Runtime), with the largest difference of their outputs and
+     the share of validation tokens both runtimes tag alike;
   3. one-sentence latency of `tagger tag MODEL "sentence"` from process start, next to
      `python -c "import tensorflow"` timed in the same run;
   4. training seconds per epoch and tokens/s on the CoNLL-2003 train split;
@@ -35,7 +39,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from benchmark import ROOT, machine, recipes_parser, tagging_speed, validation_sentences
+from benchmark import ROOT, machine, recipes_parser, validation_sentences
 
 from tagger import model_folder
 from tagger.model_folder import ModelConfig
@@ -141,6 +145,65 @@ def crfsuite_speed(dataset: str, text_file: Path, tokens: int, work: Path, repea
     return tokens / wall
 
 
+def runtime_comparison(model: Path, exported: Path, sentences: list[list[str]], repeats: int
+                       ) -> dict:
+    """Both runtimes in this process on the validation sentences: library tokens/s, the
+    network alone on the same padded batches, output differences and tag agreement."""
+    import numpy as np
+    import tensorflow as tf
+
+    from tagger import batching, onnx_tagging
+    from tagger.onnx_tagging import OnnxTagger
+    from tagger.tagging import Tagger
+
+    tf_tagger, onnx_tagger = Tagger.load(model), OnnxTagger.load(exported)
+    tokens = sum(map(len, sentences))
+
+    def median_seconds(run) -> float:
+        run()  # warm-up: traces TensorFlow's functions
+        times = []
+        for _ in range(repeats):
+            started = time.perf_counter()
+            run()
+            times.append(time.perf_counter() - started)
+        return statistics.median(times)
+
+    lengths = np.array([len(s) for s in sentences])
+    batches = []
+    for rows in batching.sorted_batches(lengths, onnx_tagging.MAX_BATCH_TOKENS,
+                                        onnx_tagging.MAX_BATCH_SENTENCES):
+        features = onnx_tagger.featurizer([sentences[r] for r in rows])
+        features["lengths"] = np.maximum(lengths[rows], 1).astype(np.int32)
+        batches.append(features)
+    network = tf.function(lambda x: tf_tagger.model(x, training=False), reduce_retracing=True)
+    names = [i.name for i in onnx_tagger.session.get_inputs()]
+
+    def tensorflow_network() -> list:
+        return [network({k: v for k, v in b.items() if k != "lengths"}).numpy()
+                for b in batches]
+
+    def onnx_network() -> list:
+        return [onnx_tagger.session.run(None, {k: b[k] for k in names})[0] for b in batches]
+
+    difference = max(float(np.abs(a - b)[b_["words"] != 0].max()) for a, b, b_ in zip(
+        tensorflow_network(), onnx_network(), batches, strict=True))
+    tf_tags = tf_tagger.tag_tokens(sentences)
+    onnx_tags = onnx_tagger._tags(onnx_tagger.predict_tokens(sentences).labels)
+    differing = sum(a != b for x, y in zip(tf_tags, onnx_tags, strict=True)
+                    for a, b in zip(x, y, strict=True))
+    return {
+        "library_tokens_per_s": round(tokens / median_seconds(
+            lambda: tf_tagger.tag_tokens(sentences))),
+        "onnx_library_tokens_per_s": round(tokens / median_seconds(
+            lambda: onnx_tagger.predict_tokens(sentences))),
+        "network_tokens_per_s": round(tokens / median_seconds(tensorflow_network)),
+        "onnx_network_tokens_per_s": round(tokens / median_seconds(onnx_network)),
+        "max_output_difference": difference,
+        "tags_compared": tokens,
+        "tags_differing": differing,
+    }
+
+
 def bench_model(name: str, recipe: Path, sentences: list[list[str]], models: Path,
                 tagger: str, work: Path, args: argparse.Namespace) -> dict:
     model = models / name
@@ -149,63 +212,84 @@ def bench_model(name: str, recipe: Path, sentences: list[list[str]], models: Pat
         subprocess.run([tagger, "train", "--recipe", str(recipe), "--output", str(model),
                         "--quiet"], check=True)
     config = model_folder.read(model)
+    exported = work / f"{name}-onnx"
+    subprocess.run([tagger, "export", str(model), str(exported), "--format", "onnx"],
+                   check=True, stderr=subprocess.DEVNULL)
     text_file = work / f"{name}.txt"
     tokens = write_text_file(sentences, text_file, min_tokens=args.tokens)
-    wall, rss = median_run([tagger, "tag", str(model), "--input", str(text_file), "--output",
-                            str(work / f"{name}.jsonl"), "--quiet"], args.repeats)
-    latency = []
-    imports = []
-    for _ in range(args.repeats):  # interleaved, so both see the same machine load
+    runs = {}
+    for runtime, folder in (("tensorflow", model), ("onnx", exported)):
+        runs[runtime] = median_run([tagger, "tag", str(folder), "--input", str(text_file),
+                                    "--output", str(work / f"{name}.jsonl"), "--quiet",
+                                    "--runtime", runtime], args.repeats)
+    latency, onnx_latency, imports = [], [], []
+    for _ in range(args.repeats):  # interleaved, so all see the same machine load
         latency.append(timed([tagger, "tag", str(model), SENTENCE])[0])
+        onnx_latency.append(timed([tagger, "tag", str(exported), SENTENCE])[0])
         imports.append(timed([sys.executable, "-c", "import tensorflow"])[0])
     chars_per_word = statistics.mean(len(w) for s in sentences for w in s)
     flops = flops_per_token(config, chars_per_word)
-    # The matmul reference is measured next to the library run: the machine's load drifts.
+    # The matmul reference is measured next to the library runs: the machine's load drifts.
     gflops = matmul_gflops()
-    library = tagging_speed(model, sentences, args.repeats)
+    compared = runtime_comparison(model, exported, sentences, args.repeats)
     limit = gflops * 1e9 / flops
     return {
         "corpus": name,
         "file_tokens": tokens,
-        "end_to_end_tokens_per_s": round(tokens / wall),
-        "end_to_end_seconds": round(wall, 1),
-        "peak_rss_mb": round(rss),
-        "library_tokens_per_s": round(library),
+        "end_to_end_tokens_per_s": round(tokens / runs["tensorflow"][0]),
+        "end_to_end_seconds": round(runs["tensorflow"][0], 1),
+        "peak_rss_mb": round(runs["tensorflow"][1]),
+        "onnx_end_to_end_tokens_per_s": round(tokens / runs["onnx"][0]),
+        "onnx_peak_rss_mb": round(runs["onnx"][1]),
+        **compared,
         "flops_per_token": round(flops),
         "matmul_gflops": round(gflops),
         "hardware_limit_tokens_per_s": round(limit),
-        "fraction_of_limit": round(library / limit, 3),
+        "fraction_of_limit": round(compared["library_tokens_per_s"] / limit, 3),
+        "onnx_fraction_of_limit": round(compared["onnx_library_tokens_per_s"] / limit, 3),
         "latency_s": round(statistics.median(latency), 2),
+        "onnx_latency_s": round(statistics.median(onnx_latency), 2),
         "tensorflow_import_s": round(statistics.median(imports), 2),
-        "latency_over_import": round(statistics.median(latency) / statistics.median(imports),
-                                     2),
     }
 
 
 def markdown(about: dict, rows: list[dict], training: dict, crfsuite: dict,
              big: dict | None) -> str:
-    lines = [f"{about['date']}, {about['machine']}, TensorFlow {about['tensorflow']}; "
-             f"`{about['command']}`; medians of {about['repeats']} runs.", "",
-             "| model | end-to-end tokens/s (file tokens) | peak RSS MB | library tokens/s | "
-             "FLOPs/token | matmul GFLOP/s | hardware limit tokens/s | library / limit | "
-             "one-sentence s | import tensorflow s | latency / import |",
+    lines = [f"{about['date']}, {about['machine']}, TensorFlow {about['tensorflow']}, "
+             f"ONNX Runtime {about['onnxruntime']}; `{about['command']}`; medians of "
+             f"{about['repeats']} runs. Each cell: TensorFlow / ONNX Runtime.", "",
+             "| model | end-to-end tokens/s (file tokens) | vs CRFsuite | peak RSS MB | "
+             "library tokens/s | network alone tokens/s | library / hardware limit | "
+             "one-sentence s | import tensorflow s | largest output difference | "
+             "tags differing |",
              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
-    lines += [f"| {r['corpus']} | {r['end_to_end_tokens_per_s']:,} ({r['file_tokens']:,}) | "
-              f"{r['peak_rss_mb']:,} | {r['library_tokens_per_s']:,} | "
-              f"{r['flops_per_token']:,} | {r['matmul_gflops']} | "
-              f"{r['hardware_limit_tokens_per_s']:,} | "
-              f"{r['fraction_of_limit']:.0%} | {r['latency_s']} | {r['tensorflow_import_s']} | "
-              f"{r['latency_over_import']}x |" for r in rows]
+    rate = crfsuite["tokens_per_s"]
+    lines += [f"| {r['corpus']} | {r['end_to_end_tokens_per_s']:,} / "
+              f"{r['onnx_end_to_end_tokens_per_s']:,} ({r['file_tokens']:,}) | "
+              f"{r['end_to_end_tokens_per_s'] / rate:.2f}x / "
+              f"{r['onnx_end_to_end_tokens_per_s'] / rate:.2f}x | "
+              f"{r['peak_rss_mb']:,} / {r['onnx_peak_rss_mb']:,} | "
+              f"{r['library_tokens_per_s']:,} / {r['onnx_library_tokens_per_s']:,} | "
+              f"{r['network_tokens_per_s']:,} / {r['onnx_network_tokens_per_s']:,} | "
+              f"{r['fraction_of_limit']:.0%} / {r['onnx_fraction_of_limit']:.0%} "
+              f"(limit {r['hardware_limit_tokens_per_s']:,}) | "
+              f"{r['latency_s']} / {r['onnx_latency_s']} | {r['tensorflow_import_s']} | "
+              f"{r['max_output_difference']:.1e} | {r['tags_differing']} of "
+              f"{r['tags_compared']:,} |" for r in rows]
+    gflops = ", ".join(str(r["matmul_gflops"]) for r in rows)
+    flops = ", ".join(f"{r['flops_per_token']:,}" for r in rows)
     lines += ["",
+              f"Hardware limit: float32 matmul GFLOP/s measured in the same run ({gflops}) "
+              f"over the model's FLOPs per token ({flops}).",
               f"- Training on the {training['corpus']} train split: "
               f"{training['seconds_per_epoch']} s per epoch ({training['tokens_per_s']:,} "
               f"tokens/s; the first epoch, with tracing, {training['first_epoch_seconds']} s).",
               f"- CRFsuite baseline, end to end on the same {crfsuite['corpus']} file: "
-              f"{crfsuite['tokens_per_s']:,} tokens/s; tagger is {crfsuite['ratio']}x that."]
+              f"{rate:,} tokens/s."]
     if big:
-        lines.append(f"- A {big['gigabytes']} GB file ({big['corpus']} model): peak RSS "
-                     f"{big['peak_rss_mb']:,} MB, {big['tokens_per_s']:,} tokens/s, "
-                     f"{big['minutes']} min.")
+        lines.append(f"- A {big['gigabytes']} GB file ({big['corpus']} model, "
+                     f"{big['runtime']}): peak RSS {big['peak_rss_mb']:,} MB, "
+                     f"{big['tokens_per_s']:,} tokens/s, {big['minutes']} min.")
     return "\n".join(lines) + "\n"
 
 
@@ -237,23 +321,28 @@ def main() -> None:
         crf_rate = crfsuite_speed(dataset, work / f"{reference['corpus']}.txt",
                                   reference["file_tokens"], work, args.repeats)
         crfsuite = {"corpus": reference["corpus"], "tokens_per_s": round(crf_rate),
-                    "ratio": round(reference["end_to_end_tokens_per_s"] / crf_rate, 2)}
+                    "ratio": round(reference["end_to_end_tokens_per_s"] / crf_rate, 2),
+                    "onnx_ratio": round(reference["onnx_end_to_end_tokens_per_s"] / crf_rate,
+                                        2)}
         training = training_speed(tagger, conll, work)
         big = None
         if args.big_file_gb:
             big_file = work / "big.txt"
             tokens = write_text_file(sentences[recipes[0].stem], big_file,
                                      min_bytes=int(args.big_file_gb * 1e9))
-            wall, rss = timed([tagger, "tag", str(args.models / recipes[0].stem), "--input",
-                               str(big_file), "--output", str(work / "big.jsonl"), "--quiet"])
-            big = {"corpus": recipes[0].stem, "gigabytes": args.big_file_gb,
+            wall, rss = timed([tagger, "tag", str(work / f"{recipes[0].stem}-onnx"),
+                               "--input", str(big_file), "--output", str(work / "big.jsonl"),
+                               "--quiet", "--runtime", "onnx"])
+            big = {"corpus": recipes[0].stem, "runtime": "onnx", "gigabytes": args.big_file_gb,
                    "tokens": tokens, "peak_rss_mb": round(rss),
                    "tokens_per_s": round(tokens / wall), "minutes": round(wall / 60, 1)}
+    import onnxruntime
     import tensorflow as tf
 
     about = {"date": datetime.now(UTC).strftime("%Y-%m-%d"), "machine": machine(),
              "command": " ".join(["python scripts/bench_speed.py", *sys.argv[1:]]),
              "python": platform.python_version(), "tensorflow": tf.__version__,
+             "onnxruntime": onnxruntime.__version__,
              "repeats": args.repeats,
              "note": "shared machine: absolute numbers drift; compare within one run"}
     report = markdown(about, rows, training, crfsuite, big)

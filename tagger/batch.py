@@ -9,12 +9,13 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import multiprocessing
 import os
 import sys
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -186,12 +187,73 @@ def _chunks(items: Iterable, size: int) -> Iterator[list]:
         yield chunk
 
 
+@dataclass(frozen=True)
+class Workers:
+    """Batch tagging in `jobs` processes: each loads model folder `model` on `runtime` once
+    (one thread each) and tags and renders whole chunks; the parent reads, hands out chunks
+    and writes their output in input order."""
+
+    model: Path
+    runtime: str
+    jobs: int
+
+
+_worker_tagger = None  # the tagger of a worker process, or the TaggerError loading it gave
+
+
+def _start_worker(model: Path, runtime: str) -> None:
+    global _worker_tagger
+    from tagger.runtimes import load_tagger
+
+    try:
+        _worker_tagger = load_tagger(model, runtime, threads=1)
+    except TaggerError as error:  # raised with the first chunk: the parent reports it
+        _worker_tagger = error
+
+
+def _tag_chunk(chunk: list, pretokenized: bool, fmt: str, confidence: bool,
+               min_confidence: float) -> tuple[str, int, int]:
+    """In a worker: a chunk's rendered output, its records and its tokens."""
+    tagger = _worker_tagger
+    if isinstance(tagger, TaggerError):
+        raise tagger
+    predict, annotate = ((tagger.predict_tokens, tagger.annotate_tokens) if pretokenized
+                         else (tagger.predict_texts, tagger.annotate_texts))
+    tagged = annotate(chunk, predict(chunk), min_confidence)
+    return ("".join(render(t, fmt, confidence) for t in tagged), len(tagged),
+            sum(len(t.tokens) for t in tagged))
+
+
+def _rendered(tagger, items: Iterable, pretokenized: bool, fmt: str, confidence: bool,
+              min_confidence: float) -> Iterator[tuple[str, int, int]]:
+    """(output, records, tokens) blocks in input order: a record at a time in this process,
+    a chunk at a time from `Workers`, at most two chunks per worker in flight."""
+    if not isinstance(tagger, Workers):
+        for tagged in tag_stream(tagger, items, pretokenized=pretokenized,
+                                 min_confidence=min_confidence):
+            yield render(tagged, fmt, confidence), 1, len(tagged.tokens)
+        return
+    # spawn: a forked child would share the parent's runtime threads and locks.
+    with ProcessPoolExecutor(tagger.jobs, multiprocessing.get_context("spawn"),
+                             initializer=_start_worker,
+                             initargs=(tagger.model, tagger.runtime)) as pool:
+        pending: deque = deque()
+        for chunk in _chunks(items, CHUNK_LINES):
+            pending.append(pool.submit(_tag_chunk, chunk, pretokenized, fmt, confidence,
+                                       min_confidence))
+            if len(pending) == 2 * tagger.jobs:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+
 def tag_file(tagger, source: Source, output: str, fmt: str, *, quiet: bool = False,
              progress: Progress | None = None, min_confidence: float = 0.0,
              confidence: bool = False) -> int:
     """Tag every line (or CoNLL sentence) of `source` into `output`; returns records written.
 
-    Exactly one record per input line, in input order, empty lines included. Spans below
+    `tagger` is a loaded tagger, or `Workers` to tag in several processes. Exactly one
+    record per input line, in input order, empty lines included. Spans below
     `min_confidence` are left out; `confidence` shows confidences in text and CoNLL output.
     """
     progress = progress or Progress(enabled=not quiet)
@@ -202,12 +264,12 @@ def tag_file(tagger, source: Source, output: str, fmt: str, *, quiet: bool = Fal
         if hasattr(source.lines, "__exit__"):
             stack.enter_context(source.lines)
         stream = stack.enter_context(output_stream(output))
-        tagged_items = tag_stream(tagger, _items(source, read),
-                                  pretokenized=source.pretokenized, min_confidence=min_confidence)
-        for tagged in tagged_items:
-            stream.write(render(tagged, fmt, confidence))
-            records += 1
-            tokens += len(tagged.tokens)
+        blocks = _rendered(tagger, _items(source, read), source.pretokenized, fmt, confidence,
+                           min_confidence)
+        for text, block_records, block_tokens in blocks:
+            stream.write(text)
+            records += block_records
+            tokens += block_tokens
             elapsed = time.monotonic() - started
             progress.update(f"{records:,} records  {tokens:,} tokens  {rate(tokens, elapsed)}"
                             f"{_eta(source, read, elapsed)}")

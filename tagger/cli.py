@@ -190,18 +190,30 @@ def train(ctx, recipe, output, force, quiet, **options):
 
 
 def _load_tagger(path: Path, runtime: str = "tensorflow"):
-    """The tagger of model folder `path` on `runtime`; "auto": ONNX Runtime if the folder
-    holds an exported network, else TensorFlow."""
+    """The tagger of model folder `path` on `runtime` (see runtimes.load_tagger)."""
     from tagger import model_folder
-    from tagger.onnx_tagging import OnnxTagger, has_network
+    from tagger.runtimes import load_tagger, uses_onnx
 
     model_folder.read(path, verify=False)  # a missing folder fails before TensorFlow loads
-    if runtime == "onnx" or (runtime == "auto" and has_network(path)):
-        return OnnxTagger.load(path)
-    _silence_native_logs()
-    from tagger.tagging import Tagger
+    if not uses_onnx(path, runtime):
+        _silence_native_logs()
+    return load_tagger(path, runtime)
 
-    return Tagger.load(path)
+
+def _workers(path: Path, runtime: str, jobs: int):
+    """Worker processes for batch tagging; the folder is checked here, loaded in each."""
+    from tagger import model_folder
+    from tagger.batch import Workers
+    from tagger.onnx_tagging import require_network
+    from tagger.runtimes import uses_onnx
+
+    model_folder.read(path)
+    if runtime == "onnx":
+        require_network(path)
+
+    if not uses_onnx(path, runtime):
+        _silence_native_logs()  # the workers inherit descriptor 2
+    return Workers(path, runtime, jobs)
 
 
 RUNTIME_HELP = ("onnx: the network.onnx of 'tagger export --format onnx' in ONNX Runtime, "
@@ -230,9 +242,12 @@ RUNTIME_HELP = ("onnx: the network.onnx of 'tagger export --format onnx' in ONNX
                    "tags stay as they are.")
 @click.option("--runtime", type=click.Choice(["auto", "onnx", "tensorflow"]), default="auto",
               show_default=True, help=RUNTIME_HELP)
+@click.option("--jobs", "-j", type=click.IntRange(1), default=1, show_default=True,
+              help="Processes tagging --input, each with the model and one thread; the "
+                   "output keeps the input's order.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress output.")
 def tag(model, text, input_path, output, fmt, input_format, confidence, min_confidence, runtime,
-        quiet):
+        jobs, quiet):
     """Tag TEXT, or every line of --input, with the model in folder MODEL.
 
     A tag's confidence is its probability given the whole text (a CRF model's marginal, a
@@ -248,7 +263,7 @@ def tag(model, text, input_path, output, fmt, input_format, confidence, min_conf
                         min_confidence=min_confidence, confidence=confidence)
         return
     source = batch.open_input(input_path, input_format)  # fails before the model loads
-    tagger = _load_tagger(model, runtime)
+    tagger = _workers(model, runtime, jobs) if jobs > 1 else _load_tagger(model, runtime)
     batch.tag_file(tagger, source, output, fmt or "json", quiet=quiet,
                    min_confidence=min_confidence, confidence=confidence)
 

@@ -73,36 +73,37 @@ def viterbi(emissions: np.ndarray, lengths: np.ndarray, transitions: np.ndarray,
     return path
 
 
-def _logsumexp(scores: np.ndarray, axis: int) -> np.ndarray:
-    top = scores.max(axis=axis, keepdims=True)
-    return np.squeeze(top, axis) + np.log(np.exp(scores - top).sum(axis=axis))
-
-
 def marginals(emissions: np.ndarray, lengths: np.ndarray, transitions: np.ndarray,
               start: np.ndarray, end: np.ndarray) -> np.ndarray:
     """p(label j at step t | sentence) by forward-backward, `(batch, timesteps, labels)`.
 
-    Forward and backward scores are renormalized at every step (see `crf.marginals`): log Z
-    of a long sentence runs into the thousands. Padded steps get arbitrary values.
+    Scaled forward-backward in probability space: every step's scores are shifted by their
+    largest before exponentiating and the forward and backward vectors normalized to sum to
+    1, so that nothing overflows (log Z of a long sentence runs into the thousands) and each
+    step costs a small matrix product rather than a logsumexp. In float64, scores 700 below
+    a step's best still count. Forbidden transitions have probability 0. Padded steps get
+    arbitrary values.
     """
     batch, steps, size = emissions.shape
+    emissions = emissions.astype(np.float64)
+    moves = np.exp(transitions - transitions.max(), dtype=np.float64)  # (from, to)
+    weights = np.exp(emissions - emissions.max(axis=2, keepdims=True))  # (batch, T, labels)
+    real = (np.arange(steps)[None] < lengths[:, None]).T[:, :, None]  # (T, batch, 1)
 
     def normalized(scores: np.ndarray) -> np.ndarray:
-        return scores - _logsumexp(scores, axis=1)[:, None]
+        return scores / scores.sum(axis=1, keepdims=True)
 
-    alphas = np.empty((steps, batch, size), np.float32)
-    alphas[0] = normalized(start + emissions[:, 0])
+    alphas = np.empty((steps, batch, size))
+    alphas[0] = normalized(np.exp(start - start.max(), dtype=np.float64) * weights[:, 0])
     for t in range(1, steps):
-        scores = _logsumexp(alphas[t - 1][:, :, None] + transitions[None], axis=1) \
-            + emissions[:, t]
-        alphas[t] = np.where((t < lengths)[:, None], normalized(scores), alphas[t - 1])
-    betas = np.empty((steps, batch, size), np.float32)
-    ends = normalized(np.broadcast_to(end, (batch, size)))
+        alphas[t] = np.where(real[t], normalized((alphas[t - 1] @ moves) * weights[:, t]),
+                             alphas[t - 1])
+    ends = normalized(np.broadcast_to(np.exp(end - end.max(), dtype=np.float64),
+                                      (batch, size)))
+    betas = np.empty((steps, batch, size))
     betas[steps - 1] = ends
     for t in range(steps - 2, -1, -1):
-        scores = _logsumexp(transitions[None] + (emissions[:, t + 1] + betas[t + 1])[:, None],
-                            axis=2)
-        betas[t] = normalized(np.where((t + 1 < lengths)[:, None], scores, ends))
-    joint = (alphas + betas).transpose(1, 0, 2)
-    joint = np.exp(joint - joint.max(axis=2, keepdims=True))
-    return joint / joint.sum(axis=2, keepdims=True)
+        betas[t] = np.where(real[t + 1],
+                            normalized((weights[:, t + 1] * betas[t + 1]) @ moves.T), ends)
+    joint = (alphas * betas).transpose(1, 0, 2)
+    return (joint / joint.sum(axis=2, keepdims=True)).astype(np.float32)

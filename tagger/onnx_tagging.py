@@ -13,7 +13,6 @@ fraction of TensorFlow's memory.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -33,6 +32,13 @@ MAX_BATCH_SENTENCES = 256
 def has_network(path: str | Path) -> bool:
     """Whether model folder `path` holds an exported ONNX network."""
     return (Path(path) / NETWORK).is_file()
+
+
+def require_network(path: Path) -> None:
+    """A TaggerError unless model folder `path` holds an exported ONNX network."""
+    if not has_network(path):
+        raise TaggerError(f"{path} has no {NETWORK}; write one with 'tagger export {path} "
+                          "DIR --format onnx'", param="runtime")
 
 
 class OnnxTagger(Annotator):
@@ -64,18 +70,15 @@ class OnnxTagger(Annotator):
     @classmethod
     def load(cls, path: str | Path, threads: int | None = None) -> OnnxTagger:
         """The tagger of model folder `path`, which must hold `network.onnx`. `threads`:
-        ONNX Runtime's threads per call (default: TAGGER_THREADS, else its own choice)."""
+        ONNX Runtime's threads per call (default: its own choice, one per core)."""
         import onnxruntime
 
         path = Path(path)
         config = model_folder.read(path)
-        if not has_network(path):
-            raise TaggerError(f"{path} has no {NETWORK}; write one with 'tagger export "
-                              f"{path} DIR --format onnx'")
+        require_network(path)
         featurizer = ArrayFeaturizer.load(path, config)
         options = onnxruntime.SessionOptions()
-        threads = threads or int(os.environ.get("TAGGER_THREADS", "0") or 0)
-        options.intra_op_num_threads = threads
+        options.intra_op_num_threads = threads or 0  # 0: ONNX Runtime's choice
         options.inter_op_num_threads = 1
         try:
             session = onnxruntime.InferenceSession(str(path / NETWORK), options,

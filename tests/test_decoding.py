@@ -47,3 +47,20 @@ def test_long_sentences_agree_with_the_tensorflow_crf():
     assert (path[0] == expected_path[0]).all() and (path[1, :700] == expected_path[1, :700]).all()
     np.testing.assert_allclose(got[0], expected[0], atol=1e-5)
     np.testing.assert_allclose(got[1, :700], expected[1, :700], atol=1e-5)
+
+
+def test_marginals_of_far_apart_scores_stay_finite():
+    """Emission gaps of hundreds (a confident CRF) under IOB2 constraints: no NaN, sums of 1,
+    the same as the TensorFlow CRF."""
+    labels = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]
+    transitions, start, end = decoding.constraints(labels, "IOB2")
+    emissions = np.zeros((1, 3, 5), np.float32)
+    emissions[0, 0, 1] = 300.0  # B-PER
+    emissions[0, 1, 4] = 400.0  # I-LOC, forbidden after B-PER: the path must leave it
+    emissions[0, 2, 0] = 200.0
+    got = decoding.marginals(emissions, np.array([3]), transitions, start, end)
+    expected = crf.marginals(emissions, tf.sequence_mask([3], 3), transitions, start,
+                             end).numpy()
+    assert np.isfinite(got).all()
+    np.testing.assert_allclose(got.sum(axis=2), 1.0, atol=1e-6)
+    np.testing.assert_allclose(got, expected, atol=1e-5)

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from tagger import model_folder
 from tagger.cli import main
 from tagger.corpora import load_corpus
 from tagger.ensembles import combine
@@ -101,6 +102,7 @@ def test_the_exported_folder_is_a_model_folder_too(demo_tagger: Tagger, tmp_path
 # TensorFlow was never imported.
 CLI_CLIENT = r"""
 import sys
+from tagger import model_folder
 from tagger.cli import main
 try:
     main(sys.argv[1:])
@@ -144,3 +146,53 @@ def test_onnx_runtime_on_a_folder_without_a_network_is_a_one_line_error(demo_mod
     assert result.exit_code != 0
     assert "has no network.onnx" in result.output and "--format onnx" in result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("input_format, text", [
+    ("text", "Angela Merkel visited Paris .\n\n  \nEU rejects German call .\n" * 1500),
+    ("conll", "Angela\nMerkel\nvisited\nParis\n.\n\nEU\nrejects\n\n" * 2500),
+])
+def test_jobs_tag_in_processes_in_input_order(demo_model: Path, tmp_path: Path,
+                                              input_format: str, text: str):
+    exported = tmp_path / "onnx"
+    export_onnx(Tagger.load(demo_model), exported)
+    source = tmp_path / "in.txt"
+    source.write_text(text, encoding="utf-8")
+    outputs = []
+    for jobs in ("1", "2"):
+        out = tmp_path / f"jobs{jobs}.jsonl"
+        result = CliRunner().invoke(main, ["tag", str(exported), "-i", str(source), "-o",
+                                           str(out), "--input-format", input_format,
+                                           "--jobs", jobs, "-q"])
+        assert result.exit_code == 0, result.output
+        outputs.append(out.read_text(encoding="utf-8"))
+    lines = outputs[1].splitlines()
+    assert outputs[0] == outputs[1]
+    expected = text.count("\n") if input_format == "text" else 5000
+    assert len(lines) == expected > 2 * 2048  # several chunks, in two processes
+    assert json.loads(lines[0])["tokens"][0] == "Angela"
+
+
+@pytest.mark.parametrize("listed", [False, True])
+def test_jobs_with_a_network_that_does_not_load_fail_in_one_line(
+        demo_model: Path, tmp_path: Path, listed: bool):
+    """A changed network.onnx fails the manifest check before any worker starts; one the
+    manifest lists (e.g. from another exporter) but ONNX Runtime cannot load fails in the
+    workers, and their error reaches the user as one line."""
+    exported = tmp_path / "onnx"
+    export_onnx(Tagger.load(demo_model), exported)
+    source = tmp_path / "in.txt"
+    source.write_text("Angela Merkel visited Paris .\n", encoding="utf-8")
+    (exported / NETWORK).write_bytes(b"not a network")
+    if listed:
+        manifest = exported / model_folder.MANIFEST
+        files = json.loads(manifest.read_text(encoding="utf-8"))
+        files["files"][NETWORK] = model_folder._fingerprint(exported / NETWORK)
+        manifest.write_text(json.dumps(files), encoding="utf-8")
+    result = CliRunner().invoke(main, ["tag", str(exported), "-i", str(source), "-o",
+                                       str(tmp_path / "out.jsonl"), "--jobs", "2"])
+    assert result.exit_code != 0
+    expected = "network.onnx cannot be loaded" if listed else "network.onnx is damaged"
+    assert expected in result.output and "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert not (tmp_path / "out.jsonl").exists()
