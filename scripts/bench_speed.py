@@ -153,6 +153,7 @@ def runtime_comparison(model: Path, exported: Path, sentences: list[list[str]], 
     import tensorflow as tf
 
     from tagger import batching, onnx_tagging
+    from tagger.features import pad_to_one_step
     from tagger.onnx_tagging import OnnxTagger
     from tagger.tagging import Tagger
 
@@ -168,25 +169,26 @@ def runtime_comparison(model: Path, exported: Path, sentences: list[list[str]], 
             times.append(time.perf_counter() - started)
         return statistics.median(times)
 
+    # The same padded batches for both: TensorFlow's featurizer (character ids) and ONNX's
+    # (word slots, whose character features its tagger computes once per distinct word).
     lengths = np.array([len(s) for s in sentences])
-    batches = []
+    tf_batches, onnx_batches = [], []
     for rows in batching.sorted_batches(lengths, onnx_tagging.MAX_BATCH_TOKENS,
                                         onnx_tagging.MAX_BATCH_SENTENCES):
-        features = onnx_tagger.featurizer([sentences[r] for r in rows])
-        features["lengths"] = np.maximum(lengths[rows], 1).astype(np.int32)
-        batches.append(features)
+        batch = [sentences[r] for r in rows]
+        tf_batches.append({k: pad_to_one_step(v.to_tensor()) for k, v in
+                           tf_tagger.featurizer(tf.ragged.constant(batch)).items()})
+        onnx_batches.append(onnx_tagger._features(batch, lengths[rows]))
     network = tf.function(lambda x: tf_tagger.model(x, training=False), reduce_retracing=True)
-    names = [i.name for i in onnx_tagger.session.get_inputs()]
 
     def tensorflow_network() -> list:
-        return [network({k: v for k, v in b.items() if k != "lengths"}).numpy()
-                for b in batches]
+        return [network(b).numpy() for b in tf_batches]
 
     def onnx_network() -> list:
-        return [onnx_tagger.session.run(None, {k: b[k] for k in names})[0] for b in batches]
+        return [onnx_tagger.session.run(None, b)[0] for b in onnx_batches]
 
     difference = max(float(np.abs(a - b)[b_["words"] != 0].max()) for a, b, b_ in zip(
-        tensorflow_network(), onnx_network(), batches, strict=True))
+        tensorflow_network(), onnx_network(), onnx_batches, strict=True))
     tf_tags = tf_tagger.tag_tokens(sentences)
     onnx_tags = onnx_tagger._tags(onnx_tagger.predict_tokens(sentences).labels)
     differing = sum(a != b for x, y in zip(tf_tags, onnx_tags, strict=True)

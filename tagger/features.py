@@ -147,7 +147,10 @@ class Featurizer:
 class ArrayFeaturizer:
     """The `Featurizer`'s ids in NumPy and Python, without TensorFlow (for ONNX Runtime).
 
-    Each distinct token's ids are worked out once and kept: text repeats its words.
+    Each distinct token gets a slot, numbered from 1 (0 is padding), where its word id and
+    casing class are kept: text repeats its words, so most tokens are a dict lookup. Its
+    character ids are handed out once, by `take_new`, for the caller to turn into character
+    features and keep in the same slot. Past CACHE_TOKENS slots a call starts afresh.
     """
 
     CACHE_TOKENS = 200_000  # bounds memory on text with millions of distinct tokens
@@ -160,7 +163,14 @@ class ArrayFeaturizer:
         self.lowercase, self.use_casing = lowercase, use_casing
         self._casing = [(i, regex.compile(pattern))
                         for i, (_, pattern) in enumerate(CASING_CLASSES, 1)]
-        self._cache: dict[str, tuple[int, list[int], int]] = {}
+        self._reset()
+
+    def _reset(self) -> None:
+        self._slots: dict[str, int] = {}
+        self._words = np.zeros(1024, np.int32)  # by slot; grown by doubling
+        self._kinds = np.zeros(1024, np.int32)
+        self._first_new = 1
+        self._new_chars: list[list[int]] = []
 
     @classmethod
     def load(cls, folder: Path, config: model_folder.ModelConfig) -> ArrayFeaturizer:
@@ -168,39 +178,49 @@ class ArrayFeaturizer:
         return cls(words, code_points, config.settings.features.lowercase,
                    config.casing_size > 0)
 
-    def _token(self, token: str) -> tuple[int, list[int], int]:
-        found = self._cache.get(token)
-        if found is None:
-            word = self.word_ids.get(token.lower() if self.lowercase else token, UNK_ID)
-            chars = [] if self.char_ids is None else [
-                self.char_ids.get(ord(c), UNK_ID) for c in token[:MAX_WORD_CHARS]]
-            kind = next((i for i, pattern in self._casing if pattern.fullmatch(token)),
-                        CASING_OTHER) if self.use_casing else 0
-            if len(self._cache) >= self.CACHE_TOKENS:
-                self._cache.clear()
-            found = self._cache[token] = (word, chars, kind)
-        return found
+    def _slot(self, token: str) -> int:
+        slot = self._slots.get(token)
+        if slot is None:
+            slot = self._slots[token] = len(self._slots) + 1
+            if slot == len(self._words):
+                self._words = np.concatenate([self._words, np.zeros_like(self._words)])
+                self._kinds = np.concatenate([self._kinds, np.zeros_like(self._kinds)])
+            self._words[slot] = self.word_ids.get(token.lower() if self.lowercase else token,
+                                                  UNK_ID)
+            if self.use_casing:
+                self._kinds[slot] = next((i for i, pattern in self._casing
+                                          if pattern.fullmatch(token)), CASING_OTHER)
+            if self.char_ids is not None:
+                self._new_chars.append([self.char_ids.get(ord(c), UNK_ID)
+                                        for c in token[:MAX_WORD_CHARS]])
+        return slot
 
     def __call__(self, sentences: Sequence[Sequence[str]]) -> dict[str, np.ndarray]:
-        """Padded int32 `(sentences, tokens[, chars])` inputs, at least one step and one
-        character wide (like `pad_to_one_step`)."""
+        """Padded int32 `(sentences, tokens)` inputs, at least one step wide (like
+        `pad_to_one_step`): "words", "casing" if the model uses it, and each token's
+        "slots" (see `take_new` for the character ids of new slots)."""
+        if len(self._slots) >= self.CACHE_TOKENS:
+            self._reset()
         steps = max(1, max(map(len, sentences), default=0))
-        rows = [[self._token(t) for t in s] for s in sentences]
-        words = np.zeros((len(sentences), steps), np.int32)
-        casing = np.zeros_like(words)
-        for i, row in enumerate(rows):
-            if row:
-                words[i, :len(row)], _, casing[i, :len(row)] = zip(*row, strict=True)
-        features = {"words": words}
-        if self.char_ids is not None:
-            width = max(1, max((len(c) for row in rows for _, c, _ in row), default=0))
-            chars = features["chars"] = np.zeros((*words.shape, width), np.int32)
-            for i, row in enumerate(rows):
-                for j, (_, ids, _) in enumerate(row):
-                    chars[i, j, :len(ids)] = ids
+        slots = np.zeros((len(sentences), steps), np.int32)
+        for i, sentence in enumerate(sentences):
+            if sentence:
+                slots[i, :len(sentence)] = [self._slot(t) for t in sentence]
+        features = {"words": self._words[slots], "slots": slots}
         if self.use_casing:
-            features["casing"] = casing
+            features["casing"] = self._kinds[slots]
         return features
+
+    def take_new(self) -> tuple[int, np.ndarray]:
+        """The first slot given out since the last call, and the character ids of that slot
+        and the ones after it, `(new slots, chars)` padded (at least one character wide).
+        A first slot of 1 means the slots started afresh."""
+        first, new = self._first_new, self._new_chars
+        self._first_new, self._new_chars = len(self._slots) + 1, []
+        chars = np.zeros((len(new), max(1, max(map(len, new), default=0))), np.int32)
+        for i, ids in enumerate(new):
+            chars[i, :len(ids)] = ids
+        return first, chars
 
 
 def read_tables(folder: Path, config: model_folder.ModelConfig

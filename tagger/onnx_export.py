@@ -2,20 +2,23 @@
 
     tagger export models/conll models/conll-onnx --format onnx
 
-writes a copy of the model folder with `network.onnx` added. `tagger tag` (and the Python
-API, `onnx_tagging.load`) runs such a folder in ONNX Runtime, whose fused LSTM kernel runs
-the whole recurrence in C++; tokenizing, lookups and decoding run in Python and NumPy
-(`tokenizing.split`, `features.ArrayFeaturizer`, `decoding`), so TensorFlow is never
-imported.
+writes a copy of the model folder with `network.onnx` (and `chars.onnx` for a model with
+character features) added. `tagger tag` (and the Python API, `runtimes.load_tagger`) runs
+such a folder in ONNX Runtime, whose fused LSTM kernel runs the whole recurrence in C++;
+tokenizing, lookups and decoding run in Python and NumPy (`tokenizing.split`,
+`features.ArrayFeaturizer`, `decoding`), so TensorFlow is never imported.
 
-The graph, built layer by layer from the Keras weights:
+The character model is a graph of its own because a word's character features depend on
+the word alone: the tagger runs it once per distinct word and keeps the result.
 
-    inputs   words [batch, T] int32, chars [batch, T, C] int32 (if the model has them),
-             casing [batch, T] int32 (if), lengths [batch] int32 (>= 1: real tokens)
-    output   scores [batch, T, labels] float32: emission scores for a CRF head,
-             probabilities for a softmax head (an ensemble's average)
+    chars.onnx    chars [words, C] int32 -> char_features [words, F] float32
+                  (an ensemble's members' features side by side)
+    network.onnx  words [batch, T] int32, char_features [batch, T, F] float32 (if the model
+                  has them), casing [batch, T] int32 (if), lengths [batch] int32 (>= 1)
+                  -> scores [batch, T, labels] float32: emission scores for a CRF head,
+                  probabilities for a softmax head (an ensemble's average)
 
-The CRF's transition, start and end scores ride along in the model's metadata
+The CRF's transition, start and end scores ride along in network.onnx's metadata
 (`crf_transitions`, `crf_start`, `crf_end`, JSON lists).
 """
 
@@ -30,49 +33,85 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from tagger.model import CharCNN, CharLSTM, PretrainedEmbedding
-from tagger.onnx_tagging import NETWORK
+from tagger.onnx_tagging import CHARS_NETWORK, NETWORK
 from tagger.tagging import Tagger
 
 OPSET = 17
 
 
 def export_onnx(tagger: Tagger, path: str | Path, *, force: bool = False) -> None:
-    """Write `tagger` as model folder `path` with its network as `network.onnx` too."""
-    graph = network_graph(tagger).SerializeToString()
-    tagger.save(path, force=force, extra={NETWORK: graph})
+    """Write `tagger` as model folder `path` with its network as ONNX graphs too."""
+    files = {NETWORK: network_graph(tagger).SerializeToString()}
+    if tagger.config.char_vocab_size:
+        files[CHARS_NETWORK] = chars_graph(tagger).SerializeToString()
+    tagger.save(path, force=force, extra=files)
+
+
+def _encoders(tagger: Tagger) -> list[keras.Model]:
+    encoder = tagger.model.encoder
+    if tagger.config.members == 1:
+        return [encoder]
+    return [encoder.get_layer(f"member_{i}") for i in range(tagger.config.members)]
+
+
+def _char_layer(encoder: keras.Model) -> CharCNN | CharLSTM:
+    names = {layer.name for layer in encoder.layers}
+    return encoder.get_layer("char_cnn" if "char_cnn" in names else "char_lstm")
+
+
+def _model(g: _Graph, inputs: dict[str, tuple[int, list]], output: str, shape: list
+           ) -> onnx.ModelProto:
+    graph = helper.make_graph(
+        g.nodes, "tagger",
+        [helper.make_tensor_value_info(name, kind, dims) for name, (kind, dims) in
+         inputs.items()],
+        [helper.make_tensor_value_info(output, TensorProto.FLOAT, shape)], g.initializers)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
+                             producer_name="tagger")
+
+
+def chars_graph(tagger: Tagger) -> onnx.ModelProto:
+    """Each word's character features (every member's, side by side) as an ONNX model."""
+    g = _Graph()
+    layers = [_char_layer(encoder) for encoder in _encoders(tagger)]
+    pieces = [_char_cnn(g, layer) if isinstance(layer, CharCNN) else _char_lstm(g, layer)
+              for layer in layers]
+    g.node("Concat", pieces, "char_features", axis=-1)
+    size = sum(_char_size(layer) for layer in layers)
+    model = _model(g, {"chars": (TensorProto.INT32, ["words", "C"])}, "char_features",
+                   ["words", size])
+    onnx.checker.check_model(model)
+    return model
+
+
+def _char_size(layer: CharCNN | CharLSTM) -> int:
+    return layer.filters if isinstance(layer, CharCNN) else layer.size
 
 
 def network_graph(tagger: Tagger) -> onnx.ModelProto:
-    """The tagger's network (encoders and their average; no decoding) as an ONNX model."""
+    """The tagger's network from word ids, character features and casing classes to
+    per-step scores (encoders and their average; no decoding) as an ONNX model."""
     config = tagger.config
-    build = _Graph()
-    inputs = ["words", *(["chars"] if config.char_vocab_size else []),
-              *(["casing"] if config.casing_size else []), "lengths"]
-    encoder = tagger.model.encoder
-    if config.members == 1:
-        scores = _encoder(build, encoder, "encoder")
-    else:
-        members = [_encoder(build, encoder.get_layer(f"member_{i}"), f"member_{i}")
-                   for i in range(config.members)]
-        scores = build.node("Mean", members)
-    build.node("Identity", [scores], "scores")
-    shapes = {"words": ["batch", "T"], "chars": ["batch", "T", "C"], "casing": ["batch", "T"],
-              "lengths": ["batch"]}
-    graph = helper.make_graph(
-        build.nodes, "tagger",
-        [helper.make_tensor_value_info(name, TensorProto.INT32, shapes[name])
-         for name in inputs],
-        [helper.make_tensor_value_info("scores", TensorProto.FLOAT,
-                                       ["batch", "T", len(config.network_labels)])],
-        build.initializers)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
-                              producer_name="tagger")
+    g = _Graph()
+    members, offset = [], 0
+    for encoder in _encoders(tagger):
+        members.append(_encoder(g, encoder, offset))
+        if config.char_vocab_size:
+            offset += _char_size(_char_layer(encoder))
+    g.node("Mean" if len(members) > 1 else "Identity", members, "scores")
+    inputs = {"words": (TensorProto.INT32, ["batch", "T"])}
+    if config.char_vocab_size:
+        inputs["char_features"] = (TensorProto.FLOAT, ["batch", "T", offset])
+    if config.casing_size:
+        inputs["casing"] = (TensorProto.INT32, ["batch", "T"])
+    inputs["lengths"] = (TensorProto.INT32, ["batch"])
+    model = _model(g, inputs, "scores", ["batch", "T", len(config.network_labels)])
     if tagger.model.crf is not None:
         crf = tagger.model.crf
-        for name, weight in (("crf_transitions", crf.transitions), ("crf_start", crf.start),
-                             ("crf_end", crf.end)):
-            helper.set_model_props(model, {**{p.key: p.value for p in model.metadata_props},
-                                           name: json.dumps(_array(weight).tolist())})
+        helper.set_model_props(model, {
+            f"crf_{name}": json.dumps(_array(weight).tolist())
+            for name, weight in (("transitions", crf.transitions), ("start", crf.start),
+                                 ("end", crf.end))})
     onnx.checker.check_model(model)
     return model
 
@@ -110,8 +149,9 @@ class _Graph:
         return names
 
 
-def _encoder(g: _Graph, encoder: keras.Model, prefix: str) -> str:
-    """One encoder: features -> (Bi)LSTM layers -> per-step scores; returns the output."""
+def _encoder(g: _Graph, encoder: keras.Model, char_offset: int) -> str:
+    """One encoder: features -> (Bi)LSTM layers -> per-step scores; returns the output.
+    Its character features are `char_features[..., char_offset:]`."""
     words = "words"
     embedding = encoder.get_layer("word_embedding")
     if isinstance(embedding, PretrainedEmbedding):
@@ -119,10 +159,12 @@ def _encoder(g: _Graph, encoder: keras.Model, prefix: str) -> str:
     else:
         pieces = [g.node("Gather", [g.constant(_array(embedding.embeddings), "words"), words])]
     names = {layer.name for layer in encoder.layers}
-    if "char_cnn" in names:
-        pieces.append(_char_cnn(g, encoder.get_layer("char_cnn")))
-    elif "char_lstm" in names:
-        pieces.append(_char_lstm(g, encoder.get_layer("char_lstm")))
+    if "char_cnn" in names or "char_lstm" in names:
+        size = _char_size(_char_layer(encoder))
+        pieces.append(g.node("Slice", ["char_features",
+                                       g.constant(np.array([char_offset], np.int64)),
+                                       g.constant(np.array([char_offset + size], np.int64)),
+                                       g.constant(np.array([2], np.int64))]))
     if "casing_embedding" in names:
         table = _array(encoder.get_layer("casing_embedding").embeddings)
         pieces.append(g.node("Gather", [g.constant(table, "casing"), "casing"]))
@@ -160,27 +202,15 @@ def _pretrained_embedding(g: _Graph, layer: PretrainedEmbedding, words: str) -> 
     return g.node("Add", [vectors, g.node("Mul", [learned, learns])])
 
 
-def _words_of_chars(g: _Graph) -> tuple[str, str]:
-    """chars [batch, T, C] as [batch*T, C], and the shape [batch, T] to restore."""
-    dims = g.node("Shape", ["chars"])
-
-    def cut(begin: int, end: int) -> str:
-        return g.node("Slice", [dims, g.constant(np.array([begin], np.int64)),
-                                g.constant(np.array([end], np.int64))])
-
-    flat = g.node("Reshape", ["chars", g.node("Concat", [
-        g.constant(np.array([-1], np.int64)), cut(2, 3)], axis=0)])
-    return flat, cut(0, 2)
-
-
 def _char_cnn(g: _Graph, layer: CharCNN) -> str:
-    """CharCNN.call: each kernel position as a (characters, filters) table, summed over the
-    neighbours, ReLU, max over the word's real characters (0 for a word without any)."""
+    """CharCNN.call on chars [words, C]: each kernel position as a (characters, filters)
+    table, summed over the neighbours, ReLU, max over the word's real characters (0 for a
+    word without any)."""
     embeddings = _array(layer.embedding.embeddings).copy()
     embeddings[0] = 0.0  # padding contributes nothing, as the convolution's zero padding
     kernel = _array(layer.conv.kernel)  # (width, dim, filters)
     left = (layer.width - 1) // 2
-    chars, shape = _words_of_chars(g)
+    chars = "chars"
     padded = g.node("Pad", [chars, g.constant(
         np.array([0, left, 0, layer.width - 1 - left], np.int64), "pads")])
     width = g.node("Shape", [chars])
@@ -197,16 +227,14 @@ def _char_cnn(g: _Graph, layer: CharCNN) -> str:
     real = g.node("Cast", [g.node("Greater", [chars, g.constant(np.array(0, np.int32))])],
                   to=TensorProto.FLOAT)
     real = g.node("Unsqueeze", [real, g.constant(np.array([-1], np.int64), "axis")])
-    best = g.node("ReduceMax", [g.node("Mul", [g.node("Relu", [out]), real])], axes=[1],
+    return g.node("ReduceMax", [g.node("Mul", [g.node("Relu", [out]), real])], axes=[1],
                   keepdims=0)
-    return g.node("Reshape", [best, g.node("Concat", [shape, g.constant(
-        np.array([layer.filters], np.int64))], axis=0)])
 
 
 def _char_lstm(g: _Graph, layer: CharLSTM) -> str:
-    """CharLSTM.call: a BiLSTM over each word's characters, its two final states (zeros for
-    a word without characters)."""
-    chars, shape = _words_of_chars(g)
+    """CharLSTM.call on chars [words, C]: a BiLSTM over each word's characters, its two
+    final states (zeros for a word without characters)."""
+    chars = "chars"
     real = g.node("Cast", [g.node("Greater", [chars, g.constant(np.array(0, np.int32))])],
                   to=TensorProto.INT32)
     lengths = g.node("ReduceSum", [real, g.constant(np.array([1], np.int64))], keepdims=0)
@@ -221,10 +249,8 @@ def _char_lstm(g: _Graph, layer: CharLSTM) -> str:
                                 g.constant(np.array([0, -1], np.int64))])
     has_chars = g.node("Cast", [g.node("Greater", [lengths, g.constant(
         np.array(0, np.int32))])], to=TensorProto.FLOAT)
-    states = g.node("Mul", [states, g.node("Unsqueeze", [
+    return g.node("Mul", [states, g.node("Unsqueeze", [
         has_chars, g.constant(np.array([-1], np.int64))])])
-    return g.node("Reshape", [states, g.node("Concat", [shape, g.constant(
-        np.array([layer.size], np.int64))], axis=0)])
 
 
 def _lstm_weights(g: _Graph, cells: list) -> list[str]:

@@ -23,7 +23,9 @@ from tagger.errors import TaggerError
 from tagger.features import ArrayFeaturizer
 from tagger.records import Annotator, Scored, TextPredictions
 
-NETWORK = "network.onnx"  # the file `onnx_export.export_onnx` adds to a model folder
+# The files `onnx_export.export_onnx` adds to a model folder.
+NETWORK = "network.onnx"
+CHARS_NETWORK = "chars.onnx"  # for models with character features
 # Padded tokens and sentences per call: as tagging.Tagger's batches.
 MAX_BATCH_TOKENS = 8192
 MAX_BATCH_SENTENCES = 256
@@ -44,14 +46,17 @@ def require_network(path: Path) -> None:
 class OnnxTagger(Annotator):
     """A model folder's ONNX network with its vocabularies, labels and scheme."""
 
-    def __init__(self, session, featurizer: ArrayFeaturizer, config: model_folder.ModelConfig,
-                 metrics: dict | None = None) -> None:
+    def __init__(self, session, chars_session, featurizer: ArrayFeaturizer,
+                 config: model_folder.ModelConfig, metrics: dict | None = None) -> None:
         self.session = session
+        self.chars_session = chars_session
         self.featurizer = featurizer
         self.config = config
         self.metrics = metrics
         self._set_labels()
-        self._inputs = {i.name for i in session.get_inputs()}
+        # The character features of each of the featurizer's slots (row 0: padding).
+        self._char_features = np.zeros(
+            (1, chars_session.get_outputs()[0].shape[1] if chars_session else 0), np.float32)
         self._argmax_only = not config.crf and config.network_scheme == schemes.TOKEN
         transitions, start, end = decoding.constraints(config.network_labels,
                                                        config.network_scheme)
@@ -79,17 +84,28 @@ class OnnxTagger(Annotator):
         featurizer = ArrayFeaturizer.load(path, config)
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads or 0  # 0: ONNX Runtime's choice
-        options.inter_op_num_threads = 1
-        try:
-            session = onnxruntime.InferenceSession(str(path / NETWORK), options,
-                                                   providers=["CPUExecutionProvider"])
-        except Exception as error:  # ONNX Runtime raises its own types for a bad file
-            raise TaggerError(f"{path / NETWORK} cannot be loaded ({error}); export the "
-                              "model again") from None
+        # Idle threads sleep rather than spin: batch tagging runs Python work (tokenizing,
+        # records) on another thread at the same time.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+
+        def session(name: str):
+            try:
+                return onnxruntime.InferenceSession(str(path / name), options,
+                                                    providers=["CPUExecutionProvider"])
+            except Exception as error:  # ONNX Runtime raises its own types for a bad file
+                raise TaggerError(f"{path / name} cannot be loaded ({error}); export the "
+                                  "model again") from None
+
+        chars = None
+        if config.char_vocab_size:
+            if not (path / CHARS_NETWORK).is_file():
+                raise TaggerError(f"{path} has no {CHARS_NETWORK}; export the model again")
+            chars = session(CHARS_NETWORK)
+        network = session(NETWORK)
         metrics_file = path / model_folder.METRICS
         metrics = json.loads(metrics_file.read_text(encoding="utf-8")) \
             if metrics_file.is_file() else None
-        return cls(session, featurizer, config, metrics)
+        return cls(network, chars, featurizer, config, metrics)
 
     def predict_tokens(self, sentences: Sequence[Sequence[str]]) -> Scored:
         """Label ids and their probabilities for each pre-tokenized sentence."""
@@ -116,13 +132,31 @@ class OnnxTagger(Annotator):
         return TextPredictions(*self.predict_tokens(sentences), splits, flat[:, 0], flat[:, 1],
                                in_bytes=False)
 
+    def _features(self, sentences: list[Sequence[str]], lengths: np.ndarray
+                  ) -> dict[str, np.ndarray]:
+        """The network's inputs for one padded batch. The character model runs only on
+        words the featurizer has not seen before; the others' features are kept."""
+        features = self.featurizer(sentences)
+        slots = features.pop("slots")
+        features["lengths"] = np.maximum(lengths, 1).astype(np.int32)
+        if self.chars_session is not None:
+            first, chars = self.featurizer.take_new()
+            if len(chars):
+                new = self.chars_session.run(None, {"chars": chars})[0]
+                end = first + len(new)
+                if end > len(self._char_features):  # grown by doubling
+                    grown = np.zeros((max(end, 2 * len(self._char_features)), new.shape[1]),
+                                     np.float32)
+                    grown[:first] = self._char_features[:first]
+                    self._char_features = grown
+                self._char_features[first:end] = new
+            features["char_features"] = self._char_features[slots]
+        return features
+
     def _decode(self, sentences: list[Sequence[str]], lengths: np.ndarray
                 ) -> tuple[np.ndarray, np.ndarray]:
         """Best label ids and their probabilities, `(batch, T)`, for one padded batch."""
-        features = self.featurizer(sentences)
-        features["lengths"] = np.maximum(lengths, 1).astype(np.int32)
-        scores = self.session.run(None, {k: v for k, v in features.items()
-                                         if k in self._inputs})[0]
+        scores = self.session.run(None, self._features(sentences, lengths))[0]
         if self._argmax_only:
             best = scores.argmax(axis=-1).astype(np.int32)
             return best, np.take_along_axis(scores, best[..., None], axis=2)[..., 0]

@@ -15,7 +15,7 @@ from tagger.cli import main
 from tagger.corpora import load_corpus
 from tagger.ensembles import combine
 from tagger.onnx_export import export_onnx
-from tagger.onnx_tagging import NETWORK, OnnxTagger
+from tagger.onnx_tagging import CHARS_NETWORK, NETWORK, OnnxTagger
 from tagger.settings import TrainConfig
 from tagger.tagging import Tagger
 from tagger.training import train
@@ -90,10 +90,25 @@ def test_onnx_runtime_tags_as_tensorflow(name, variants, tmp_path: Path):
         assert sum(len(r["spans"]) for r in expected) > 0  # the models do find entities
 
 
+def test_character_features_kept_across_batches_and_restarts(demo_tagger: Tagger,
+                                                            tmp_path: Path):
+    """Words' character features are computed once and kept by slot; when the featurizer
+    starts its slots afresh (here every 300 distinct words) the kept rows must follow."""
+    export_onnx(demo_tagger, tmp_path / "onnx")
+    onnx_tagger = OnnxTagger.load(tmp_path / "onnx")
+    onnx_tagger.featurizer.CACHE_TOKENS = 300
+    texts = conllu_texts()[:1500]
+    expected = [t.to_dict() for t in demo_tagger.tag(texts)]
+    for part in (slice(0, 700), slice(700, None)):  # a second call reuses kept features
+        assert_same_records([t.to_dict() for t in onnx_tagger.tag(texts[part])],
+                            expected[part])
+    assert len({t for r in expected for t in r["tokens"]}) > 3 * 300
+
+
 def test_the_exported_folder_is_a_model_folder_too(demo_tagger: Tagger, tmp_path: Path):
     export_onnx(demo_tagger, tmp_path / "onnx")
     manifest = json.loads((tmp_path / "onnx" / "manifest.json").read_text(encoding="utf-8"))
-    assert NETWORK in manifest["files"]
+    assert NETWORK in manifest["files"] and CHARS_NETWORK in manifest["files"]
     texts = ["Angela Merkel visited Paris ."]
     assert Tagger.load(tmp_path / "onnx").tag(texts) == demo_tagger.tag(texts)
 
