@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# The test suite on a fresh machine: install into .venv with the dev extra, lint, run pytest.
+# The test suite on a fresh machine: install into .venv with the dev and beam extras, lint,
+# run pytest.
 # The integration test reads ../shared/data beside the project.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e '.[dev]'
+.venv/bin/python -m pip install --quiet -e '.[dev,beam]'
 # The page's test drives a real headless Chromium (Debian's package).
 if ! command -v chromium >/dev/null; then
     apt-get install -y -q chromium >/dev/null || { apt-get update -q >/dev/null &&

@@ -125,10 +125,10 @@ def _items(source: Source, lines: Iterable[str]) -> Iterator[str] | Iterator[lis
     if source.format == "conll":
         return ([row[0] for row in rows]
                 for rows in conll.conll_sentences(lines, source.name))
-    return (_text_of(line) for line in lines)
+    return (text_of(line) for line in lines)
 
 
-def _text_of(line: str) -> str:
+def text_of(line: str) -> str:
     """A line without its line end, "\n" or "\r\n"."""
     line = line[:-1] if line.endswith("\n") else line
     return line[:-1] if line.endswith("\r") else line

@@ -1,0 +1,234 @@
+"""Batch tagging on Apache Beam: `tagger tag`'s records for text of any size, on any runner
+(the DirectRunner here; Flink, Spark or Dataflow unchanged).
+
+    python -m tagger.beam --model models/conll-onnx --input 'texts/*.txt' \\
+        --output tagged/conll --direct_running_mode=multi_processing --direct_num_workers=2
+
+reads every file the pattern matches, one text per line (`--input-format jsonl`: JSON Lines
+whose objects hold a "text" string), tags the lines with Beam's `RunInference` and a
+`TaggerModelHandler` (the model loaded once per worker process; batches from
+`BatchElements`), and writes sharded JSON Lines, `PREFIX-00000-of-00002.jsonl`, ... Each
+record is `tagger tag`'s plus its "source" file and 1-based "line", so order can be
+restored. Options Beam knows (`--runner`, workers, ...) pass through to it. Model folders and
+files can be on any filesystem Beam reads (local, gs://, s3://, ...).
+
+`TagTexts` is the tagging step for users' own pipelines. Needs the beam extra:
+pip install 'tagger[beam]'.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import re
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+
+import apache_beam as beam
+from apache_beam.io import fileio
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.ml.inference.base import KeyedModelHandler, ModelHandler, RunInference
+from apache_beam.options.pipeline_options import PipelineOptions
+
+from tagger import model_folder
+from tagger.batch import text_of
+from tagger.errors import TaggerError
+from tagger.runtimes import RUNTIMES, load_tagger
+
+INPUT_FORMATS = ("text", "jsonl")
+MAX_BATCH_TEXTS = 2048  # as `tagger tag`'s chunks
+
+
+class TaggerModelHandler(ModelHandler):
+    """Beam's RunInference handler for a tagger model folder: texts in, `Tagged` out.
+
+    Beam's TensorFlow handler stacks fixed-shape tensors; a tagger takes raw texts of any
+    length, tokenizes and batches them itself, so this handler hands it the whole batch.
+    """
+
+    def __init__(self, model: str, runtime: str = "auto", threads: int = 1,
+                 min_confidence: float = 0.0, max_batch_size: int = MAX_BATCH_TEXTS) -> None:
+        super().__init__(max_batch_size=max_batch_size)
+        self.model, self.runtime, self.threads = model, runtime, threads
+        self.min_confidence = min_confidence
+
+    def load_model(self):
+        return load_tagger(local_folder(self.model), self.runtime, self.threads)
+
+    def run_inference(self, batch: Sequence[str], model, inference_args: dict | None = None
+                      ) -> Iterable:
+        return model.tag(list(batch), self.min_confidence)
+
+    def get_metrics_namespace(self) -> str:
+        return "tagger"
+
+
+def local_folder(model: str) -> Path:
+    """Model folder `model` on this machine: itself if local, else a copy of its files (from
+    any filesystem Beam reads) in a temporary folder."""
+    if FileSystems.get_scheme(model) in (None, "file"):
+        return Path(model.removeprefix("file://"))
+    copy = Path(tempfile.mkdtemp(prefix="tagger-model-"))
+    found = FileSystems.match([model.rstrip("/") + "/*"])[0].metadata_list
+    if not found:
+        raise TaggerError(f"`model` {model} holds no files; give a model folder", param="model")
+    for metadata in found:
+        with FileSystems.open(metadata.path) as source:
+            (copy / metadata.path.rstrip("/").rsplit("/", 1)[-1]).write_bytes(source.read())
+    return copy
+
+
+class TagTexts(beam.PTransform):
+    """`(key, text)` elements to `(key, Tagged)`: the texts tagged by model folder `model`,
+    loaded once per worker process."""
+
+    def __init__(self, model: str, runtime: str = "auto", threads: int = 1,
+                 min_confidence: float = 0.0) -> None:
+        super().__init__()
+        self.handler = KeyedModelHandler(TaggerModelHandler(model, runtime, threads,
+                                                            min_confidence))
+
+    def expand(self, texts):
+        return texts | "Tag" >> RunInference(self.handler)
+
+
+def numbered_lines(readable: fileio.ReadableFile, input_format: str = "text"
+                   ) -> Iterator[tuple[tuple[str, int], str]]:
+    """`((file, line number), text)` for each line of a matched file, empty lines included;
+    a line ends at "\n" or "\r\n", as in `tagger tag`."""
+    path = readable.metadata.path
+    with readable.open() as stream:
+        for number, raw in enumerate(stream, 1):  # binary lines end at b"\n" only
+            try:
+                text = text_of(raw.decode("utf-8"))
+            except UnicodeDecodeError as error:
+                raise TaggerError(f"{path}: line {number} is not UTF-8 ({error.reason}); "
+                                  "convert the file to UTF-8") from None
+            yield (path, number), text if input_format == "text" else _json_text(text, path,
+                                                                                number)
+
+
+def _json_text(line: str, path: str, number: int) -> str:
+    try:
+        value = json.loads(line)
+    except json.JSONDecodeError as error:
+        raise TaggerError(f"{path}: line {number} is not JSON ({error.msg}); each line must "
+                          'be an object with a "text" string') from None
+    if not isinstance(value, dict) or not isinstance(value.get("text"), str):
+        raise TaggerError(f'{path}: line {number} has no "text" string; each line must be '
+                          'an object with a "text" string')
+    return value["text"]
+
+
+def record(key: tuple[str, int], tagged) -> str:
+    """One JSON Lines record: `tagger tag`'s, with its source file and line."""
+    source, line = key
+    return json.dumps({"source": source, "line": line, **tagged.to_dict()},
+                      ensure_ascii=False)
+
+
+def tag_files(pipeline: beam.Pipeline, pattern: str, output: str, model: str, *,
+              input_format: str = "text", runtime: str = "auto", threads: int = 1,
+              min_confidence: float = 0.0) -> None:
+    """Add to `pipeline`: read the files `pattern` matches, tag their lines, write sharded
+    JSON Lines to `output`-SSSSS-of-NNNNN.jsonl."""
+    _ = (pipeline
+         | "Match" >> fileio.MatchFiles(pattern)
+         | "Open" >> fileio.ReadMatches()
+         | "Lines" >> beam.FlatMap(numbered_lines, input_format)
+         | "TagTexts" >> TagTexts(model, runtime, threads, min_confidence)
+         | "Records" >> beam.MapTuple(record)
+         | "Write" >> beam.io.WriteToText(output, file_name_suffix=".jsonl"))
+
+
+def check(model: str, pattern: str) -> None:
+    """Fail before the pipeline starts on what can be checked here: a local model folder
+    that is not one, a pattern that matches no file."""
+    if FileSystems.get_scheme(model) in (None, "file"):
+        model_folder.read(local_folder(model))
+    if not FileSystems.match([pattern])[0].metadata_list:
+        raise TaggerError(f"`input` {pattern} matches no file", param="input")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m tagger.beam", description=__doc__.split("\n\n")[0],
+        epilog="Other options go to Beam (e.g. --runner, --direct_num_workers).")
+    parser.add_argument("--model", required=True, help="model folder (local, gs://, ...)")
+    parser.add_argument("--input", required=True, help="file pattern, e.g. 'texts/*.txt'")
+    parser.add_argument("--output", required=True, help="output prefix of the shards")
+    parser.add_argument("--input-format", choices=INPUT_FORMATS, default="text")
+    parser.add_argument("--runtime", choices=RUNTIMES, default="auto")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="threads per worker process for the network (default 1)")
+    parser.add_argument("--min-confidence", type=float, default=0.0)
+    parser.add_argument("--verbose", action="store_true",
+                        help="Beam's own logs on stderr (else in a file, kept on failure)")
+    return parser
+
+
+# A TaggerError raised in a worker reaches the launcher inside Beam's own error, as text;
+# Beam adds the step it was running.
+_WORKER_ERROR = re.compile(r"TaggerError: (.+)$", re.MULTILINE)
+_STEP = re.compile(r" \[while running [^\]]*\]$")
+
+
+def main(argv: list[str] | None = None) -> None:
+    args, beam_args = _parser().parse_known_args(argv)
+    log = None
+    try:
+        check(args.model, args.input)
+        with (_beam_log(args.verbose) as log,
+              beam.Pipeline(options=PipelineOptions(beam_args)) as pipeline):
+            tag_files(pipeline, args.input, args.output, args.model,
+                      input_format=args.input_format, runtime=args.runtime,
+                      threads=args.threads, min_confidence=args.min_confidence)
+    except Exception as error:
+        _remove_temporary_shards(args.output)
+        found = ([str(error)] if isinstance(error, TaggerError)
+                 else _WORKER_ERROR.findall(str(error)))
+        if not found:  # not a user's mistake: Beam's traceback says what went wrong
+            raise
+        sys.exit(f"error: {_STEP.sub('', found[-1].strip())}"
+                 + (f" (Beam's log: {log})" if log else ""))
+    if log:
+        Path(log).unlink()
+
+
+@contextlib.contextmanager
+def _beam_log(verbose: bool) -> Iterator[str | None]:
+    """Beam's own logging and its workers' output (a failing element's traceback, printed
+    by each worker) go to a file, named in the error if the pipeline fails; `verbose`
+    leaves them on stderr."""
+    if verbose:
+        yield None
+        return
+    sys.stderr.flush()
+    with tempfile.NamedTemporaryFile("w", prefix="tagger-beam-", suffix=".log",
+                                     delete=False) as log:
+        saved = os.dup(2)
+        os.dup2(log.fileno(), 2)  # worker processes inherit this descriptor
+        try:
+            yield log.name
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+def _remove_temporary_shards(output: str) -> None:
+    """A failed pipeline writes no shards, but leaves WriteToText's temporary folder."""
+    if FileSystems.get_scheme(output) not in (None, "file"):
+        return
+    prefix = Path(output.removeprefix("file://"))
+    for folder in prefix.parent.glob(f"beam-temp-{prefix.name}-*"):
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

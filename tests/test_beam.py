@@ -1,0 +1,128 @@
+"""Batch tagging on Apache Beam (DirectRunner, two worker processes) writes exactly
+`tagger tag`'s records, each with its file and line, and fails in one line on bad input."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from tagger import beam
+from tagger.cli import main
+from tagger.onnx_export import export_onnx
+from tagger.runtimes import load_tagger
+from tagger.tagging import Tagger
+
+from .texts import ODD, conllu_texts
+
+TWO_WORKERS = ["--direct_running_mode=multi_processing", "--direct_num_workers=2"]
+
+
+@pytest.fixture(scope="module")
+def onnx_model(demo_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("beam") / "onnx"
+    export_onnx(Tagger.load(demo_model), folder)
+    return folder
+
+
+def _run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "tagger.beam", *args], capture_output=True,
+                          text=True, check=False, timeout=600)
+
+
+def _expected(model: Path, files: list[Path], tmp_path: Path) -> list[tuple]:
+    """(file name, line, record) of `tagger tag` on each file."""
+    rows = []
+    for file in files:
+        out = tmp_path / f"{file.name}.expected.jsonl"
+        result = CliRunner().invoke(main, ["tag", str(model), "-i", str(file), "-o", str(out),
+                                           "-q"])
+        assert result.exit_code == 0, result.output
+        lines = out.read_text(encoding="utf-8").splitlines()
+        rows += [(file.name, n, line) for n, line in enumerate(lines, 1)]
+    return rows
+
+
+def _written(prefix: Path) -> list[tuple]:
+    rows = []
+    for shard in sorted(prefix.parent.glob(f"{prefix.name}-*-of-*.jsonl")):
+        for line in shard.read_text(encoding="utf-8").splitlines():
+            record = json.loads(line)
+            source, number = record.pop("source"), record.pop("line")
+            rows.append((Path(source).name, number, json.dumps(record, ensure_ascii=False)))
+    return rows
+
+
+def test_two_workers_write_tagger_tags_records_with_file_and_line(onnx_model: Path,
+                                                                  tmp_path: Path):
+    texts = [t for t in [*conllu_texts(), *ODD] if "\n" not in t]
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    files = [inputs / "ewt.txt", inputs / "odd.txt"]
+    # Empty lines, a CRLF line end and a lone CR inside a line must all keep their line.
+    files[0].write_text("\n".join(texts[:1500]) + "\n\nEU rejects German call .\r\n\n",
+                        encoding="utf-8", newline="")
+    files[1].write_text("\n".join([*texts[1500:], "", "a lone \r inside", "no line end"]),
+                        encoding="utf-8", newline="")
+    prefix = tmp_path / "out" / "tagged"
+    result = _run("--model", str(onnx_model), "--input", str(inputs / "*.txt"),
+                  "--output", str(prefix), *TWO_WORKERS)
+    assert result.returncode == 0, result.stderr
+    expected = _expected(onnx_model, files, tmp_path)
+    written = _written(prefix)
+    assert len(written) == len(expected) > 2000  # no line lost or written twice
+    assert sorted(written) == sorted(expected)
+    assert sum(1 for _, _, r in written if json.loads(r)["text"] == "") >= 3
+
+
+def test_a_file_that_is_not_utf8_fails_in_one_line_and_writes_nothing(onnx_model: Path,
+                                                                      tmp_path: Path):
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    (inputs / "good.txt").write_text("Angela Merkel visited Paris .\n" * 50, encoding="utf-8")
+    (inputs / "bad.txt").write_bytes(b"good line\nbad \xff line\n")
+    prefix = tmp_path / "out" / "tagged"
+    result = _run("--model", str(onnx_model), "--input", str(inputs / "*.txt"),
+                  "--output", str(prefix), *TWO_WORKERS)
+    assert result.returncode == 1
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"error: {inputs / 'bad.txt'}: line 2 is not UTF-8"), result.stderr
+    assert "Traceback" not in result.stderr
+    assert list((tmp_path / "out").iterdir()) == []  # no shards, no temporary folder
+    log = Path(last.rsplit("(Beam's log: ", 1)[1].rstrip(")"))
+    assert "Traceback" in log.read_text(encoding="utf-8")  # the details are kept there
+    log.unlink()
+
+
+def test_json_lines_input_and_errors_naming_the_line(onnx_model: Path, tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture):
+    source = tmp_path / "in.jsonl"
+    texts = ["Angela Merkel visited Paris .", "", "EU rejects German call ."]
+    source.write_text("".join(json.dumps({"text": t, "id": i}) + "\n"
+                              for i, t in enumerate(texts)), encoding="utf-8")
+    prefix = tmp_path / "out" / "tagged"
+    beam.main(["--model", str(onnx_model), "--input", str(source), "--output", str(prefix),
+               "--input-format", "jsonl"])
+    written = sorted(_written(prefix))
+    assert [(n, json.loads(r)) for _, n, r in written] == [
+        (n, t.to_dict()) for n, t in enumerate(load_tagger(onnx_model).tag(texts), 1)]
+
+    source.write_text('{"text": "fine"}\n{"id": 3}\n', encoding="utf-8")
+    with pytest.raises(SystemExit) as failed:
+        beam.main(["--model", str(onnx_model), "--input", str(source), "--output",
+                   str(tmp_path / "out2" / "tagged"), "--input-format", "jsonl"])
+    assert str(failed.value.code).startswith(f'error: {source}: line 2 has no "text" string')
+
+
+@pytest.mark.parametrize("model, pattern, expected", [
+    ("missing-model", "*.txt", "model folder missing-model does not exist"),
+    (None, "no-such-*.txt", "`input` {tmp}/no-such-*.txt matches no file"),
+])
+def test_bad_options_fail_before_the_pipeline(onnx_model: Path, tmp_path: Path, model,
+                                              pattern: str, expected: str):
+    with pytest.raises(SystemExit) as failed:
+        beam.main(["--model", model or str(onnx_model), "--input", str(tmp_path / pattern),
+                   "--output", str(tmp_path / "out")])
+    assert str(failed.value.code).startswith(f"error: {expected.format(tmp=tmp_path)}")
