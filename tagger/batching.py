@@ -29,15 +29,17 @@ def encode_tags(sentences: Sequence[Sequence[str]], labels: Sequence[str]) -> tf
 
 def training_dataset(features: dict[str, tf.RaggedTensor], targets: tf.RaggedTensor,
                      batch_size: int, *, shuffle: bool, seed: int | None = None,
-                     word_dropout: float = 0.0, rare_from: int | None = None
-                     ) -> tf.data.Dataset:
+                     word_dropout: float = 0.0, rare_from: int | None = None,
+                     shard: tuple[int, int] | None = None) -> tf.data.Dataset:
     """Batches of `(features, targets, weights)`, padded per batch, grouped by length.
 
     Features are `(batch, timesteps[, chars])`; targets and weights `(batch, timesteps)`.
     Weights are 1.0 on real tokens and 0.0 on padding, so padded steps count in neither the
     loss nor the metrics. With `word_dropout`, each word id from `rare_from` on (the words
     seen once) becomes UNK_ID with that probability, so the model learns what to do with
-    words it has never seen.
+    words it has never seen. With `shard=(workers, index)`, this worker's share of each
+    epoch's shuffled sentences (the same seed gives every worker the same order), repeated
+    without end: the caller counts the steps of an epoch.
     """
     import tensorflow as tf
 
@@ -56,6 +58,8 @@ def training_dataset(features: dict[str, tf.RaggedTensor], targets: tf.RaggedTen
     data = tf.data.Dataset.from_tensor_slices((targets.row_starts(), targets.row_limits()))
     if shuffle:
         data = data.shuffle(int(targets.nrows()), seed=seed, reshuffle_each_iteration=True)
+    if shard:
+        data = data.shard(*shard).repeat()
     data = data.map(sentence, num_parallel_calls=tf.data.AUTOTUNE)
     data = data.bucket_by_sequence_length(
         lambda x, _: tf.shape(x["words"])[0],
@@ -73,10 +77,11 @@ def training_dataset(features: dict[str, tf.RaggedTensor], targets: tf.RaggedTen
         return x, y, tf.cast(words != PAD_ID, tf.float32)
 
     data = data.map(finish)
-    # Bucketing hides the number of batches from tf.data; stating it lets Keras know when
-    # an epoch ends.
-    data = data.apply(tf.data.experimental.assert_cardinality(
-        batch_count(lengths.numpy(), batch_size)))
+    if not shard:
+        # Bucketing hides the number of batches from tf.data; stating it lets Keras know
+        # when an epoch ends.
+        data = data.apply(tf.data.experimental.assert_cardinality(
+            batch_count(lengths.numpy(), batch_size)))
     return data.prefetch(tf.data.AUTOTUNE)
 
 

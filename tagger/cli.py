@@ -183,6 +183,10 @@ def train(ctx, recipe, output, force, quiet, **options):
     for note in corpus.notes:
         progress.line(f"note: {note}")
     tagger, metrics = run(corpus, plan.settings, progress=progress)
+    if metrics.get("worker"):  # one of several workers (TF_CONFIG), not the chief
+        click.echo(f"worker {metrics['worker']} of {metrics['workers']} done; worker 0 "
+                   "writes the model", err=True)
+        return
     tagger.save(output, force=force)
     progress.line(f"model in {output}")
     click.echo(json.dumps({k: metrics[k] for k in ("metric", "validation_score", "best_epoch",

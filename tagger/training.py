@@ -6,13 +6,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
 from typing import Any
 
 import keras
 
-from tagger import batching, schemes
+from tagger import batching, distribution, schemes
 from tagger.corpora import Corpus
 from tagger.embeddings import read_vectors, rows_of
 from tagger.errors import TaggerError
@@ -30,8 +31,14 @@ def train(corpus: Corpus, config: TrainConfig, *, progress: Progress | None = No
     """Train on `corpus`'s train split and select the epoch on validation.
 
     Returns the tagger at its best epoch and its metrics (also kept as `tagger.metrics`, and
-    written to metrics.json by `tagger.save`).
+    written to metrics.json by `tagger.save`). When TF_CONFIG describes a cluster, every
+    worker runs this and trains its share (see `distribution`); only the chief's metrics
+    are complete ("worker" says which one this is) and only the chief should save.
     """
+    cluster = distribution.cluster_from_env()
+    strategy = distribution.strategy() if cluster else None  # before any TensorFlow op
+    if cluster and not cluster.is_chief:
+        progress = None  # the chief reports
     progress = progress or Progress(enabled=False)
     train_split = corpus.split("train")
     validation = corpus.split("validation")
@@ -59,24 +66,27 @@ def train(corpus: Corpus, config: TrainConfig, *, progress: Progress | None = No
                       train_sentences=len(train_split),
                       train_tokens=sum(len(w) for w in sentences),
                       validation_sentences=len(validation))
-    tagger = Tagger.new(featurizer, corpus.labels, corpus.scheme, config, info)
     gold = [t for _, t in train_split]
-    if tagger.config.network_scheme == schemes.IOBES and corpus.scheme == schemes.IOB2:
-        gold = [schemes.iob2_to_iobes(tags) for tags in gold]
-    targets = batching.encode_tags(gold, tagger.config.network_labels)
-    data = batching.training_dataset(features, targets, optimization.batch_size, shuffle=True,
-                                     seed=optimization.seed,
-                                     word_dropout=optimization.word_dropout,
-                                     rare_from=featurizer.words.rare_from)
-    lengths = targets.row_lengths().numpy()
-    model = tagger.model
-    if vectors is not None:
-        rows, matrix = rows_of(featurizer.words.words, vectors)
-        model.encoder.get_layer("word_embedding").set_vectors(rows, matrix)
-        progress.line(f"{int((rows < featurizer.words.extended_from).sum())} of "
-                      f"{featurizer.words.extended_from - 2} train words have a vector")
-    batches = batching.batch_count(lengths, optimization.batch_size)
-    schedule = compile_model(model, optimization, batches)
+    # Variables made in the strategy's scope are mirrored on every worker.
+    with strategy.scope() if strategy else contextlib.nullcontext():
+        tagger = Tagger.new(featurizer, corpus.labels, corpus.scheme, config, info)
+        model = tagger.model
+        if vectors is not None:
+            rows, matrix = rows_of(featurizer.words.words, vectors)
+            model.encoder.get_layer("word_embedding").set_vectors(rows, matrix)
+            progress.line(f"{int((rows < featurizer.words.extended_from).sum())} of "
+                          f"{featurizer.words.extended_from - 2} train words have a vector")
+        if tagger.config.network_scheme == schemes.IOBES and corpus.scheme == schemes.IOB2:
+            gold = [schemes.iob2_to_iobes(tags) for tags in gold]
+        targets = batching.encode_tags(gold, tagger.config.network_labels)
+        batches = batching.batch_count(targets.row_lengths().numpy(), optimization.batch_size)
+        schedule = compile_model(model, optimization, batches)
+
+    def dataset(batch_size: int, shard: tuple[int, int] | None = None):
+        return batching.training_dataset(features, targets, batch_size, shuffle=True,
+                                         seed=optimization.seed,
+                                         word_dropout=optimization.word_dropout,
+                                         rare_from=featurizer.words.rare_from, shard=shard)
 
     tracker = _EpochTracker(tagger, validation, optimization, schedule, progress,
                             tokens=info.train_tokens, batches=batches)
@@ -86,12 +96,25 @@ def train(corpus: Corpus, config: TrainConfig, *, progress: Progress | None = No
         else []
     progress.line(f"training on {len(train_split)} sentences ({tracker.tokens} tokens), "
                   f"vocabulary {len(featurizer.words)}, {len(corpus.labels)} labels "
-                  f"({corpus.scheme}); validation {len(validation)} sentences")
+                  f"({corpus.scheme}); validation {len(validation)} sentences"
+                  + (f"; {cluster.workers} workers" if cluster else ""))
     started = time.monotonic()
-    model.fit(data, epochs=optimization.epochs, verbose=0, shuffle=False,
-              callbacks=[*callbacks, tracker])
+    if cluster:
+        # Each worker takes its share of the sentences at its share of the global batch.
+        training = distribution.Training(strategy, model, lambda context: dataset(
+            max(1, optimization.batch_size // cluster.workers),
+            (context.num_input_pipelines, context.input_pipeline_id)))
+        _fit_across_workers(training, cluster, tracker, callbacks, schedule,
+                            optimization.epochs, batches)
+    else:
+        model.fit(dataset(optimization.batch_size), epochs=optimization.epochs, verbose=0,
+                  shuffle=False, callbacks=[*callbacks, tracker])
     minutes = (time.monotonic() - started) / 60
     model.set_weights(tracker.best_weights)
+    if cluster and not cluster.is_chief:
+        tagger.metrics = {"worker": cluster.index, "workers": cluster.workers,
+                          "best_epoch": tracker.best_epoch, "train_minutes": round(minutes, 2)}
+        return tagger, tagger.metrics
 
     tagger.metrics = {
         "metric": tracker.history[tracker.best_epoch - 1]["metric"],
@@ -101,10 +124,56 @@ def train(corpus: Corpus, config: TrainConfig, *, progress: Progress | None = No
         "train_minutes": round(minutes, 2),
         "validation": tracker.best_report,
         "history": tracker.history,
+        **({"worker": 0, "workers": cluster.workers} if cluster else {}),
     }
     progress.line(f"kept epoch {tracker.best_epoch}: validation {tagger.metrics['metric']} "
                   f"{tracker.best_score * 100:.2f}; {minutes:.1f} min")
     return tagger, tagger.metrics
+
+
+def _fit_across_workers(training: distribution.Training, cluster: distribution.Cluster,
+                        tracker: _EpochTracker, callbacks: list, schedule: LearningRate,
+                        epochs: int, steps: int) -> None:
+    """`model.fit` for several workers: the same epochs and callbacks, the chief's tracker
+    deciding for all (keep these weights, the learning-rate factor, stop)."""
+    import tensorflow as tf
+
+    model = training.model
+    everywhere = keras.callbacks.CallbackList(callbacks, model=model)
+    tracker.set_model(model)
+    for epoch in range(epochs):
+        try:
+            stop = _epoch_across_workers(training, cluster, tracker, everywhere, schedule,
+                                         epoch, steps)
+        except tf.errors.OpError as error:  # a collective failed or timed out
+            raise TaggerError(
+                f"training on {cluster.workers} workers failed in epoch {epoch + 1}: another "
+                f"worker stopped answering ({type(error).__name__}); nothing was written. "
+                "Start every worker again with the same command") from None
+        if stop:
+            break
+
+
+def _epoch_across_workers(training: distribution.Training, cluster: distribution.Cluster,
+                          tracker: _EpochTracker, everywhere: keras.callbacks.CallbackList,
+                          schedule: LearningRate, epoch: int, steps: int) -> bool:
+    """One epoch on every worker and the chief's decisions; whether to stop."""
+    model = training.model
+    everywhere.on_epoch_begin(epoch)
+    tracker.on_epoch_begin(epoch)
+    logs = {"loss": training.run_epoch(steps, tracker.on_train_batch_end)}
+    everywhere.on_epoch_end(epoch, logs)
+    if cluster.is_chief:
+        tracker.on_epoch_end(epoch, logs)
+    improved, stop, factor = training.agree(
+        [tracker.best_epoch == epoch + 1, model.stop_training,
+         float(schedule.factor.numpy())], cluster.is_chief)
+    if not cluster.is_chief:
+        schedule.factor.assign(factor)
+        if improved:
+            tracker.best_epoch = epoch + 1
+            tracker.best_weights = [w.copy() for w in model.get_weights()]
+    return bool(stop)
 
 
 class _EpochTracker(keras.callbacks.Callback):

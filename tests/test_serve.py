@@ -6,7 +6,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -21,7 +20,7 @@ from starlette.testclient import TestClient
 from tagger.serve import Batcher, Limits, Metrics, RequestError, create_app
 from tagger.tagging import Tagger
 
-from .conftest import ROOT
+from .conftest import ROOT, free_port
 from .records import assert_same_records
 
 TEXTS = ["Anna Schmidt flew from Berlin to Toronto.", "", "Elena Vasquez told reporters ."]
@@ -177,12 +176,6 @@ def test_a_failed_tagging_call_fails_its_requests_and_the_batcher_lives_on():
     assert [t.text for t in after] == ["fine"] and waiting == 0
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _post(url: str, payload: dict, timeout: float = 120) -> dict:
     request = urllib.request.Request(url, json.dumps(payload).encode(),
                                      {"Content-Type": "application/json"})
@@ -193,7 +186,7 @@ def _post(url: str, payload: dict, timeout: float = 120) -> dict:
 @pytest.fixture(scope="module")
 def server(demo_model: Path):
     """`tagger serve` in its own process on a free port, once it is ready."""
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "tagger.cli", "serve", str(demo_model), "--port", str(port),
          "--name", "demo"], stderr=subprocess.PIPE, text=True)
