@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench_speed import timed, write_text_file
-from benchmark import ROOT, machine, validation_sentences
+from benchmark import ROOT, machine, table, validation_sentences
 
 
 def main() -> None:
@@ -74,11 +74,9 @@ def main() -> None:
     print(json.dumps({**about, "rows": rows}, indent=2), file=sys.stderr)
     print(f"{about['date']}, {about['machine']}; `{about['command']}`; {tokens:,} tokens in "
           f"{args.files} files; medians of {args.repeats} runs in turn.\n")
-    print("| setting | wall s | tokens/s | peak RSS MB (largest process) |")
-    print("| --- | --- | --- | --- |")
-    for row in rows:
-        print(f"| {row['setting']} | {row['seconds']} | {row['tokens_per_s']:,} | "
-              f"{row['peak_rss_mb']:,} |")
+    print(table(["setting", "wall s", "tokens/s", "peak RSS MB (largest process)"],
+                [[r["setting"], r["seconds"], f"{r['tokens_per_s']:,}", f"{r['peak_rss_mb']:,}"]
+                 for r in rows]))
 
 
 if __name__ == "__main__":

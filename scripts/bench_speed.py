@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import platform
 import statistics
 import subprocess
@@ -51,15 +50,39 @@ TRAIN_EPOCHS = 4  # the first includes tracing; the median of the others is repo
 
 
 def timed(command: list[str]) -> tuple[float, float]:
-    """(wall seconds, peak RSS in MB) of a command run to completion; it must succeed."""
+    """(wall seconds, peak RSS in MB of its largest process) of a command run to completion;
+    it must succeed.
+
+    The peak is each process's VmHWM, read while it runs (every 50 ms; it only grows). Not
+    the rusage of wait4: Linux carries the parent's high-water RSS into a child across exec,
+    so a child of this (TensorFlow-importing) script would report this script's 1 GB.
+    """
     started = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
-    _, status, usage = os.wait4(process.pid, 0)
+    peak_kb = 0
+    while process.poll() is None:
+        peak_kb = max(peak_kb, _largest_hwm_kb(process.pid))
+        time.sleep(0.05)
     wall = time.perf_counter() - started
-    process.returncode = os.waitstatus_to_exitcode(status)
     if process.returncode:
         raise SystemExit(f"{' '.join(command)} failed with exit code {process.returncode}")
-    return wall, usage.ru_maxrss / 1024  # Linux reports kilobytes
+    return wall, peak_kb / 1024
+
+
+def _largest_hwm_kb(pid: int) -> int:
+    """The largest VmHWM (kB) of process `pid` and its descendants (0 for any gone)."""
+    largest, pending = 0, [pid]
+    while pending:
+        proc = Path("/proc") / str(pending.pop())
+        try:
+            for line in (proc / "status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    largest = max(largest, int(line.split()[1]))
+            for task in (proc / "task").iterdir():
+                pending += [int(c) for c in (task / "children").read_text().split()]
+        except (OSError, ValueError):
+            continue
+    return largest
 
 
 def median_run(command: list[str], repeats: int) -> tuple[float, float]:

@@ -53,6 +53,12 @@ def folder_megabytes(path: Path) -> float:
     return sum(f.stat().st_size for f in path.iterdir()) / 1e6
 
 
+def table(headers: list[str], rows: list[list]) -> str:
+    """A markdown table of already formatted cells."""
+    lines = ["| " + " | ".join(headers) + " |", "|" + " --- |" * len(headers)]
+    return "\n".join(lines + ["| " + " | ".join(map(str, row)) + " |" for row in rows])
+
+
 def validation_sentences(recipe: Path) -> list[list[str]]:
     """The token lists of the recipe's validation split."""
     from tagger.recipes import load_recipe

@@ -53,7 +53,7 @@ class TaggerModelHandler(ModelHandler):
 
     def __init__(self, model: str, runtime: str = "auto", threads: int = 1,
                  min_confidence: float = 0.0, max_batch_size: int = MAX_BATCH_TEXTS) -> None:
-        super().__init__(max_batch_size=max_batch_size)
+        super().__init__(min_batch_size=min(256, max_batch_size), max_batch_size=max_batch_size)
         self.model, self.runtime, self.threads = model, runtime, threads
         self.min_confidence = min_confidence
 
@@ -141,6 +141,8 @@ def tag_files(pipeline: beam.Pipeline, pattern: str, output: str, model: str, *,
          | "Match" >> fileio.MatchFiles(pattern)
          | "Open" >> fileio.ReadMatches()
          | "Lines" >> beam.FlatMap(numbered_lines, input_format)
+         # Breaks fusion: else the worker that reads a file also tags all of it.
+         | "Spread" >> beam.Reshuffle()
          | "TagTexts" >> TagTexts(model, runtime, threads, min_confidence)
          | "Records" >> beam.MapTuple(record)
          | "Write" >> beam.io.WriteToText(output, file_name_suffix=".jsonl"))

@@ -22,8 +22,12 @@ from dataclasses import dataclass
 
 from tagger.errors import TaggerError
 
-# Seconds a collective waits for the other workers before failing: a worker that died makes
-# the others fail within this bound instead of hanging. Long enough for a validation pass.
+# Seconds the end-of-epoch exchange (and the final barrier) waits for the other workers: the
+# chief scores validation meanwhile. Training steps have no such bound: TensorFlow keeps a
+# thread per collective for as long as its timeout runs (with 300 s, about 14,000 threads
+# and a crash within two CoNLL-2003 epochs). A worker that dies closes its connections,
+# which fails the others' steps at once, and the coordination service notices a worker
+# that stops sending heartbeats.
 COLLECTIVE_TIMEOUT = float(os.environ.get("TAGGER_COLLECTIVE_TIMEOUT", "300"))
 
 
@@ -64,13 +68,11 @@ def cluster_from_env() -> Cluster | None:
 
 
 def strategy():
-    """MultiWorkerMirroredStrategy for TF_CONFIG's cluster, with bounded collectives. It must
-    be made before TensorFlow runs anything else in the process."""
+    """MultiWorkerMirroredStrategy for TF_CONFIG's cluster. It must be made before
+    TensorFlow runs anything else in the process."""
     import tensorflow as tf
 
-    options = tf.distribute.experimental.CommunicationOptions(
-        timeout_seconds=COLLECTIVE_TIMEOUT)
-    return tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
+    return tf.distribute.MultiWorkerMirroredStrategy()
 
 
 class Training:
@@ -91,19 +93,32 @@ class Training:
                 # The optimizer sums gradients over workers: each brings its share.
                 share = loss / replicas
             gradients = tape.gradient(share, model.trainable_variables)
+            # Embedding rows come as IndexedSlices, whose all-gather of a new size at each
+            # step left collective threads behind (thousands per epoch, then a crash): sum
+            # them as dense tensors of a fixed shape instead.
+            gradients = [tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices) else g
+                         for g in gradients]
             model.optimizer.apply_gradients(zip(gradients, model.trainable_variables,
                                                 strict=True))
             return loss
 
-        @tf.function(input_signature=[self.data.element_spec])
-        def step(batch):
-            losses = strategy.run(replica_step, args=batch)
+        @tf.function
+        def step(batches):
+            losses = strategy.run(replica_step, args=next(batches))
             return strategy.reduce(tf.distribute.ReduceOp.MEAN, losses, axis=None)
+
+        bounded = tf.distribute.experimental.CommunicationOptions(
+            timeout_seconds=COLLECTIVE_TIMEOUT)
+
+        def replica_sum(values):
+            # tf.identity places the input on this replica's device, which all_reduce needs.
+            return tf.distribute.get_replica_context().all_reduce(
+                tf.distribute.ReduceOp.SUM, tf.identity(values), options=bounded)
 
         @tf.function(input_signature=[tf.TensorSpec([None], tf.float32)])
         def share(values):
-            summed = strategy.run(lambda v: tf.identity(v), args=(values,))
-            return strategy.reduce(tf.distribute.ReduceOp.SUM, summed, axis=None)
+            return strategy.experimental_local_results(
+                strategy.run(replica_sum, args=(values,)))[0]
 
         self.step, self.share = step, share
         self.batches = iter(self.data)
@@ -112,10 +127,20 @@ class Training:
         """`steps` steps on the next batches of each worker's endless stream; the mean loss."""
         total = 0.0
         for index in range(steps):
-            loss = float(self.step(next(self.batches)))
+            loss = float(self.step(self.batches))
             total += loss
             on_batch(index, {"loss": loss})
         return total / max(steps, 1)
+
+    def finish(self) -> None:
+        """Wait until every worker is here, past its last collective. A worker that left
+        earlier could break another's last all-reduce still pulling its data, and the
+        chief's coordination service aborts collectives once a worker stops sending
+        heartbeats (seen on CoNLL-2003: the last epoch failed on one worker)."""
+        from tensorflow.python.eager import context  # the barrier has no public API
+
+        context.context().wait_at_barrier("tagger-training-done",
+                                          int(COLLECTIVE_TIMEOUT * 1000))
 
     def agree(self, values: list[float], chief: bool) -> list[float]:
         """The chief's `values` on every worker."""

@@ -141,17 +141,18 @@ def _fit_across_workers(training: distribution.Training, cluster: distribution.C
     model = training.model
     everywhere = keras.callbacks.CallbackList(callbacks, model=model)
     tracker.set_model(model)
-    for epoch in range(epochs):
-        try:
-            stop = _epoch_across_workers(training, cluster, tracker, everywhere, schedule,
-                                         epoch, steps)
-        except tf.errors.OpError as error:  # a collective failed or timed out
-            raise TaggerError(
-                f"training on {cluster.workers} workers failed in epoch {epoch + 1}: another "
-                f"worker stopped answering ({type(error).__name__}); nothing was written. "
-                "Start every worker again with the same command") from None
-        if stop:
-            break
+    epoch = 0
+    try:
+        for epoch in range(epochs):
+            if _epoch_across_workers(training, cluster, tracker, everywhere, schedule, epoch,
+                                     steps):
+                break
+        training.finish()
+    except tf.errors.OpError as error:  # a collective or the barrier failed or timed out
+        raise TaggerError(
+            f"training on {cluster.workers} workers failed in epoch {epoch + 1}: another "
+            f"worker stopped answering ({type(error).__name__}); nothing was written. "
+            "Start every worker again with the same command") from None
 
 
 def _epoch_across_workers(training: distribution.Training, cluster: distribution.Cluster,
