@@ -93,11 +93,6 @@ class Training:
                 # The optimizer sums gradients over workers: each brings its share.
                 share = loss / replicas
             gradients = tape.gradient(share, model.trainable_variables)
-            # Embedding rows come as IndexedSlices, whose all-gather of a new size at each
-            # step left collective threads behind (thousands per epoch, then a crash): sum
-            # them as dense tensors of a fixed shape instead.
-            gradients = [tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices) else g
-                         for g in gradients]
             model.optimizer.apply_gradients(zip(gradients, model.trainable_variables,
                                                 strict=True))
             return loss
@@ -133,10 +128,10 @@ class Training:
         return total / max(steps, 1)
 
     def finish(self) -> None:
-        """Wait until every worker is here, past its last collective. A worker that left
-        earlier could break another's last all-reduce still pulling its data, and the
-        chief's coordination service aborts collectives once a worker stops sending
-        heartbeats (seen on CoNLL-2003: the last epoch failed on one worker)."""
+        """Wait until every worker is here, past its last collective: a worker that left
+        earlier could break another's last exchange, still pulling its data (the chief's
+        coordination service also aborts collectives once a worker stops sending
+        heartbeats, which it logs when the other worker exits first)."""
         from tensorflow.python.eager import context  # the barrier has no public API
 
         context.context().wait_at_barrier("tagger-training-done",
