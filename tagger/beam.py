@@ -29,11 +29,17 @@ import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
-import apache_beam as beam
-from apache_beam.io import fileio
-from apache_beam.io.filesystems import FileSystems
-from apache_beam.ml.inference.base import KeyedModelHandler, ModelHandler, RunInference
-from apache_beam.options.pipeline_options import PipelineOptions
+try:
+    import apache_beam as beam
+    from apache_beam.io import fileio
+    from apache_beam.io.filesystems import FileSystems
+    from apache_beam.ml.inference.base import KeyedModelHandler, ModelHandler, RunInference
+    from apache_beam.options.pipeline_options import PipelineOptions
+except ImportError:
+    MISSING = "tagger.beam needs Apache Beam: pip install 'tagger[beam]'"
+    if __name__ == "__main__":
+        sys.exit(f"error: {MISSING}")
+    raise ImportError(MISSING) from None
 
 from tagger import model_folder
 from tagger.batch import text_of
