@@ -166,7 +166,10 @@ class _TrainCommand(click.Command):
 @click.option("--quiet", "-q", is_flag=True, help="No progress output.")
 @setting_options
 def train(ctx, recipe, output, force, quiet, **options):
-    """Train a tagger on a corpus's train split, selecting the epoch on validation."""
+    """Train a tagger on a corpus's train split, selecting the epoch on validation.
+
+    With TF_CONFIG describing a cluster of workers, run the same command on each: they
+    train together and worker 0 writes the model (see the README)."""
     from tagger import model_folder
     from tagger.recipes import Recipe, load_recipe
 
