@@ -48,6 +48,8 @@ from tagger.runtimes import RUNTIMES, load_tagger
 
 INPUT_FORMATS = ("text", "jsonl")
 MAX_BATCH_TEXTS = 2048  # as `tagger tag`'s chunks
+# BatchElements starts from one text and grows; from 256 a 1M-token run took 17 s, not 21.
+MIN_BATCH_TEXTS = 256
 
 
 class TaggerModelHandler(ModelHandler):
@@ -59,7 +61,8 @@ class TaggerModelHandler(ModelHandler):
 
     def __init__(self, model: str, runtime: str = "auto", threads: int = 1,
                  min_confidence: float = 0.0, max_batch_size: int = MAX_BATCH_TEXTS) -> None:
-        super().__init__(min_batch_size=min(256, max_batch_size), max_batch_size=max_batch_size)
+        super().__init__(min_batch_size=min(MIN_BATCH_TEXTS, max_batch_size),
+                         max_batch_size=max_batch_size)
         self.model, self.runtime, self.threads = model, runtime, threads
         self.min_confidence = min_confidence
 
