@@ -82,8 +82,7 @@ class Training:
     def __init__(self, strategy, model, make_dataset) -> None:
         import tensorflow as tf
 
-        self.strategy, self.model = strategy, model
-        self.data = strategy.distribute_datasets_from_function(make_dataset)
+        self.model = model
         replicas = strategy.num_replicas_in_sync
 
         def replica_step(x, y, weights):
@@ -116,7 +115,7 @@ class Training:
                 strategy.run(replica_sum, args=(values,)))[0]
 
         self.step, self.share = step, share
-        self.batches = iter(self.data)
+        self.batches = iter(strategy.distribute_datasets_from_function(make_dataset))
 
     def run_epoch(self, steps: int, on_batch) -> float:
         """`steps` steps on the next batches of each worker's endless stream; the mean loss."""

@@ -182,9 +182,8 @@ class ArrayFeaturizer:
         slot = self._slots.get(token)
         if slot is None:
             slot = self._slots[token] = len(self._slots) + 1
-            if slot == len(self._words):
-                self._words = np.concatenate([self._words, np.zeros_like(self._words)])
-                self._kinds = np.concatenate([self._kinds, np.zeros_like(self._kinds)])
+            self._words = with_rows(self._words, slot + 1)
+            self._kinds = with_rows(self._kinds, slot + 1)
             self._words[slot] = self.word_ids.get(token.lower() if self.lowercase else token,
                                                   UNK_ID)
             if self.use_casing:
@@ -221,6 +220,16 @@ class ArrayFeaturizer:
         for i, ids in enumerate(new):
             chars[i, :len(ids)] = ids
         return first, chars
+
+
+def with_rows(array: np.ndarray, rows: int) -> np.ndarray:
+    """`array` with room for at least `rows` rows: itself, or a copy at least twice as long
+    whose new rows are zero (growing by doubling keeps appends cheap)."""
+    if rows <= len(array):
+        return array
+    grown = np.zeros((max(rows, 2 * len(array)), *array.shape[1:]), array.dtype)
+    grown[:len(array)] = array
+    return grown
 
 
 def read_tables(folder: Path, config: model_folder.ModelConfig

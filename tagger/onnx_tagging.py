@@ -20,7 +20,7 @@ import numpy as np
 
 from tagger import batching, decoding, model_folder, schemes, tokenizing
 from tagger.errors import TaggerError
-from tagger.features import ArrayFeaturizer
+from tagger.features import ArrayFeaturizer, with_rows
 from tagger.records import Annotator, Scored, TextPredictions
 
 # The files `onnx_export.export_onnx` adds to a model folder.
@@ -145,11 +145,7 @@ class OnnxTagger(Annotator):
             if len(chars):
                 new = self.chars_session.run(None, {"chars": chars})[0]
                 end = first + len(new)
-                if end > len(self._char_features):  # grown by doubling
-                    grown = np.zeros((max(end, 2 * len(self._char_features)), new.shape[1]),
-                                     np.float32)
-                    grown[:first] = self._char_features[:first]
-                    self._char_features = grown
+                self._char_features = with_rows(self._char_features, end)
                 self._char_features[first:end] = new
             features["char_features"] = self._char_features[slots]
         return features
