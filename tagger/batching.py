@@ -27,19 +27,23 @@ def encode_tags(sentences: Sequence[Sequence[str]], labels: Sequence[str]) -> tf
         np.asarray(flat, dtype=np.int32), [len(t) for t in sentences])
 
 
-def training_dataset(features: dict[str, tf.RaggedTensor], targets: tf.RaggedTensor,
-                     batch_size: int, *, shuffle: bool, seed: int | None = None,
-                     word_dropout: float = 0.0, rare_from: int | None = None,
-                     shard: tuple[int, int] | None = None) -> tf.data.Dataset:
-    """Batches of `(features, targets, weights)`, padded per batch, grouped by length.
+def training_stream(features: dict[str, tf.RaggedTensor], targets: tf.RaggedTensor,
+                    batch_size: int, *, seed: int, trained: int = 0, word_dropout: float = 0.0,
+                    rare_from: int | None = None, shard: tuple[int, int] | None = None
+                    ) -> tf.data.Dataset:
+    """Batches of `(features, targets, weights)`, epoch after epoch without end, padded per
+    batch and grouped by length; the caller counts the steps of an epoch (`batch_count`).
 
     Features are `(batch, timesteps[, chars])`; targets and weights `(batch, timesteps)`.
     Weights are 1.0 on real tokens and 0.0 on padding, so padded steps count in neither the
     loss nor the metrics. With `word_dropout`, each word id from `rare_from` on (the words
     seen once) becomes UNK_ID with that probability, so the model learns what to do with
     words it has never seen. With `shard=(workers, index)`, this worker's share of each
-    epoch's shuffled sentences (the same seed gives every worker the same order), repeated
-    without end: the caller counts the steps of an epoch.
+    epoch's shuffled sentences (the same seed gives every worker the same order).
+
+    Epoch e's order and word dropout depend on `seed` and e alone, so a stream that skips the
+    `trained` batches a resumed training has done gives the batches of a training that never
+    stopped.
     """
     import tensorflow as tf
 
@@ -47,7 +51,9 @@ def training_dataset(features: dict[str, tf.RaggedTensor], targets: tf.RaggedTen
     # take ragged ones), cut out by the sentence's row offsets.
     token_values = {name: f.values for name, f in features.items()}
     target_values = targets.values
-    lengths = targets.row_lengths()
+    rows = tf.data.Dataset.from_tensor_slices((targets.row_starts(), targets.row_limits()))
+    worker = shard[1] if shard else 0
+    size = int(targets.nrows())
 
     def sentence(start: tf.Tensor, end: tf.Tensor):
         cut = {name: v[start:end] for name, v in token_values.items()}
@@ -55,38 +61,42 @@ def training_dataset(features: dict[str, tf.RaggedTensor], targets: tf.RaggedTen
                for name, v in cut.items()}
         return cut, target_values[start:end]
 
-    data = tf.data.Dataset.from_tensor_slices((targets.row_starts(), targets.row_limits()))
-    if shuffle:
-        data = data.shuffle(int(targets.nrows()), seed=seed, reshuffle_each_iteration=True)
-    if shard:
-        data = data.shard(*shard).repeat()
-    data = data.map(sentence, num_parallel_calls=tf.data.AUTOTUNE)
-    data = data.bucket_by_sequence_length(
-        lambda x, _: tf.shape(x["words"])[0],
-        bucket_boundaries=BUCKET_BOUNDARIES,
-        bucket_batch_sizes=[batch_size] * (len(BUCKET_BOUNDARIES) + 1),
-        padding_values=({name: PAD_ID for name in features}, 0),
-    )
+    def epoch(e: tf.Tensor) -> tf.data.Dataset:
+        data = rows.shuffle(size, seed=seed * 100_003 + e,
+                            reshuffle_each_iteration=False)
+        if shard:
+            data = data.shard(*shard)
+        data = data.map(sentence, num_parallel_calls=tf.data.AUTOTUNE)
+        data = data.bucket_by_sequence_length(
+            lambda x, _: tf.shape(x["words"])[0],
+            bucket_boundaries=BUCKET_BOUNDARIES,
+            bucket_batch_sizes=[batch_size] * (len(BUCKET_BOUNDARIES) + 1),
+            padding_values=({name: PAD_ID for name in features}, 0),
+        )
+        key = tf.random.experimental.stateless_fold_in(
+            tf.stack([tf.constant(seed, tf.int64), e]), worker)
+        return data.enumerate().map(lambda i, batch: finish(key, i, *batch))
 
-    def finish(x: dict[str, tf.Tensor], y: tf.Tensor):
+    def finish(key: tf.Tensor, i: tf.Tensor, x: dict[str, tf.Tensor], y: tf.Tensor):
         words = x["words"]
         if word_dropout > 0 and rare_from is not None:
-            drop = (tf.random.uniform(tf.shape(words), seed=seed) < word_dropout) & (
-                words >= rare_from)
-            x = {**x, "words": tf.where(drop, UNK_ID, words)}
+            draw = tf.random.stateless_uniform(
+                tf.shape(words), tf.random.experimental.stateless_fold_in(key, i))
+            x = {**x, "words": tf.where((draw < word_dropout) & (words >= rare_from),
+                                        UNK_ID, words)}
         return x, y, tf.cast(words != PAD_ID, tf.float32)
 
-    data = data.map(finish)
-    if not shard:
-        # Bucketing hides the number of batches from tf.data; stating it lets Keras know
-        # when an epoch ends.
-        data = data.apply(tf.data.experimental.assert_cardinality(
-            batch_count(lengths.numpy(), batch_size)))
+    per_epoch = batch_count(targets.row_lengths().numpy(), batch_size)
+    # Without shards every epoch has exactly `per_epoch` batches: start at the right epoch
+    # rather than make and skip the batches done. A worker's share is not a whole number of
+    # steps, so its stream runs on over epoch boundaries and is skipped batch by batch.
+    first, skip = (0, trained) if shard else divmod(trained, per_epoch)
+    data = tf.data.Dataset.range(first, 2**62).flat_map(epoch).skip(skip)
     return data.prefetch(tf.data.AUTOTUNE)
 
 
 def batch_count(lengths: np.ndarray, batch_size: int) -> int:
-    """Batches per epoch of `training_dataset`: each length bucket is batched on its own."""
+    """Batches per epoch of `training_stream`: each length bucket is batched on its own."""
     buckets = np.searchsorted(BUCKET_BOUNDARIES, lengths, side="right")
     return sum(math.ceil(n / batch_size) for n in np.bincount(buckets) if n)
 

@@ -163,13 +163,17 @@ class _TrainCommand(click.Command):
 @click.option("--output", "-o", required=True, type=click.Path(path_type=Path),
               help="Model folder to write.")
 @click.option("--force", is_flag=True, help="Replace --output if it exists.")
+@click.option("--checkpoint-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Keep the training's state here after each epoch; the same command "
+                   "run again carries on after the last finished epoch.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress output.")
 @setting_options
-def train(ctx, recipe, output, force, quiet, **options):
+def train(ctx, recipe, output, force, checkpoint_dir, quiet, **options):
     """Train a tagger on a corpus's train split, selecting the epoch on validation.
 
     With TF_CONFIG describing a cluster of workers, run the same command on each: they
-    train together and worker 0 writes the model (see the README)."""
+    train together and worker 0 writes the model (see the README). With --checkpoint-dir,
+    a stopped training (or cluster) resumes when the same command runs again."""
     from tagger import model_folder
     from tagger.recipes import Recipe, load_recipe
 
@@ -185,7 +189,8 @@ def train(ctx, recipe, output, force, quiet, **options):
     progress = Progress(enabled=not quiet)
     for note in corpus.notes:
         progress.line(f"note: {note}")
-    tagger, metrics = run(corpus, plan.settings, progress=progress)
+    tagger, metrics = run(corpus, plan.settings, progress=progress,
+                          checkpoint_dir=checkpoint_dir)
     if metrics.get("worker"):  # one of several workers (TF_CONFIG), not the chief
         click.echo(f"worker {metrics['worker']} of {metrics['workers']} done; worker 0 "
                    "writes the model", err=True)

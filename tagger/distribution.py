@@ -136,6 +136,14 @@ class Training:
         context.context().wait_at_barrier("tagger-training-done",
                                           int(COLLECTIVE_TIMEOUT * 1000))
 
+    def gather(self, value: float, index: int, workers: int) -> list[float]:
+        """Every worker's `value`, in worker order (this one is worker `index`)."""
+        import numpy as np
+
+        mine = np.zeros(workers, np.float32)
+        mine[index] = value
+        return [float(v) for v in self.share(mine)]
+
     def agree(self, values: list[float], chief: bool) -> list[float]:
         """The chief's `values` on every worker."""
         import numpy as np

@@ -13,7 +13,7 @@ from typing import Any
 
 import keras
 
-from tagger import batching, distribution, schemes
+from tagger import batching, checkpoints, distribution, schemes
 from tagger.corpora import Corpus
 from tagger.embeddings import read_vectors, rows_of
 from tagger.errors import TaggerError
@@ -26,14 +26,16 @@ from tagger.settings import OptimizationSettings, TrainConfig
 from tagger.tagging import Tagger
 
 
-def train(corpus: Corpus, config: TrainConfig, *, progress: Progress | None = None
-          ) -> tuple[Tagger, dict[str, Any]]:
+def train(corpus: Corpus, config: TrainConfig, *, progress: Progress | None = None,
+          checkpoint_dir: Path | None = None) -> tuple[Tagger, dict[str, Any]]:
     """Train on `corpus`'s train split and select the epoch on validation.
 
     Returns the tagger at its best epoch and its metrics (also kept as `tagger.metrics`, and
     written to metrics.json by `tagger.save`). When TF_CONFIG describes a cluster, every
     worker runs this and trains its share (see `distribution`); only the chief's metrics
     are complete ("worker" says which one this is) and only the chief should save.
+    With `checkpoint_dir`, the state after each epoch is kept there (by the chief), and a
+    training that finds a checkpoint of its own there carries on after its last epoch.
     """
     cluster = distribution.cluster_from_env()
     strategy = distribution.strategy() if cluster else None  # before any TensorFlow op
@@ -82,18 +84,43 @@ def train(corpus: Corpus, config: TrainConfig, *, progress: Progress | None = No
         batches = batching.batch_count(targets.row_lengths().numpy(), optimization.batch_size)
         schedule = compile_model(model, optimization, batches)
 
-    def dataset(batch_size: int, shard: tuple[int, int] | None = None):
-        return batching.training_dataset(features, targets, batch_size, shuffle=True,
-                                         seed=optimization.seed,
-                                         word_dropout=optimization.word_dropout,
-                                         rare_from=featurizer.words.rare_from, shard=shard)
-
     tracker = _EpochTracker(tagger, validation, optimization, schedule, progress,
                             tokens=info.train_tokens, batches=batches)
+    identity = {"settings": config.to_dict(), "dataset": corpus.name,
+                "tag_column": corpus.tag_column, "labels": list(corpus.labels),
+                "train_tokens": info.train_tokens, "vocabulary": len(featurizer.words),
+                "workers": cluster.workers if cluster else 1}
+    resumed = checkpoints.read(checkpoint_dir, identity) if checkpoint_dir else None
+    first_epoch = resumed.epochs_done if resumed else 0
+    if resumed:
+        progress.line(f"resuming from {checkpoint_dir}: {first_epoch} epochs done "
+                      f"(workers: {resumed.training['workers']}), best epoch "
+                      f"{resumed.record['best_epoch']} "
+                      f"({resumed.record['best_score'] * 100:.2f})"
+                      + ("; training had ended" if resumed.stopped else ""))
+    last_epoch = first_epoch if resumed and resumed.stopped else optimization.epochs
+    earlier_minutes = resumed.record["minutes"] if resumed else 0.0
+
+    def dataset(batch_size: int, shard: tuple[int, int] | None = None):
+        return batching.training_stream(features, targets, batch_size,
+                                        seed=optimization.seed, trained=first_epoch * batches,
+                                        word_dropout=optimization.word_dropout,
+                                        rare_from=featurizer.words.rare_from, shard=shard)
+
+    def save_checkpoint(epochs_done: int, stopped: bool) -> None:
+        minutes = earlier_minutes + (time.monotonic() - started) / 60
+        checkpoints.write(checkpoint_dir, _checkpoint_of(model, tracker, identity,
+                                                         epochs_done, stopped, minutes))
+    save = save_checkpoint if checkpoint_dir else None
     # With weight averaging, validation scores (and the kept weights) are the averages':
     # swapped in at the end of each epoch, swapped back at the start of the next.
     callbacks = [keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if optimization.ema \
         else []
+    if resumed and optimization.ema:
+        # The checkpoint was taken at an epoch's end, with the averages swapped in: the
+        # callback swaps them out at the next epoch's start only if it knows (Keras keeps
+        # that in the callback alone).
+        callbacks[0]._ema_weights_in_model = True
     progress.line(f"training on {len(train_split)} sentences ({tracker.tokens} tokens), "
                   f"vocabulary {len(featurizer.words)}, {len(corpus.labels)} labels "
                   f"({corpus.scheme}); validation {len(validation)} sentences"
@@ -101,15 +128,21 @@ def train(corpus: Corpus, config: TrainConfig, *, progress: Progress | None = No
     started = time.monotonic()
     if cluster:
         # Each worker takes its share of the sentences at its share of the global batch.
-        training = distribution.Training(strategy, model, lambda context: dataset(
-            max(1, optimization.batch_size // cluster.workers),
-            (context.num_input_pipelines, context.input_pipeline_id)))
-        _fit_across_workers(training, cluster, tracker, callbacks, schedule,
-                            optimization.epochs, batches)
+        def shard(context):
+            return dataset(max(1, optimization.batch_size // cluster.workers),
+                           (context.num_input_pipelines, context.input_pipeline_id))
+
+        _fit_across_workers(strategy, shard, cluster, tracker, callbacks, resumed,
+                            range(first_epoch, last_epoch), batches, save)
     else:
-        model.fit(dataset(optimization.batch_size), epochs=optimization.epochs, verbose=0,
-                  shuffle=False, callbacks=[*callbacks, tracker])
-    minutes = (time.monotonic() - started) / 60
+        if resumed:
+            _restore(model, tracker, resumed)
+        if first_epoch < last_epoch:
+            after_epoch = [_AfterEpoch(save)] if save else []
+            model.fit(dataset(optimization.batch_size), epochs=last_epoch,
+                      initial_epoch=first_epoch, steps_per_epoch=batches, verbose=0,
+                      shuffle=False, callbacks=[*callbacks, tracker, *after_epoch])
+    minutes = earlier_minutes + (time.monotonic() - started) / 60
     model.set_weights(tracker.best_weights)
     if cluster and not cluster.is_chief:
         tagger.metrics = {"worker": cluster.index, "workers": cluster.workers,
@@ -131,21 +164,41 @@ def train(corpus: Corpus, config: TrainConfig, *, progress: Progress | None = No
     return tagger, tagger.metrics
 
 
-def _fit_across_workers(training: distribution.Training, cluster: distribution.Cluster,
-                        tracker: _EpochTracker, callbacks: list, schedule: LearningRate,
-                        epochs: int, steps: int) -> None:
+def _fit_across_workers(strategy, make_dataset, cluster: distribution.Cluster,
+                        tracker: _EpochTracker, callbacks: list,
+                        resumed: checkpoints.Checkpoint | None, epochs: range, steps: int,
+                        save) -> None:
     """`model.fit` for several workers: the same epochs and callbacks, the chief's tracker
-    deciding for all (keep these weights, the learning-rate factor, stop)."""
+    deciding for all (keep these weights, the learning-rate factor, stop); the chief keeps
+    a checkpoint after each epoch if `save` is given."""
     import tensorflow as tf
 
-    model = training.model
-    everywhere = keras.callbacks.CallbackList(callbacks, model=model)
+    model = tracker.tagger.model
     tracker.set_model(model)
-    epoch = 0
+    epoch = epochs.start
     try:
-        for epoch in range(epochs):
-            if _epoch_across_workers(training, cluster, tracker, everywhere, schedule, epoch,
-                                     steps):
+        with strategy.scope():
+            # Variables made in the scope start from the chief's values, sent to every
+            # worker: all make the optimizer's, resumed or not, so that the sends match.
+            model.optimizer.build(model.trainable_variables)
+        training = distribution.Training(strategy, model, make_dataset)
+        starts = training.gather(epochs.start, cluster.index, cluster.workers)
+        if len(set(starts)) > 1:  # a worker that found no checkpoint, or another one
+            where = ", ".join(f"worker {i} at epoch {int(e) + 1}"
+                              for i, e in enumerate(starts))
+            raise TaggerError(f"the workers would start at different epochs ({where}): give "
+                              "every worker the same --checkpoint-dir (a shared folder, or "
+                              "a copy of the chief's)", param="checkpoint_dir")
+        if resumed:
+            with strategy.scope():
+                _restore(model, tracker, resumed)
+        everywhere = keras.callbacks.CallbackList(callbacks, model=model)
+        for epoch in epochs:
+            stop = _epoch_across_workers(training, cluster, tracker, everywhere, epoch,
+                                         steps)
+            if save and cluster.is_chief:
+                save(epoch + 1, stop)
+            if stop:
                 break
         training.finish()
     except tf.errors.OpError as error:  # a collective or the barrier failed or timed out
@@ -157,7 +210,7 @@ def _fit_across_workers(training: distribution.Training, cluster: distribution.C
 
 def _epoch_across_workers(training: distribution.Training, cluster: distribution.Cluster,
                           tracker: _EpochTracker, everywhere: keras.callbacks.CallbackList,
-                          schedule: LearningRate, epoch: int, steps: int) -> bool:
+                          epoch: int, steps: int) -> bool:
     """One epoch on every worker and the chief's decisions; whether to stop."""
     model = training.model
     everywhere.on_epoch_begin(epoch)
@@ -168,13 +221,58 @@ def _epoch_across_workers(training: distribution.Training, cluster: distribution
         tracker.on_epoch_end(epoch, logs)
     improved, stop, factor = training.agree(
         [tracker.best_epoch == epoch + 1, model.stop_training,
-         float(schedule.factor.numpy())], cluster.is_chief)
+         float(tracker.schedule.factor.numpy())], cluster.is_chief)
     if not cluster.is_chief:
-        schedule.factor.assign(factor)
+        tracker.schedule.factor.assign(factor)
         if improved:
             tracker.best_epoch = epoch + 1
             tracker.best_weights = [w.copy() for w in model.get_weights()]
     return bool(stop)
+
+
+class _AfterEpoch(keras.callbacks.Callback):
+    """Calls `action(epochs done, stopping)` at the end of each epoch (after the tracker)."""
+
+    def __init__(self, action) -> None:
+        super().__init__()
+        self.action = action
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        self.action(epoch + 1, bool(self.model.stop_training))
+
+
+def _checkpoint_of(model: keras.Model, tracker: _EpochTracker, identity: dict,
+                   epochs_done: int, stopped: bool, minutes: float) -> checkpoints.Checkpoint:
+    """The state of a training after `epochs_done` epochs."""
+    record = {"history": tracker.history, "best_score": tracker.best_score,
+              "best_epoch": tracker.best_epoch, "best_report": tracker.best_report,
+              "last_cut": tracker.last_cut, "factor": float(tracker.schedule.factor.numpy()),
+              "minutes": minutes}
+    return checkpoints.Checkpoint(
+        epochs_done, stopped, identity, record,
+        variables=[v.numpy() for v in model.variables],
+        optimizer=[v.numpy() for v in model.optimizer.variables],
+        best_weights=tracker.best_weights)
+
+
+def _restore(model: keras.Model, tracker: _EpochTracker, checkpoint: checkpoints.Checkpoint
+             ) -> None:
+    """Put the state of `checkpoint` back into the model, its optimizer and the tracker."""
+    if not model.optimizer.built:
+        model.optimizer.build(model.trainable_variables)
+    for variables, values in ((model.variables, checkpoint.variables),
+                              (model.optimizer.variables, checkpoint.optimizer)):
+        if [tuple(v.shape) for v in variables] != [value.shape for value in values]:
+            raise TaggerError("the checkpoint's variables do not fit this model; give "
+                              "another (empty) --checkpoint-dir", param="checkpoint_dir")
+        for variable, value in zip(variables, values, strict=True):
+            variable.assign(value)
+    record = checkpoint.record
+    tracker.history = record["history"]
+    tracker.best_score, tracker.best_epoch = record["best_score"], record["best_epoch"]
+    tracker.best_report, tracker.last_cut = record["best_report"], record["last_cut"]
+    tracker.best_weights = checkpoint.best_weights
+    tracker.schedule.factor.assign(record["factor"])
 
 
 class _EpochTracker(keras.callbacks.Callback):

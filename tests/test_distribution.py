@@ -53,7 +53,8 @@ def _ewt_sample(folder: Path) -> str:
 
 
 def _start(tmp_path: Path, index: int | None, ports: list[int], epochs: int,
-           extra_env: dict | None = None, dataset: str = str(DEMO)) -> subprocess.Popen:
+           extra_env: dict | None = None, dataset: str = str(DEMO),
+           options: tuple[str, ...] = ()) -> subprocess.Popen:
     env = {**os.environ, **(extra_env or {})}
     env.pop("TF_CONFIG", None)
     if index is not None:
@@ -63,7 +64,8 @@ def _start(tmp_path: Path, index: int | None, ports: list[int], epochs: int,
     name = "single" if index is None else f"worker{index}"
     return subprocess.Popen(
         [sys.executable, "-c", WORKER, str(tmp_path / f"{name}.npz"), "train", "--dataset",
-         dataset, "--output", str(tmp_path / name), "--epochs", str(epochs), *SMALL],
+         dataset, "--output", str(tmp_path / name), "--epochs", str(epochs), *SMALL,
+         *options],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -92,11 +94,13 @@ def test_two_workers_agree_and_only_the_chief_writes(tmp_path: Path):
     assert tagger.metrics["validation_score"] > 0.75
 
 
-def test_a_worker_that_dies_fails_the_other_in_one_line(tmp_path: Path):
+def test_a_worker_that_dies_fails_the_other_in_one_line_and_the_job_resumes(
+        tmp_path: Path):
     ports = [free_port(), free_port()]
     timeout = {"TAGGER_COLLECTIVE_TIMEOUT": "30"}
-    chief = _start(tmp_path, 0, ports, epochs=200, extra_env=timeout)
-    other = _start(tmp_path, 1, ports, epochs=200, extra_env=timeout)
+    resumable = ("--patience", "12", "--checkpoint-dir", str(tmp_path / "state"))
+    chief = _start(tmp_path, 0, ports, epochs=12, extra_env=timeout, options=resumable)
+    other = _start(tmp_path, 1, ports, epochs=12, extra_env=timeout, options=resumable)
     started = time.monotonic()
     seen = ""
     while "epoch 2/" not in seen:  # training is under way on both
@@ -114,6 +118,44 @@ def test_a_worker_that_dies_fails_the_other_in_one_line(tmp_path: Path):
     assert "Traceback" not in err
     assert not (tmp_path / "worker0").exists()
     assert time.monotonic() - started < 300
+
+    # The same command on both (new ports: the old ones may linger) carries on from the
+    # chief's last checkpoint and ends with all the epochs in the model's history.
+    ports = [free_port(), free_port()]
+    workers = [_start(tmp_path, i, ports, epochs=12, options=resumable) for i in (0, 1)]
+    outputs = [w.communicate(timeout=300) for w in workers]
+    for worker, (_, err) in zip(workers, outputs, strict=True):
+        assert worker.returncode == 0, err
+    done = [int(line.split(": ")[1].split()[0]) for line in outputs[0][1].splitlines()
+            if line.startswith(f"resuming from {tmp_path / 'state'}: ")]
+    assert len(done) == 1 and 1 <= done[0] < 12, outputs[0][1]
+    chief_weights, other_weights = (np.load(tmp_path / f"worker{i}.npz") for i in (0, 1))
+    assert all(np.array_equal(chief_weights[k], other_weights[k])
+               for k in chief_weights.files)
+    metrics = Tagger.load(tmp_path / "worker0").metrics
+    assert [h["epoch"] for h in metrics["history"]] == list(range(1, 13))
+    assert not (tmp_path / "worker1").exists()
+
+
+def test_a_worker_without_the_checkpoint_is_refused(tmp_path: Path):
+    """The chief resumes, the other worker finds no checkpoint: a clear error on both."""
+    single = _start(tmp_path, None, [], epochs=3,
+                    options=("--checkpoint-dir", str(tmp_path / "chief-state")))
+    single.communicate(timeout=300)
+    assert single.returncode == 0
+    ports = [free_port(), free_port()]
+    workers = [_start(tmp_path, i, ports, epochs=3, extra_env={
+        "TAGGER_COLLECTIVE_TIMEOUT": "30"}, options=(
+        "--checkpoint-dir", str(tmp_path / ("chief-state" if i == 0 else "empty"))))
+        for i in (0, 1)]
+    outputs = [w.communicate(timeout=300) for w in workers]
+    assert [w.returncode for w in workers] == [2, 2], outputs
+    for _, err in outputs:
+        assert err.strip().splitlines()[-1] == (
+            "error: the workers would start at different epochs (worker 0 "
+            "at epoch 4, worker 1 at epoch 1): give every worker the same --checkpoint-dir "
+            "(a shared folder, or a copy of the chief's)"), err
+    assert not (tmp_path / "worker0").exists()
 
 
 @pytest.mark.parametrize("config, expected", [

@@ -6,9 +6,10 @@ from pathlib import Path
 import h5py
 import pytest
 
-from tagger import model_folder, schemes
+from tagger import checkpoints, model_folder, schemes
 from tagger.corpora import load_corpus
 from tagger.errors import TaggerError
+from tagger.progress import Progress
 from tagger.settings import TrainConfig
 from tagger.tagging import Tagger
 from tagger.training import train
@@ -140,3 +141,57 @@ def test_iobes_needs_entity_tags():
     with pytest.raises(TaggerError, match="train_scheme iobes needs entity tags") as error:
         train(corpus, TINY.replace(train_scheme="iobes"))
     assert error.value.param == "train_scheme"
+
+
+def _weights(tagger: Tagger) -> list:
+    return [w.tolist() for w in tagger.model.get_weights()]
+
+
+@pytest.mark.parametrize("options", [{}, {"ema": 0.9, "lr_plateau": 1}])
+def test_a_resumed_training_ends_with_the_weights_of_one_that_never_stopped(
+        tmp_path: Path, monkeypatch, options: dict):
+    corpus = _tiny_corpus()
+    config = TINY.replace(epochs=4, patience=10, word_dropout=0.3, **options)
+    through, through_metrics = train(corpus, config)
+    write = checkpoints.write
+
+    def crash_after_epoch_two(folder: Path, checkpoint: checkpoints.Checkpoint) -> None:
+        write(folder, checkpoint)
+        if checkpoint.epochs_done == 2:
+            raise KeyboardInterrupt  # the machine goes away right after the checkpoint
+
+    monkeypatch.setattr(checkpoints, "write", crash_after_epoch_two)
+    with pytest.raises(KeyboardInterrupt):
+        train(corpus, config, checkpoint_dir=tmp_path / "state")
+    monkeypatch.undo()
+    assert [p.name for p in (tmp_path / "state").iterdir()] == [checkpoints.FILE]
+    lines = []
+    progress = Progress(enabled=False)
+    progress.line = lines.append
+    resumed, metrics = train(corpus, config, checkpoint_dir=tmp_path / "state",
+                             progress=progress)
+    assert any(line.startswith(f"resuming from {tmp_path / 'state'}: 2 epochs done")
+               for line in lines)
+    assert _weights(resumed) == _weights(through)
+
+    def scores(history):
+        return [(h["epoch"], h["score"], h["loss"], h["learning_rate"]) for h in history]
+
+    assert scores(metrics["history"]) == scores(through_metrics["history"])
+    assert metrics["best_epoch"] == through_metrics["best_epoch"]
+    # Run again, the finished training only writes its model: nothing is trained.
+    again, _ = train(corpus, config, checkpoint_dir=tmp_path / "state")
+    assert _weights(again) == _weights(through)
+
+
+def test_a_checkpoint_of_another_training_is_refused(tmp_path: Path):
+    corpus = _tiny_corpus()
+    train(corpus, TINY, checkpoint_dir=tmp_path)
+    with pytest.raises(TaggerError, match=r"another training's checkpoint "
+                                          r"\(settings\.optimization\.epochs: 1 in the "
+                                          r"checkpoint, 2 now\)") as error:
+        train(corpus, TINY.replace(epochs=2), checkpoint_dir=tmp_path)
+    assert error.value.param == "checkpoint_dir"
+    (tmp_path / checkpoints.FILE).write_bytes(b"not a checkpoint")
+    with pytest.raises(TaggerError, match="is not a tagger checkpoint"):
+        train(corpus, TINY, checkpoint_dir=tmp_path)
