@@ -12,8 +12,6 @@ ends with the weights of one that never stopped.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from tagger.errors import TaggerError
+from tagger.files import atomic_file
 
 FILE = "checkpoint.npz"
 
@@ -77,14 +76,8 @@ def write(folder: Path, checkpoint: Checkpoint) -> None:
     arrays = {f"{part}_{i}": value
               for part in ("variables", "optimizer", "best_weights")
               for i, value in enumerate(getattr(checkpoint, part))}
-    handle, temporary = tempfile.mkstemp(dir=folder, prefix=".checkpoint-", suffix=".npz")
-    try:
-        with os.fdopen(handle, "wb") as out:
-            np.savez(out, header=np.array(json.dumps(header)), **arrays)
-        os.replace(temporary, folder / FILE)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with atomic_file(folder / FILE, binary=True) as out:
+        np.savez(out, header=np.array(json.dumps(header)), **arrays)
 
 
 def _first_difference(saved: dict, given: dict, prefix: str = "") -> str:

@@ -13,7 +13,7 @@ import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TextIO
+from typing import BinaryIO, TextIO
 
 
 def _umask() -> int:
@@ -32,12 +32,14 @@ def sync_path(path: Path) -> None:
 
 
 @contextlib.contextmanager
-def atomic_file(path: Path) -> Iterator[TextIO]:
-    """Write a UTF-8 text file beside `path`, renamed to it only if the block succeeds."""
+def atomic_file(path: Path, binary: bool = False) -> Iterator[TextIO | BinaryIO]:
+    """Write a UTF-8 text file (or a binary one) beside `path`, renamed to it only if the
+    block succeeds."""
     folder = path.absolute().parent
     handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=folder)
     try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+        with (os.fdopen(handle, "wb") if binary else
+              os.fdopen(handle, "w", encoding="utf-8")) as stream:
             yield stream
             stream.flush()
             os.fsync(stream.fileno())
