@@ -6,11 +6,16 @@ import subprocess
 import sys
 from pathlib import Path
 
+import apache_beam
 import pytest
+from apache_beam.io.filesystem import FileMetadata, MatchResult
+from apache_beam.io.localfilesystem import LocalFileSystem
+from apache_beam.testing.util import assert_that, equal_to
 from click.testing import CliRunner
 
 from tagger import beam
 from tagger.cli import main
+from tagger.errors import TaggerError
 from tagger.onnx_export import export_onnx
 from tagger.runtimes import load_tagger
 from tagger.tagging import Tagger
@@ -127,3 +132,48 @@ def test_bad_options_fail_before_the_pipeline(onnx_model: Path, tmp_path: Path, 
         beam.main(["--model", model or str(onnx_model), "--input", str(tmp_path / pattern),
                    "--output", str(tmp_path / "out")])
     assert str(failed.value.code).startswith(f"error: {expected.format(tmp=tmp_path)}")
+
+
+class _RemoteFileSystem(LocalFileSystem):
+    """A filesystem with its own scheme over a local folder (`remote-test://a/b` is
+    ROOT/a/b): Beam's FileSystems must carry every read, as for gs:// or s3://."""
+
+    root = Path()
+
+    @classmethod
+    def scheme(cls) -> str:
+        return "remote-test"
+
+    def _local(self, path: str) -> str:
+        return str(self.root / path.removeprefix("remote-test://"))
+
+    def match(self, patterns, limits=None):
+        results = super().match([self._local(p) for p in patterns], limits)
+        return [MatchResult(pattern, [
+            FileMetadata("remote-test://" + str(Path(m.path).relative_to(self.root)),
+                         m.size_in_bytes, m.last_updated_in_seconds)
+            for m in result.metadata_list]) for pattern, result in zip(patterns, results,
+                                                                      strict=True)]
+
+    def open(self, path, *args, **kwargs):
+        return super().open(self._local(path), *args, **kwargs)
+
+
+def test_a_model_folder_on_another_filesystem_is_copied_and_tags_the_same(
+        onnx_model: Path, tmp_path: Path, monkeypatch):
+    monkeypatch.setattr(_RemoteFileSystem, "root", onnx_model.parent)
+    remote = f"remote-test://{onnx_model.name}"
+    copy = beam.local_folder(remote)
+    assert copy != onnx_model
+    assert sorted(p.name for p in copy.iterdir()) == sorted(p.name for p in
+                                                             onnx_model.iterdir())
+    texts = [t for t in conllu_texts()[:200] if "\n" not in t]
+    assert load_tagger(copy, "onnx").tag(texts) == load_tagger(onnx_model, "onnx").tag(texts)
+    with pytest.raises(TaggerError, match="remote-test://nothing holds no files"):
+        beam.local_folder("remote-test://nothing")
+    # In a pipeline (in this process, where the filesystem is known), from the remote folder.
+    with apache_beam.Pipeline() as pipeline:
+        tagged = (pipeline | apache_beam.Create(list(enumerate(texts)))
+                  | beam.TagTexts(remote) | apache_beam.MapTuple(lambda k, t: (k, t.tags)))
+        assert_that(tagged, equal_to([(k, t.tags) for k, t in enumerate(
+            load_tagger(onnx_model, "onnx").tag(texts))]))
