@@ -25,6 +25,7 @@ The CRF's transition, start and end scores ride along in network.onnx's metadata
 from __future__ import annotations
 
 import json
+import tempfile
 from pathlib import Path
 
 import keras
@@ -39,12 +40,33 @@ from tagger.tagging import Tagger
 OPSET = 17
 
 
-def export_onnx(tagger: Tagger, path: str | Path, *, force: bool = False) -> None:
-    """Write `tagger` as model folder `path` with its network as ONNX graphs too."""
-    files = {NETWORK: network_graph(tagger).SerializeToString()}
+def export_onnx(tagger: Tagger, path: str | Path, *, force: bool = False,
+                int8: bool = False) -> None:
+    """Write `tagger` as model folder `path` with its network as ONNX graphs too. With
+    `int8`, the network's LSTM and Dense weights are stored as 8-bit integers and its
+    activations quantized per call (ONNX Runtime's dynamic quantization): about 2.9 times
+    the network's speed, with a few tags that differ (see the README)."""
+    network = network_graph(tagger)
+    files = {NETWORK: (int8_weights(network) if int8 else network).SerializeToString()}
     if tagger.config.char_vocab_size:
         files[CHARS_NETWORK] = chars_graph(tagger).SerializeToString()
     tagger.save(path, force=force, extra=files)
+
+
+def int8_weights(model: onnx.ModelProto) -> onnx.ModelProto:
+    """`model` with int8 weights in its LSTM and MatMul nodes, activations quantized per
+    call; its metadata (the CRF's scores) kept."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    with tempfile.TemporaryDirectory() as work:
+        out = Path(work) / "int8.onnx"
+        quantize_dynamic(model, out, weight_type=QuantType.QInt8,
+                         op_types_to_quantize=["LSTM", "MatMul"])
+        quantized = onnx.load(out)
+    del quantized.metadata_props[:]
+    helper.set_model_props(quantized, {**{p.key: p.value for p in model.metadata_props},
+                                       "weights": "int8"})
+    return quantized
 
 
 def _encoders(tagger: Tagger) -> list[keras.Model]:

@@ -211,3 +211,29 @@ def test_jobs_with_a_network_that_does_not_load_fail_in_one_line(
     assert expected in result.output and "Traceback" not in result.output
     assert len(result.output.strip().splitlines()) == 1
     assert not (tmp_path / "out.jsonl").exists()
+
+
+@pytest.mark.parametrize("name", ["crf-charcnn", "pos-softmax"])
+def test_int8_weights_tag_almost_as_float32(name, variants, tmp_path: Path):
+    import onnx
+
+    tagger = variants[name]
+    export_onnx(tagger, tmp_path / "int8", int8=True)
+    network = onnx.load(tmp_path / "int8" / NETWORK)
+    kinds = {node.op_type for node in network.graph.node}
+    assert {"DynamicQuantizeLSTM", "MatMulInteger"} <= kinds and "LSTM" not in kinds
+    assert {p.key: p.value for p in network.metadata_props}["weights"] == "int8"
+    texts = conllu_texts()
+    expected = [t.tags for t in tagger.tag(texts)]
+    got = [t.tags for t in OnnxTagger.load(tmp_path / "int8").tag(texts)]
+    tags = sum(map(len, expected))
+    differing = sum(a != b for x, y in zip(got, expected, strict=True)
+                    for a, b in zip(x, y, strict=True))
+    assert differing / tags < 0.01  # 54 of 25,328 for the CRF model when written
+
+
+def test_int8_needs_the_onnx_format(demo_model: Path, tmp_path: Path):
+    result = CliRunner().invoke(main, ["export", str(demo_model), str(tmp_path / "out"),
+                                       "--int8"])
+    assert result.exit_code == 2 and "--int8 needs --format onnx" in result.output
+    assert not (tmp_path / "out").exists()

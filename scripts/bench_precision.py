@@ -1,0 +1,148 @@
+"""Reduced precision and other CPU runtimes for the network, against ONNX Runtime float32 in
+the same run: ONNX Runtime with int8 weights (dynamic quantization of the LSTM and Dense
+layers), and OpenVINO in float32 and in bfloat16.
+
+    python scripts/bench_precision.py data/recipes/conll2003.toml \
+        --model models/benchmark/conll2003
+
+The model folder is exported to ONNX first (`tagger export --format onnx`). Each variant
+runs the network alone on the padded batches of the recipe's validation sentences, one
+thread, the variants in turn, `--repeats` rounds (medians); then it tags the validation
+split through OnnxTagger (tokens, Viterbi and all) to count the tags that differ from
+float32 and to score it. Needs `pip install openvino` (not a dependency of tagger).
+Writes data/benchmarks/precision.{md,json}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+from benchmark import ROOT, machine, table
+
+from tagger import batching, onnx_tagging
+from tagger.evaluation import score
+from tagger.onnx_tagging import OnnxTagger
+from tagger.recipes import load_recipe
+
+
+class OpenVinoNetwork:
+    """network.onnx compiled by OpenVINO for the CPU, with ONNX Runtime's `run` call."""
+
+    def __init__(self, path: Path, precision: str) -> None:
+        import openvino
+
+        core = openvino.Core()
+        self.compiled = core.compile_model(core.read_model(str(path)), "CPU", {
+            "INFERENCE_NUM_THREADS": 1, "INFERENCE_PRECISION_HINT": precision,
+            "PERFORMANCE_HINT": "LATENCY"})
+        self.request = self.compiled.create_infer_request()
+
+    def run(self, _outputs, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        return [self.request.infer(feeds)[self.compiled.output(0)].copy()]
+
+
+def onnx_session(path: Path):
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = 1
+    return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def quantized(network: Path, out: Path) -> Path:
+    """network.onnx with int8 LSTM and MatMul weights, activations quantized per call."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quantize_dynamic(network, out, weight_type=QuantType.QInt8,
+                     op_types_to_quantize=["LSTM", "MatMul", "Gemm"])
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("recipe", type=Path)
+    parser.add_argument("--model", type=Path, required=True, help="trained model folder")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--out", type=Path, default=ROOT / "data" / "benchmarks")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="bench-precision-"))
+    exported = work / "onnx"
+    subprocess.run([str(Path(sys.executable).parent / "tagger"), "export", str(args.model),
+                    str(exported), "--format", "onnx"], check=True, capture_output=True)
+    network = exported / onnx_tagging.NETWORK
+    variants = {
+        "ONNX Runtime float32": onnx_session(network),
+        "ONNX Runtime int8 weights": onnx_session(quantized(network, work / "int8.onnx")),
+        "OpenVINO float32": OpenVinoNetwork(network, "f32"),
+        "OpenVINO bfloat16": OpenVinoNetwork(network, "bf16"),
+    }
+    corpus = load_recipe(args.recipe).load_corpus()
+    validation = corpus.split("validation")
+    sentences = [tokens for tokens, _ in validation]
+    tokens = sum(map(len, sentences))
+    tagger = OnnxTagger.load(exported, threads=1)
+    lengths = np.array([len(s) for s in sentences])
+    batches = [tagger._features([sentences[r] for r in rows], lengths[rows])
+               for rows in batching.sorted_batches(lengths, onnx_tagging.MAX_BATCH_TOKENS,
+                                                   onnx_tagging.MAX_BATCH_SENTENCES)]
+    reference = [variants["ONNX Runtime float32"].run(None, b)[0] for b in batches]
+
+    seconds: dict[str, list[float]] = {name: [] for name in variants}
+    for _ in range(args.repeats):  # the variants in turn, so drift hits them alike
+        for name, session in variants.items():
+            started = time.perf_counter()
+            for batch in batches:
+                session.run(None, batch)
+            seconds[name].append(time.perf_counter() - started)
+
+    float32_tags = None
+    rows = []
+    for name, session in variants.items():
+        outputs = [session.run(None, b)[0] for b in batches]
+        difference = max(float(np.abs(a - b)[f["words"] != 0].max())
+                         for a, b, f in zip(outputs, reference, batches, strict=True))
+        tagger.session = session
+        tags = tagger._tags(tagger.predict_tokens(sentences).labels)
+        float32_tags = float32_tags or tags
+        report = score([t for _, t in validation], tags, corpus.scheme)
+        rows.append({
+            "variant": name,
+            "network_tokens_per_s": round(tokens / statistics.median(seconds[name])),
+            "vs_float32": round(statistics.median(seconds["ONNX Runtime float32"])
+                                / statistics.median(seconds[name]), 2),
+            "max_output_difference": difference,
+            "tags_differing": sum(a != b for x, y in zip(tags, float32_tags, strict=True)
+                                  for a, b in zip(x, y, strict=True)),
+            "metric": report["metric"],
+            "validation": round(report["score"] * 100, 2),
+        })
+    date = datetime.now(UTC).strftime("%Y-%m-%d")
+    command = shlex.join(["python", "scripts/bench_precision.py", *sys.argv[1:]])
+    header = (f"{date}, {machine()}; `{command}`; {corpus.name} validation, {tokens:,} "
+              f"tokens, network alone on one thread, medians of {args.repeats} rounds.")
+    text = header + "\n\n" + table(
+        ["variant", "network tokens/s", "vs float32", "largest output difference",
+         "tags differing", "validation"],
+        [[r["variant"], f"{r['network_tokens_per_s']:,}", f"{r['vs_float32']:.2f}x",
+          f"{r['max_output_difference']:.2g}", f"{r['tags_differing']:,}",
+          f"{r['validation']:.2f}"] for r in rows]) + "\n"
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "precision.json").write_text(json.dumps(
+        {"date": date, "machine": machine(), "command": command, "rows": rows}, indent=2)
+        + "\n")
+    (args.out / "precision.md").write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
