@@ -90,6 +90,15 @@ class Annotator:
         if self.config.network_scheme != self.config.scheme:
             output = [schemes.iobes_to_iob2(label) for label in output]
         self._label_array = np.asarray(output, dtype=object)
+        # Per label id, what `schemes.spans` reads in it: the entity type (0: none), whether
+        # it may continue an open span of its type (I-, E-), and whether a span stays open
+        # after it (B-, I- and the like; S- and E- close theirs).
+        prefixes, kinds = zip(*map(schemes.split_tag, output), strict=True)
+        self._kinds = ["", *sorted({k for k in kinds if k})]
+        self._kind_ids = np.array([self._kinds.index(k) for k in kinds], np.int32)
+        self._continuing = np.array([p in ("I", "E") for p in prefixes])
+        self._opening = np.array([bool(k) and p not in ("S", "E")
+                                  for p, k in zip(prefixes, kinds, strict=True)])
 
     @property
     def labels(self) -> list[str]:
@@ -130,41 +139,76 @@ class Annotator:
     def annotate_texts(self, texts: Sequence[str], predicted: TextPredictions,
                        min_confidence: float = 0.0) -> list[Tagged]:
         """Texts with their tokens, offsets, tags and spans, from `predict_texts`."""
-        splits, starts, ends = predicted.splits, predicted.starts, predicted.ends
-        results = []
-        for i, text in enumerate(texts):
-            row = slice(splits[i], splits[i + 1])
-            if predicted.in_bytes:
-                offsets = list(zip(tokenizing.char_offsets(text, starts[row]).tolist(),
-                                   tokenizing.char_offsets(text, ends[row]).tolist(),
-                                   strict=True))
-            else:
-                offsets = list(zip(starts[row].tolist(), ends[row].tolist(), strict=True))
-            results.append(self._tagged(text, [text[start:end] for start, end in offsets],
-                                        offsets, predicted.labels[i], predicted.confidences[i],
-                                        min_confidence))
-        return results
+        starts, ends = predicted.starts, predicted.ends
+        if predicted.in_bytes and not all(text.isascii() for text in texts):
+            starts, ends = starts.copy(), ends.copy()
+            for i, text in enumerate(texts):  # byte offsets to character offsets
+                row = slice(predicted.splits[i], predicted.splits[i + 1])
+                starts[row] = tokenizing.char_offsets(text, starts[row])
+                ends[row] = tokenizing.char_offsets(text, ends[row])
+        return self._annotate(texts, None, predicted.labels, predicted.confidences,
+                              predicted.splits, starts, ends, min_confidence)
 
     def annotate_tokens(self, sentences: Sequence[Sequence[str]], predicted: Scored,
                         min_confidence: float = 0.0) -> list[Tagged]:
         """Sentences with offsets (tokens joined by spaces), tags and spans."""
+        texts = [" ".join(tokens) for tokens in sentences]
+        counts = [len(tokens) for tokens in sentences]
+        splits = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        lengths = np.fromiter((len(t) for tokens in sentences for t in tokens), np.int64,
+                              int(splits[-1]))
+        # Where each token would start if all texts were one, each token followed by a
+        # space; less where its own text starts.
+        before = np.concatenate([[0], np.cumsum(lengths + 1)])
+        starts = before[:-1] - np.repeat(before[splits[:-1]], counts)
+        ends = starts + lengths
+        return self._annotate(texts, sentences, predicted.labels, predicted.confidences,
+                              splits, starts, ends, min_confidence)
+
+    def _annotate(self, texts: Sequence[str], tokens: Sequence[Sequence[str]] | None,
+                  labels: list[np.ndarray], confidences: list[np.ndarray], splits: np.ndarray,
+                  starts: np.ndarray, ends: np.ndarray, min_confidence: float) -> list[Tagged]:
+        """`Tagged` records from flat per-token arrays (`splits` cuts them into texts): the
+        spans of all texts are found at once, on arrays, rather than tag by tag."""
+        flat_labels = np.concatenate(labels) if labels else np.zeros(0, np.int32)
+        flat_confidences = np.concatenate(confidences) if confidences else np.zeros(0)
+        tags = self._label_array[flat_labels].tolist()
+        scores = flat_confidences.tolist()
+        offsets = list(zip(starts.tolist(), ends.tolist(), strict=True))
+        entities: list[list[Entity]] = [[] for _ in texts]
+        if self.scheme != schemes.TOKEN:
+            first, last, kind, confidence = self._spans(flat_labels, flat_confidences, splits)
+            keep = confidence.astype(np.float64) >= min_confidence  # as Python compares
+            owner = np.searchsorted(splits, first, side="right") - 1
+            for t, a, b, k, c in zip(owner[keep].tolist(), starts[first[keep]].tolist(),
+                                     ends[last[keep] - 1].tolist(), kind[keep].tolist(),
+                                     confidence[keep].tolist(), strict=True):
+                entities[t].append(Entity(self._kinds[k], a, b, texts[t][a:b], c))
         results = []
-        for tokens, labels, confidences in zip(sentences, *predicted, strict=True):
-            text = " ".join(tokens)
-            ends = np.cumsum([len(t) + 1 for t in tokens]) - 1
-            offsets = [(int(e) - len(t), int(e)) for t, e in zip(tokens, ends, strict=True)]
-            results.append(self._tagged(text, list(tokens), offsets, labels, confidences,
-                                        min_confidence))
+        for i, text in enumerate(texts):
+            a, b = splits[i], splits[i + 1]
+            row = offsets[a:b]
+            words = list(tokens[i]) if tokens is not None else [text[s:e] for s, e in row]
+            results.append(Tagged(text, words, tags[a:b], row, entities[i], scores[a:b]))
         return results
 
-    def _tagged(self, text: str, tokens: list[str], offsets: list[tuple[int, int]],
-                labels: np.ndarray, confidences: np.ndarray, min_confidence: float) -> Tagged:
-        tags = self._label_array[labels].tolist()
-        found = []
-        if self.scheme != schemes.TOKEN:
-            for span in schemes.spans(tags):
-                start, end = offsets[span.start][0], offsets[span.end - 1][1]
-                confidence = float(confidences[span.start:span.end].min())
-                if confidence >= min_confidence:
-                    found.append(Entity(span.label, start, end, text[start:end], confidence))
-        return Tagged(text, tokens, tags, offsets, found, confidences.tolist())
+    def _spans(self, labels: np.ndarray, confidences: np.ndarray, splits: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Every entity span in flat `labels` as `schemes.spans` reads each text's tags:
+        first and one-past-last token, type id, and lowest confidence."""
+        count = len(labels)
+        kind = self._kind_ids[labels]
+        continues = np.zeros(count, bool)
+        if count > 1:
+            continues[1:] = (self._continuing[labels[1:]] & self._opening[labels[:-1]]
+                             & (kind[1:] == kind[:-1]))
+        continues[splits[:-1][splits[:-1] < count]] = False  # each text starts afresh
+        first = np.flatnonzero((kind != 0) & ~continues)
+        breaks = np.append(np.flatnonzero(~continues), count)
+        last = breaks[np.searchsorted(breaks, first, side="right")]
+        if not len(first):
+            return first, last, kind[first], np.zeros(0, np.float32)
+        # The minimum over each [first, last): reduceat on the pairs, every other result.
+        padded = np.append(confidences, np.float32(0))
+        lowest = np.minimum.reduceat(padded, np.stack([first, last], 1).ravel())[::2]
+        return first, last, kind[first], lowest

@@ -6,12 +6,15 @@ carriage returns, line separators and very long lines.
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tagger import batch, schemes
+from tagger.records import Annotator, Scored
 from tagger.tagging import Tagger
 
 from .records import assert_same_records
@@ -111,3 +114,36 @@ def test_iobes_keeps_the_entities_of_any_iob2_sentence(tags):
     iobes = schemes.iob2_to_iobes(iob2)
     assert schemes.spans(iobes) == schemes.spans(iob2)
     assert [schemes.iobes_to_iob2(t) for t in iobes] == iob2
+
+
+_ANY_TAG = st.sampled_from(["O", "B-PER", "I-PER", "E-PER", "S-PER", "B-LOC", "I-LOC",
+                            "E-LOC", "S-LOC", "L-MISC", "NOUN"])
+
+
+@given(st.lists(st.lists(st.tuples(_ANY_TAG, st.floats(0, 1, width=32)), max_size=12),
+                max_size=6),
+       st.floats(0, 1))
+def test_records_read_the_spans_schemes_reads_from_any_tags(texts, min_confidence):
+    """Records find every text's spans at once on arrays; they must be `schemes.spans`'s,
+    stray and mixed tags included, each with its lowest confidence."""
+    labels = list(_ANY_TAG.elements)
+    annotator = Annotator()
+    annotator.config = SimpleNamespace(network_labels=labels, network_scheme=schemes.IOBES,
+                                       scheme=schemes.IOBES)
+    annotator._set_labels()
+    sentences = [[f"w{i}" for i in range(len(text))] for text in texts]
+    predicted = Scored([np.array([labels.index(t) for t, _ in text], np.int32)
+                        for text in texts],
+                       [np.array([c for _, c in text], np.float32) for text in texts])
+    tagged = annotator.annotate_tokens(sentences, predicted, min_confidence)
+    for record, text in zip(tagged, texts, strict=True):
+        tags = [t for t, _ in text]
+        assert record.tags == tags
+        _check_offsets(record)
+        expected = []
+        for span in schemes.spans(tags):
+            confidence = float(np.float32(min(c for _, c in text[span.start:span.end])))
+            if confidence >= min_confidence:
+                expected.append((span.label, record.offsets[span.start][0],
+                                 record.offsets[span.end - 1][1], confidence))
+        assert [(s.label, s.start, s.end, s.confidence) for s in record.spans] == expected
