@@ -5,7 +5,9 @@ missing), exported for ONNX Runtime too (`tagger export --format onnx`), in one 
 both runtimes (TensorFlow; ONNX Runtime, which never imports TensorFlow):
   1. end to end: `tagger tag MODEL --input FILE --output OUT.jsonl` over a raw-text file of
      at least --tokens tokens (the validation sentences, repeated), wall time from process
-     start to exit, tokens/s and peak RSS; ONNX Runtime also with `--jobs 2`;
+     start to exit, tokens/s and peak RSS; ONNX Runtime also with `--jobs 2`, and both
+     again with int8 weights (`tagger export --format onnx --int8`), with the tags that
+     differ from float32's;
   2. the library batch API (`Tagger.tag_tokens` / `OnnxTagger.predict_tokens`) on
      pre-tokenized validation sentences; the network alone on the same padded batches
      (TensorFlow compiled, with its char model on every token; ONNX Runtime on character
@@ -231,6 +233,17 @@ def runtime_comparison(model: Path, exported: Path, sentences: list[list[str]], 
     }
 
 
+def differing_tags(a: Path, b: Path) -> list[int]:
+    """[tags that differ, tags] between two `tagger tag` JSON Lines outputs of one file."""
+    differing = total = 0
+    with open(a, encoding="utf-8") as first, open(b, encoding="utf-8") as second:
+        for x, y in zip(first, second, strict=True):
+            x_tags, y_tags = json.loads(x)["tags"], json.loads(y)["tags"]
+            differing += sum(s != t for s, t in zip(x_tags, y_tags, strict=True))
+            total += len(x_tags)
+    return [differing, total]
+
+
 def bench_model(name: str, recipe: Path, sentences: list[list[str]], models: Path,
                 tagger: str, work: Path, args: argparse.Namespace) -> dict:
     model = models / name
@@ -239,18 +252,21 @@ def bench_model(name: str, recipe: Path, sentences: list[list[str]], models: Pat
         subprocess.run([tagger, "train", "--recipe", str(recipe), "--output", str(model),
                         "--quiet"], check=True)
     config = model_folder.read(model)
-    exported = work / f"{name}-onnx"
-    subprocess.run([tagger, "export", str(model), str(exported), "--format", "onnx"],
-                   check=True, stderr=subprocess.DEVNULL)
+    exported, int8 = work / f"{name}-onnx", work / f"{name}-int8"
+    for folder, options in ((exported, []), (int8, ["--int8"])):
+        subprocess.run([tagger, "export", str(model), str(folder), "--format", "onnx",
+                        *options], check=True, stderr=subprocess.DEVNULL)
     text_file = work / f"{name}.txt"
     tokens = write_text_file(sentences, text_file, min_tokens=args.tokens)
     runs = {}
     for key, folder, options in (("tensorflow", model, ["--runtime", "tensorflow"]),
                                  ("onnx", exported, ["--runtime", "onnx"]),
-                                 ("onnx_jobs2", exported, ["--runtime", "onnx", "--jobs", "2"])):
+                                 ("onnx_jobs2", exported, ["--runtime", "onnx", "--jobs", "2"]),
+                                 ("int8", int8, ["--runtime", "onnx"]),
+                                 ("int8_jobs2", int8, ["--runtime", "onnx", "--jobs", "2"])):
         runs[key] = median_run([tagger, "tag", str(folder), "--input", str(text_file),
-                                "--output", str(work / f"{name}.jsonl"), "--quiet", *options],
-                               args.repeats)
+                                "--output", str(work / f"{name}.{key.split('_')[0]}.jsonl"),
+                                "--quiet", *options], args.repeats)
     latency, onnx_latency, imports = [], [], []
     for _ in range(args.repeats):  # interleaved, so all see the same machine load
         latency.append(timed([tagger, "tag", str(model), SENTENCE])[0])
@@ -272,6 +288,10 @@ def bench_model(name: str, recipe: Path, sentences: list[list[str]], models: Pat
         "onnx_peak_rss_mb": round(runs["onnx"][1]),
         "onnx_jobs2_end_to_end_tokens_per_s": round(tokens / runs["onnx_jobs2"][0]),
         "onnx_jobs2_peak_rss_mb": round(runs["onnx_jobs2"][1]),
+        "int8_end_to_end_tokens_per_s": round(tokens / runs["int8"][0]),
+        "int8_jobs2_end_to_end_tokens_per_s": round(tokens / runs["int8_jobs2"][0]),
+        "int8_tags_differing": differing_tags(work / f"{name}.onnx.jsonl",
+                                              work / f"{name}.int8.jsonl"),
         **compared,
         "flops_per_token": round(flops),
         "matmul_gflops": round(gflops),
@@ -311,6 +331,16 @@ def markdown(about: dict, rows: list[dict], training: dict, crfsuite: dict,
               f"{r['latency_s']} / {r['onnx_latency_s']} | {r['tensorflow_import_s']} | "
               f"{r['max_output_difference']:.1e} | {r['tags_differing']} of "
               f"{r['tags_compared']:,} |" for r in rows]
+    lines += ["", "With int8 weights (`tagger export --format onnx --int8`), end to end on the "
+              "same file:", "",
+              "| model | tokens/s | vs CRFsuite | with `--jobs 2` | vs CRFsuite | tags "
+              "differing from float32 |", "| --- | --- | --- | --- | --- | --- |"]
+    lines += [f"| {r['corpus']} | {r['int8_end_to_end_tokens_per_s']:,} | "
+              f"{r['int8_end_to_end_tokens_per_s'] / rate:.2f}x | "
+              f"{r['int8_jobs2_end_to_end_tokens_per_s']:,} | "
+              f"{r['int8_jobs2_end_to_end_tokens_per_s'] / rate:.2f}x | "
+              f"{r['int8_tags_differing'][0]:,} of {r['int8_tags_differing'][1]:,} |"
+              for r in rows]
     gflops = ", ".join(str(r["matmul_gflops"]) for r in rows)
     flops = ", ".join(f"{r['flops_per_token']:,}" for r in rows)
     lines += ["",
@@ -360,7 +390,9 @@ def main() -> None:
                     "onnx_ratio": round(reference["onnx_end_to_end_tokens_per_s"] / crf_rate,
                                         2),
                     "onnx_jobs2_ratio": round(
-                        reference["onnx_jobs2_end_to_end_tokens_per_s"] / crf_rate, 2)}
+                        reference["onnx_jobs2_end_to_end_tokens_per_s"] / crf_rate, 2),
+                    "int8_jobs2_ratio": round(
+                        reference["int8_jobs2_end_to_end_tokens_per_s"] / crf_rate, 2)}
         training = training_speed(tagger, conll, work)
         big = None
         if args.big_file_gb:
