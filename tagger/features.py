@@ -200,11 +200,18 @@ class ArrayFeaturizer:
         "slots" (see `take_new` for the character ids of new slots)."""
         if len(self._slots) >= self.CACHE_TOKENS:
             self._reset()
-        steps = max(1, max(map(len, sentences), default=0))
+        lengths = np.fromiter(map(len, sentences), np.int64, len(sentences))
+        steps = max(1, int(lengths.max(initial=0)))
+        # Known tokens by one C-level lookup each; new ones get their slots in token order.
+        flat = [t for sentence in sentences for t in sentence]
+        found = list(map(self._slots.get, flat))
+        for i, slot in enumerate(found):
+            if slot is None:
+                found[i] = self._slot(flat[i])
         slots = np.zeros((len(sentences), steps), np.int32)
-        for i, sentence in enumerate(sentences):
-            if sentence:
-                slots[i, :len(sentence)] = [self._slot(t) for t in sentence]
+        rows = np.repeat(np.arange(len(sentences)), lengths)
+        columns = np.arange(len(flat)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+        slots[rows, columns] = found
         features = {"words": self._words[slots], "slots": slots}
         if self.use_casing:
             features["casing"] = self._kinds[slots]
