@@ -137,6 +137,21 @@ class _DecodingGuard:
     def __iter__(self) -> Iterator[str]:
         try:
             yield from self._handle
-        except UnicodeDecodeError as error:
-            raise TaggerError(f"{self._path} is not UTF-8 text ({error.reason} at byte "
-                              f"{error.start} of a chunk); convert it to UTF-8") from None
+        except UnicodeDecodeError:
+            line, reason = _first_undecodable_line(self._path)
+            raise TaggerError(f"{self._path}: line {line} is not UTF-8 ({reason}); convert "
+                              "the file to UTF-8") from None
+
+
+def _first_undecodable_line(path: Path) -> tuple[int, str]:
+    """The number of the first line of `path` that is not UTF-8, and why. The text reader
+    decodes in chunks, so its error does not say which line; read again, line by line (a
+    UTF-8 character never holds the byte of "\n")."""
+    with open(path, "rb") as raw:
+        number = 0
+        for number, line in enumerate(raw, 1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError as error:
+                return number, error.reason
+    return number, "cut short"  # the file changed since: name its end

@@ -197,7 +197,8 @@ def test_undecodable_line_late_in_a_file_writes_no_output(demo_model: Path, tmp_
     source = tmp_path / "in.txt"
     source.write_bytes(b"Oslo is big.\n" * 5000 + b"\xff\xfe broken\n")
     out = tmp_path / "out.jsonl"
-    assert_user_error(run("tag", demo_model, "-i", source, "-o", out, "-q"), "not UTF-8")
+    assert_user_error(run("tag", demo_model, "-i", source, "-o", out, "-q"),
+                      "in.txt: line 5001 is not UTF-8 (invalid start byte)")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.txt"]
 
 

@@ -34,7 +34,8 @@ def test_bad_tag_column_is_a_one_line_error(iob1_file: Path, column: str):
 def test_undecodable_file_names_the_file(tmp_path: Path):
     path = tmp_path / "latin1.conll"
     path.write_bytes("Caf\xe9 O\n".encode("latin-1"))
-    with pytest.raises(TaggerError, match=r"latin1\.conll is not UTF-8"):
+    with pytest.raises(TaggerError, match=r"latin1\.conll: line 1 is not UTF-8 \(invalid "
+                                          r"continuation byte\); convert the file to UTF-8"):
         conll.read_tagged(path, None)
 
 
