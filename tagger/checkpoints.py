@@ -12,6 +12,7 @@ ends with the weights of one that never stopped.
 from __future__ import annotations
 
 import json
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,7 +52,7 @@ def read(folder: Path, training: dict[str, Any]) -> Checkpoint | None:
             header = json.loads(str(arrays["header"]))
             lists = {part: [arrays[f"{part}_{i}"] for i in range(header["counts"][part])]
                      for part in ("variables", "optimizer", "best_weights")}
-    except (OSError, ValueError, KeyError) as error:
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:
         raise TaggerError(f"{path} is not a tagger checkpoint ({error}); remove it or give "
                           "another --checkpoint-dir") from None
     mine = {k: v for k, v in training.items() if k != "workers"}

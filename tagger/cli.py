@@ -324,7 +324,7 @@ def serve(model, host, port, name, runtime, **limits):
                    "Runtime without TensorFlow.")
 @click.option("--int8", is_flag=True,
               help="With --format onnx: int8 weights for the network's LSTM and Dense layers "
-                   "(about 2.9x the network's speed; a few tags in 10,000 differ, see the "
+                   "(about 1.9x the network's speed; a few tags in 10,000 differ, see the "
                    "README).")
 @click.option("--force", is_flag=True, help="Replace DIRECTORY if it exists.")
 def export_command(model, directory, fmt, int8, force):

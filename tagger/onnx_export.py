@@ -44,7 +44,7 @@ def export_onnx(tagger: Tagger, path: str | Path, *, force: bool = False,
                 int8: bool = False) -> None:
     """Write `tagger` as model folder `path` with its network as ONNX graphs too. With
     `int8`, the network's LSTM and Dense weights are stored as 8-bit integers and its
-    activations quantized per call (ONNX Runtime's dynamic quantization): about 2.9 times
+    activations quantized per call (ONNX Runtime's dynamic quantization): about 1.9 times
     the network's speed, with a few tags that differ (see the README)."""
     network = network_graph(tagger)
     files = {NETWORK: (int8_weights(network) if int8 else network).SerializeToString()}

@@ -27,7 +27,7 @@ from tagger.tagging import Tagger
 
 
 def train(corpus: Corpus, config: TrainConfig, *, progress: Progress | None = None,
-          checkpoint_dir: Path | None = None) -> tuple[Tagger, dict[str, Any]]:
+          checkpoint_dir: str | Path | None = None) -> tuple[Tagger, dict[str, Any]]:
     """Train on `corpus`'s train split and select the epoch on validation.
 
     Returns the tagger at its best epoch and its metrics (also kept as `tagger.metrics`, and
@@ -37,6 +37,7 @@ def train(corpus: Corpus, config: TrainConfig, *, progress: Progress | None = No
     With `checkpoint_dir`, the state after each epoch is kept there (by the chief), and a
     training that finds a checkpoint of its own there carries on after its last epoch.
     """
+    checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else None
     cluster = distribution.cluster_from_env()
     strategy = distribution.strategy() if cluster else None  # before any TensorFlow op
     if cluster and not cluster.is_chief:

@@ -186,12 +186,14 @@ def test_a_resumed_training_ends_with_the_weights_of_one_that_never_stopped(
 
 def test_a_checkpoint_of_another_training_is_refused(tmp_path: Path):
     corpus = _tiny_corpus()
-    train(corpus, TINY, checkpoint_dir=tmp_path)
+    train(corpus, TINY, checkpoint_dir=str(tmp_path))  # a str will do, as for save()
     with pytest.raises(TaggerError, match=r"another training's checkpoint "
                                           r"\(settings\.optimization\.epochs: 1 in the "
                                           r"checkpoint, 2 now\)") as error:
         train(corpus, TINY.replace(epochs=2), checkpoint_dir=tmp_path)
     assert error.value.param == "checkpoint_dir"
-    (tmp_path / checkpoints.FILE).write_bytes(b"not a checkpoint")
-    with pytest.raises(TaggerError, match="is not a tagger checkpoint"):
-        train(corpus, TINY, checkpoint_dir=tmp_path)
+    whole = (tmp_path / checkpoints.FILE).read_bytes()
+    for damaged in (b"not a checkpoint", whole[:len(whole) // 2]):
+        (tmp_path / checkpoints.FILE).write_bytes(damaged)
+        with pytest.raises(TaggerError, match="is not a tagger checkpoint"):
+            train(corpus, TINY, checkpoint_dir=tmp_path)
