@@ -30,7 +30,7 @@ def test_batches_are_padded_per_batch_and_grouped_by_length():
         assert x["words"].dtype == tf.int32 and y.dtype == tf.int32
         np.testing.assert_array_equal(w.numpy(), (x["words"].numpy() != 0).astype(np.float32))
     assert sum(int(w.numpy().sum()) for _, _, w in batches) == sum(lengths)
-    assert count == 5
+    assert count == 5  # 8 short, 8 middle, 4 long sentences in batches of 4
 
 
 def test_word_dropout_replaces_only_rare_words_and_never_padding():
