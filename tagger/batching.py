@@ -101,6 +101,16 @@ def batch_count(lengths: np.ndarray, batch_size: int) -> int:
     return sum(math.ceil(n / batch_size) for n in np.bincount(buckets) if n)
 
 
+def positions_in_rows(sizes: np.ndarray, counts: Sequence[int] | np.ndarray) -> np.ndarray:
+    """Where each item starts within its row, for items of `sizes` laid end to end and cut
+    into rows of `counts` items: token indices for sizes of 1, character offsets for each
+    token's length plus a space."""
+    counts = np.asarray(counts, np.int64)
+    before = np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)])
+    first = np.cumsum(counts) - counts  # each row's first item
+    return before[:-1] - np.repeat(before[first], counts)
+
+
 def sorted_batches(lengths: np.ndarray, max_tokens: int, max_sentences: int
                    ) -> Iterator[np.ndarray]:
     """Indices of sentences in batches of similar length, longest first.

@@ -21,6 +21,7 @@ import numpy as np
 import regex
 
 from tagger import model_folder
+from tagger.batching import positions_in_rows
 from tagger.errors import TaggerError
 from tagger.settings import FeatureSettings
 from tagger.vocabulary import PAD_ID, UNK_ID, Vocabulary, lookup_table, read_words
@@ -210,8 +211,7 @@ class ArrayFeaturizer:
                 found[i] = self._slot(flat[i])
         slots = np.zeros((len(sentences), steps), np.int32)
         rows = np.repeat(np.arange(len(sentences)), lengths)
-        columns = np.arange(len(flat)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-        slots[rows, columns] = found
+        slots[rows, positions_in_rows(np.ones(len(flat), np.int64), lengths)] = found
         features = {"words": self._words[slots], "slots": slots}
         if self.use_casing:
             features["casing"] = self._kinds[slots]

@@ -11,6 +11,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from tagger import schemes, tokenizing
+from tagger.batching import positions_in_rows
 from tagger.model_folder import ModelConfig
 
 # Confidences in records are rounded to this many decimals.
@@ -157,10 +158,7 @@ class Annotator:
         splits = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
         lengths = np.fromiter((len(t) for tokens in sentences for t in tokens), np.int64,
                               int(splits[-1]))
-        # Where each token would start if all texts were one, each token followed by a
-        # space; less where its own text starts.
-        before = np.concatenate([[0], np.cumsum(lengths + 1)])
-        starts = before[:-1] - np.repeat(before[splits[:-1]], counts)
+        starts = positions_in_rows(lengths + 1, counts)  # each token and a space
         ends = starts + lengths
         return self._annotate(texts, sentences, predicted.labels, predicted.confidences,
                               splits, starts, ends, min_confidence)
