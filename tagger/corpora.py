@@ -32,6 +32,10 @@ class Corpus:
     tag_column: str
     scheme: str
     notes: list[str] = field(default_factory=list)
+    # The rest of `load_corpus`'s arguments, so that a model can name its corpus in full.
+    config: str | None = None
+    revision: str | None = None
+    token_column: str = "tokens"
 
     def split(self, name: str) -> list[Sentence]:
         """A split by name; `dev` and `validation` stand for each other."""
@@ -75,7 +79,9 @@ def load_corpus(dataset: str, *, config: str | None = None, tag_column: str | No
         tables = _load_tables(dataset, files, path, config, revision)
         splits, labels, column = _from_tables(tables, dataset, tag_column, token_column,
                                                default_tag_columns)
-    return _finish(dataset, splits, labels, column)
+    corpus = _finish(dataset, splits, labels, column)
+    corpus.config, corpus.revision, corpus.token_column = config, revision, token_column
+    return corpus
 
 
 def _explicit_files(dataset: str) -> dict[str, Path] | None:

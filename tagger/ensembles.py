@@ -67,7 +67,8 @@ def score_on_validation(tagger: Tagger) -> None:
     info = tagger.config.corpus
     if info is None:
         raise TaggerError("the models do not record the corpus they were trained on")
-    corpus = load_corpus(info.dataset, tag_column=info.tag_column)
+    corpus = load_corpus(info.dataset, config=info.config, revision=info.revision,
+                         tag_column=info.tag_column, token_column=info.token_column)
     report = evaluate_tagger(tagger, corpus.split("validation"),
                              where=f"{info.dataset} validation split")
     tagger.metrics = {**(tagger.metrics or {}), "metric": report["metric"],

@@ -49,6 +49,9 @@ class CorpusInfo:
     train_sentences: int = 0
     train_tokens: int = 0
     validation_sentences: int = 0
+    config: str | None = None  # the hub configuration, e.g. en_ewt
+    revision: str | None = None
+    token_column: str = "tokens"
 
 
 @dataclass(frozen=True)

@@ -68,7 +68,8 @@ def train(corpus: Corpus, config: TrainConfig, *, progress: Progress | None = No
     info = CorpusInfo(dataset=corpus.name, tag_column=corpus.tag_column, notes=corpus.notes,
                       train_sentences=len(train_split),
                       train_tokens=sum(len(w) for w in sentences),
-                      validation_sentences=len(validation))
+                      validation_sentences=len(validation), config=corpus.config,
+                      revision=corpus.revision, token_column=corpus.token_column)
     gold = [t for _, t in train_split]
     # Variables made in the strategy's scope are mirrored on every worker.
     with strategy.scope() if strategy else contextlib.nullcontext():

@@ -3,6 +3,7 @@
 import json
 from pathlib import Path
 
+import datasets
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -11,6 +12,7 @@ from tagger.cli import main
 from tagger.corpora import load_corpus
 from tagger.ensembles import combine
 from tagger.errors import TaggerError
+from tagger.evaluation import evaluate_model
 from tagger.features import tokens_tensor
 from tagger.settings import TrainConfig
 from tagger.tagging import Tagger
@@ -87,3 +89,30 @@ def test_cli_writes_a_scored_ensemble_folder_that_loads(members, tmp_path: Path)
     assert loaded.tag_tokens(SENTENCES) == together.tag_tokens(SENTENCES)
     again = CliRunner().invoke(main, ["ensemble", *map(str, members), "-o", str(output)])
     assert again.exit_code != 0 and "--force" in again.output
+
+
+def test_ensemble_scores_on_the_corpus_as_its_members_loaded_it(tmp_path: Path):
+    """Members trained with a non-default token column: the ensemble reloads the validation
+    split with the same arguments, and scores as `evaluate` does with them."""
+    demo = load_corpus(str(DEMO))
+    folder = tmp_path / "words"
+    folder.mkdir()
+    for split in ("train", "validation"):
+        sentences = demo.split(split)
+        datasets.Dataset.from_dict({"words": [w for w, _ in sentences],
+                                    "ner_tags": [t for _, t in sentences]}).to_parquet(
+            str(folder / f"{split}-00000-of-00001.parquet"))
+    corpus = load_corpus(str(folder), token_column="words")
+    paths = []
+    for seed in (1, 2):
+        tagger, _ = train(corpus, SMALL.replace(seed=seed))
+        tagger.save(tmp_path / f"seed{seed}")
+        paths.append(tmp_path / f"seed{seed}")
+    assert json.loads((paths[0] / "config.json").read_text())["corpus"]["token_column"] == \
+        "words"
+    output = tmp_path / "ensemble"
+    result = CliRunner().invoke(main, ["ensemble", *map(str, paths), "-o", str(output)])
+    assert result.exit_code == 0, result.output
+    expected = evaluate_model(output, str(folder), token_column="words")
+    assert json.loads((output / "metrics.json").read_text())["validation_score"] == \
+        expected["score"]
