@@ -123,10 +123,13 @@ def train(corpus: Corpus, config: TrainConfig, *, progress: Progress | None = No
         # callback swaps them out at the next epoch's start only if it knows (Keras keeps
         # that in the callback alone).
         callbacks[0]._ema_weights_in_model = True
-    progress.line(f"training on {len(train_split)} sentences ({tracker.tokens} tokens), "
-                  f"vocabulary {len(featurizer.words)}, {len(corpus.labels)} labels "
-                  f"({corpus.scheme}); validation {len(validation)} sentences"
-                  + (f"; {cluster.workers} workers" if cluster else ""))
+    if first_epoch < last_epoch:
+        progress.line(f"training on {len(train_split)} sentences ({tracker.tokens} tokens), "
+                      f"vocabulary {len(featurizer.words)}, {len(corpus.labels)} labels "
+                      f"({corpus.scheme}); validation {len(validation)} sentences"
+                      + (f"; {cluster.workers} workers" if cluster else ""))
+    else:
+        progress.line("no epochs left to train: the model is the checkpoint's best epoch")
     started = time.monotonic()
     if cluster:
         # Each worker takes its share of the sentences at its share of the global batch.

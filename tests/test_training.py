@@ -180,8 +180,11 @@ def test_a_resumed_training_ends_with_the_weights_of_one_that_never_stopped(
     assert scores(metrics["history"]) == scores(through_metrics["history"])
     assert metrics["best_epoch"] == through_metrics["best_epoch"]
     # Run again, the finished training only writes its model: nothing is trained.
-    again, _ = train(corpus, config, checkpoint_dir=tmp_path / "state")
+    lines.clear()
+    again, _ = train(corpus, config, checkpoint_dir=tmp_path / "state", progress=progress)
     assert _weights(again) == _weights(through)
+    assert "no epochs left to train: the model is the checkpoint's best epoch" in lines
+    assert not any(line.startswith("training on") for line in lines)
 
 
 def test_a_checkpoint_of_another_training_is_refused(tmp_path: Path):
