@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import logging
 import os
 import re
 import shutil
@@ -29,6 +30,14 @@ import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
+from tagger import model_folder
+from tagger.batch import text_of
+from tagger.errors import TaggerError
+from tagger.runtimes import RUNTIMES, load_tagger
+
+# Beam's BigQuery client warns at import, on the root logger, that its optional libraries
+# ("apitools") are missing; nothing here uses BigQuery.
+logging.disable(logging.WARNING)
 try:
     import apache_beam as beam
     from apache_beam.io import fileio
@@ -40,11 +49,8 @@ except ImportError:
     if __name__ == "__main__":
         sys.exit(f"error: {MISSING}")
     raise ImportError(MISSING) from None
-
-from tagger import model_folder
-from tagger.batch import text_of
-from tagger.errors import TaggerError
-from tagger.runtimes import RUNTIMES, load_tagger
+finally:
+    logging.disable(logging.NOTSET)
 
 INPUT_FORMATS = ("text", "jsonl")
 MAX_BATCH_TEXTS = 2048  # as `tagger tag`'s chunks

@@ -177,3 +177,11 @@ def test_a_model_folder_on_another_filesystem_is_copied_and_tags_the_same(
                   | beam.TagTexts(remote) | apache_beam.MapTuple(lambda k, t: (k, t.tags)))
         assert_that(tagged, equal_to([(k, t.tags) for k, t in enumerate(
             load_tagger(onnx_model, "onnx").tag(texts))]))
+
+
+def test_help_prints_no_warning_from_beam_imports():
+    """Beam's BigQuery client warns at import that libraries tagger never uses are missing."""
+    result = subprocess.run([sys.executable, "-m", "tagger.beam", "--help"],
+                            capture_output=True, text=True, check=True)
+    assert "--model" in result.stdout
+    assert result.stderr == ""
