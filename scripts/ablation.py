@@ -34,6 +34,9 @@ VARIANTS: dict[str, tuple[str, str]] = {
     "deeper": ("--layers 2 --units 200", "2 BiLSTM layers of 200 units"),
     "locked": ("--locked-dropout", "locked (variational) dropout"),
     "char-lstm": ("--char-model lstm", "character BiLSTM, 25 units per direction (Lample)"),
+    # Tagging parts of speech leans on suffixes and shapes more than naming entities does.
+    "wide-chars": ("--char-dim 50 --char-filters 100",
+                   "larger character model: 50-dim characters, 100 CNN filters"),
     # The two that won on WNUT-17 from scratch, together.
     "char-lstm+locked": ("--char-model lstm --locked-dropout",
                          "character BiLSTM and locked dropout"),
