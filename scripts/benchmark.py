@@ -117,15 +117,17 @@ def glove_folder() -> str:
 def run(recipe: Path, models: Path, seed: int, extra: list[str], reuse: bool = False) -> dict:
     """Train `recipe` with `seed` (and `extra` options); score, speed and size of the model.
 
-    With `reuse`, a model folder left by an earlier run with the same options is scored
-    again instead of retrained; its minutes are then training's own (without start-up).
+    With `reuse`, a model folder left by an earlier run with the same options (its
+    `.command.json` beside it) is scored again instead of retrained; its minutes are then
+    training's own (without start-up).
     """
     output = models / f"{recipe.stem}-seed{seed}"
     output.parent.mkdir(parents=True, exist_ok=True)
     command = [str(Path(sys.executable).parent / "tagger"), "train", "--recipe", str(recipe),
                "--seed", str(seed), *extra, "--output", str(output), "--force", "--quiet"]
     trained_with = {"command": command, "recipe_sha256": _settings_hash(recipe)}
-    if reuse and (output / "metrics.json").exists() and _record_of(output) == trained_with:
+    if reuse and (output / "metrics.json").exists() and _same_training(_record_of(output),
+                                                                       trained_with):
         wall = json.loads((output / "metrics.json").read_text())["train_minutes"] * 60
     else:
         started = time.perf_counter()
@@ -162,6 +164,18 @@ def _record_of(output: Path) -> dict | None:
     """The command and recipe settings (a hash: a recipe edited since does not match) that
     trained a model."""
     return json.loads(_record(output).read_text()) if _record(output).exists() else None
+
+
+def _same_training(record: dict | None, wanted: dict) -> bool:
+    """Whether `record` trained what `wanted` asks for, wherever its model was written: a
+    model folder moved or copied from another script's models (ablation.py's recipe row)
+    is reused."""
+    def without_output(command: list[str]) -> list[str]:
+        at = command.index("--output")
+        return command[:at] + command[at + 2:]
+
+    return record is not None and record["recipe_sha256"] == wanted["recipe_sha256"] and \
+        without_output(record["command"]) == without_output(wanted["command"])
 
 
 def summary(runs: list[dict]) -> dict:
