@@ -6,7 +6,7 @@
 Each variant is the recipe plus the options below, trained once per seed in a fresh process
 (see benchmark.py); the table gives each variant's median validation score, its spread
 (min-max) and its difference from the recipe's median in the same run. Writes
-data/benchmarks/ablation-CORPUS[-glove].{md,json}. Validation splits only.
+data/benchmarks/ablation-CORPUS[-glove][-NAME].{md,json}. Validation splits only.
 """
 
 from __future__ import annotations
@@ -66,6 +66,9 @@ def main() -> None:
     parser = training_parser(__doc__.split("\n")[0], seeds="1,2,3")
     parser.add_argument("--only", default=",".join(v for v in VARIANTS if v != "frozen-vectors"),
                         help=f"variants to run, of: {', '.join(VARIANTS)}")
+    parser.add_argument("--name", default="",
+                        help="names the results (ablation-CORPUS-NAME.md), e.g. for a "
+                             "second round whose table should not replace the first's")
     args = parser.parse_args()
     seeds = [int(s) for s in args.seeds.split(",")]
     names = args.only.split(",")
@@ -77,6 +80,7 @@ def main() -> None:
 
     for recipe in args.recipes:
         stem = f"ablation-{recipe.stem}" + ("-glove" if args.glove else "")
+        results = stem + (f"-{args.name}" if args.name else "")
         rows = []
         for name in names:
             options = VARIANTS[name][0]
@@ -94,11 +98,11 @@ def main() -> None:
                   f"{recipe.stem} validation, seeds {args.seeds}, "
                   f"{'GloVe 6B 50d' if args.glove else 'no pretrained vectors'}.")
         args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / f"{stem}.json").write_text(json.dumps(
+        (args.out / f"{results}.json").write_text(json.dumps(
             {"date": date, "machine": machine(), "command": command,
              "python": platform.python_version(), "tensorflow": tf.__version__,
              "variants": rows}, indent=2) + "\n")
-        (args.out / f"{stem}.md").write_text(markdown(rows, header))
+        (args.out / f"{results}.md").write_text(markdown(rows, header))
         print(markdown(rows, header))
 
 
