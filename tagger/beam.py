@@ -36,8 +36,10 @@ from tagger.errors import TaggerError
 from tagger.runtimes import RUNTIMES, load_tagger
 
 # Beam's BigQuery client warns at import, on the root logger, that its optional libraries
-# ("apitools") are missing; nothing here uses BigQuery.
-logging.disable(logging.WARNING)
+# ("apitools") are missing; nothing here uses BigQuery. The importing program's own
+# setting is put back after.
+_DISABLED = logging.root.manager.disable
+logging.disable(max(_DISABLED, logging.WARNING))
 try:
     import apache_beam as beam
     from apache_beam.io import fileio
@@ -50,7 +52,7 @@ except ImportError:
         sys.exit(f"error: {MISSING}")
     raise ImportError(MISSING) from None
 finally:
-    logging.disable(logging.NOTSET)
+    logging.disable(_DISABLED)
 
 INPUT_FORMATS = ("text", "jsonl")
 MAX_BATCH_TEXTS = 2048  # as `tagger tag`'s chunks

@@ -2,6 +2,7 @@
 `tagger tag`'s records, each with its file and line, and fails in one line on bad input."""
 
 import json
+import logging
 import subprocess
 import sys
 from pathlib import Path
@@ -185,3 +186,11 @@ def test_help_prints_no_warning_from_beam_imports():
                             capture_output=True, text=True, check=True)
     assert "--model" in result.stdout
     assert result.stderr == ""
+
+
+def test_importing_keeps_the_programs_own_logging_setting():
+    code = ("import logging; logging.disable(logging.CRITICAL); import tagger.beam; "
+            "print(logging.root.manager.disable)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True)
+    assert result.stdout.strip() == str(logging.CRITICAL)
