@@ -8,7 +8,7 @@ layers), and OpenVINO in float32 and in bfloat16.
 The model folder is exported to ONNX first (`tagger export --format onnx`). Each variant
 runs the network alone on the padded batches of the recipe's validation sentences, one
 thread, the variants in turn, `--repeats` rounds (medians); then it tags the validation
-split through OnnxTagger (tokens, Viterbi and all) to count the tags that differ from
+split through the pipeline (tokens, Viterbi and all) to count the tags that differ from
 float32 and to score it. The largest output difference is given over all real tokens and
 over the sentences that fill their batch (no padded steps). Needs the bench extra
 (`pip install -e '.[bench]'`, which brings OpenVINO). Writes
@@ -31,9 +31,10 @@ from pathlib import Path
 import numpy as np
 from benchmark import ROOT, machine, table
 
-from tagger import batching, onnx_tagging
+from tagger import batching
 from tagger.evaluation import score
-from tagger.onnx_tagging import OnnxTagger
+from tagger.model_folder import NETWORK
+from tagger.pipeline import Tagger
 from tagger.recipes import load_recipe
 
 
@@ -74,11 +75,10 @@ def main() -> None:
                         str(work / name), "--format", "onnx", *options], check=True,
                        capture_output=True)
     exported = work / "onnx"
-    network = exported / onnx_tagging.NETWORK
+    network = exported / NETWORK
     variants = {
         "ONNX Runtime float32": onnx_session(network),
-        "ONNX Runtime int8 weights (`--int8`)": onnx_session(work / "int8" /
-                                                             onnx_tagging.NETWORK),
+        "ONNX Runtime int8 weights (`--int8`)": onnx_session(work / "int8" / NETWORK),
         "OpenVINO float32": OpenVinoNetwork(network, "f32"),
         "OpenVINO bfloat16": OpenVinoNetwork(network, "bf16"),
     }
@@ -86,11 +86,11 @@ def main() -> None:
     validation = corpus.split("validation")
     sentences = [tokens for tokens, _ in validation]
     tokens = sum(map(len, sentences))
-    tagger = OnnxTagger.load(exported, threads=1)
+    tagger = Tagger.load(exported, "onnx", threads=1)
     lengths = np.array([len(s) for s in sentences])
-    batches = [tagger._features([sentences[r] for r in rows], lengths[rows])
-               for rows in batching.sorted_batches(lengths, onnx_tagging.MAX_BATCH_TOKENS,
-                                                   onnx_tagging.MAX_BATCH_SENTENCES)]
+    batches = [tagger.inputs([sentences[r] for r in rows], lengths[rows])
+               for rows in batching.sorted_batches(lengths, tagger.backend.max_batch_tokens,
+                                                   tagger.backend.max_batch_sentences)]
     reference = [variants["ONNX Runtime float32"].run(None, b)[0] for b in batches]
 
     seconds: dict[str, list[float]] = {name: [] for name in variants}
@@ -111,8 +111,8 @@ def main() -> None:
         # the LSTM's sequence lengths is right on those alone.
         unpadded = max(float(np.abs(a - b)[f["lengths"] == f["words"].shape[1]].max())
                        for a, b, f in zip(outputs, reference, batches, strict=True))
-        tagger.session = session
-        tags = tagger._tags(tagger.predict_tokens(sentences).labels)
+        tagger.backend.session = session
+        tags = tagger.tag_tokens(sentences)
         float32_tags = float32_tags or tags
         report = score([t for _, t in validation], tags, corpus.scheme)
         rows.append({

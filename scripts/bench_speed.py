@@ -8,10 +8,10 @@ both runtimes (TensorFlow; ONNX Runtime, which never imports TensorFlow):
      start to exit, tokens/s and peak RSS; ONNX Runtime also with `--jobs 2`, and both
      again with int8 weights (`tagger export --format onnx --int8`), with the tags that
      differ from float32's;
-  2. the library batch API (`Tagger.tag_tokens` / `OnnxTagger.predict_tokens`) on
-     pre-tokenized validation sentences; the network alone on the same padded batches
-     (TensorFlow compiled, with its char model on every token; ONNX Runtime on character
-     features already computed once per distinct word, as its tagger keeps them), with the
+  2. the library batch API (`Tagger.tag_tokens`, keras and onnx backends) on
+     pre-tokenized validation sentences; each backend's network alone on the same padded
+     batches (character features computed once per distinct word, as the pipeline keeps
+     them), with the
      largest difference of their outputs and the share of validation tokens both runtimes
      tag alike;
   3. one-sentence latency of `tagger tag MODEL "sentence"` from process start, next to
@@ -127,7 +127,7 @@ def flops_per_token(model: ModelConfig, chars_per_word: float) -> float:
     Embedding lookups are free; the char CNN counts each word's real characters; an LSTM
     step is 4 gates of (input + units) x units; Viterbi adds and maxes labels^2 scores.
     """
-    from tagger.model import CASING_DIM
+    from tagger.backends.keras.network import CASING_DIM
 
     network = model.settings.network
     labels, units = len(model.labels), network.units
@@ -172,19 +172,15 @@ def crfsuite_speed(dataset: str, text_file: Path, tokens: int, work: Path, repea
     return tokens / wall
 
 
-def runtime_comparison(model: Path, exported: Path, sentences: list[list[str]], repeats: int
-                       ) -> dict:
-    """Both runtimes in this process on the validation sentences: library tokens/s, the
+def runtime_comparison(model: Path, sentences: list[list[str]], repeats: int) -> dict:
+    """Both backends in this process on the validation sentences: library tokens/s, the
     network alone on the same padded batches, output differences and tag agreement."""
     import numpy as np
-    import tensorflow as tf
 
-    from tagger import batching, onnx_tagging
-    from tagger.features import pad_to_one_step
-    from tagger.onnx_tagging import OnnxTagger
-    from tagger.tagging import Tagger
+    from tagger import batching
+    from tagger.pipeline import Tagger
 
-    tf_tagger, onnx_tagger = Tagger.load(model), OnnxTagger.load(exported)
+    keras_tagger, onnx_tagger = Tagger.load(model, "keras"), Tagger.load(model, "onnx")
     tokens = sum(map(len, sentences))
 
     def median_seconds(run) -> float:
@@ -196,36 +192,31 @@ def runtime_comparison(model: Path, exported: Path, sentences: list[list[str]], 
             times.append(time.perf_counter() - started)
         return statistics.median(times)
 
-    # The same padded batches for both: TensorFlow's featurizer (character ids) and ONNX's
-    # (word slots, whose character features its tagger computes once per distinct word).
+    # The same padded batches for both: word ids, casing and each word's character
+    # features, computed once per distinct word as the pipeline keeps them.
     lengths = np.array([len(s) for s in sentences])
-    tf_batches, onnx_batches = [], []
-    for rows in batching.sorted_batches(lengths, onnx_tagging.MAX_BATCH_TOKENS,
-                                        onnx_tagging.MAX_BATCH_SENTENCES):
-        batch = [sentences[r] for r in rows]
-        tf_batches.append({k: pad_to_one_step(v.to_tensor()) for k, v in
-                           tf_tagger.featurizer(tf.ragged.constant(batch)).items()})
-        onnx_batches.append(onnx_tagger._features(batch, lengths[rows]))
-    network = tf.function(lambda x: tf_tagger.model(x, training=False), reduce_retracing=True)
+    batches = [onnx_tagger.inputs([sentences[r] for r in rows], lengths[rows])
+               for rows in batching.sorted_batches(lengths, onnx_tagger.backend.max_batch_tokens,
+                                                   onnx_tagger.backend.max_batch_sentences)]
 
-    def tensorflow_network() -> list:
-        return [network(b).numpy() for b in tf_batches]
+    def keras_network() -> list:
+        return [keras_tagger.backend.scores(b) for b in batches]
 
     def onnx_network() -> list:
-        return [onnx_tagger.session.run(None, b)[0] for b in onnx_batches]
+        return [onnx_tagger.backend.scores(b) for b in batches]
 
     difference = max(float(np.abs(a - b)[b_["words"] != 0].max()) for a, b, b_ in zip(
-        tensorflow_network(), onnx_network(), onnx_batches, strict=True))
-    tf_tags = tf_tagger.tag_tokens(sentences)
-    onnx_tags = onnx_tagger._tags(onnx_tagger.predict_tokens(sentences).labels)
-    differing = sum(a != b for x, y in zip(tf_tags, onnx_tags, strict=True)
+        keras_network(), onnx_network(), batches, strict=True))
+    keras_tags = keras_tagger.tag_tokens(sentences)
+    onnx_tags = onnx_tagger.tag_tokens(sentences)
+    differing = sum(a != b for x, y in zip(keras_tags, onnx_tags, strict=True)
                     for a, b in zip(x, y, strict=True))
     return {
         "library_tokens_per_s": round(tokens / median_seconds(
-            lambda: tf_tagger.tag_tokens(sentences))),
+            lambda: keras_tagger.tag_tokens(sentences))),
         "onnx_library_tokens_per_s": round(tokens / median_seconds(
-            lambda: onnx_tagger.predict_tokens(sentences))),
-        "network_tokens_per_s": round(tokens / median_seconds(tensorflow_network)),
+            lambda: onnx_tagger.tag_tokens(sentences))),
+        "network_tokens_per_s": round(tokens / median_seconds(keras_network)),
         "onnx_network_tokens_per_s": round(tokens / median_seconds(onnx_network)),
         "max_output_difference": difference,
         "tags_compared": tokens,
@@ -276,7 +267,7 @@ def bench_model(name: str, recipe: Path, sentences: list[list[str]], models: Pat
     flops = flops_per_token(config, chars_per_word)
     # The matmul reference is measured next to the library runs: the machine's load drifts.
     gflops = matmul_gflops()
-    compared = runtime_comparison(model, exported, sentences, args.repeats)
+    compared = runtime_comparison(exported, sentences, args.repeats)
     limit = gflops * 1e9 / flops
     return {
         "corpus": name,

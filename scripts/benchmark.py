@@ -69,7 +69,7 @@ def validation_sentences(recipe: Path) -> list[list[str]]:
 
 def tagging_speed(model: Path, sentences: list[list[str]], repeats: int = 3) -> float:
     """Tokens/s of Tagger.tag_tokens over the sentences (median after one warm-up)."""
-    from tagger.tagging import Tagger
+    from tagger.pipeline import Tagger
 
     tagger = Tagger.load(model)
     tagger.tag_tokens(sentences)  # traces the compiled functions

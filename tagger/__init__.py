@@ -3,4 +3,4 @@
 Importing the package is cheap; TensorFlow loads only when a model is built or used.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -31,7 +31,7 @@ CHUNK_LINES = 2048
 
 
 def render(tagged, fmt: str, confidence: bool = False) -> str:
-    """One tagged text in `fmt`, ending in a newline. `tagged` is a `tagging.Tagged`.
+    """One tagged text in `fmt`, ending in a newline. `tagged` is a `records.Tagged`.
 
     JSON records always hold confidences; text and CoNLL show them with `confidence`
     (text: word/TAG(0.97) and a fourth column for spans; CoNLL: a third column).
@@ -158,8 +158,8 @@ def tag_stream(tagger, items: Iterable[str] | Iterable[list[str]], *, pretokeniz
                min_confidence: float = 0.0) -> Iterator:
     """Tag a stream of lines (or token lists) chunk by chunk, in input order.
 
-    `tagger` is a `tagging.Tagger`; yields a `tagging.Tagged` per item. A background thread
-    runs the TensorFlow work of the next chunk (tokenizing, the network, decoding) while this
+    `tagger` is a `pipeline.Tagger`; yields a `records.Tagged` per item. A background thread
+    runs the next chunk's tokenizing, ids, network and decoding while this
     one turns the previous chunk into results, so the two overlap. At most two chunks are in
     flight: memory is bounded whatever the stream. Spans below `min_confidence` are left out.
     """
@@ -203,10 +203,10 @@ _worker_tagger = None  # the tagger of a worker process, or the TaggerError load
 
 def _start_worker(model: Path, runtime: str) -> None:
     global _worker_tagger
-    from tagger.runtimes import load_tagger
+    from tagger.pipeline import Tagger
 
     try:
-        _worker_tagger = load_tagger(model, runtime, threads=1)
+        _worker_tagger = Tagger.load(model, runtime, threads=1)
     except TaggerError as error:  # raised with the first chunk: the parent reports it
         _worker_tagger = error
 

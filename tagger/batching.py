@@ -10,7 +10,7 @@ import numpy as np
 
 from tagger.vocabulary import PAD_ID, UNK_ID
 
-if TYPE_CHECKING:  # imported where used: tagging through ONNX Runtime batches without it
+if TYPE_CHECKING:  # imported where used: the tagging pipeline batches without it
     import tensorflow as tf
 
 # Sentences are grouped by length so that a batch pads only to its own longest sentence.

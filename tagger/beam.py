@@ -31,9 +31,10 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from tagger import model_folder
+from tagger.backends import CHOICES
 from tagger.batch import text_of
 from tagger.errors import TaggerError
-from tagger.runtimes import RUNTIMES, load_tagger
+from tagger.pipeline import Tagger
 
 # Beam's BigQuery client warns at import, on the root logger, that its optional libraries
 # ("apitools") are missing; nothing here uses BigQuery. The importing program's own
@@ -75,7 +76,7 @@ class TaggerModelHandler(ModelHandler):
         self.min_confidence = min_confidence
 
     def load_model(self):
-        return load_tagger(local_folder(self.model), self.runtime, self.threads)
+        return Tagger.load(local_folder(self.model), self.runtime, self.threads)
 
     def run_inference(self, batch: Sequence[str], model, inference_args: dict | None = None
                       ) -> Iterable:
@@ -182,7 +183,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--input", required=True, help="file pattern, e.g. 'texts/*.txt'")
     parser.add_argument("--output", required=True, help="output prefix of the shards")
     parser.add_argument("--input-format", choices=INPUT_FORMATS, default="text")
-    parser.add_argument("--runtime", choices=RUNTIMES, default="auto")
+    parser.add_argument("--runtime", choices=CHOICES, default="auto")
     parser.add_argument("--threads", type=int, default=1,
                         help="threads per worker process for the network (default 1)")
     parser.add_argument("--min-confidence", type=float, default=0.0)

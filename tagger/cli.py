@@ -13,6 +13,7 @@ from pathlib import Path
 
 import click
 
+from tagger import backends
 from tagger.batch import FORMATS, INPUT_FORMATS
 from tagger.errors import TaggerError
 from tagger.settings import SECTIONS, SPECS, Spec
@@ -201,35 +202,33 @@ def train(ctx, recipe, output, force, checkpoint_dir, quiet, **options):
                                                    "epochs_run", "train_minutes")}))
 
 
-def _load_tagger(path: Path, runtime: str = "tensorflow"):
-    """The tagger of model folder `path` on `runtime` (see runtimes.load_tagger)."""
+def _load_tagger(path: Path, runtime: str = "auto"):
+    """The `pipeline.Tagger` of model folder `path` on backend `runtime`."""
     from tagger import model_folder
-    from tagger.runtimes import load_tagger, uses_onnx
+    from tagger.pipeline import Tagger
 
-    model_folder.read(path, verify=False)  # a missing folder fails before TensorFlow loads
-    if not uses_onnx(path, runtime):
+    model_folder.read(path, verify=False)  # a missing folder fails before any backend loads
+    if backends.resolve(path, runtime).tensorflow:
         _silence_native_logs()
-    return load_tagger(path, runtime)
+    return Tagger.load(path, runtime)
 
 
 def _workers(path: Path, runtime: str, jobs: int):
     """Worker processes for batch tagging; the folder is checked here, loaded in each."""
     from tagger import model_folder
     from tagger.batch import Workers
-    from tagger.onnx_tagging import require_network
-    from tagger.runtimes import uses_onnx
 
     model_folder.read(path)
-    if runtime == "onnx":
-        require_network(path)
-
-    if not uses_onnx(path, runtime):
+    if backends.resolve(path, runtime).tensorflow:
         _silence_native_logs()  # the workers inherit descriptor 2
     return Workers(path, runtime, jobs)
 
 
-RUNTIME_HELP = ("onnx: the network.onnx of 'tagger export --format onnx' in ONNX Runtime, "
-                "without TensorFlow; auto: onnx if the folder has one.")
+def runtime_option(f):
+    """The backend to tag with, from the registry of backends."""
+    return click.option("--runtime", type=click.Choice(backends.CHOICES), default="auto",
+                        show_default=True, help=f"Backend that runs the network. "
+                                                f"{backends.HELP}.")(f)
 
 
 @main.command()
@@ -252,8 +251,7 @@ RUNTIME_HELP = ("onnx: the network.onnx of 'tagger export --format onnx' in ONNX
               show_default=True,
               help="Leave out entity spans whose confidence (their tokens' lowest) is lower; "
                    "tags stay as they are.")
-@click.option("--runtime", type=click.Choice(["auto", "onnx", "tensorflow"]), default="auto",
-              show_default=True, help=RUNTIME_HELP)
+@runtime_option
 @click.option("--jobs", "-j", type=click.IntRange(1), default=1, show_default=True,
               help="Processes tagging --input, each with the model and one thread; the "
                    "output keeps the input's order.")
@@ -299,8 +297,7 @@ def tag(model, text, input_path, output, fmt, input_format, confidence, min_conf
               help="Characters per text.")
 @click.option("--max-body-bytes", type=click.IntRange(1), default=1_000_000,
               show_default=True, help="Request body size.")
-@click.option("--runtime", type=click.Choice(["auto", "onnx", "tensorflow"]), default="auto",
-              show_default=True, help=RUNTIME_HELP)
+@runtime_option
 def serve(model, host, port, name, runtime, **limits):
     """Serve MODEL over HTTP: TensorFlow Serving's REST API, /v1/tag, metrics and a page.
 
@@ -320,12 +317,11 @@ def serve(model, host, port, name, runtime, **limits):
 @click.option("--format", "fmt", type=click.Choice(["savedmodel", "onnx"]),
               default="savedmodel", show_default=True,
               help="savedmodel: a TensorFlow SavedModel that tags raw strings; onnx: a copy of "
-                   "the model folder with network.onnx, which 'tagger tag' runs in ONNX "
-                   "Runtime without TensorFlow.")
+                   "the model folder with its ONNX network written anew (with --int8, or for "
+                   "a folder from an older tagger that lacks it).")
 @click.option("--int8", is_flag=True,
               help="With --format onnx: int8 weights for the network's LSTM and Dense layers "
-                   "(about 1.9x the network's speed; a few tags in 10,000 differ, see the "
-                   "README).")
+                   "(faster; a few tags in 10,000 differ, see the README).")
 @click.option("--force", is_flag=True, help="Replace DIRECTORY if it exists.")
 def export_command(model, directory, fmt, int8, force):
     """Write MODEL in DIRECTORY as a TensorFlow SavedModel or for ONNX Runtime.
@@ -339,13 +335,11 @@ def export_command(model, directory, fmt, int8, force):
     if int8 and fmt != "onnx":
         raise click.UsageError("--int8 needs --format onnx")
     model_folder.check_writable(directory, force)
-    tagger = _load_tagger(model)
+    tagger = _load_tagger(model, "keras")
     if fmt == "onnx":
-        from tagger.onnx_export import export_onnx
-
-        export_onnx(tagger, directory, force=force, int8=int8)
+        tagger.save(directory, force=force, int8=int8)
     else:
-        from tagger.export import export
+        from tagger.backends.keras.savedmodel import export
 
         export(tagger, directory, force=force)
     click.echo(f"exported {model} to {directory}", err=True)
@@ -369,9 +363,9 @@ def ensemble(models, output, force):
         model_folder.read(path, verify=False)  # a missing folder fails before TensorFlow
     _silence_native_logs()
     from tagger.ensembles import combine, score_on_validation
-    from tagger.tagging import Tagger
+    from tagger.pipeline import Tagger
 
-    tagger = combine([Tagger.load(path) for path in models])
+    tagger = combine([Tagger.load(path, "keras") for path in models])
     score_on_validation(tagger)
     tagger.save(output, force=force)
     click.echo(json.dumps({"metric": tagger.metrics["metric"],
@@ -388,13 +382,19 @@ def ensemble(models, output, force):
 @click.option("--mode", type=click.Choice(["default", "strict"]), default="default",
               show_default=True, help="seqeval mode; strict applies the model's tag scheme.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def evaluate(model, dataset, config, revision, tag_column, token_column, split, mode, as_json):
+@runtime_option
+def evaluate(model, dataset, config, revision, tag_column, token_column, split, mode, as_json,
+             runtime):
     """Score MODEL on a split of a corpus: per-type P/R/F1, averages, token accuracy."""
-    _silence_native_logs()
+    from tagger import model_folder
     from tagger.evaluation import evaluate_model, format_report
 
+    model_folder.read(model, verify=False)
+    if backends.resolve(model, runtime).tensorflow:
+        _silence_native_logs()
     report = evaluate_model(model, dataset, split=split, mode=mode, config=config,
-                            revision=revision, tag_column=tag_column, token_column=token_column)
+                            revision=revision, tag_column=tag_column, token_column=token_column,
+                            backend=runtime)
     click.echo(json.dumps(report, indent=2) if as_json else format_report(report))
 
 

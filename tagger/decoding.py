@@ -1,7 +1,8 @@
-"""The scheme's constraints, and Viterbi and CRF marginals in NumPy.
+"""Scores to labels, for every backend: the scheme's constraints, Viterbi and CRF marginals
+in NumPy, and `Decoder`, which applies the model's decoding rule.
 
-`crf` runs the same algorithms in TensorFlow for training and the SavedModel; these serve
-the tagger that runs its network in ONNX Runtime and never imports TensorFlow. Shapes:
+The keras backend's `crf` runs the same algorithms in TensorFlow for training and inside the
+SavedModel; everything else decodes here. Shapes:
 emissions `(batch, timesteps, labels)` float32, `lengths` `(batch,)` with each sentence's
 real steps first. `transitions[i, j]` scores label j right after label i; `start[j]` and
 `end[j]` score a sentence starting / ending in j.
@@ -10,6 +11,7 @@ real steps first. `transitions[i, j]` scores label j right after label i; `start
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 
@@ -107,3 +109,43 @@ def marginals(emissions: np.ndarray, lengths: np.ndarray, transitions: np.ndarra
                             normalized((weights[:, t + 1] * betas[t + 1]) @ moves.T), ends)
     joint = (alphas * betas).transpose(1, 0, 2)
     return (joint / joint.sum(axis=2, keepdims=True)).astype(np.float32)
+
+
+class CrfScores(NamedTuple):
+    """A trained CRF's own scores: label-to-label transitions, starting, ending."""
+
+    transitions: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+
+
+class Decoder:
+    """A network's per-step scores `(batch, T, labels)` to the best label ids and each one's
+    probability, both `(batch, T)`, by the model's rule:
+
+    - a CRF head (`crf` given): Viterbi over its emission scores plus its own and the
+      scheme's transition scores; the probability is the label's marginal given the text;
+    - a softmax head with an entity scheme: Viterbi over the log-probabilities under the
+      scheme's constraints, so that no path has an impossible transition such as O -> I-PER;
+    - a softmax head with token tags (POS): each step's argmax.
+    """
+
+    # Keeps log(0) finite for labels a softmax gives no probability.
+    LOG_FLOOR = np.float32(1e-9)
+
+    def __init__(self, labels: Sequence[str], scheme: str, crf: CrfScores | None) -> None:
+        self.crf = crf is not None
+        self.argmax_only = crf is None and scheme == schemes.TOKEN
+        masks = constraints(labels, scheme)
+        self.scores = masks if crf is None else tuple(
+            np.asarray(own, np.float32) + mask for own, mask in zip(crf, masks, strict=True))
+
+    def __call__(self, scores: np.ndarray, lengths: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray]:
+        if self.argmax_only:
+            best = scores.argmax(axis=-1).astype(np.int32)
+            return best, np.take_along_axis(scores, best[..., None], axis=2)[..., 0]
+        emissions = scores if self.crf else np.log(scores + self.LOG_FLOOR)
+        best = viterbi(emissions, lengths, *self.scores)
+        probabilities = marginals(emissions, lengths, *self.scores) if self.crf else scores
+        return best, np.take_along_axis(probabilities, best[..., None], axis=2)[..., 0]

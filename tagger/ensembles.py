@@ -1,6 +1,6 @@
 """Ensembles: several trained taggers of one recipe (other seeds) averaged in one model.
 
-    tagger = combine([Tagger.load(f"models/wnut-seed{s}") for s in (1, 2, 3)])
+    tagger = combine([Tagger.load(f"models/wnut-seed{s}", "keras") for s in (1, 2, 3)])
     tagger.save("models/wnut-ensemble")
 
 The members' outputs are averaged at every step: a softmax head's probabilities, or a CRF's
@@ -15,13 +15,15 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from tagger.backends.keras.backend import KerasBackend
+from tagger.backends.keras.network import build_model
 from tagger.errors import TaggerError
-from tagger.model import build_model
-from tagger.tagging import Tagger
+from tagger.pipeline import Tagger
 
 
 def combine(members: Sequence[Tagger]) -> Tagger:
-    """One tagger averaging `members`: the same recipe and vocabularies, other seeds."""
+    """One tagger averaging `members` (on the keras backend): the same recipe and
+    vocabularies, other seeds."""
     if len(members) < 2:
         raise TaggerError("an ensemble needs at least two models")
     first = members[0]
@@ -32,15 +34,16 @@ def combine(members: Sequence[Tagger]) -> Tagger:
                               "ensemble's models come from one recipe with other seeds")
     config = dataclasses.replace(first.config, members=len(members))
     model = build_model(config)
-    model.encoder.set_weights([w for m in members for w in m.model.encoder.get_weights()])
+    networks = [m.backend.model for m in members]
+    model.encoder.set_weights([w for n in networks for w in n.encoder.get_weights()])
     if model.crf is not None:
         model.crf.set_weights([np.mean(ws, axis=0) for ws in
-                               zip(*(m.model.crf.get_weights() for m in members), strict=True)])
+                               zip(*(n.crf.get_weights() for n in networks), strict=True)])
     metrics = {"members": [{"seed": m.config.settings.optimization.seed,
                             **{k: v for k, v in (m.metrics or {}).items()
                                if k in ("metric", "validation_score", "best_epoch")}}
                            for m in members]}
-    return Tagger(model, first.featurizer, config, metrics)
+    return Tagger(config, first.featurizer, KerasBackend(model), metrics)
 
 
 def _difference(a: Tagger, b: Tagger) -> str:

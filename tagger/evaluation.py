@@ -111,7 +111,7 @@ def format_report(report: dict[str, Any]) -> str:
 
 def evaluate_tagger(tagger, sentences: Sequence[tuple[list[str], list[str]]], mode: str = "default",
                     where: str = "the data") -> dict[str, Any]:
-    """Tag the sentences' tokens with a `tagging.Tagger` and score against their tags."""
+    """Tag the sentences' tokens with a `pipeline.Tagger` and score against their tags."""
     gold = [tags for _, tags in sentences]
     check_labels(gold, tagger.labels, where)
     predicted = tagger.tag_tokens([tokens for tokens, _ in sentences])
@@ -121,8 +121,9 @@ def evaluate_tagger(tagger, sentences: Sequence[tuple[list[str], list[str]]], mo
 def evaluate_model(model: str | Path, dataset: str, *, split: str = "validation",
                    mode: str = "default", config: str | None = None,
                    revision: str | None = None, tag_column: str | None = None,
-                   token_column: str = "tokens") -> dict[str, Any]:
-    """Score the model in folder `model` on a split of a corpus (`load_corpus`'s arguments).
+                   token_column: str = "tokens", backend: str = "auto") -> dict[str, Any]:
+    """Score the model in folder `model`, on `backend`, on a split of a corpus
+    (`load_corpus`'s arguments).
 
     Without `tag_column`, the column the model was trained on comes first, so a POS model
     trained on pos_tags is scored on pos_tags even where the dataset also has ner_tags. The
@@ -136,7 +137,7 @@ def evaluate_model(model: str | Path, dataset: str, *, split: str = "validation"
                          token_column=token_column,
                          default_tag_columns=(*preferred, *DEFAULT_TAG_COLUMNS))
     sentences = corpus.split(split)
-    from tagger.tagging import Tagger
+    from tagger.pipeline import Tagger
 
-    return evaluate_tagger(Tagger.load(model), sentences, mode,
+    return evaluate_tagger(Tagger.load(model, backend), sentences, mode,
                            where=f"{dataset} split {split!r}")

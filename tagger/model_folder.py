@@ -4,7 +4,9 @@
                        the corpus it was trained on
     vocab.txt          one word per line; the line number is the id (0 = padding, 1 = unknown)
     chars.json         the character vocabulary (code points from id 2), if the model uses it
-    model.weights.h5   Keras weights
+    model.weights.h5   Keras weights (the keras backend)
+    network.onnx       the network as an ONNX graph (the onnx backend); chars.onnx beside it
+                       for a model with character features
     metrics.json       validation scores per epoch and of the kept epoch (trained models)
     manifest.json      size and SHA-256 of every other file, written last
 
@@ -35,6 +37,8 @@ CONFIG = "config.json"
 VOCAB = "vocab.txt"
 CHARS = "chars.json"
 WEIGHTS = "model.weights.h5"
+NETWORK = "network.onnx"
+CHARS_NETWORK = "chars.onnx"
 METRICS = "metrics.json"
 MANIFEST = "manifest.json"
 
@@ -88,6 +92,11 @@ class ModelConfig:
     def to_json(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
         return {"format": FORMAT, "format_version": FORMAT_VERSION, **data}
+
+    def canonical_json(self) -> str:
+        """`to_json` as one string, the same for equal configs (for files that must name
+        the config they were written with)."""
+        return json.dumps(self.to_json(), sort_keys=True, ensure_ascii=False)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ModelConfig:
@@ -175,6 +184,18 @@ def read(path: Path, *, verify: bool = True) -> ModelConfig:
     except (TaggerError, TypeError, KeyError, AttributeError) as error:
         raise TaggerError(f"{path / CONFIG} does not describe a model ({error}); restore the "
                           "folder or retrain the model") from None
+
+
+def read_metrics(path: Path) -> dict[str, Any] | None:
+    """The metrics.json of model folder `path` (None for an untrained model's folder)."""
+    file = path / METRICS
+    if not file.is_file():
+        return None
+    try:
+        return json.loads(file.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError):
+        raise TaggerError(f"{file} is not valid JSON; restore the folder or retrain the "
+                          "model") from None
 
 
 def check_size(path: Path, size: int, expected: int, what: str) -> None:

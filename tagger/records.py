@@ -1,16 +1,17 @@
 """What tagging gives back, `Tagged` texts with their `Entity` spans, and how label ids
-become them: shared by the TensorFlow tagger (tagging.Tagger) and the ONNX Runtime one
-(onnx_tagging.OnnxTagger), and free of TensorFlow."""
+become them (`Records`), for every backend. `Tagged.to_dict` is the one record that the
+command line, the server and Beam write."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from tagger import schemes, tokenizing
+from tagger import schemes
 from tagger.batching import positions_in_rows
 from tagger.model_folder import ModelConfig
 
@@ -54,6 +55,13 @@ class Tagged:
                 "confidences": [round(c, CONFIDENCE_DECIMALS) for c in self.confidences],
                 "spans": [s.to_dict() for s in self.spans]}
 
+    def above(self, min_confidence: float) -> Tagged:
+        """This text without the spans whose confidence is below `min_confidence`."""
+        if min_confidence <= 0:
+            return self
+        return dataclasses.replace(
+            self, spans=[s for s in self.spans if s.confidence >= min_confidence])
+
 
 class Scored(NamedTuple):
     """Label ids per sentence and each label's probability (see `Tagged`)."""
@@ -63,32 +71,24 @@ class Scored(NamedTuple):
 
 
 class TextPredictions(NamedTuple):
-    """Label ids and confidences per text, and its tokens' offsets (flat, split per text):
-    UTF-8 byte offsets from TensorFlow's tokenizer, character offsets otherwise."""
+    """Label ids and confidences per text, and its tokens' character offsets (flat, split
+    per text)."""
 
     labels: list[np.ndarray]
     confidences: list[np.ndarray]
     splits: np.ndarray
     starts: np.ndarray
     ends: np.ndarray
-    in_bytes: bool = True
 
 
-class Annotator:
-    """Label ids to `Tagged` records, and the tagging API built on a runtime's predictions.
+class Records:
+    """Label ids to `Tagged` records, for one model's labels and scheme."""
 
-    A runtime sets `config` and `metrics` and implements `predict_texts` and
-    `predict_tokens`; batch tagging calls those and the `annotate_*` methods on different
-    chunks at once.
-    """
-
-    config: ModelConfig
-    metrics: dict[str, Any] | None
-
-    def _set_labels(self) -> None:
+    def __init__(self, config: ModelConfig) -> None:
+        self.scheme = config.scheme
         # The network's label ids -> the corpus's labels (IOBES ones mapped back to IOB2).
-        output = self.config.network_labels
-        if self.config.network_scheme != self.config.scheme:
+        output = config.network_labels
+        if config.network_scheme != config.scheme:
             output = [schemes.iobes_to_iob2(label) for label in output]
         self._label_array = np.asarray(output, dtype=object)
         # Per label id, what `schemes.spans` reads in it: the entity type (0: none), whether
@@ -102,56 +102,21 @@ class Annotator:
                                   for p, k in zip(prefixes, kinds, strict=True)])
 
     @property
-    def labels(self) -> list[str]:
-        return self.config.labels
-
-    @property
     def output_labels(self) -> list[str]:
         """The tag of each of the network's label ids (IOBES ones mapped back to IOB2)."""
         return self._label_array.tolist()
 
-    @property
-    def scheme(self) -> str:
-        return self.config.scheme
-
-    def predict_texts(self, texts: Sequence[str], compiled: bool | None = None
-                      ) -> TextPredictions:
-        raise NotImplementedError
-
-    def predict_tokens(self, sentences: Sequence[Sequence[str]]) -> Scored:
-        raise NotImplementedError
-
-    def tag(self, texts: Sequence[str], min_confidence: float = 0.0,
-            compiled: bool | None = None) -> list[Tagged]:
-        """Tokenize raw texts and tag them, with character offsets, confidences and entity
-        spans (those below `min_confidence` left out). `compiled`: see `predict_texts`."""
-        if not texts:
-            return []
-        return self.annotate_texts(texts, self.predict_texts(texts, compiled), min_confidence)
-
-    def tag_conll_sentences(self, sentences: Sequence[Sequence[str]],
-                            min_confidence: float = 0.0) -> list[Tagged]:
-        """Tag pre-tokenized sentences; offsets refer to the tokens joined by single spaces."""
-        return self.annotate_tokens(sentences, self.predict_tokens(sentences), min_confidence)
-
-    def _tags(self, predictions: list[np.ndarray]) -> list[list[str]]:
+    def tags(self, predictions: list[np.ndarray]) -> list[list[str]]:
+        """The tags of each sentence's label ids."""
         return [self._label_array[p].tolist() for p in predictions]
 
-    def annotate_texts(self, texts: Sequence[str], predicted: TextPredictions,
-                       min_confidence: float = 0.0) -> list[Tagged]:
-        """Texts with their tokens, offsets, tags and spans, from `predict_texts`."""
-        starts, ends = predicted.starts, predicted.ends
-        if predicted.in_bytes and not all(text.isascii() for text in texts):
-            starts, ends = starts.copy(), ends.copy()
-            for i, text in enumerate(texts):  # byte offsets to character offsets
-                row = slice(predicted.splits[i], predicted.splits[i + 1])
-                starts[row] = tokenizing.char_offsets(text, starts[row])
-                ends[row] = tokenizing.char_offsets(text, ends[row])
+    def of_texts(self, texts: Sequence[str], predicted: TextPredictions) -> list[Tagged]:
+        """Texts with their tokens, offsets, tags and spans."""
         return self._annotate(texts, None, predicted.labels, predicted.confidences,
-                              predicted.splits, starts, ends, min_confidence)
+                              predicted.splits, predicted.starts, predicted.ends)
 
-    def annotate_tokens(self, sentences: Sequence[Sequence[str]], predicted: Scored,
-                        min_confidence: float = 0.0) -> list[Tagged]:
+    def of_tokens(self, sentences: Sequence[Sequence[str]], predicted: Scored
+                  ) -> list[Tagged]:
         """Sentences with offsets (tokens joined by spaces), tags and spans."""
         texts = [" ".join(tokens) for tokens in sentences]
         counts = [len(tokens) for tokens in sentences]
@@ -161,11 +126,11 @@ class Annotator:
         starts = positions_in_rows(lengths + 1, counts)  # each token and a space
         ends = starts + lengths
         return self._annotate(texts, sentences, predicted.labels, predicted.confidences,
-                              splits, starts, ends, min_confidence)
+                              splits, starts, ends)
 
     def _annotate(self, texts: Sequence[str], tokens: Sequence[Sequence[str]] | None,
                   labels: list[np.ndarray], confidences: list[np.ndarray], splits: np.ndarray,
-                  starts: np.ndarray, ends: np.ndarray, min_confidence: float) -> list[Tagged]:
+                  starts: np.ndarray, ends: np.ndarray) -> list[Tagged]:
         """`Tagged` records from flat per-token arrays (`splits` cuts them into texts): the
         spans of all texts are found at once, on arrays, rather than tag by tag."""
         flat_labels = np.concatenate(labels) if labels else np.zeros(0, np.int32)
@@ -176,11 +141,10 @@ class Annotator:
         entities: list[list[Entity]] = [[] for _ in texts]
         if self.scheme != schemes.TOKEN:
             first, last, kind, confidence = self._spans(flat_labels, flat_confidences, splits)
-            keep = confidence.astype(np.float64) >= min_confidence  # as Python compares
             owner = np.searchsorted(splits, first, side="right") - 1
-            for t, a, b, k, c in zip(owner[keep].tolist(), starts[first[keep]].tolist(),
-                                     ends[last[keep] - 1].tolist(), kind[keep].tolist(),
-                                     confidence[keep].tolist(), strict=True):
+            for t, a, b, k, c in zip(owner.tolist(), starts[first].tolist(),
+                                     ends[last - 1].tolist(), kind.tolist(),
+                                     confidence.tolist(), strict=True):
                 entities[t].append(Entity(self._kinds[k], a, b, texts[t][a:b], c))
         results = []
         for i, text in enumerate(texts):

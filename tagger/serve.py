@@ -7,7 +7,7 @@
     GET  /healthz, /readyz, /metrics (Prometheus), / (a page to try the model)
 
 Starlette on Uvicorn: a small, well-kept ASGI stack; the event loop only parses and queues
-requests, and one worker thread runs TensorFlow (which releases the GIL). Requests that
+requests, and one worker thread runs the tagging (the backends release the GIL). Requests that
 arrive within `batch_timeout_ms` of each other are tagged in one call of up to
 `max_batch_texts` texts, as TF Serving's batching does; past `max_queue_texts` waiting texts
 the server answers 503 with Retry-After instead of growing.
@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import json
 import signal
 import socket
@@ -101,12 +100,10 @@ class Batcher:
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tagging")
 
     def _tag(self, texts: list[str]) -> list:
-        # Compiled tokenizing even for one text: traced at warm-up, then several times
-        # faster than eager.
-        return self.tagger.tag(texts, compiled=True)
+        return self.tagger.tag(texts)
 
     async def tag(self, texts: list[str]) -> list:
-        """`tagging.Tagged` records of `texts`, tagged with whatever else is waiting."""
+        """`records.Tagged` records of `texts`, tagged with whatever else is waiting."""
         if self.waiting + len(texts) > self.limits.max_queue_texts:
             raise RequestError(503, "the server is busy; retry shortly",
                                {"Retry-After": "1"})
@@ -149,14 +146,6 @@ class Batcher:
                 self.metrics.queued.set(self.waiting)
 
 
-def with_min_confidence(tagged, min_confidence: float):
-    """`tagged` without the spans below `min_confidence`."""
-    if min_confidence <= 0:
-        return tagged
-    return dataclasses.replace(
-        tagged, spans=[s for s in tagged.spans if s.confidence >= min_confidence])
-
-
 def prediction(tagged) -> dict[str, Any]:
     """One instance's outputs, named as the SavedModel's signature names them."""
     return {
@@ -180,7 +169,7 @@ def create_app(tagger, name: str, limits: Limits = Limits()) -> Starlette:
         batcher = Batcher(tagger, limits, metrics)
         state["batcher"] = batcher
         worker = asyncio.create_task(batcher.run())
-        await batcher.tag(["Warm up the compiled functions ."])  # before /readyz says yes
+        await batcher.tag(["Warm up the network ."])  # before /readyz says yes
         state["ready"] = True
         try:
             yield
@@ -257,7 +246,7 @@ def create_app(tagger, name: str, limits: Limits = Limits()) -> Starlette:
                 or not 0 <= threshold <= 1:
             raise RequestError(400, '"min_confidence" must be a number from 0 to 1')
         tagged = await tag(texts)
-        return JSONResponse({"records": [with_min_confidence(t, threshold).to_dict()
+        return JSONResponse({"records": [t.above(threshold).to_dict()
                                          for t in tagged]})
 
     async def tag(texts: list[str]) -> list:

@@ -7,23 +7,28 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import keras
+import numpy as np
+import tensorflow as tf
 
 from tagger import batching, checkpoints, distribution, schemes
+from tagger.backends.keras.backend import KerasBackend
+from tagger.backends.keras.network import LearningRate, build_model, compile_model
 from tagger.corpora import Corpus
 from tagger.embeddings import read_vectors, rows_of
 from tagger.errors import TaggerError
 from tagger.evaluation import score
-from tagger.features import Featurizer, tokens_tensor
-from tagger.model import LearningRate, compile_model
-from tagger.model_folder import CorpusInfo
+from tagger.features import Featurizer
+from tagger.model_folder import CorpusInfo, ModelConfig
+from tagger.pipeline import Tagger
 from tagger.progress import Progress, clock, rate
 from tagger.settings import OptimizationSettings, TrainConfig
-from tagger.tagging import Tagger
 
 
 def train(corpus: Corpus, config: TrainConfig, *, progress: Progress | None = None,
@@ -52,19 +57,20 @@ def train(corpus: Corpus, config: TrainConfig, *, progress: Progress | None = No
     keras.utils.set_random_seed(optimization.seed)
 
     sentences = [w for w, _ in train_split]
-    featurizer = Featurizer.build(sentences, config.features)
     vectors = None
     if config.features.embeddings:
         vectors = read_vectors(Path(config.features.embeddings),
                                lowercase=config.features.lowercase,
                                limit=config.features.max_vectors)
-        train_words = len(featurizer.words)
-        featurizer.words = featurizer.words.extended(vectors.words)
         config = config.replace(embedding_dim=vectors.dimension)
+    featurizer = Featurizer.build(sentences, config.features,
+                                  vectors.words if vectors is not None else ())
+    if vectors is not None:
+        train_words = featurizer.words.extended_from
         progress.line(f"{config.features.embeddings}: {len(vectors.words)} vectors of dimension "
                       f"{vectors.dimension}; vocabulary {train_words} train words + "
                       f"{len(featurizer.words) - train_words} from the vectors")
-    features = featurizer(tokens_tensor(sentences))
+    features = _ragged_features(featurizer, sentences)
     info = CorpusInfo(dataset=corpus.name, tag_column=corpus.tag_column, notes=corpus.notes,
                       train_sentences=len(train_split),
                       train_tokens=sum(len(w) for w in sentences),
@@ -73,11 +79,11 @@ def train(corpus: Corpus, config: TrainConfig, *, progress: Progress | None = No
     gold = [t for _, t in train_split]
     # Variables made in the strategy's scope are mirrored on every worker.
     with strategy.scope() if strategy else contextlib.nullcontext():
-        tagger = Tagger.new(featurizer, corpus.labels, corpus.scheme, config, info)
-        model = tagger.model
+        tagger = untrained(featurizer, corpus.labels, corpus.scheme, config, info)
+        model = tagger.backend.model
         if vectors is not None:
             rows, matrix = rows_of(featurizer.words.words, vectors)
-            model.encoder.get_layer("word_embedding").set_vectors(rows, matrix)
+            model.parts[0].word_embedding.set_vectors(rows, matrix)
             progress.line(f"{int((rows < featurizer.words.extended_from).sum())} of "
                           f"{featurizer.words.extended_from - 2} train words have a vector")
         if tagger.config.network_scheme == schemes.IOBES and corpus.scheme == schemes.IOB2:
@@ -149,6 +155,7 @@ def train(corpus: Corpus, config: TrainConfig, *, progress: Progress | None = No
                       shuffle=False, callbacks=[*callbacks, tracker, *after_epoch])
     minutes = earlier_minutes + (time.monotonic() - started) / 60
     model.set_weights(tracker.best_weights)
+    tagger.weights_changed()
     if cluster and not cluster.is_chief:
         tagger.metrics = {"worker": cluster.index, "workers": cluster.workers,
                           "best_epoch": tracker.best_epoch, "train_minutes": round(minutes, 2)}
@@ -169,6 +176,37 @@ def train(corpus: Corpus, config: TrainConfig, *, progress: Progress | None = No
     return tagger, tagger.metrics
 
 
+def untrained(featurizer: Featurizer, labels: Sequence[str], scheme: str,
+              settings: TrainConfig, corpus: CorpusInfo | None = None) -> Tagger:
+    """A tagger on the keras backend with a freshly initialized network of the shape that
+    these vocabularies, labels and settings call for."""
+    head = settings.network.head
+    config = ModelConfig(
+        labels=list(labels), scheme=scheme,
+        crf=head == "crf" or (head == "auto" and scheme != schemes.TOKEN),
+        vocab_size=len(featurizer.words),
+        tuned_vocab_size=featurizer.words.extended_from if settings.features.embeddings
+        else 0,
+        char_vocab_size=len(featurizer.chars) if featurizer.chars is not None else 0,
+        casing_size=featurizer.casing_size, settings=settings, corpus=corpus)
+    return Tagger(config, featurizer, KerasBackend(build_model(config)))
+
+
+def _ragged_features(featurizer: Featurizer, sentences: Sequence[Sequence[str]]
+                     ) -> dict[str, tf.RaggedTensor]:
+    """The train sentences' ids as ragged `(sentences, tokens[, chars])` tensors."""
+    ids, chars = featurizer.flat(sentences)
+    lengths = np.fromiter(map(len, sentences), np.int64, len(sentences))
+    features = {name: tf.RaggedTensor.from_row_lengths(values, lengths)
+                for name, values in ids.items()}
+    if chars is not None:
+        flat = np.fromiter(itertools.chain.from_iterable(chars), np.int32)
+        per_token = tf.RaggedTensor.from_row_lengths(
+            flat, np.fromiter(map(len, chars), np.int64, len(chars)))
+        features["chars"] = tf.RaggedTensor.from_row_lengths(per_token, lengths)
+    return features
+
+
 def _fit_across_workers(strategy, make_dataset, cluster: distribution.Cluster,
                         tracker: _EpochTracker, callbacks: list,
                         resumed: checkpoints.Checkpoint | None, epochs: range, steps: int,
@@ -178,7 +216,7 @@ def _fit_across_workers(strategy, make_dataset, cluster: distribution.Cluster,
     a checkpoint after each epoch if `save` is given."""
     import tensorflow as tf
 
-    model = tracker.tagger.model
+    model = tracker.tagger.backend.model
     tracker.set_model(model)
     epoch = epochs.start
     try:
@@ -288,8 +326,7 @@ class _EpochTracker(keras.callbacks.Callback):
                  schedule: LearningRate, progress: Progress, tokens: int, batches: int) -> None:
         super().__init__()
         self.tagger = tagger
-        # Featurized once: the same tensors are tagged after every epoch.
-        self.features = tagger.featurizer(tokens_tensor([w for w, _ in validation]))
+        self.sentences = [w for w, _ in validation]
         self.gold = [t for _, t in validation]
         self.epochs = optimization.epochs
         self.patience = optimization.patience
@@ -319,7 +356,8 @@ class _EpochTracker(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         seconds = time.monotonic() - self._epoch_start
-        report = score(self.gold, self.tagger.tag_features(self.features), self.tagger.scheme)
+        self.tagger.weights_changed()
+        report = score(self.gold, self.tagger.tag_tokens(self.sentences), self.tagger.scheme)
         self.history.append({"epoch": epoch + 1, "loss": float((logs or {}).get("loss", 0)),
                              "metric": report["metric"], "score": report["score"],
                              "accuracy": report["accuracy"], "seconds": round(seconds, 1),

@@ -5,12 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from tagger.errors import TaggerError
-
-if TYPE_CHECKING:  # imported where used: reading a vocabulary needs no TensorFlow
-    import tensorflow as tf
 
 PAD = "<pad>"
 UNK = "<unk>"
@@ -19,11 +15,7 @@ UNK_ID = 1
 
 
 class Vocabulary:
-    """Words and their ids, with the case handling they were built with.
-
-    `lookup` maps a (ragged) string tensor to ids in TensorFlow, so that training and tagging
-    share one path from strings to ids.
-    """
+    """Words and their ids, with the case handling they were built with."""
 
     def __init__(self, words: list[str], lowercase: bool = False,
                  rare_from: int | None = None) -> None:
@@ -36,12 +28,6 @@ class Vocabulary:
         self.rare_from = len(words) if rare_from is None else rare_from
         # Ids from here on are words only a vector file brought in (see `extended`).
         self.extended_from = len(words)
-        # Made now, not on first use, so that compiled functions capture it rather than
-        # building a table inside every call. Keys skip <pad> and <unk>: those literal strings
-        # in text are unknown words.
-        import tensorflow as tf
-
-        self.table = lookup_table(tf.constant(words[2:], dtype=tf.string), first_id=2)
 
     def __len__(self) -> int:
         return len(self.words)
@@ -82,27 +68,10 @@ class Vocabulary:
     def load(cls, path: Path, lowercase: bool) -> Vocabulary:
         return cls(read_words(path), lowercase)
 
-    def normalize(self, tokens: tf.Tensor | tf.RaggedTensor) -> tf.Tensor | tf.RaggedTensor:
-        import tensorflow as tf
-
-        if not self.lowercase:
-            return tokens
-        return tf.ragged.map_flat_values(tf.strings.lower, tokens, encoding="utf-8")
-
-    def lookup(self, tokens: tf.Tensor | tf.RaggedTensor) -> tf.Tensor | tf.RaggedTensor:
-        """Ids of `tokens` (any shape, dense or ragged); unknown words get UNK_ID."""
-        import tensorflow as tf
-
-        return tf.ragged.map_flat_values(self.table.lookup, self.normalize(tokens))
-
-
-def lookup_table(keys: tf.Tensor, first_id: int) -> tf.lookup.StaticHashTable:
-    """A table from `keys` to consecutive int32 ids from `first_id`; others get UNK_ID."""
-    import tensorflow as tf
-
-    values = tf.range(first_id, first_id + tf.size(keys), dtype=tf.int32)
-    return tf.lookup.StaticHashTable(tf.lookup.KeyValueTensorInitializer(keys, values),
-                                     default_value=UNK_ID)
+    def ids(self) -> dict[str, int]:
+        """Each word's id, without <pad> and <unk>: those literal strings in text are unknown
+        words."""
+        return dict(zip(self.words[2:], range(2, len(self.words)), strict=True))
 
 
 def read_words(path: Path) -> list[str]:

@@ -90,9 +90,9 @@ def demo_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def demo_tagger(demo_model: Path):
-    from tagger.tagging import Tagger
+    from tagger.pipeline import Tagger
 
-    return Tagger.load(demo_model)
+    return Tagger.load(demo_model, "keras")
 
 
 @pytest.fixture(scope="session")

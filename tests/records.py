@@ -19,3 +19,25 @@ def assert_same_records(got: list[dict], expected: list[dict]) -> None:
         assert a["confidences"] == pytest.approx(b["confidences"], abs=CONFIDENCE_TOLERANCE)
         assert [s["confidence"] for s in a["spans"]] == pytest.approx(
             [s["confidence"] for s in b["spans"]], abs=CONFIDENCE_TOLERANCE)
+
+
+def assert_same_up_to_ties(got: list[dict], expected: list[dict]) -> None:
+    """`assert_same_records`, except that two backends may choose different tags where the
+    scores tie: the tag's confidence is the same on both sides (two labels of equal
+    probability), in at most one token in 10,000. Such records' spans are not compared."""
+    tied, tokens = 0, 0
+    kept_got, kept_expected = [], []
+    for a, b in zip(got, expected, strict=True):
+        tokens += len(b["tags"])
+        differing = [i for i, (x, y) in enumerate(zip(a["tags"], b["tags"], strict=True))
+                     if x != y]
+        if differing and a["tokens"] == b["tokens"]:
+            for i in differing:
+                assert a["confidences"][i] == pytest.approx(b["confidences"][i],
+                                                            abs=CONFIDENCE_TOLERANCE), (a, b)
+            tied += len(differing)
+            continue
+        kept_got.append(a)
+        kept_expected.append(b)
+    assert tied <= tokens / 10_000, f"{tied} tied tags in {tokens}"
+    assert_same_records(kept_got, kept_expected)

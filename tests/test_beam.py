@@ -17,9 +17,7 @@ from click.testing import CliRunner
 from tagger import beam
 from tagger.cli import main
 from tagger.errors import TaggerError
-from tagger.onnx_export import export_onnx
-from tagger.runtimes import load_tagger
-from tagger.tagging import Tagger
+from tagger.pipeline import Tagger
 
 from .texts import ODD, conllu_texts
 
@@ -27,10 +25,8 @@ TWO_WORKERS = ["--direct_running_mode=multi_processing", "--direct_num_workers=2
 
 
 @pytest.fixture(scope="module")
-def onnx_model(demo_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("beam") / "onnx"
-    export_onnx(Tagger.load(demo_model), folder)
-    return folder
+def onnx_model(demo_model: Path) -> Path:
+    return demo_model  # a trained folder has the onnx backend's network
 
 
 def _run(*args: str) -> subprocess.CompletedProcess:
@@ -114,7 +110,7 @@ def test_json_lines_input_and_errors_naming_the_line(onnx_model: Path, tmp_path:
                "--input-format", "jsonl"])
     written = sorted(_written(prefix))
     assert [(n, json.loads(r)) for _, n, r in written] == [
-        (n, t.to_dict()) for n, t in enumerate(load_tagger(onnx_model).tag(texts), 1)]
+        (n, t.to_dict()) for n, t in enumerate(Tagger.load(onnx_model).tag(texts), 1)]
 
     source.write_text('{"text": "fine"}\n{"id": 3}\n', encoding="utf-8")
     with pytest.raises(SystemExit) as failed:
@@ -169,7 +165,7 @@ def test_a_model_folder_on_another_filesystem_is_copied_and_tags_the_same(
     assert sorted(p.name for p in copy.iterdir()) == sorted(p.name for p in
                                                              onnx_model.iterdir())
     texts = [t for t in conllu_texts()[:200] if "\n" not in t]
-    assert load_tagger(copy, "onnx").tag(texts) == load_tagger(onnx_model, "onnx").tag(texts)
+    assert Tagger.load(copy, "onnx").tag(texts) == Tagger.load(onnx_model, "onnx").tag(texts)
     with pytest.raises(TaggerError, match="remote-test://nothing holds no files"):
         beam.local_folder("remote-test://nothing")
     # In a pipeline (in this process, where the filesystem is known), from the remote folder.
@@ -177,7 +173,7 @@ def test_a_model_folder_on_another_filesystem_is_copied_and_tags_the_same(
         tagged = (pipeline | apache_beam.Create(list(enumerate(texts)))
                   | beam.TagTexts(remote) | apache_beam.MapTuple(lambda k, t: (k, t.tags)))
         assert_that(tagged, equal_to([(k, t.tags) for k, t in enumerate(
-            load_tagger(onnx_model, "onnx").tag(texts))]))
+            Tagger.load(onnx_model, "onnx").tag(texts))]))
 
 
 def test_help_prints_no_warning_from_beam_imports():

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tagger import crf, decoding, schemes
+from tagger import decoding, schemes
+from tagger.backends.keras import crf
 
 
 def _random_problem(seed: int, batch: int = 4, steps: int = 4, labels: int = 3):

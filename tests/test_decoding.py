@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tagger import crf, decoding
+from tagger import decoding
+from tagger.backends.keras import crf
 
 from .test_crf import _all_paths, _random_problem
 

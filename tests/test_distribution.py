@@ -14,7 +14,7 @@ import pytest
 
 from tagger.distribution import Cluster, cluster_from_env
 from tagger.errors import TaggerError
-from tagger.tagging import Tagger
+from tagger.pipeline import Tagger
 
 from .conftest import DEMO, SHARED, free_port
 
@@ -29,7 +29,7 @@ train = training.train
 
 def keep_weights(*args, **kwargs):
     tagger, metrics = train(*args, **kwargs)
-    np.savez(sys.argv[1], *tagger.model.get_weights())
+    np.savez(sys.argv[1], *tagger.backend.model.get_weights())
     return tagger, metrics
 
 training.train = keep_weights

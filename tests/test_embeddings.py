@@ -6,9 +6,8 @@ import pytest
 from tagger.corpora import load_corpus
 from tagger.embeddings import read_vectors
 from tagger.errors import TaggerError
-from tagger.features import tokens_tensor
+from tagger.pipeline import Tagger
 from tagger.settings import TrainConfig
-from tagger.tagging import Tagger
 from tagger.training import train
 from tagger.vocabulary import UNK_ID, Vocabulary
 
@@ -83,15 +82,15 @@ def test_unseen_words_keep_their_vectors_and_train_words_start_from_theirs(tmp_p
     # A vanishing learning rate: after one epoch the rows are still the file's.
     config = TrainConfig.from_flat(epochs=1, units=4, learning_rate=1e-12, embeddings=str(path))
     train(corpus, config)[0].save(tmp_path / "m")
-    tagger = Tagger.load(tmp_path / "m")
+    tagger = Tagger.load(tmp_path / "m", "keras")
     assert tagger.config.settings.network.embedding_dim == 6
     words = tagger.featurizer.words.words
     assert words[-2:] == ["zyzzyva", "quokka"]  # not in train, yet in the vocabulary
     assert tagger.config.tuned_vocab_size == len(words) - 2
-    table = tagger.model.encoder.get_layer("word_embedding").table()
+    table = tagger.backend.model.parts[0].word_embedding.table()
     for word, vector in given.items():
         np.testing.assert_allclose(table[words.index(word)], vector, rtol=2e-3, atol=1e-3)
-    [ids] = tagger.featurizer(tokens_tensor([["Quokka", "unknownword"]]))["words"].to_list()
+    [ids] = tagger.featurizer([["Quokka", "unknownword"]])["words"].tolist()
     assert ids == [words.index("quokka"), UNK_ID]
 
 
@@ -99,7 +98,7 @@ def test_pretrained_rows_stay_frozen_while_train_rows_learn(tmp_path: Path):
     corpus, given, path = _corpus_and_vectors(tmp_path)
     config = TrainConfig.from_flat(epochs=2, units=4, learning_rate=0.05, embeddings=str(path))
     tagger, _ = train(corpus, config)
-    layer = tagger.model.encoder.get_layer("word_embedding")
+    layer = tagger.backend.model.parts[0].word_embedding
     words = tagger.featurizer.words.words
     table = layer.table()
     np.testing.assert_allclose(table[words.index("quokka")], given["quokka"], rtol=2e-3,
@@ -116,15 +115,15 @@ def test_without_tuning_every_pretrained_vector_stays_and_the_others_learn(tmp_p
     tagger, _ = train(corpus, config)
     tagger.save(tmp_path / "m")
     words = tagger.featurizer.words.words
-    for model in (tagger.model, Tagger.load(tmp_path / "m").model):
-        table = model.encoder.get_layer("word_embedding").table()
+    for model in (tagger.backend.model, Tagger.load(tmp_path / "m", "keras").backend.model):
+        table = model.parts[0].word_embedding.table()
         for word, vector in given.items():
             np.testing.assert_allclose(table[words.index(word)], vector, rtol=2e-3, atol=1e-3)
     # Train words without a vector start random (the same start at a vanishing rate) and learn.
     still, _ = train(corpus, config.replace(learning_rate=1e-12))
     without = [i for i, w in enumerate(words[: tagger.config.tuned_vocab_size])
                if i >= 2 and w not in given]
-    start = still.model.encoder.get_layer("word_embedding").table()
+    start = still.backend.model.parts[0].word_embedding.table()
     assert not np.allclose(table[without], start[without], atol=1e-3)
 
 

@@ -13,9 +13,8 @@ from tagger.corpora import load_corpus
 from tagger.ensembles import combine
 from tagger.errors import TaggerError
 from tagger.evaluation import evaluate_model
-from tagger.features import tokens_tensor
+from tagger.pipeline import Tagger
 from tagger.settings import TrainConfig
-from tagger.tagging import Tagger
 from tagger.training import train
 
 from .conftest import DEMO
@@ -39,27 +38,25 @@ SENTENCES = [["Angela", "Merkel", "visited", "Paris", "."], ["Hello", "world"]]
 
 
 def _emissions(tagger: Tagger) -> np.ndarray:
-    features = tagger.featurizer(tokens_tensor(SENTENCES))
-    padded = {k: v.to_tensor() for k, v in features.items()}
-    return tagger.model(padded, training=False).numpy()
+    return np.concatenate(tagger.scores(SENTENCES))
 
 
 def test_ensemble_averages_its_members_emissions_and_transitions(members):
-    loaded = [Tagger.load(p) for p in members]
+    loaded = [Tagger.load(p, "keras") for p in members]
     together = combine(loaded)
     assert together.config.members == 2
     np.testing.assert_allclose(_emissions(together),
                                (_emissions(loaded[0]) + _emissions(loaded[1])) / 2,
                                rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(together.model.crf.transitions.numpy(),
-                               (loaded[0].model.crf.transitions.numpy()
-                                + loaded[1].model.crf.transitions.numpy()) / 2, rtol=1e-6)
+    np.testing.assert_allclose(together.backend.model.crf.transitions.numpy(),
+                               (loaded[0].backend.model.crf.transitions.numpy()
+                                + loaded[1].backend.model.crf.transitions.numpy()) / 2, rtol=1e-6)
     assert [m["seed"] for m in together.metrics["members"]] == [1, 2]
 
 
 def test_ensemble_of_one_model_twice_tags_as_the_model(members):
-    one = Tagger.load(members[0])
-    assert combine([one, Tagger.load(members[0])]).tag_tokens(SENTENCES) == \
+    one = Tagger.load(members[0], "keras")
+    assert combine([one, Tagger.load(members[0], "keras")]).tag_tokens(SENTENCES) == \
         one.tag_tokens(SENTENCES)
 
 
@@ -69,7 +66,7 @@ def test_models_of_other_recipes_do_not_combine(members, tmp_path: Path):
     other, _ = train(corpus, SMALL.replace(epochs=1, units=4))
     with pytest.raises(TaggerError, match="model 2 differs from model 1 in its labels, "
                                           "network or training settings"):
-        combine([Tagger.load(members[0]), other])
+        combine([Tagger.load(members[0], "keras"), other])
     with pytest.raises(TaggerError, match="at least two"):
         combine([other])
 
@@ -85,7 +82,7 @@ def test_cli_writes_a_scored_ensemble_folder_that_loads(members, tmp_path: Path)
     assert len(metrics["members"]) == 2
     loaded = Tagger.load(output)
     assert loaded.config.members == 2
-    together = combine([Tagger.load(p) for p in members])
+    together = combine([Tagger.load(p, "keras") for p in members])
     assert loaded.tag_tokens(SENTENCES) == together.tag_tokens(SENTENCES)
     again = CliRunner().invoke(main, ["ensemble", *map(str, members), "-o", str(output)])
     assert again.exit_code != 0 and "--force" in again.output
@@ -113,6 +110,6 @@ def test_ensemble_scores_on_the_corpus_as_its_members_loaded_it(tmp_path: Path):
     output = tmp_path / "ensemble"
     result = CliRunner().invoke(main, ["ensemble", *map(str, paths), "-o", str(output)])
     assert result.exit_code == 0, result.output
-    expected = evaluate_model(output, str(folder), token_column="words")
+    expected = evaluate_model(output, str(folder), token_column="words", backend="keras")
     assert json.loads((output / "metrics.json").read_text())["validation_score"] == \
         expected["score"]

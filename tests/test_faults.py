@@ -78,6 +78,7 @@ def test_named_pipe_output_is_written_in_place(demo_model: Path, lines_file: Pat
     reader = threading.Thread(target=read)
     reader.start()
     result = run("tag", demo_model, "-i", lines_file, "-o", fifo, "-q")
+    reader.join(timeout=10)  # it reads to the end of what was written
     if reader.is_alive():  # the pipe was never opened for writing: unblock the reader
         with open(fifo, "w"):
             pass

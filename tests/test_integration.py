@@ -7,8 +7,8 @@ import pytest
 
 from tagger.corpora import load_corpus
 from tagger.evaluation import evaluate_tagger, score
+from tagger.pipeline import Tagger
 from tagger.settings import TrainConfig
-from tagger.tagging import Tagger
 from tagger.training import train
 
 from .conftest import SHARED

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from tagger import schemes
-from tagger.model import CharCNN, build_model, compile_model
+from tagger.backends.keras.network import CharCNN, build_model, compile_model
 from tagger.model_folder import ModelConfig
 from tagger.settings import TrainConfig
 
@@ -157,7 +157,7 @@ def crf_model():
 
 
 def test_crf_model_outputs_emissions_and_its_loss_is_nll_per_token(crf_model):
-    from tagger import crf
+    from tagger.backends.keras import crf
 
     x = inputs(WORDS)
     emissions = crf_model.predict(x, verbose=0)

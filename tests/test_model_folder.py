@@ -9,8 +9,9 @@ import pytest
 from tagger import model_folder
 from tagger.errors import TaggerError
 from tagger.features import Featurizer
+from tagger.pipeline import Tagger
 from tagger.settings import TrainConfig
-from tagger.tagging import Tagger
+from tagger.training import untrained
 
 SENTENCES = [["Ada", "Lovelace", "wrote", "notes", "."], ["Notes", "by", "Ada", "!"],
              ["Zürich", "🙂", "1843"]]
@@ -19,11 +20,11 @@ POS = (["NOUN", "VERB", "PROPN", "PUNCT"], "token")
 PROBES = [["Ada", "visited", "Zürich", "."], ["unseen", "WORDS", "x"], ["Ada"]]
 
 
-def untrained(labels_scheme=ENTITY, **settings) -> Tagger:
+def untrained_tagger(labels_scheme=ENTITY, **settings) -> Tagger:
     config = TrainConfig.from_flat(embedding_dim=6, units=5, char_dim=3, char_filters=4,
                                    **settings)
     labels, scheme = labels_scheme
-    return Tagger.new(Featurizer.build(SENTENCES, config.features), labels, scheme, config)
+    return untrained(Featurizer.build(SENTENCES, config.features), labels, scheme, config)
 
 
 @pytest.mark.parametrize("labels_scheme, settings", [
@@ -37,25 +38,27 @@ def untrained(labels_scheme=ENTITY, **settings) -> Tagger:
 ], ids=["crf", "softmax", "pos", "pos-crf-2-layers-forward", "words-only-cased",
         "small-vocab", "no-casing"])
 def test_save_load_round_trip(tmp_path: Path, labels_scheme, settings):
-    tagger = untrained(labels_scheme, **settings)
+    tagger = untrained_tagger(labels_scheme, **settings)
     tagger.save(tmp_path / "m")
-    loaded = Tagger.load(tmp_path / "m")
+    loaded = Tagger.load(tmp_path / "m", "keras")
     assert loaded.config == tagger.config
     assert loaded.metrics is None  # untrained: no metrics.json
     assert (loaded.featurizer.chars is None) == (not settings.get("chars", True))
     assert loaded.featurizer.words.words == tagger.featurizer.words.words
     if loaded.featurizer.chars is not None:
         width = loaded.config.settings.network.char_width
-        assert loaded.model.encoder.get_layer("char_cnn").conv.kernel.shape[0] == width
-    for a, b in zip(tagger.model.get_weights(), loaded.model.get_weights(), strict=True):
+        assert loaded.backend.model.parts[0].chars.conv.kernel.shape[0] == width
+    for a, b in zip(tagger.backend.model.get_weights(), loaded.backend.model.get_weights(),
+                    strict=True):
         np.testing.assert_array_equal(a, b)
     assert loaded.tag_tokens(PROBES) == tagger.tag_tokens(PROBES)
+    assert Tagger.load(tmp_path / "m").tag_tokens(PROBES) == tagger.tag_tokens(PROBES)
     assert [t.to_dict() for t in loaded.tag(["Ada visited Zürich."])] == \
         [t.to_dict() for t in tagger.tag(["Ada visited Zürich."])]
 
 
 def test_save_twice_needs_force(tmp_path: Path):
-    tagger = untrained()
+    tagger = untrained_tagger()
     tagger.save(tmp_path / "m")
     with pytest.raises(TaggerError, match="already exists"):
         tagger.save(tmp_path / "m")
@@ -65,7 +68,7 @@ def test_save_twice_needs_force(tmp_path: Path):
 
 @pytest.fixture
 def saved(tmp_path: Path) -> Path:
-    untrained().save(tmp_path / "m")
+    untrained_tagger().save(tmp_path / "m")
     return tmp_path / "m"
 
 
@@ -98,14 +101,17 @@ def test_table_sizes_are_checked_even_with_a_matching_manifest(saved: Path):
         Tagger.load(saved)
 
 
+@pytest.mark.parametrize("backend, network", [("keras", r"model\.weights\.h5"),
+                                              ("onnx", r"network\.onnx")])
 @pytest.mark.parametrize("change", [{"network.units": 6}, {"network.layers": 2},
                                     {"casing_size": 0}, {"crf": False}])
-def test_weights_are_checked_against_the_config(saved: Path, change):
-    """Shapes, missing arrays, and arrays the model has no place for (a dropped CRF)."""
+def test_the_network_is_checked_against_the_config(saved: Path, change, backend, network):
+    """Shapes, missing arrays, and arrays the model has no place for (a dropped CRF); an
+    ONNX network that was written for another config."""
     _edit_config(saved, **change)
     _reseal(saved)
-    with pytest.raises(TaggerError, match=r"model\.weights\.h5 does not fit config\.json"):
-        Tagger.load(saved)
+    with pytest.raises(TaggerError, match=network + r" does not fit config\.json"):
+        Tagger.load(saved, backend)
 
 
 @pytest.mark.parametrize("change, message", [
@@ -145,18 +151,17 @@ def test_old_format_is_named(saved: Path):
 def test_round_trip_with_pretrained_vectors(tmp_path: Path):
     config = TrainConfig.from_flat(embedding_dim=4, units=5, chars=False,
                                    embeddings="vectors.txt")
-    featurizer = Featurizer.build(SENTENCES, config.features)
-    featurizer.words = featurizer.words.extended(["quokka", "ada", "zyzzyva"])
-    tagger = Tagger.new(featurizer, *ENTITY, config)
+    featurizer = Featurizer.build(SENTENCES, config.features, ["quokka", "ada", "zyzzyva"])
+    tagger = untrained(featurizer, *ENTITY, config)
     assert tagger.config.tuned_vocab_size == featurizer.words.extended_from
     words = featurizer.words.words
     rows = np.array([words.index(w) for w in ("quokka", "ada", "zyzzyva")])
-    layer = tagger.model.encoder.get_layer("word_embedding")
+    layer = tagger.backend.model.parts[0].word_embedding
     layer.set_vectors(rows, np.arange(12, dtype=np.float32).reshape(3, 4) / 7)
     tagger.save(tmp_path / "m")
-    loaded = Tagger.load(tmp_path / "m")
+    loaded = Tagger.load(tmp_path / "m", "keras")
     assert loaded.config == tagger.config and loaded.featurizer.words.words == words
-    np.testing.assert_array_equal(loaded.model.encoder.get_layer("word_embedding").table(),
+    np.testing.assert_array_equal(loaded.backend.model.parts[0].word_embedding.table(),
                                   layer.table())
     probes = [["quokka", "Ada", "zyzzyva", "unseen"]]
     assert loaded.tag_tokens(probes) == tagger.tag_tokens(probes)

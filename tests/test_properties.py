@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tagger import batch, schemes
-from tagger.records import Annotator, Scored
-from tagger.tagging import Tagger
+from tagger.pipeline import Tagger
+from tagger.records import Records, Scored
 
 from .records import assert_same_records
 
@@ -80,9 +80,9 @@ def test_bucketed_batches_tag_like_each_sentence_alone(demo_tagger: Tagger, sent
     assert [len(t) for t in batched] == [len(s) for s in sentences]
 
 
-@settings(CHECKS, max_examples=10)  # each example tags 17+ texts one by one
-@given(texts=st.lists(LINE, min_size=17, max_size=24))  # over EAGER_TEXTS: compiled tokenizing
-def test_compiled_tokenizing_tags_like_each_text_alone(demo_tagger: Tagger, texts):
+@settings(CHECKS, max_examples=10)  # each example tags its texts one by one
+@given(texts=st.lists(LINE, min_size=17, max_size=24))
+def test_texts_tagged_together_tag_like_each_text_alone(demo_tagger: Tagger, texts):
     together = [t.to_dict() for t in demo_tagger.tag(texts)]
     assert_same_records(together, [demo_tagger.tag([t])[0].to_dict() for t in texts])
 
@@ -91,7 +91,7 @@ def test_compiled_tokenizing_tags_like_each_text_alone(demo_tagger: Tagger, text
 def reloaded(demo_tagger: Tagger, tmp_path_factory: pytest.TempPathFactory) -> Tagger:
     folder = tmp_path_factory.mktemp("saved") / "model"
     demo_tagger.save(folder)
-    return Tagger.load(folder)
+    return Tagger.load(folder, "keras")
 
 
 @CHECKS
@@ -127,15 +127,13 @@ def test_records_read_the_spans_schemes_reads_from_any_tags(texts, min_confidenc
     """Records find every text's spans at once on arrays; they must be `schemes.spans`'s,
     stray and mixed tags included, each with its lowest confidence."""
     labels = list(_ANY_TAG.elements)
-    annotator = Annotator()
-    annotator.config = SimpleNamespace(network_labels=labels, network_scheme=schemes.IOBES,
-                                       scheme=schemes.IOBES)
-    annotator._set_labels()
+    records = Records(SimpleNamespace(network_labels=labels, network_scheme=schemes.IOBES,
+                                      scheme=schemes.IOBES))
     sentences = [[f"w{i}" for i in range(len(text))] for text in texts]
     predicted = Scored([np.array([labels.index(t) for t, _ in text], np.int32)
                         for text in texts],
                        [np.array([c for _, c in text], np.float32) for text in texts])
-    tagged = annotator.annotate_tokens(sentences, predicted, min_confidence)
+    tagged = [t.above(min_confidence) for t in records.of_tokens(sentences, predicted)]
     for record, text in zip(tagged, texts, strict=True):
         tags = [t for t, _ in text]
         assert record.tags == tags

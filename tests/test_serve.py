@@ -17,8 +17,8 @@ from types import SimpleNamespace
 import pytest
 from starlette.testclient import TestClient
 
+from tagger.pipeline import Tagger
 from tagger.serve import Batcher, Limits, Metrics, RequestError, create_app
-from tagger.tagging import Tagger
 
 from .conftest import ROOT, free_port
 from .records import assert_same_records
@@ -121,7 +121,7 @@ class _SlowTagger:
     def __init__(self) -> None:
         self.calls: list[list[str]] = []
 
-    def tag(self, texts, compiled=None):
+    def tag(self, texts):
         self.calls.append(list(texts))
         time.sleep(0.05)
         if "fail" in texts:

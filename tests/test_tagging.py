@@ -4,11 +4,11 @@ import json
 import numpy as np
 import pytest
 
+from tagger import decoding
 from tagger.batch import tag_stream
 from tagger.corpora import load_corpus
-from tagger.features import pad, tokens_tensor
+from tagger.pipeline import Tagger
 from tagger.settings import TrainConfig
-from tagger.tagging import Tagger
 from tagger.training import train
 
 from .conftest import DEMO
@@ -38,16 +38,6 @@ def test_batched_tagging_equals_one_sentence_at_a_time(demo_tagger: Tagger):
     assert batched == alone
 
 
-def test_compiled_functions_trace_once_whatever_the_shapes(demo_model):
-    tagger = Tagger.load(demo_model)  # a fresh one: no traces yet
-    for n in (1, 5, 40):
-        tagger.tag_tokens([["Oslo"] * (3 * i + 1) for i in range(n)])
-        tagger.tag(["Mei Lin met Jonas Weber in Oslo ."] * (n * 10))
-    assert tagger._forward.experimental_get_tracing_count() == 1
-    assert tagger._featurize.experimental_get_tracing_count() == 1
-    assert tagger._tokenize.experimental_get_tracing_count() == 1
-
-
 def test_stream_keeps_order_and_one_record_per_line(demo_tagger: Tagger, monkeypatch):
     monkeypatch.setattr("tagger.batch.CHUNK_LINES", 3)  # several chunks
     lines = ["Mei Lin met Jonas Weber.", "", "   ", "Prices rose.", "Oslo", "", "Go."]
@@ -60,10 +50,8 @@ def test_stream_keeps_order_and_one_record_per_line(demo_tagger: Tagger, monkeyp
 @pytest.mark.parametrize("pretokenized", [False, True])
 def test_streamed_chunks_tag_like_each_line_alone(demo_tagger: Tagger, monkeypatch,
                                                   pretokenized):
-    """The pipelined stream (a worker thread, chunks in flight, compiled tokenizing) changes
-    no tag or order: tagged alone, each line is tokenized eagerly."""
+    """The pipelined stream (a worker thread, chunks in flight) changes no tag or order."""
     monkeypatch.setattr("tagger.batch.CHUNK_LINES", 7)
-    monkeypatch.setattr("tagger.tagging.EAGER_TEXTS", 3)
     sentences = [w for w, _ in load_corpus(str(DEMO)).split("validation")[:60]]
     items = sentences if pretokenized else [" ".join(s) for s in sentences]
     streamed = list(tag_stream(demo_tagger, items, pretokenized=pretokenized))
@@ -86,7 +74,7 @@ def test_conll_sentences_get_space_joined_offsets(demo_tagger: Tagger, tokens):
 
 
 def test_default_ner_model_has_a_crf(demo_tagger: Tagger):
-    assert demo_tagger.model.crf is not None and demo_tagger.config.crf
+    assert demo_tagger.backend.model.crf is not None and demo_tagger.config.crf
 
 
 def test_crf_confidences_are_marginals_over_every_label_path(demo_tagger: Tagger):
@@ -94,10 +82,9 @@ def test_crf_confidences_are_marginals_over_every_label_path(demo_tagger: Tagger
     give it its tag, under the model's own emissions, transitions and scheme constraints."""
     tokens = ["Elena", "visited", "Dublin"]
     [tagged] = demo_tagger.tag_conll_sentences([tokens])
-    model = demo_tagger.model
-    features = pad(demo_tagger.featurizer(tokens_tensor([tokens])), np.array([0]))
-    emissions = model(features).numpy()[0]
-    allowed, start, end = model.constraints
+    model = demo_tagger.backend.model
+    [emissions] = demo_tagger.scores([tokens])
+    allowed, start, end = decoding.constraints(demo_tagger.labels, demo_tagger.scheme)
     transitions = model.crf.transitions.numpy() + allowed
     start, end = model.crf.start.numpy() + start, model.crf.end.numpy() + end
     paths = list(itertools.product(range(len(demo_tagger.labels)), repeat=len(tokens)))
@@ -148,13 +135,12 @@ def test_softmax_ner_model_decodes_only_valid_iob2(tmp_path):
                                                      head="softmax"))
     trained.save(tmp_path / "m")
     tagger = Tagger.load(tmp_path / "m")
-    assert tagger.model.crf is None and not tagger.config.crf
+    assert tagger.backend.crf is None and not tagger.config.crf
     sentences = [w for w, _ in load_corpus(str(DEMO)).split("validation")]
     assert all(_valid_iob2(tags) for tags in tagger.tag_tokens(sentences))
     # Confidence: the softmax probability of the tag chosen by constrained decoding.
     [tagged] = tagger.tag_conll_sentences(sentences[:1])
-    probabilities = tagger.model(pad(tagger.featurizer(tokens_tensor(sentences[:1])),
-                                     np.array([0]))).numpy()[0]
+    [probabilities] = tagger.scores(sentences[:1])
     chosen = [tagger.labels.index(tag) for tag in tagged.tags]
     np.testing.assert_allclose(tagged.confidences,
                                probabilities[range(len(chosen)), chosen], rtol=1e-5)

@@ -7,11 +7,12 @@ import h5py
 import pytest
 
 from tagger import checkpoints, model_folder, schemes
+from tagger.backends.keras.network import CharLSTM
 from tagger.corpora import load_corpus
 from tagger.errors import TaggerError
+from tagger.pipeline import Tagger
 from tagger.progress import Progress
 from tagger.settings import TrainConfig
-from tagger.tagging import Tagger
 from tagger.training import train
 
 from .conftest import DEMO
@@ -22,8 +23,8 @@ def test_model_folder_describes_itself(demo_model: Path):
     os.umask(umask)
     assert stat.S_IMODE(demo_model.stat().st_mode) == 0o777 & ~umask  # not mkdtemp's 0700
     assert sorted(p.name for p in demo_model.iterdir()) == [
-        "chars.json", "config.json", "manifest.json", "metrics.json", "model.weights.h5",
-        "vocab.txt"]
+        "chars.json", "chars.onnx", "config.json", "manifest.json", "metrics.json",
+        "model.weights.h5", "network.onnx", "vocab.txt"]
     with h5py.File(demo_model / "model.weights.h5") as weights:
         assert "optimizer" not in weights  # training state stays out of the model
     config = json.loads((demo_model / "config.json").read_text())
@@ -116,8 +117,8 @@ def test_iobes_training_with_the_literature_options_tags_in_the_corpus_scheme(tm
     tagger, _ = train(corpus, config)
     assert tagger.config.network_scheme == "IOBES"
     assert "S-PER" in tagger.config.network_labels and "S-PER" not in tagger.labels
-    assert tagger.model.encoder.output.shape[-1] == len(tagger.config.network_labels)
-    assert tagger.model.encoder.get_layer("char_lstm") is not None
+    assert tagger.backend.model.encoder.output.shape[-1] == len(tagger.config.network_labels)
+    assert isinstance(tagger.backend.model.parts[0].chars, CharLSTM)
     sentences = [w for w, _ in corpus.split("validation")]
     tags = tagger.tag_tokens(sentences)
     assert {t for sentence in tags for t in sentence} <= set(corpus.labels)
@@ -144,7 +145,7 @@ def test_iobes_needs_entity_tags():
 
 
 def _weights(tagger: Tagger) -> list:
-    return [w.tolist() for w in tagger.model.get_weights()]
+    return [w.tolist() for w in tagger.backend.model.get_weights()]
 
 
 @pytest.mark.parametrize("options", [{}, {"ema": 0.9, "lr_plateau": 1}])

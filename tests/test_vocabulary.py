@@ -1,8 +1,11 @@
 from pathlib import Path
 
-import tensorflow as tf
-
+from tagger.features import Featurizer
 from tagger.vocabulary import PAD_ID, UNK_ID, Vocabulary
+
+
+def _word_ids(vocab: Vocabulary, tokens: list[str]) -> list[int]:
+    return Featurizer(vocab, None, use_casing=False)([tokens])["words"][0].tolist()
 
 
 def test_build_orders_by_frequency_and_applies_limits():
@@ -20,14 +23,14 @@ def test_rare_words_come_last():
 
 def test_lookup_reserves_padding_and_unknown():
     vocab = Vocabulary.build([["The", "cat"]], lowercase=True)
-    ids = vocab.lookup(tf.ragged.constant([["THE", "Cat", "dog", "<pad>"]])).to_list()
-    assert ids == [[vocab.words.index("the"), vocab.words.index("cat"), UNK_ID, UNK_ID]]
-    assert PAD_ID not in ids[0]
+    ids = _word_ids(vocab, ["THE", "Cat", "dog", "<pad>", "<unk>"])
+    assert ids == [vocab.words.index("the"), vocab.words.index("cat"), UNK_ID, UNK_ID, UNK_ID]
+    assert PAD_ID not in ids and "<pad>" not in vocab.ids()
 
 
 def test_case_is_kept_by_default():
     vocab = Vocabulary.build([["The"]])
-    assert vocab.lookup(tf.constant(["The", "the"])).numpy().tolist() == [2, UNK_ID]
+    assert _word_ids(vocab, ["The", "the"]) == [2, UNK_ID]
 
 
 def test_save_and_load_round_trip(tmp_path: Path):

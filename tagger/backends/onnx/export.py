@@ -1,15 +1,8 @@
-"""The network of a trained tagger as an ONNX graph, for tagging without TensorFlow.
-
-    tagger export models/conll models/conll-onnx --format onnx
-
-writes a copy of the model folder with `network.onnx` (and `chars.onnx` for a model with
-character features) added. `tagger tag` (and the Python API, `runtimes.load_tagger`) runs
-such a folder in ONNX Runtime, whose fused LSTM kernel runs the whole recurrence in C++;
-tokenizing, lookups and decoding run in Python and NumPy (`tokenizing.split`,
-`features.ArrayFeaturizer`, `decoding`), so TensorFlow is never imported.
+"""A trained network as ONNX graphs, for the onnx backend (written into every model folder
+by `Tagger.save`; `tagger export --format onnx --int8` writes a copy with int8 weights).
 
 The character model is a graph of its own because a word's character features depend on
-the word alone: the tagger runs it once per distinct word and keeps the result.
+the word alone: the pipeline runs it once per distinct word and keeps the result.
 
     chars.onnx    chars [words, C] int32 -> char_features [words, F] float32
                   (an ensemble's members' features side by side)
@@ -19,7 +12,8 @@ the word alone: the tagger runs it once per distinct word and keeps the result.
                   probabilities for a softmax head (an ensemble's average)
 
 The CRF's transition, start and end scores ride along in network.onnx's metadata
-(`crf_transitions`, `crf_start`, `crf_end`, JSON lists).
+(`crf_transitions`, `crf_start`, `crf_end`, JSON lists), and so does the model's config.json
+content (`config`), so that a network is never run with another model's config.
 """
 
 from __future__ import annotations
@@ -33,24 +27,29 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from tagger.model import CharCNN, CharLSTM, PretrainedEmbedding
-from tagger.onnx_tagging import CHARS_NETWORK, NETWORK
-from tagger.tagging import Tagger
+from tagger.backends.keras.network import (
+    CharCNN,
+    CharLSTM,
+    EncoderParts,
+    PretrainedEmbedding,
+    TaggerModel,
+)
+from tagger.model_folder import CHARS_NETWORK, NETWORK, ModelConfig
 
 OPSET = 17
 
 
-def export_onnx(tagger: Tagger, path: str | Path, *, force: bool = False,
-                int8: bool = False) -> None:
-    """Write `tagger` as model folder `path` with its network as ONNX graphs too. With
-    `int8`, the network's LSTM and Dense weights are stored as 8-bit integers and its
-    activations quantized per call (ONNX Runtime's dynamic quantization): about 1.9 times
-    the network's speed, with a few tags that differ (see the README)."""
-    network = network_graph(tagger)
+def graphs(model: TaggerModel, config: ModelConfig, *, int8: bool = False
+           ) -> dict[str, bytes]:
+    """The model folder files of `model`'s ONNX graphs. With `int8`, the network's LSTM and
+    Dense weights are stored as 8-bit integers and its activations quantized per call (ONNX
+    Runtime's dynamic quantization): faster, with a few tags that differ
+    (scripts/bench_speed.py measures both)."""
+    network = network_graph(model, config)
     files = {NETWORK: (int8_weights(network) if int8 else network).SerializeToString()}
-    if tagger.config.char_vocab_size:
-        files[CHARS_NETWORK] = chars_graph(tagger).SerializeToString()
-    tagger.save(path, force=force, extra=files)
+    if config.char_vocab_size:
+        files[CHARS_NETWORK] = chars_graph(model).SerializeToString()
+    return files
 
 
 def int8_weights(model: onnx.ModelProto) -> onnx.ModelProto:
@@ -69,18 +68,6 @@ def int8_weights(model: onnx.ModelProto) -> onnx.ModelProto:
     return quantized
 
 
-def _encoders(tagger: Tagger) -> list[keras.Model]:
-    encoder = tagger.model.encoder
-    if tagger.config.members == 1:
-        return [encoder]
-    return [encoder.get_layer(f"member_{i}") for i in range(tagger.config.members)]
-
-
-def _char_layer(encoder: keras.Model) -> CharCNN | CharLSTM:
-    names = {layer.name for layer in encoder.layers}
-    return encoder.get_layer("char_cnn" if "char_cnn" in names else "char_lstm")
-
-
 def _model(g: _Graph, inputs: dict[str, tuple[int, list]], output: str, shape: list
            ) -> onnx.ModelProto:
     graph = helper.make_graph(
@@ -92,34 +79,27 @@ def _model(g: _Graph, inputs: dict[str, tuple[int, list]], output: str, shape: l
                              producer_name="tagger")
 
 
-def chars_graph(tagger: Tagger) -> onnx.ModelProto:
+def chars_graph(model: TaggerModel) -> onnx.ModelProto:
     """Each word's character features (every member's, side by side) as an ONNX model."""
     g = _Graph()
-    layers = [_char_layer(encoder) for encoder in _encoders(tagger)]
-    pieces = [_char_cnn(g, layer) if isinstance(layer, CharCNN) else _char_lstm(g, layer)
-              for layer in layers]
+    pieces = [_char_cnn(g, part.chars) if isinstance(part.chars, CharCNN)
+              else _char_lstm(g, part.chars) for part in model.parts]
     g.node("Concat", pieces, "char_features", axis=-1)
-    size = sum(_char_size(layer) for layer in layers)
-    model = _model(g, {"chars": (TensorProto.INT32, ["words", "C"])}, "char_features",
+    size = sum(part.char_size for part in model.parts)
+    graph = _model(g, {"chars": (TensorProto.INT32, ["words", "C"])}, "char_features",
                    ["words", size])
-    onnx.checker.check_model(model)
-    return model
+    onnx.checker.check_model(graph)
+    return graph
 
 
-def _char_size(layer: CharCNN | CharLSTM) -> int:
-    return layer.filters if isinstance(layer, CharCNN) else layer.size
-
-
-def network_graph(tagger: Tagger) -> onnx.ModelProto:
-    """The tagger's network from word ids, character features and casing classes to
-    per-step scores (encoders and their average; no decoding) as an ONNX model."""
-    config = tagger.config
+def network_graph(model: TaggerModel, config: ModelConfig) -> onnx.ModelProto:
+    """The network from word ids, character features and casing classes to per-step
+    scores (encoders and their average; no decoding) as an ONNX model."""
     g = _Graph()
     members, offset = [], 0
-    for encoder in _encoders(tagger):
-        members.append(_encoder(g, encoder, offset))
-        if config.char_vocab_size:
-            offset += _char_size(_char_layer(encoder))
+    for part in model.parts:
+        members.append(_encoder(g, part, offset))
+        offset += part.char_size
     g.node("Mean" if len(members) > 1 else "Identity", members, "scores")
     inputs = {"words": (TensorProto.INT32, ["batch", "T"])}
     if config.char_vocab_size:
@@ -127,15 +107,16 @@ def network_graph(tagger: Tagger) -> onnx.ModelProto:
     if config.casing_size:
         inputs["casing"] = (TensorProto.INT32, ["batch", "T"])
     inputs["lengths"] = (TensorProto.INT32, ["batch"])
-    model = _model(g, inputs, "scores", ["batch", "T", len(config.network_labels)])
-    if tagger.model.crf is not None:
-        crf = tagger.model.crf
-        helper.set_model_props(model, {
-            f"crf_{name}": json.dumps(_array(weight).tolist())
-            for name, weight in (("transitions", crf.transitions), ("start", crf.start),
-                                 ("end", crf.end))})
-    onnx.checker.check_model(model)
-    return model
+    graph = _model(g, inputs, "scores", ["batch", "T", len(config.network_labels)])
+    metadata = {"config": config.canonical_json()}
+    if model.crf is not None:
+        crf = model.crf
+        metadata.update({f"crf_{name}": json.dumps(_array(weight).tolist())
+                         for name, weight in (("transitions", crf.transitions),
+                                              ("start", crf.start), ("end", crf.end))})
+    helper.set_model_props(graph, metadata)
+    onnx.checker.check_model(graph)
+    return graph
 
 
 def _array(weight) -> np.ndarray:
@@ -171,39 +152,33 @@ class _Graph:
         return names
 
 
-def _encoder(g: _Graph, encoder: keras.Model, char_offset: int) -> str:
+def _encoder(g: _Graph, part: EncoderParts, char_offset: int) -> str:
     """One encoder: features -> (Bi)LSTM layers -> per-step scores; returns the output.
     Its character features are `char_features[..., char_offset:]`."""
     words = "words"
-    embedding = encoder.get_layer("word_embedding")
+    embedding = part.word_embedding
     if isinstance(embedding, PretrainedEmbedding):
         pieces = [_pretrained_embedding(g, embedding, words)]
     else:
         pieces = [g.node("Gather", [g.constant(_array(embedding.embeddings), "words"), words])]
-    names = {layer.name for layer in encoder.layers}
-    if "char_cnn" in names or "char_lstm" in names:
-        size = _char_size(_char_layer(encoder))
+    if part.chars is not None:
         pieces.append(g.node("Slice", ["char_features",
                                        g.constant(np.array([char_offset], np.int64)),
-                                       g.constant(np.array([char_offset + size], np.int64)),
+                                       g.constant(np.array([char_offset + part.char_size],
+                                                           np.int64)),
                                        g.constant(np.array([2], np.int64))]))
-    if "casing_embedding" in names:
-        table = _array(encoder.get_layer("casing_embedding").embeddings)
-        pieces.append(g.node("Gather", [g.constant(table, "casing"), "casing"]))
+    if part.casing is not None:
+        pieces.append(g.node("Gather", [g.constant(_array(part.casing.embeddings), "casing"),
+                                        "casing"]))
     x = pieces[0] if len(pieces) == 1 else g.node("Concat", pieces, axis=-1)
-    layer = 0
-    while f"bilstm_{layer}" in names or f"lstm_{layer}" in names:
-        if f"bilstm_{layer}" in names:
-            wrapper = encoder.get_layer(f"bilstm_{layer}")
-            cells = [wrapper.forward_layer, wrapper.backward_layer]
-        else:
-            cells = [encoder.get_layer(f"lstm_{layer}")]
+    for layer in part.recurrent:
+        cells = [layer.forward_layer, layer.backward_layer] \
+            if isinstance(layer, keras.layers.Bidirectional) else [layer]
         x = _lstm_layer(g, x, cells)
-        layer += 1
-    dense = encoder.get_layer("emissions" if "emissions" in names else "tags")
-    scores = g.node("Add", [g.node("MatMul", [x, g.constant(_array(dense.kernel), "dense")]),
-                            g.constant(_array(dense.bias), "bias")])
-    if "tags" in names:  # a softmax head
+    scores = g.node("Add", [g.node("MatMul", [x, g.constant(_array(part.dense.kernel),
+                                                            "dense")]),
+                            g.constant(_array(part.dense.bias), "bias")])
+    if part.softmax:
         scores = g.node("Softmax", [scores], axis=-1)
     return scores
 

@@ -3,10 +3,11 @@
     tagger export models/conll exported/conll/1
 
 Tokenizing, vocabulary lookups, the network, constrained Viterbi, confidences and entity
-spans all run inside the graph. Loading it needs TensorFlow and tensorflow-text (the tokenizer
-is its regex split): `import tensorflow_text` before `tf.saved_model.load`, or TensorFlow's
-"Op type not registered 'RegexSplitWithOffsets'" follows. TensorFlow Serving links
-tensorflow-text's ops since its 2.2 release.
+spans all run inside the graph: this module is the in-graph twin of the pipeline
+(`tagger.pipeline`), held to it by the backend parity tests. Loading it needs TensorFlow
+and tensorflow-text (the tokenizer is its regex split): `import tensorflow_text` before
+`tf.saved_model.load`, or TensorFlow's "Op type not registered 'RegexSplitWithOffsets'"
+follows. TensorFlow Serving links tensorflow-text's ops since its 2.2 release.
 
 Signatures cannot return ragged tensors, so every output is padded, with counts:
 
@@ -20,7 +21,7 @@ both return
                                            str indexes; for tag_tokens, into the tokens
                                            joined by single spaces)
     tags          string  [batch, T]
-    confidences   float32 [batch, T]       each tag's probability (see tagging.Tagged)
+    confidences   float32 [batch, T]       each tag's probability (see records.Tagged)
     span_counts   int32   [batch]          entity spans per text (0 for POS models)
     span_labels   string  [batch, S]
     span_starts, span_ends  int32 [batch, S]   character offsets
@@ -30,14 +31,18 @@ both return
 from __future__ import annotations
 
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import tensorflow as tf
 
-from tagger import model_folder, schemes, tokenizing
-from tagger.features import pad_to_one_step
+from tagger import decoding, model_folder, schemes, tokenizing
+from tagger.backends.keras import crf
+from tagger.backends.keras.network import TaggerModel
+from tagger.features import CASING_CLASSES, CASING_OTHER, MAX_WORD_CHARS
 from tagger.files import atomic_folder
-from tagger.tagging import Tagger
+from tagger.pipeline import Tagger
+from tagger.vocabulary import PAD_ID, UNK_ID
 
 TOKENS_SIGNATURE = "tag_tokens"
 # Codes of tag prefixes for finding spans in the graph.
@@ -45,7 +50,8 @@ _S, _E, _I, _OTHER = 0, 1, 2, 3
 
 
 def export(tagger: Tagger, path: str | Path, *, force: bool = False) -> None:
-    """Write `tagger` as a SavedModel folder `path` (a version folder for TF Serving)."""
+    """Write `tagger` (on the keras backend) as a SavedModel folder `path` (a version folder
+    for TF Serving)."""
     path = Path(path)
     model_folder.check_writable(path, force)
     module = ExportedTagger(tagger)
@@ -62,9 +68,17 @@ class ExportedTagger(tf.Module):
 
     def __init__(self, tagger: Tagger) -> None:
         super().__init__(name="tagger")
-        self.network = tagger.model
-        self.tables = tagger.featurizer.tables()
-        self._featurizer = tagger.featurizer
+        self.network = tagger.backend.model
+        featurizer = tagger.featurizer
+        # Keys skip <pad> and <unk>: those literal strings in text are unknown words.
+        self.tables = [lookup_table(tf.constant(featurizer.words.words[2:], tf.string), 2)]
+        self._lowercase = featurizer.words.lowercase
+        if featurizer.chars is not None:
+            self.tables.append(lookup_table(
+                tf.constant(featurizer.chars.code_points, tf.int32), 2))
+        self._casing = featurizer.use_casing
+        self._constraints = decoding.constraints(tagger.config.network_labels,
+                                                 tagger.config.network_scheme)
         labels = tagger.output_labels
         self._labels = tf.constant(labels)
         entity = tagger.scheme != schemes.TOKEN
@@ -82,7 +96,7 @@ class ExportedTagger(tf.Module):
             tf.TensorSpec([None], tf.int32, name="lengths")])
 
     def _tag_texts(self, texts: tf.Tensor) -> dict[str, tf.Tensor]:
-        tokenized = tokenizing.tokenize(texts)
+        tokenized = tokenize(texts)
         _, char_bytes = tf.strings.unicode_decode_with_offsets(texts, "UTF-8",
                                                                errors="replace")
         # A byte offset's character offset is the number of characters starting before it.
@@ -106,8 +120,8 @@ class ExportedTagger(tf.Module):
         lengths = tf.cast(tokens.row_lengths(), tf.int32)
         steps = tf.shape(starts)[1]
         features = {name: pad_to_one_step(values.to_tensor())
-                    for name, values in self._featurizer(tokens).items()}
-        best, confidence = self.network.decode_with_confidence(features)
+                    for name, values in self._features(tokens).items()}
+        best, confidence = decode_with_confidence(self.network, features, self._constraints)
         best, confidence = best[:, :steps], confidence[:, :steps]
         real = tf.sequence_mask(lengths, steps)
         outputs = {
@@ -119,6 +133,19 @@ class ExportedTagger(tf.Module):
             "confidences": tf.where(real, confidence, 0.0),
         }
         return {**outputs, **self._spans(best, confidence, real, starts, ends)}
+
+    def _features(self, tokens: tf.RaggedTensor) -> dict[str, tf.RaggedTensor]:
+        """`features.Featurizer`'s ids as TensorFlow ops, ragged `(texts, tokens[, chars])`."""
+        words = tf.ragged.map_flat_values(tf.strings.lower, tokens, encoding="utf-8") \
+            if self._lowercase else tokens
+        features = {"words": tf.ragged.map_flat_values(self.tables[0].lookup, words)}
+        if len(self.tables) > 1:
+            code_points = tf.strings.unicode_decode(tokens, "UTF-8", errors="replace")
+            features["chars"] = tf.ragged.map_flat_values(
+                self.tables[1].lookup, code_points[:, :, :MAX_WORD_CHARS])
+        if self._casing:
+            features["casing"] = tf.ragged.map_flat_values(casing, tokens)
+        return features
 
     def _spans(self, best, confidence, real, starts, ends) -> dict[str, tf.Tensor]:
         """Entity spans read as schemes.spans reads tags (its rules, vectorized)."""
@@ -157,3 +184,80 @@ class ExportedTagger(tf.Module):
             "span_ends": per_text(tf.gather_nd(ends, at_last), 0),
             "span_confidences": per_text(lowest, 0.0),
         }
+
+
+def decode_with_confidence(model: TaggerModel, inputs: dict[str, tf.Tensor],
+                           constraints: tuple[np.ndarray, np.ndarray, np.ndarray]
+                           ) -> tuple[tf.Tensor, tf.Tensor]:
+    """`decoding.Decoder`'s rule in the graph: the best label ids and each one's probability,
+    both `(batch, timesteps)`, for padded inputs."""
+    scores = model(inputs, training=False)
+    if model.crf is None and model.scheme == schemes.TOKEN:
+        best = tf.argmax(scores, axis=-1, output_type=tf.int32)
+        return best, tf.gather(scores, best, axis=2, batch_dims=2)
+    mask = inputs["words"] != PAD_ID
+    transitions, start, end = (tf.constant(c) for c in constraints)
+    if model.crf is None:
+        emissions = tf.math.log(scores + decoding.Decoder.LOG_FLOOR)
+    else:
+        emissions = scores
+        transitions = model.crf.transitions + transitions
+        start, end = model.crf.start + start, model.crf.end + end
+    best = crf.viterbi(emissions, mask, transitions, start, end)
+    probabilities = scores if model.crf is None else crf.marginals(
+        emissions, mask, transitions, start, end)
+    return best, tf.gather(probabilities, best, axis=2, batch_dims=2)
+
+
+class Tokenized(NamedTuple):
+    """Tokens of a batch of texts, `(texts, tokens)` ragged, with UTF-8 byte offsets."""
+
+    tokens: tf.RaggedTensor
+    starts: tf.RaggedTensor
+    ends: tf.RaggedTensor
+
+
+def tokenize(texts: tf.Tensor) -> Tokenized:
+    """`tokenizing.split` in TensorFlow Text: tokens with UTF-8 byte offsets."""
+    import tensorflow_text as tf_text
+
+    texts = tf.strings.regex_replace(texts, r"\x00", " ")
+    words, starts, _ = tf_text.regex_split_with_offsets(
+        texts, tokenizing.TOKEN_PATTERN + f"|{tokenizing.SPACE}+", tokenizing.TOKEN_PATTERN)
+    # Second pass over the flat list of words: split off clitics, then regroup by text.
+    # Flat-value arithmetic keeps the compiled graph small (ragged broadcasting does not).
+    pieces, p_starts, p_ends = tf_text.regex_split_with_offsets(
+        words.flat_values, tokenizing.CLITIC_PATTERN, tokenizing.CLITIC_PATTERN)
+    word_start = tf.gather(starts.flat_values, pieces.value_rowids())
+    pieces_per_text = tf.math.unsorted_segment_sum(pieces.row_lengths(), words.value_rowids(),
+                                                   words.nrows())
+
+    def regroup(flat: tf.Tensor) -> tf.RaggedTensor:
+        return tf.RaggedTensor.from_row_lengths(flat, pieces_per_text, validate=False)
+
+    return Tokenized(regroup(pieces.flat_values),
+                     regroup(p_starts.flat_values + word_start),
+                     regroup(p_ends.flat_values + word_start))
+
+
+def casing(flat: tf.Tensor) -> tf.Tensor:
+    """`features.casing_class` of each token string, int32."""
+    classes = tf.fill(tf.shape(flat), CASING_OTHER)
+    for index, (_, pattern) in reversed(list(enumerate(CASING_CLASSES, 1))):
+        classes = tf.where(tf.strings.regex_full_match(flat, pattern), index, classes)
+    return classes
+
+
+def lookup_table(keys: tf.Tensor, first_id: int) -> tf.lookup.StaticHashTable:
+    """A table from `keys` to consecutive int32 ids from `first_id`; others get UNK_ID."""
+    values = tf.range(first_id, first_id + tf.size(keys), dtype=tf.int32)
+    return tf.lookup.StaticHashTable(tf.lookup.KeyValueTensorInitializer(keys, values),
+                                     default_value=UNK_ID)
+
+
+def pad_to_one_step(dense: tf.Tensor) -> tf.Tensor:
+    """Padded features with at least one step (and one character): a batch of empty texts
+    still runs through the network, which needs a step; padding changes no real step."""
+    shape = tf.shape(dense)
+    grow = [[0, 0]] + [[0, tf.maximum(1 - shape[axis], 0)] for axis in range(1, dense.shape.rank)]
+    return tf.pad(dense, grow, constant_values=PAD_ID)

@@ -7,8 +7,11 @@
     casing (batch, timesteps)         -> Embedding                     (batch, timesteps, 4)
     concatenate -> dropout -> N x (Bi)LSTM(return_sequences=True) -> dropout
     -> Dense per step                                                  (batch, timesteps, classes)
-    -> TaggerModel: the head's loss (CRF or softmax) and `decode` to label ids
+    -> TaggerModel: the head's loss (CRF or softmax)
     (an ensemble averages several such encoders' outputs before the head)
+
+`EncoderParts` holds one encoder's layers; the keras backend runs them from character
+features computed once per distinct word, and the ONNX export translates them.
 
 Padding is id 0 in every input; the word mask (words != 0) reaches every LSTM, and padded
 characters are zeroed before the max so they never win it.
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import keras
@@ -25,7 +29,7 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from tagger import crf, decoding, schemes
+from tagger.backends.keras import crf
 from tagger.errors import TaggerError
 from tagger.model_folder import ModelConfig
 from tagger.settings import OptimizationSettings
@@ -40,59 +44,107 @@ def build_model(config: ModelConfig) -> TaggerModel:
     averages their outputs: probabilities for a softmax head, emission scores for a CRF.
     """
     if config.members == 1:
-        encoder = _encoder(config, "encoder")
+        parts = [EncoderParts.of(config)]
+        encoder = parts[0].model("encoder")
     else:
-        members = [_encoder(config, f"member_{i}") for i in range(config.members)]
+        parts = [EncoderParts.of(config) for _ in range(config.members)]
+        members = [p.model(f"member_{i}") for i, p in enumerate(parts)]
         inputs = {name: keras.Input(shape=(None,) * (len(x.shape) - 1), dtype="int32",
                                     name=name) for name, x in members[0].input.items()}
         averaged = keras.layers.Average(name="average")([m(inputs) for m in members])
         encoder = keras.Model(inputs, averaged, name="encoder")
-    return TaggerModel(encoder, config.network_labels, config.network_scheme, config.crf)
+    return TaggerModel(encoder, parts, config.network_labels, config.network_scheme,
+                       config.crf)
 
 
-def _encoder(config: ModelConfig, name: str) -> keras.Model:
-    """Inputs -> per-step scores `(batch, timesteps, labels)`: everything but the head."""
-    network = config.settings.network
-    words = keras.Input(shape=(None,), dtype="int32", name="words")
-    inputs = {"words": words}
-    mask = ops.not_equal(words, 0)
-    if config.tuned_vocab_size:
-        word_embedding = PretrainedEmbedding(config.vocab_size, config.tuned_vocab_size,
-                                             network.embedding_dim,
-                                             config.settings.features.tune_vectors,
-                                             name="word_embedding")
-    else:
-        word_embedding = keras.layers.Embedding(config.vocab_size, network.embedding_dim,
-                                                mask_zero=True, name="word_embedding")
-    pieces = [word_embedding(words)]
-    if config.char_vocab_size:
-        chars = inputs["chars"] = keras.Input(shape=(None, None), dtype="int32", name="chars")
-        if network.char_model == "lstm":
-            pieces.append(CharLSTM(config.char_vocab_size, network.char_dim,
-                                   network.char_filters, name="char_lstm")(chars))
+@dataclass(frozen=True)
+class EncoderParts:
+    """The layers of one encoder (inputs -> per-step scores, everything but the head), held
+    by name so that the backends and the ONNX export reach them without searching."""
+
+    word_embedding: keras.layers.Layer  # keras.layers.Embedding or PretrainedEmbedding
+    chars: CharCNN | CharLSTM | None
+    casing: keras.layers.Embedding | None
+    feature_dropout: keras.layers.Dropout
+    recurrent: list[keras.layers.Layer]  # LSTM, or Bidirectional(LSTM), one per layer
+    dropouts: list[keras.layers.Dropout]
+    dense: keras.layers.Dense  # emission scores (CRF) or softmax probabilities
+    softmax: bool
+
+    @classmethod
+    def of(cls, config: ModelConfig) -> EncoderParts:
+        """Fresh layers of the shape `config` describes."""
+        network = config.settings.network
+        if config.tuned_vocab_size:
+            word_embedding = PretrainedEmbedding(config.vocab_size, config.tuned_vocab_size,
+                                                 network.embedding_dim,
+                                                 config.settings.features.tune_vectors,
+                                                 name="word_embedding")
         else:
-            pieces.append(CharCNN(config.char_vocab_size, network.char_dim,
-                                  network.char_filters, network.char_width,
-                                  name="char_cnn")(chars))
-    if config.casing_size:
-        casing = inputs["casing"] = keras.Input(shape=(None,), dtype="int32", name="casing")
-        pieces.append(keras.layers.Embedding(config.casing_size, CASING_DIM,
-                                             name="casing_embedding")(casing))
-    x = pieces[0] if len(pieces) == 1 else keras.layers.Concatenate(name="features")(pieces)
-    # Locked (variational) dropout draws one mask per sentence, shared by all its words.
-    noise_shape = (None, 1, None) if network.locked_dropout else None
-    x = keras.layers.Dropout(network.dropout, noise_shape, name="feature_dropout")(x)
-    for i in range(network.layers):
-        lstm = keras.layers.LSTM(network.units, return_sequences=True, name=f"lstm_{i}")
-        if network.bidirectional:
-            lstm = keras.layers.Bidirectional(lstm, name=f"bilstm_{i}")
-        x = lstm(x, mask=mask)
-        x = keras.layers.Dropout(network.dropout, noise_shape, name=f"dropout_{i}")(x)
-    # A CRF scores the emissions itself; a softmax head gives probabilities per step.
-    labels = config.network_labels
-    scores = keras.layers.Dense(len(labels), activation=None if config.crf else "softmax",
-                                name="emissions" if config.crf else "tags")(x)
-    return keras.Model(inputs, scores, name=name)
+            word_embedding = keras.layers.Embedding(config.vocab_size, network.embedding_dim,
+                                                    mask_zero=True, name="word_embedding")
+        chars = None
+        if config.char_vocab_size and network.char_model == "lstm":
+            chars = CharLSTM(config.char_vocab_size, network.char_dim, network.char_filters,
+                             name="char_lstm")
+        elif config.char_vocab_size:
+            chars = CharCNN(config.char_vocab_size, network.char_dim, network.char_filters,
+                            network.char_width, name="char_cnn")
+        casing = keras.layers.Embedding(config.casing_size, CASING_DIM,
+                                        name="casing_embedding") if config.casing_size else None
+        # Locked (variational) dropout draws one mask per sentence, shared by all its words.
+        noise_shape = (None, 1, None) if network.locked_dropout else None
+        recurrent, dropouts = [], []
+        for i in range(network.layers):
+            lstm = keras.layers.LSTM(network.units, return_sequences=True, name=f"lstm_{i}")
+            if network.bidirectional:
+                lstm = keras.layers.Bidirectional(lstm, name=f"bilstm_{i}")
+            recurrent.append(lstm)
+            dropouts.append(keras.layers.Dropout(network.dropout, noise_shape,
+                                                 name=f"dropout_{i}"))
+        # A CRF scores the emissions itself; a softmax head gives probabilities per step.
+        dense = keras.layers.Dense(len(config.network_labels),
+                                   activation=None if config.crf else "softmax",
+                                   name="emissions" if config.crf else "tags")
+        return cls(word_embedding, chars, casing,
+                   keras.layers.Dropout(network.dropout, noise_shape, name="feature_dropout"),
+                   recurrent, dropouts, dense, not config.crf)
+
+    @property
+    def char_size(self) -> int:
+        """Width of the character features (0 without them)."""
+        if self.chars is None:
+            return 0
+        return self.chars.filters if isinstance(self.chars, CharCNN) else self.chars.size
+
+    def model(self, name: str) -> keras.Model:
+        """The encoder as a functional model from the padded id inputs."""
+        words = keras.Input(shape=(None,), dtype="int32", name="words")
+        inputs = {"words": words}
+        char_features = casing = None
+        if self.chars is not None:
+            inputs["chars"] = keras.Input(shape=(None, None), dtype="int32", name="chars")
+            char_features = self.chars(inputs["chars"])
+        if self.casing is not None:
+            casing = inputs["casing"] = keras.Input(shape=(None,), dtype="int32",
+                                                    name="casing")
+        return keras.Model(inputs, self.scores(words, char_features, casing), name=name)
+
+    def scores(self, words, char_features=None, casing=None, training=None):
+        """Per-step scores `(batch, timesteps, labels)` from word ids, each word's character
+        features `(batch, timesteps, char_size)` and casing classes."""
+        pieces = [self.word_embedding(words)]
+        if char_features is not None:
+            pieces.append(char_features)
+        if casing is not None:
+            pieces.append(self.casing(casing))
+        x = pieces[0] if len(pieces) == 1 else keras.layers.Concatenate(name="features")(
+            pieces)
+        x = self.feature_dropout(x, training=training)
+        mask = ops.not_equal(words, 0)
+        for lstm, dropout in zip(self.recurrent, self.dropouts, strict=True):
+            x = dropout(lstm(x, mask=mask, training=training), training=training)
+        return self.dense(x)
 
 
 class PretrainedEmbedding(keras.layers.Layer):
@@ -175,61 +227,27 @@ class CRF(keras.layers.Layer):
 
 
 class TaggerModel(keras.Model):
-    """The encoder's per-step scores with the head's loss and decoding.
+    """The encoder's per-step scores with the head's loss.
 
     Calling the model gives `(batch, timesteps, labels)`: probabilities for a softmax head,
-    emission scores for a CRF head. `decode` gives the best labels `(batch, timesteps)`:
-    entity schemes decode with Viterbi under the scheme's constraints (a softmax head over its
-    log-probabilities, a CRF head adding its own transition scores), so no path has an
-    impossible transition such as O -> I-PER; POS softmax models take each step's argmax.
+    emission scores for a CRF head (whose own scores are `crf`'s weights). Decoding is
+    `decoding.Decoder`'s, on every backend; the SavedModel runs the same rule in its graph.
     """
 
-    def __init__(self, encoder: keras.Model, labels: Sequence[str], scheme: str, use_crf: bool,
-                 **kwargs) -> None:
+    def __init__(self, encoder: keras.Model, parts: Sequence[EncoderParts],
+                 labels: Sequence[str], scheme: str, use_crf: bool, **kwargs) -> None:
         super().__init__(**kwargs)
         self.encoder = encoder
+        # A tuple of plain objects: Keras tracks the layers through `encoder` alone.
+        self.parts = tuple(parts)
         self.crf = CRF(len(labels), name="crf") if use_crf else None
         if self.crf is not None:
             self.crf.build()
-        self.argmax_only = not use_crf and scheme == schemes.TOKEN
-        self.constraints = decoding.constraints(labels, scheme)
+        self.labels, self.scheme = list(labels), scheme
         self.built = True  # every part is built: weights can be loaded without a first call
 
     def call(self, inputs, training=None):
         return self.encoder(inputs, training=training)
-
-    def decode(self, inputs: dict[str, tf.Tensor]) -> tf.Tensor:
-        """The best label ids `(batch, timesteps)` for padded inputs."""
-        return self._decode(inputs, confidence=False)
-
-    def decode_with_confidence(self, inputs: dict[str, tf.Tensor]
-                               ) -> tuple[tf.Tensor, tf.Tensor]:
-        """The best label ids and each one's probability, both `(batch, timesteps)`.
-
-        A CRF head's probability is the label's marginal given the whole sentence
-        (forward-backward under the scheme's constraints); a softmax head's is its softmax.
-        """
-        return self._decode(inputs, confidence=True)
-
-    def _decode(self, inputs, confidence):
-        scores = self(inputs, training=False)
-        if self.argmax_only:
-            best = tf.argmax(scores, axis=-1, output_type=tf.int32)
-        else:
-            mask = inputs["words"] != 0
-            transitions, start, end = (tf.constant(c) for c in self.constraints)
-            if self.crf is None:
-                emissions = tf.math.log(scores + 1e-9)
-            else:
-                emissions = scores
-                transitions = self.crf.transitions + transitions
-                start, end = self.crf.start + start, self.crf.end + end
-            best = crf.viterbi(emissions, mask, transitions, start, end)
-        if not confidence:
-            return best
-        probabilities = scores if self.crf is None else crf.marginals(
-            emissions, mask, transitions, start, end)
-        return best, tf.gather(probabilities, best, axis=2, batch_dims=2)
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         """Mean over real tokens: CRF sequence negative log-likelihood, or cross-entropy.

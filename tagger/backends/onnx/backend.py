@@ -1,0 +1,94 @@
+"""The onnx backend: a model folder's `network.onnx` (and `chars.onnx`) in ONNX Runtime.
+
+Importing it and loading a model take a fraction of a second and a fraction of
+TensorFlow's memory: TensorFlow is never imported. ONNX Runtime's fused LSTM kernel runs
+the whole recurrence in C++. The graphs are written by `tagger.backends.onnx.export`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from tagger import model_folder
+from tagger.decoding import CrfScores
+from tagger.errors import TaggerError
+from tagger.model_folder import CHARS_NETWORK, NETWORK, ModelConfig
+
+
+class OnnxBackend:
+    """ONNX Runtime sessions of a model folder's graphs (see `tagger.backends`)."""
+
+    name = "onnx"
+    # Padded tokens and sentences per call: smaller batches than the keras backend's suit
+    # ONNX Runtime here (scripts/bench_speed.py measures both).
+    max_batch_tokens = 4096
+    max_batch_sentences = 128
+
+    def __init__(self, session, chars_session, crf: CrfScores | None) -> None:
+        self.session = session
+        self.chars_session = chars_session
+        self.crf = crf
+        self.char_size = chars_session.get_outputs()[0].shape[1] if chars_session else 0
+
+    def char_features(self, chars: np.ndarray) -> np.ndarray:
+        """`(words, chars)` character ids to `(words, char_size)` features."""
+        return self.chars_session.run(None, {"chars": chars})[0]
+
+    def scores(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
+        """`(batch, T, labels)` scores of one padded batch."""
+        return self.session.run(None, inputs)[0]
+
+
+def load(path: Path, config: ModelConfig, threads: int | None = None) -> OnnxBackend:
+    """The graphs of model folder `path`. `threads`: ONNX Runtime's threads per call
+    (default: its own choice, one per core)."""
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads or 0  # 0: ONNX Runtime's choice
+    # Idle threads sleep rather than spin: batch tagging runs Python work (tokenizing,
+    # records) on another thread at the same time.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+
+    def session(name: str):
+        try:
+            return onnxruntime.InferenceSession(str(path / name), options,
+                                                providers=["CPUExecutionProvider"])
+        except Exception as error:  # ONNX Runtime raises its own types for a bad file
+            raise TaggerError(f"{path / name} cannot be loaded ({error}); export the "
+                              "model again") from None
+
+    chars = None
+    if config.char_vocab_size:
+        if not (path / CHARS_NETWORK).is_file():
+            raise TaggerError(f"{path} has no {CHARS_NETWORK}; export the model again")
+        chars = session(CHARS_NETWORK)
+    network = session(NETWORK)
+    stored = network.get_modelmeta().custom_metadata_map
+    # Graphs exported by taggers before 0.2 do not record their config.
+    if stored.get("config", config.canonical_json()) != config.canonical_json():
+        raise TaggerError(f"{path / NETWORK} does not fit {model_folder.CONFIG} (it was "
+                          "written for another model); restore the folder or retrain the "
+                          "model")
+    crf = None
+    if config.crf:
+        try:
+            crf = CrfScores(*(np.asarray(json.loads(stored[f"crf_{name}"]), np.float32)
+                              for name in CrfScores._fields))
+        except (KeyError, ValueError) as error:
+            raise TaggerError(f"{NETWORK} lacks the CRF's scores ({error}); export the "
+                              "model again") from None
+    return OnnxBackend(network, chars, crf)
+
+
+def write(folder: Path, network, config: ModelConfig, int8: bool = False) -> None:
+    """The graphs of a model folder, from a keras backend's network (`int8`: weights
+    stored as 8-bit integers)."""
+    from tagger.backends.onnx.export import graphs
+
+    for name, content in graphs(network.model, config, int8=int8).items():
+        (folder / name).write_bytes(content)
+

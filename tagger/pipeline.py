@@ -1,0 +1,184 @@
+"""Tagging with a trained model, on any backend: the library API behind `tagger tag`.
+
+    tagger = Tagger.load("models/conll")
+    [tagged] = tagger.tag(["Angela Merkel visited Paris."])
+    tagged.spans  # [Entity("PER", 0, 13, "Angela Merkel", ...), Entity("LOC", 22, 27, ...)]
+
+One pipeline, free of TensorFlow, whatever runs the network:
+
+    text -> tokens (tokenizing.split) -> ids (features.Featurizer)
+         -> length-sorted padded batches (batching.sorted_batches)
+         -> backend.scores (tagger.backends: onnx or keras)
+         -> best labels and confidences (decoding.Decoder) -> records (records.Records)
+
+The backend only turns padded ids into scores. Each word's character features are computed
+once per distinct word and kept, so text, which repeats its words, runs the character model
+on few of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tagger import backends, batching, model_folder, tokenizing
+from tagger.decoding import Decoder
+from tagger.errors import TaggerError
+from tagger.features import Featurizer, with_rows
+from tagger.model_folder import ModelConfig
+from tagger.records import Records, Scored, Tagged, TextPredictions
+
+
+class Tagger:
+    """A model's vocabularies, labels and scheme with a backend: tags tokens or raw text.
+
+    `Tagger.load` reads a model folder; `training.train` makes one on the keras backend,
+    which `save` writes as a model folder with every backend's files.
+    """
+
+    def __init__(self, config: ModelConfig, featurizer: Featurizer, backend: Any,
+                 metrics: dict[str, Any] | None = None) -> None:
+        self.config = config
+        self.featurizer = featurizer
+        self.backend = backend
+        self.metrics = metrics
+        self.records = Records(config)
+        self.weights_changed()
+
+    @classmethod
+    def load(cls, path: str | Path, backend: str = "auto", threads: int | None = None
+             ) -> Tagger:
+        """The tagger of model folder `path`, verified against its manifest, on `backend`
+        (see `tagger.backends.CHOICES`; "auto": onnx where the folder has its network).
+        `threads`: the backend's threads per call (default: its own choice)."""
+        path = Path(path)
+        config = model_folder.read(path)
+        featurizer = Featurizer.load(path, config)
+        return cls(config, featurizer, backends.load(path, config, backend, threads),
+                   model_folder.read_metrics(path))
+
+    def save(self, path: str | Path, *, force: bool = False, int8: bool = False) -> None:
+        """Write this tagger as model folder `path` (replacing it only with `force`), with
+        the files of every backend; `int8`: the ONNX network with 8-bit weights. Needs the
+        keras backend (a trained or keras-loaded tagger), which holds the weights."""
+        if getattr(self.backend, "name", None) != "keras":
+            raise TaggerError("only a tagger on the keras backend can be saved: load it with "
+                              "backend 'keras'", param="runtime")
+
+        def fill(folder: Path) -> None:
+            backends.write_all(folder, self.backend, self.config, int8)
+            self.featurizer.save(folder)
+
+        model_folder.write(Path(path), self.config, fill, self.metrics, force)
+
+    def weights_changed(self) -> None:
+        """Forget what was computed with the network's weights (the character features kept
+        per word, the CRF's scores): training calls it after each epoch."""
+        crf = self.backend.crf if self.config.crf else None
+        self.decoder = Decoder(self.config.network_labels, self.config.network_scheme, crf)
+        self._char_features = np.zeros((1, self.backend.char_size), np.float32)
+        self._computed = 1  # slots below this have their features
+        self._generation = self.featurizer.generation
+
+    @property
+    def labels(self) -> list[str]:
+        return self.config.labels
+
+    @property
+    def output_labels(self) -> list[str]:
+        """The tag of each of the network's label ids (IOBES ones mapped back to IOB2)."""
+        return self.records.output_labels
+
+    @property
+    def scheme(self) -> str:
+        return self.config.scheme
+
+    # predict_* run the network; annotate_* turn their results into `Tagged` records. Batch
+    # tagging overlaps the two on different chunks.
+    def predict_tokens(self, sentences: Sequence[Sequence[str]]) -> Scored:
+        """Label ids and their probabilities for each pre-tokenized sentence."""
+        labels = [np.zeros(0, np.int32)] * len(sentences)
+        confidences = [np.zeros(0, np.float32)] * len(sentences)
+        for rows, lengths, scores in self._scored_batches(sentences):
+            best, probability = self.decoder(scores, lengths)
+            for i, row in enumerate(rows):
+                labels[row] = best[i, :lengths[i]]
+                confidences[row] = probability[i, :lengths[i]]
+        return Scored(labels, confidences)
+
+    def scores(self, sentences: Sequence[Sequence[str]]) -> list[np.ndarray]:
+        """The network's per-step scores of each pre-tokenized sentence, `(tokens, labels)`:
+        emission scores for a CRF head, probabilities for a softmax head."""
+        out = [np.zeros((0, len(self.config.network_labels)), np.float32)] * len(sentences)
+        for rows, lengths, scores in self._scored_batches(sentences):
+            for i, row in enumerate(rows):
+                out[row] = scores[i, :lengths[i]]
+        return out
+
+    def _scored_batches(self, sentences: Sequence[Sequence[str]]):
+        """(rows, their lengths, the backend's padded scores) per length-sorted batch."""
+        lengths = np.fromiter(map(len, sentences), np.int64, len(sentences))
+        for rows in batching.sorted_batches(lengths, self.backend.max_batch_tokens,
+                                            self.backend.max_batch_sentences):
+            if lengths[rows[0]] == 0:
+                return  # the rest are empty too: nothing to score
+            batch_lengths = lengths[rows]
+            yield rows, batch_lengths, self.backend.scores(
+                self.inputs([sentences[r] for r in rows], batch_lengths))
+
+    def predict_texts(self, texts: Sequence[str]) -> TextPredictions:
+        """Label ids and confidences of raw texts, with their tokens' character offsets."""
+        spans = [tokenizing.split(text) for text in texts]
+        sentences = [[text[s:e] for s, e in row] for text, row in zip(texts, spans, strict=True)]
+        flat = np.array([o for row in spans for o in row], np.int64).reshape(-1, 2)
+        splits = np.concatenate([[0], np.cumsum([len(row) for row in spans])]).astype(np.int64)
+        return TextPredictions(*self.predict_tokens(sentences), splits, flat[:, 0], flat[:, 1])
+
+    def inputs(self, sentences: list[Sequence[str]], lengths: np.ndarray
+                ) -> dict[str, np.ndarray]:
+        """The backend's inputs for one padded batch. The character model runs only on
+        words the featurizer has not seen before; the others' features are kept."""
+        features = self.featurizer(sentences)
+        slots = features.pop("slots")
+        features["lengths"] = np.maximum(lengths, 1).astype(np.int32)
+        if self.backend.char_size:
+            if self.featurizer.generation != self._generation:  # slots started afresh
+                self.weights_changed()
+            end = self.featurizer.slot_count + 1
+            if end > self._computed:
+                new = self.backend.char_features(self.featurizer.chars_of(self._computed, end))
+                self._char_features = with_rows(self._char_features, end)
+                self._char_features[self._computed:end] = new
+                self._computed = end
+            features["char_features"] = self._char_features[slots]
+        return features
+
+    def annotate_texts(self, texts: Sequence[str], predicted: TextPredictions,
+                       min_confidence: float = 0.0) -> list[Tagged]:
+        """Texts with their tokens, offsets, tags and spans (those below `min_confidence`
+        left out), from `predict_texts`."""
+        return [t.above(min_confidence) for t in self.records.of_texts(texts, predicted)]
+
+    def annotate_tokens(self, sentences: Sequence[Sequence[str]], predicted: Scored,
+                        min_confidence: float = 0.0) -> list[Tagged]:
+        """Sentences with offsets (tokens joined by spaces), tags and spans."""
+        return [t.above(min_confidence) for t in self.records.of_tokens(sentences, predicted)]
+
+    def tag(self, texts: Sequence[str], min_confidence: float = 0.0) -> list[Tagged]:
+        """Tokenize raw texts and tag them, with character offsets, confidences and entity
+        spans (those below `min_confidence` left out)."""
+        if not texts:
+            return []
+        return self.annotate_texts(texts, self.predict_texts(texts), min_confidence)
+
+    def tag_conll_sentences(self, sentences: Sequence[Sequence[str]],
+                            min_confidence: float = 0.0) -> list[Tagged]:
+        """Tag pre-tokenized sentences; offsets refer to the tokens joined by single spaces."""
+        return self.annotate_tokens(sentences, self.predict_tokens(sentences), min_confidence)
+
+    def tag_tokens(self, sentences: Sequence[Sequence[str]]) -> list[list[str]]:
+        """Tags of pre-tokenized sentences."""
+        return self.records.tags(self.predict_tokens(sentences).labels)
