@@ -7,6 +7,7 @@ Reading, tagging and writing go chunk by chunk, so memory stays bounded on any i
 from __future__ import annotations
 
 import contextlib
+import gc
 import io
 import json
 import multiprocessing
@@ -28,6 +29,8 @@ from tagger.progress import Progress, clock, rate
 FORMATS = ("text", "json", "conll")
 # Lines read, tagged and written as one unit when streaming: bounds memory on any input size.
 CHUNK_LINES = 2048
+# json.dumps(record, ensure_ascii=False), without making an encoder for every record.
+_to_json = json.JSONEncoder(ensure_ascii=False).encode
 
 
 def render(tagged, fmt: str, confidence: bool = False) -> str:
@@ -37,7 +40,7 @@ def render(tagged, fmt: str, confidence: bool = False) -> str:
     (text: word/TAG(0.97) and a fourth column for spans; CoNLL: a third column).
     """
     if fmt == "json":
-        return json.dumps(tagged.to_dict(), ensure_ascii=False) + "\n"
+        return _to_json(tagged.to_dict()) + "\n"
     rows = zip(tagged.tokens, tagged.tags, tagged.confidences, strict=True)
     if fmt == "conll":
         if confidence:
@@ -163,6 +166,13 @@ def tag_stream(tagger, items: Iterable[str] | Iterable[list[str]], *, pretokeniz
     one turns the previous chunk into results, so the two overlap. At most two chunks are in
     flight: memory is bounded whatever the stream. Spans below `min_confidence` are left out.
     """
+    for chunk in _tagged_chunks(tagger, items, pretokenized, min_confidence):
+        yield from chunk
+
+
+def _tagged_chunks(tagger, items: Iterable[str] | Iterable[list[str]], pretokenized: bool,
+                   min_confidence: float) -> Iterator[list]:
+    """`tag_stream`'s records a chunk at a time."""
     predict, annotate = ((tagger.predict_tokens, tagger.annotate_tokens) if pretokenized
                          else (tagger.predict_texts, tagger.annotate_texts))
     with ThreadPoolExecutor(max_workers=1) as worker:
@@ -171,9 +181,9 @@ def tag_stream(tagger, items: Iterable[str] | Iterable[list[str]], *, pretokeniz
             pending.append((chunk, worker.submit(predict, chunk)))
             if len(pending) == 2:
                 done, future = pending.popleft()
-                yield from annotate(done, future.result(), min_confidence)
+                yield annotate(done, future.result(), min_confidence)
         for done, future in pending:
-            yield from annotate(done, future.result(), min_confidence)
+            yield annotate(done, future.result(), min_confidence)
 
 
 def _chunks(items: Iterable, size: int) -> Iterator[list]:
@@ -226,12 +236,12 @@ def _tag_chunk(chunk: list, pretokenized: bool, fmt: str, confidence: bool,
 
 def _rendered(tagger, items: Iterable, pretokenized: bool, fmt: str, confidence: bool,
               min_confidence: float) -> Iterator[tuple[str, int, int]]:
-    """(output, records, tokens) blocks in input order: a record at a time in this process,
-    a chunk at a time from `Workers`, at most two chunks per worker in flight."""
+    """(output, records, tokens) blocks in input order, a chunk at a time: from this
+    process, or from `Workers` with at most two chunks per worker in flight."""
     if not isinstance(tagger, Workers):
-        for tagged in tag_stream(tagger, items, pretokenized=pretokenized,
-                                 min_confidence=min_confidence):
-            yield render(tagged, fmt, confidence), 1, len(tagged.tokens)
+        for chunk in _tagged_chunks(tagger, items, pretokenized, min_confidence):
+            yield ("".join(render(t, fmt, confidence) for t in chunk), len(chunk),
+                   sum(len(t.tokens) for t in chunk))
         return
     # spawn: a forked child would share the parent's runtime threads and locks.
     with ProcessPoolExecutor(tagger.jobs, multiprocessing.get_context("spawn"),
@@ -266,7 +276,9 @@ def tag_file(tagger, source: Source, output: str, fmt: str, *, quiet: bool = Fal
         stream = stack.enter_context(output_stream(output))
         blocks = _rendered(tagger, _items(source, read), source.pretokenized, fmt, confidence,
                            min_confidence)
+        stack.enter_context(_collecting_per_block())
         for text, block_records, block_tokens in blocks:
+            gc.collect(0)
             stream.write(text)
             records += block_records
             tokens += block_tokens
@@ -279,6 +291,21 @@ def tag_file(tagger, source: Source, output: str, fmt: str, *, quiet: bool = Fal
                   f"{time.monotonic() - started:.1f} s "
                   f"({rate(tokens, time.monotonic() - started)})")
     return records
+
+
+@contextlib.contextmanager
+def _collecting_per_block() -> Iterator[None]:
+    """Python's cyclic garbage collector paused while tagging, but for one young-generation
+    collection per block: each block allocates many small lists and dicts that hold no
+    cycles, which would otherwise set off a collection every few hundred records
+    (scripts/bench_speed.py measures the effect)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def tag_texts(tagger, texts: list[str], output: str, fmt: str, *, min_confidence: float = 0.0,

@@ -56,22 +56,25 @@ def viterbi(emissions: np.ndarray, lengths: np.ndarray, transitions: np.ndarray,
     """The best label path per sentence, `(batch, timesteps)` int32 (padding: label 0)."""
     batch, steps, size = emissions.shape
     score = start + emissions[:, 0]
-    pointers = np.zeros((steps, batch, size), np.int32)
+    pointers = np.empty((steps, batch, size), np.int32)
+    pointers[0] = 0
+    # At padded steps the path stays where it is: score unchanged, pointer to itself.
+    identity = np.broadcast_to(np.arange(size, dtype=np.int32), (batch, size))
+    real = (np.arange(steps)[:, None] < lengths[None])[:, :, None]  # (T, batch, 1)
     for t in range(1, steps):
         candidates = score[:, :, None] + transitions[None]  # (batch, from, to)
         best_from = candidates.argmax(axis=1)
-        new = candidates.max(axis=1) + emissions[:, t]
-        real = (t < lengths)[:, None]
-        # At padded steps the path stays where it is: score unchanged, pointer to itself.
-        score = np.where(real, new, score)
-        pointers[t] = np.where(real, best_from, np.arange(size)[None])
+        new = np.take_along_axis(candidates, best_from[:, None], axis=1)[:, 0]
+        new += emissions[:, t]
+        score = np.where(real[t], new, score)
+        pointers[t] = np.where(real[t], best_from, identity)
     path = np.zeros((batch, steps), np.int32)
     tag = (score + end).argmax(axis=1)
     rows = np.arange(batch)
     for t in range(steps - 1, -1, -1):
         path[:, t] = tag
         tag = pointers[t, rows, tag]
-    path[np.arange(steps)[None] >= lengths[:, None]] = 0
+    path[~real[:, :, 0].T] = 0
     return path
 
 

@@ -6,7 +6,7 @@
 
 One pipeline, free of TensorFlow, whatever runs the network:
 
-    text -> tokens (tokenizing.split) -> ids (features.Featurizer)
+    text -> tokens (tokenizing.split_texts) -> ids (features.Featurizer)
          -> length-sorted padded batches (batching.sorted_batches)
          -> backend.scores (tagger.backends: onnx or keras)
          -> best labels and confidences (decoding.Decoder) -> records (records.Records)
@@ -18,7 +18,9 @@ on few of them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +41,8 @@ class Tagger:
     which `save` writes as a model folder with every backend's files.
     """
 
+    IN_FLIGHT = 3  # batches handed to the backend and not yet decoded
+
     def __init__(self, config: ModelConfig, featurizer: Featurizer, backend: Any,
                  metrics: dict[str, Any] | None = None) -> None:
         self.config = config
@@ -46,6 +50,7 @@ class Tagger:
         self.backend = backend
         self.metrics = metrics
         self.records = Records(config)
+        self._network = ThreadPoolExecutor(max_workers=1, thread_name_prefix="network")
         self.weights_changed()
 
     @classmethod
@@ -118,24 +123,35 @@ class Tagger:
                 out[row] = scores[i, :lengths[i]]
         return out
 
-    def _scored_batches(self, sentences: Sequence[Sequence[str]]):
-        """(rows, their lengths, the backend's padded scores) per length-sorted batch."""
+    def _scored_batches(self, sentences: Sequence[Sequence[str]]
+                        ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """(rows, their lengths, the backend's padded scores) per length-sorted batch.
+
+        The backend runs the batches on a thread of its own, up to IN_FLIGHT ahead, while
+        this one prepares the next batches' inputs and the caller decodes earlier ones: the
+        network releases the GIL, so it overlaps with the Python work around it.
+        """
         lengths = np.fromiter(map(len, sentences), np.int64, len(sentences))
+        pending: deque = deque()
         for rows in batching.sorted_batches(lengths, self.backend.max_batch_tokens,
                                             self.backend.max_batch_sentences):
             if lengths[rows[0]] == 0:
-                return  # the rest are empty too: nothing to score
+                break  # the rest are empty too: nothing to score
             batch_lengths = lengths[rows]
-            yield rows, batch_lengths, self.backend.scores(
-                self.inputs([sentences[r] for r in rows], batch_lengths))
+            inputs = self.inputs([sentences[r] for r in rows], batch_lengths)
+            pending.append((rows, batch_lengths,
+                            self._network.submit(self.backend.scores, inputs)))
+            if len(pending) > self.IN_FLIGHT:
+                rows, batch_lengths, scores = pending.popleft()
+                yield rows, batch_lengths, scores.result()
+        for rows, batch_lengths, scores in pending:
+            yield rows, batch_lengths, scores.result()
 
     def predict_texts(self, texts: Sequence[str]) -> TextPredictions:
         """Label ids and confidences of raw texts, with their tokens' character offsets."""
-        spans = [tokenizing.split(text) for text in texts]
-        sentences = [[text[s:e] for s, e in row] for text, row in zip(texts, spans, strict=True)]
-        flat = np.array([o for row in spans for o in row], np.int64).reshape(-1, 2)
-        splits = np.concatenate([[0], np.cumsum([len(row) for row in spans])]).astype(np.int64)
-        return TextPredictions(*self.predict_tokens(sentences), splits, flat[:, 0], flat[:, 1])
+        sentences, starts, ends, splits = tokenizing.split_texts(texts)
+        return TextPredictions(*self.predict_tokens(sentences), sentences, splits, starts,
+                               ends)
 
     def inputs(self, sentences: list[Sequence[str]], lengths: np.ndarray
                 ) -> dict[str, np.ndarray]:

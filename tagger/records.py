@@ -5,6 +5,7 @@ command line, the server and Beam write."""
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -36,7 +37,8 @@ class Entity:
 
 @dataclass
 class Tagged:
-    """One tagged text: its tokens, their character offsets, tags and entity spans.
+    """One tagged text: its tokens, their character offsets ([start, end] pairs), tags and
+    entity spans.
 
     `confidences` holds each tag's probability: its marginal given the whole text for a CRF
     model, its softmax probability otherwise.
@@ -45,14 +47,19 @@ class Tagged:
     text: str
     tokens: list[str]
     tags: list[str]
-    offsets: list[tuple[int, int]] = field(default_factory=list)
+    offsets: list[list[int]] = field(default_factory=list)
     spans: list[Entity] = field(default_factory=list)
     confidences: list[float] = field(default_factory=list)
+    # `confidences` as the record shows them, when `Records` rounded a whole chunk's at once.
+    rounded: list[float] | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
+        """The record `tagger tag`, the server and Beam write (confidences rounded). It
+        shares the tokens, tags and offsets lists of this text."""
+        rounded = self.rounded if self.rounded is not None else rounded_confidences(
+            np.asarray(self.confidences, np.float32))
         return {"text": self.text, "tokens": self.tokens, "tags": self.tags,
-                "offsets": [list(o) for o in self.offsets],
-                "confidences": [round(c, CONFIDENCE_DECIMALS) for c in self.confidences],
+                "offsets": self.offsets, "confidences": rounded,
                 "spans": [s.to_dict() for s in self.spans]}
 
     def above(self, min_confidence: float) -> Tagged:
@@ -63,6 +70,12 @@ class Tagged:
             self, spans=[s for s in self.spans if s.confidence >= min_confidence])
 
 
+def rounded_confidences(confidences: np.ndarray) -> list[float]:
+    """float32 confidences rounded to CONFIDENCE_DECIMALS, exactly as round() rounds them: a
+    float32 times 10^4 is exact in float64, so NumPy's rint sees the exact value."""
+    return np.round(confidences.astype(np.float64), CONFIDENCE_DECIMALS).tolist()
+
+
 class Scored(NamedTuple):
     """Label ids per sentence and each label's probability (see `Tagged`)."""
 
@@ -71,11 +84,12 @@ class Scored(NamedTuple):
 
 
 class TextPredictions(NamedTuple):
-    """Label ids and confidences per text, and its tokens' character offsets (flat, split
-    per text)."""
+    """Label ids and confidences per text, and its tokens with their character offsets
+    (offsets flat, split per text)."""
 
     labels: list[np.ndarray]
     confidences: list[np.ndarray]
+    tokens: list[list[str]]
     splits: np.ndarray
     starts: np.ndarray
     ends: np.ndarray
@@ -112,7 +126,7 @@ class Records:
 
     def of_texts(self, texts: Sequence[str], predicted: TextPredictions) -> list[Tagged]:
         """Texts with their tokens, offsets, tags and spans."""
-        return self._annotate(texts, None, predicted.labels, predicted.confidences,
+        return self._annotate(texts, predicted.tokens, predicted.labels, predicted.confidences,
                               predicted.splits, predicted.starts, predicted.ends)
 
     def of_tokens(self, sentences: Sequence[Sequence[str]], predicted: Scored
@@ -128,7 +142,7 @@ class Records:
         return self._annotate(texts, sentences, predicted.labels, predicted.confidences,
                               splits, starts, ends)
 
-    def _annotate(self, texts: Sequence[str], tokens: Sequence[Sequence[str]] | None,
+    def _annotate(self, texts: Sequence[str], tokens: Sequence[Sequence[str]],
                   labels: list[np.ndarray], confidences: list[np.ndarray], splits: np.ndarray,
                   starts: np.ndarray, ends: np.ndarray) -> list[Tagged]:
         """`Tagged` records from flat per-token arrays (`splits` cuts them into texts): the
@@ -137,7 +151,8 @@ class Records:
         flat_confidences = np.concatenate(confidences) if confidences else np.zeros(0)
         tags = self._label_array[flat_labels].tolist()
         scores = flat_confidences.tolist()
-        offsets = list(zip(starts.tolist(), ends.tolist(), strict=True))
+        rounded = rounded_confidences(flat_confidences)
+        offsets = np.stack([starts, ends], axis=1).tolist()
         entities: list[list[Entity]] = [[] for _ in texts]
         if self.scheme != schemes.TOKEN:
             first, last, kind, confidence = self._spans(flat_labels, flat_confidences, splits)
@@ -146,13 +161,11 @@ class Records:
                                      ends[last - 1].tolist(), kind.tolist(),
                                      confidence.tolist(), strict=True):
                 entities[t].append(Entity(self._kinds[k], a, b, texts[t][a:b], c))
-        results = []
-        for i, text in enumerate(texts):
-            a, b = splits[i], splits[i + 1]
-            row = offsets[a:b]
-            words = list(tokens[i]) if tokens is not None else [text[s:e] for s, e in row]
-            results.append(Tagged(text, words, tags[a:b], row, entities[i], scores[a:b]))
-        return results
+        bounds = splits.tolist()
+        return [Tagged(text, list(tokens[i]), tags[a:b], offsets[a:b], entities[i], scores[a:b],
+                       rounded[a:b])
+                for i, (text, (a, b)) in enumerate(zip(texts, itertools.pairwise(bounds),
+                                                       strict=True))]
 
     def _spans(self, labels: np.ndarray, confidences: np.ndarray, splits: np.ndarray
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

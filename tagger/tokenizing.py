@@ -13,6 +13,10 @@ character itself, and the end of text is `\\z`. Both give the same tokens
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Sequence
+
+import numpy as np
 import regex
 
 _WORD = r"[\p{L}\p{M}\p{N}_]+"
@@ -35,20 +39,62 @@ TOKEN_PATTERN = "|".join([
 # A clitic at the end of a token splits off into a token of its own (\u2019: typographic ').
 CLITIC_PATTERN = "(?i)(?:n['\u2019]t|['\u2019](?:s|re|ve|ll|d|m))\\z"
 
-_TOKEN = regex.compile(TOKEN_PATTERN)
+_PIECES = regex.compile(f"({TOKEN_PATTERN})")  # split() keeps the tokens between gaps
 _CLITIC = regex.compile(CLITIC_PATTERN)
+_APOSTROPHE = regex.compile("['\u2019]")
 
 
 def split(text: str) -> list[tuple[int, int]]:
     """The (start, end) character offsets of `text`'s tokens."""
-    spans = [match.span() for match in _TOKEN.finditer(text)]
-    if "'" not in text and "\u2019" not in text:
-        return spans  # every clitic has an apostrophe: most texts need no second pass
-    split_spans = []
-    for start, end in spans:
-        clitic = _CLITIC.search(text, start, end)
-        if clitic is not None and clitic.start() > start:
-            split_spans += [(start, clitic.start()), (clitic.start(), end)]
-        else:
-            split_spans.append((start, end))
-    return split_spans
+    _, starts, ends, _ = split_texts([text])
+    return list(zip(starts.tolist(), ends.tolist(), strict=True))
+
+
+def split_texts(texts: Sequence[str]) -> tuple[list[list[str]], np.ndarray, np.ndarray,
+                                                np.ndarray]:
+    """The tokens of each text, and their character offsets: (tokens per text, starts,
+    ends, splits), where text i's offsets are `starts[splits[i]:splits[i + 1]]`.
+
+    The texts are split in one call, joined by newlines (a newline is never inside a token,
+    so no token spans two texts): the regex engine then finds every token without a Python
+    step per token, and each token's offset is the sum of the lengths before it.
+    """
+    joined = "\n".join(texts)
+    pieces = _PIECES.split(joined)  # gap, token, gap, token, ..., gap
+    sizes = np.fromiter(map(len, pieces), np.int64, len(pieces))
+    ends = np.cumsum(sizes)[1::2]
+    starts = ends - sizes[1::2]
+    tokens = pieces[1::2]
+    if "'" in joined or "\u2019" in joined:  # every clitic has an apostrophe
+        tokens, starts, ends = _split_clitics(joined, tokens, starts, ends)
+    text_starts = np.cumsum([0, *(len(text) + 1 for text in texts[:-1])], dtype=np.int64)
+    owner = np.searchsorted(text_starts, starts, side="right") - 1
+    splits = np.concatenate([[0], np.cumsum(np.bincount(owner, minlength=len(texts)))])
+    shift = text_starts[owner]
+    bounds = splits.tolist()
+    return ([tokens[a:b] for a, b in itertools.pairwise(bounds)],
+            starts - shift, ends - shift, splits.astype(np.int64))
+
+
+def _split_clitics(joined: str, tokens: list[str], starts: np.ndarray, ends: np.ndarray
+                   ) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Tokens ending in a clitic cut in two (`do` `n't`), offsets with them."""
+    apostrophes = [m.start() for m in _APOSTROPHE.finditer(joined)]
+    holders = np.unique(np.searchsorted(ends, apostrophes, side="right"))
+    cuts = []
+    for i in holders[holders < len(tokens)].tolist():
+        clitic = _CLITIC.search(tokens[i])
+        if clitic is not None and clitic.start() > 0:
+            cuts.append((i, clitic.start()))
+    if not cuts:
+        return tokens, starts, ends
+    cut_tokens: list[str] = []
+    previous = 0
+    for i, at in cuts:
+        cut_tokens += tokens[previous:i]
+        cut_tokens += [tokens[i][:at], tokens[i][at:]]
+        previous = i + 1
+    cut_tokens += tokens[previous:]
+    index = np.array([i for i, _ in cuts])
+    middle = starts[index] + np.array([at for _, at in cuts])
+    return cut_tokens, np.insert(starts, index + 1, middle), np.insert(ends, index, middle)

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tagger import batch, schemes
+from tagger import batch, schemes, tokenizing
 from tagger.pipeline import Tagger
 from tagger.records import Records, Scored
 
@@ -22,7 +22,7 @@ from .records import assert_same_records
 # Characters a test must see often, whatever Hypothesis draws from all of Unicode.
 HARD = ["\x00", "\t", "\r", "\x0b", "\x1f", "\x85", "\u00a0", "\u2028", "\u200b", "\u200f",
         "\u0301", "\u05d0", "\u0627", "\U0001f642", "\U0001f468\u200d\U0001f469", "\ufeff",
-        "e\u0301", " ", ".", "Berlin", "Anna", "-", "'"]
+        "e\u0301", " ", ".", "Berlin", "Anna", "-", "'", "n't", "\n"]
 CHARACTER = st.characters(codec="utf-8")  # every code point UTF-8 can carry: no surrogates
 PIECE = st.one_of(st.sampled_from(HARD), st.text(CHARACTER, min_size=1, max_size=6))
 TEXT = st.lists(PIECE, max_size=30).map("".join)
@@ -145,3 +145,18 @@ def test_records_read_the_spans_schemes_reads_from_any_tags(texts, min_confidenc
                 expected.append((span.label, record.offsets[span.start][0],
                                  record.offsets[span.end - 1][1], confidence))
         assert [(s.label, s.start, s.end, s.confidence) for s in record.spans] == expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(TEXT, max_size=12))
+def test_texts_split_together_split_as_each_alone(texts):
+    """`split_texts` finds every text's tokens in one pass over the texts joined by
+    newlines: no token may cross from one text into the next, newlines in texts included."""
+    tokens, starts, ends, splits = tokenizing.split_texts(texts)
+    assert len(tokens) == len(texts) and splits[-1] == len(starts) == len(ends)
+    for i, text in enumerate(texts):
+        alone = tokenizing.split(text)
+        together = list(zip(starts[splits[i]:splits[i + 1]].tolist(),
+                            ends[splits[i]:splits[i + 1]].tolist(), strict=True))
+        assert together == alone
+        assert tokens[i] == [text[s:e] for s, e in alone]
