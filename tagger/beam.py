@@ -57,7 +57,8 @@ finally:
 
 INPUT_FORMATS = ("text", "jsonl")
 MAX_BATCH_TEXTS = 2048  # as `tagger tag`'s chunks
-# BatchElements starts from one text and grows; from 256 a 1M-token run took 17 s, not 21.
+# BatchElements starts from one text and grows; starting from 256 is faster
+# (scripts/bench_beam.py).
 MIN_BATCH_TEXTS = 256
 
 

@@ -24,8 +24,8 @@ from tagger.errors import TaggerError
 
 # Seconds the end-of-epoch exchange (and the final barrier) waits for the other workers: the
 # chief scores validation meanwhile. Training steps have no such bound: TensorFlow keeps a
-# thread per collective for as long as its timeout runs (with 300 s, about 14,000 threads
-# and a crash within two CoNLL-2003 epochs). A worker that dies closes its connections,
+# thread per collective for as long as its timeout runs, and a bounded step soon runs out
+# of threads. A worker that dies closes its connections,
 # which fails the others' steps at once, and the coordination service notices a worker
 # that stops sending heartbeats.
 COLLECTIVE_TIMEOUT = float(os.environ.get("TAGGER_COLLECTIVE_TIMEOUT", "300"))

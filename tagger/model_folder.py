@@ -145,7 +145,7 @@ def write(path: Path, config: ModelConfig, fill: Callable[[Path], None],
         if metrics is not None:
             write_json(folder / METRICS, metrics)
         files = sorted(p.name for p in folder.iterdir())
-        write_json(folder / MANIFEST, {"files": {name: _fingerprint(folder / name)
+        write_json(folder / MANIFEST, {"files": {name: fingerprint(folder / name)
                                                  for name in files}})
 
 
@@ -205,7 +205,8 @@ def check_size(path: Path, size: int, expected: int, what: str) -> None:
                           f"{expected}; restore the folder or retrain the model")
 
 
-def _fingerprint(path: Path) -> dict[str, Any]:
+def fingerprint(path: Path) -> dict[str, Any]:
+    """A file's size and SHA-256, as the manifest lists them."""
     digest = hashlib.sha256()
     with open(path, "rb") as stream:
         while block := stream.read(1 << 20):
@@ -229,7 +230,7 @@ def _verify(path: Path) -> None:
         file = path / name
         if not file.is_file():
             raise TaggerError(f"{file} is missing; restore the folder or retrain the model")
-        found = _fingerprint(file)
+        found = fingerprint(file)
         if found["bytes"] != size or found["sha256"] != sha256:
             raise TaggerError(f"{file} is damaged or was changed after the model was saved "
                               f"(it differs from {MANIFEST}); restore it or retrain the model")

@@ -24,7 +24,7 @@ from tagger.settings import TrainConfig
 from tagger.training import train
 
 from .conftest import DEMO
-from .records import assert_same_records, assert_same_up_to_ties
+from .helpers import assert_same_records, assert_same_up_to_ties
 from .texts import EWT_DEV, ODD, conllu_texts
 
 SMALL = dict(epochs=3, units=16, embedding_dim=16, char_filters=16, batch_size=16,
@@ -320,7 +320,7 @@ def test_jobs_with_a_network_that_does_not_load_fail_in_one_line(
     if listed:
         manifest = exported / model_folder.MANIFEST
         files = json.loads(manifest.read_text(encoding="utf-8"))
-        files["files"][NETWORK] = model_folder._fingerprint(exported / NETWORK)
+        files["files"][NETWORK] = model_folder.fingerprint(exported / NETWORK)
         manifest.write_text(json.dumps(files), encoding="utf-8")
     result = CliRunner().invoke(main, ["tag", str(exported), "-i", str(source), "-o",
                                        str(tmp_path / "out.jsonl"), "--jobs", "2"])

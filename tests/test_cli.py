@@ -14,22 +14,13 @@ from click.testing import CliRunner
 from tagger.cli import main
 
 from .conftest import DEMO
+from .helpers import assert_one_line_error
 
 SENTENCE = "Anna Schmidt flew from Berlin to Toronto."
 
 
 def run(*args: str, input: str | bytes | None = None):
     return CliRunner().invoke(main, [str(a) for a in args], input=input)
-
-
-def assert_user_error(result, *phrases: str) -> None:
-    assert result.exit_code == 2, result.output
-    assert result.exception is None or isinstance(result.exception, SystemExit)
-    message = result.stderr.strip()
-    assert message.startswith("error: ") and "\n" not in message, message
-    for phrase in phrases:
-        assert phrase in message, message
-    assert "Traceback" not in result.output
 
 
 def test_help_does_not_import_tensorflow():
@@ -146,20 +137,20 @@ def test_evaluate_text_and_json(demo_model: Path):
 
 
 def test_missing_model_folder(tmp_path: Path):
-    assert_user_error(run("tag", tmp_path / "nope", "hi"), "does not exist", "tagger train")
+    assert_one_line_error(run("tag", tmp_path / "nope", "hi"), "does not exist", "tagger train")
 
 
 def test_model_path_is_a_file_or_not_a_model(tmp_path: Path):
     (tmp_path / "f").write_text("x")
-    assert_user_error(run("tag", tmp_path / "f", "hi"), "is a file")
-    assert_user_error(run("tag", tmp_path, "hi"), "not a tagger model folder")
+    assert_one_line_error(run("tag", tmp_path / "f", "hi"), "is a file")
+    assert_one_line_error(run("tag", tmp_path, "hi"), "not a tagger model folder")
 
 
 def test_unknown_dataset_and_split(demo_model: Path, tmp_path: Path):
-    assert_user_error(run("evaluate", demo_model, "--dataset", "nobody/none"), "not found")
-    assert_user_error(run("evaluate", demo_model, "--dataset", DEMO, "--split", "test"),
+    assert_one_line_error(run("evaluate", demo_model, "--dataset", "nobody/none"), "not found")
+    assert_one_line_error(run("evaluate", demo_model, "--dataset", DEMO, "--split", "test"),
                       "split 'test'", "--split")
-    assert_user_error(run("train", "--dataset", "nobody/none", "-o", tmp_path / "m"),
+    assert_one_line_error(run("train", "--dataset", "nobody/none", "-o", tmp_path / "m"),
                       "not found")
     assert not (tmp_path / "m").exists()
 
@@ -167,14 +158,14 @@ def test_unknown_dataset_and_split(demo_model: Path, tmp_path: Path):
 def test_missing_column(demo_model: Path, tmp_path: Path):
     data = tmp_path / "d.jsonl"
     data.write_text('{"words": ["a"], "ner_tags": ["O"]}\n')
-    assert_user_error(run("evaluate", demo_model, "--dataset", f"validation={data}"),
+    assert_one_line_error(run("evaluate", demo_model, "--dataset", f"validation={data}"),
                       "no column 'tokens'", "--token-column")
 
 
 def test_labels_the_model_does_not_know(demo_model: Path, tmp_path: Path):
     data = tmp_path / "dev.conll"
     data.write_text("Bob B-PERSON\n")
-    assert_user_error(run("evaluate", demo_model, "--dataset", data),
+    assert_one_line_error(run("evaluate", demo_model, "--dataset", data),
                       "labels the model does not know: B-PERSON")
 
 
@@ -182,14 +173,14 @@ def test_empty_undecodable_and_directory_inputs(demo_model: Path, tmp_path: Path
     empty = tmp_path / "empty.txt"
     empty.write_text("")
     out = tmp_path / "out.jsonl"
-    assert_user_error(run("tag", demo_model, "-i", empty, "-o", out), "is empty")
+    assert_one_line_error(run("tag", demo_model, "-i", empty, "-o", out), "is empty")
     bad = tmp_path / "latin1.txt"
     bad.write_bytes(b"Caf\xe9 au lait\n")
-    assert_user_error(run("tag", demo_model, "-i", bad, "-o", out), "not UTF-8")
-    assert_user_error(run("tag", demo_model, "-i", "-", "-o", out), "stdin is empty")
-    assert_user_error(run("tag", demo_model, "-i", tmp_path, "-o", out), "is a directory")
-    assert_user_error(run("tag", demo_model, "-i", tmp_path / "missing.txt"), "does not exist")
-    assert_user_error(run("tag", demo_model, "-i", empty, "-o", tmp_path), "is a directory")
+    assert_one_line_error(run("tag", demo_model, "-i", bad, "-o", out), "not UTF-8")
+    assert_one_line_error(run("tag", demo_model, "-i", "-", "-o", out), "stdin is empty")
+    assert_one_line_error(run("tag", demo_model, "-i", tmp_path, "-o", out), "is a directory")
+    assert_one_line_error(run("tag", demo_model, "-i", tmp_path / "missing.txt"), "does not exist")
+    assert_one_line_error(run("tag", demo_model, "-i", empty, "-o", tmp_path), "is a directory")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["empty.txt", "latin1.txt"]
 
 
@@ -197,15 +188,15 @@ def test_undecodable_line_late_in_a_file_writes_no_output(demo_model: Path, tmp_
     source = tmp_path / "in.txt"
     source.write_bytes(b"Oslo is big.\n" * 5000 + b"\xff\xfe broken\n")
     out = tmp_path / "out.jsonl"
-    assert_user_error(run("tag", demo_model, "-i", source, "-o", out, "-q"),
+    assert_one_line_error(run("tag", demo_model, "-i", source, "-o", out, "-q"),
                       "in.txt: line 5001 is not UTF-8 (invalid start byte)")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.txt"]
 
 
 def test_export_to_an_existing_folder_needs_force(demo_model: Path, tmp_path: Path):
     (tmp_path / "1").mkdir()
-    assert_user_error(run("export", demo_model, tmp_path / "1"), "already exists", "--force")
-    assert_user_error(run("export", tmp_path / "none", tmp_path / "2"), "does not exist")
+    assert_one_line_error(run("export", demo_model, tmp_path / "1"), "already exists", "--force")
+    assert_one_line_error(run("export", tmp_path / "none", tmp_path / "2"), "does not exist")
     assert not (tmp_path / "2").exists()
 
 
@@ -214,13 +205,13 @@ def test_serve_on_a_port_in_use_fails_before_loading(demo_model: Path):
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        assert_user_error(run("serve", demo_model, "--port", port), f"127.0.0.1:{port}",
+        assert_one_line_error(run("serve", demo_model, "--port", port), f"127.0.0.1:{port}",
                           "--port")
 
 
 def test_existing_output_folder_needs_force(tmp_path: Path):
     (tmp_path / "m").mkdir()
-    assert_user_error(run("train", "--dataset", DEMO, "-o", tmp_path / "m"), "--force")
+    assert_one_line_error(run("train", "--dataset", DEMO, "-o", tmp_path / "m"), "--force")
 
 
 def test_text_and_input_together_is_a_usage_error(demo_model: Path):

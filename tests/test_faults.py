@@ -8,24 +8,10 @@ import threading
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from tagger.cli import main
+from .helpers import assert_one_line_error, run_cli
 
 SENTENCE = "Anna Schmidt flew from Berlin to Toronto."
-
-
-def run(*args):
-    return CliRunner().invoke(main, [str(a) for a in args])
-
-
-def one_line_error(result, *phrases: str) -> str:
-    assert result.exit_code == 2, result.output
-    message = result.stderr.strip()
-    assert message.startswith("error: ") and "\n" not in message, message
-    for phrase in phrases:
-        assert phrase in message, message
-    return message
 
 
 @pytest.fixture
@@ -40,14 +26,14 @@ def test_config_edited_to_disagree_with_the_weights(model_copy: Path):
     text = json.dumps(config).replace('"units": 32', '"units": 33')
     assert text != json.dumps(config)
     (model_copy / "config.json").write_text(text)
-    one_line_error(run("tag", model_copy, SENTENCE), "config.json")
+    assert_one_line_error(run_cli("tag", model_copy, SENTENCE), "config.json")
 
 
 def test_vocabulary_cut_in_half_is_detected(model_copy: Path):
     vocab = model_copy / "vocab.txt"
     words = vocab.read_text(encoding="utf-8").split("\n")[:-1]
     vocab.write_text("".join(w + "\n" for w in words[: len(words) // 2]), encoding="utf-8")
-    one_line_error(run("tag", model_copy, SENTENCE), "vocab.txt")
+    assert_one_line_error(run_cli("tag", model_copy, SENTENCE), "vocab.txt")
 
 
 def test_damaged_weights_file_is_named(model_copy: Path):
@@ -55,7 +41,7 @@ def test_damaged_weights_file_is_named(model_copy: Path):
     data = bytearray(weights.read_bytes())
     data[len(data) // 2] ^= 0xFF
     weights.write_bytes(bytes(data))
-    one_line_error(run("tag", model_copy, SENTENCE), "model.weights.h5")
+    assert_one_line_error(run_cli("tag", model_copy, SENTENCE), "model.weights.h5")
 
 
 @pytest.fixture
@@ -77,7 +63,7 @@ def test_named_pipe_output_is_written_in_place(demo_model: Path, lines_file: Pat
 
     reader = threading.Thread(target=read)
     reader.start()
-    result = run("tag", demo_model, "-i", lines_file, "-o", fifo, "-q")
+    result = run_cli("tag", demo_model, "-i", lines_file, "-o", fifo, "-q")
     reader.join(timeout=10)  # it reads to the end of what was written
     if reader.is_alive():  # the pipe was never opened for writing: unblock the reader
         with open(fifo, "w"):
@@ -96,7 +82,7 @@ def test_character_device_output_is_written_in_place(demo_model: Path, lines_fil
         os.mknod(node, stat.S_IFCHR | 0o666, null.st_rdev)  # a /dev/null of our own
     except PermissionError:
         pytest.skip("making a device node needs root (CI runs as root)")
-    result = run("tag", demo_model, "-i", lines_file, "-o", node, "-q")
+    result = run_cli("tag", demo_model, "-i", lines_file, "-o", node, "-q")
     assert result.exit_code == 0, result.output
     assert stat.S_ISCHR(node.lstat().st_mode)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.txt", "null"]
@@ -109,7 +95,7 @@ def test_symlink_output_keeps_the_link_and_writes_its_target(demo_model: Path,
     target.write_text("old\n")
     link = tmp_path / "out.jsonl"
     link.symlink_to(target)
-    result = run("tag", demo_model, "-i", lines_file, "-o", link, "-q")
+    result = run_cli("tag", demo_model, "-i", lines_file, "-o", link, "-q")
     assert result.exit_code == 0, result.output
     assert link.is_symlink() and link.resolve() == target.resolve()
     assert len(target.read_text().splitlines()) == 2
@@ -142,7 +128,7 @@ def test_output_file_is_synced_before_and_after_its_rename(demo_model: Path, lin
                                                            tmp_path: Path, monkeypatch):
     events = _record_syncs(monkeypatch)
     out = tmp_path / "out.jsonl"
-    assert run("tag", demo_model, "-i", lines_file, "-o", out, "-q").exit_code == 0
+    assert run_cli("tag", demo_model, "-i", lines_file, "-o", out, "-q").exit_code == 0
     renamed = events.index(("rename", str(out)))
     before, after = events[:renamed], events[renamed + 1:]
     assert any(kind == "fsync" and ".partial" in what for kind, what in before)  # the data

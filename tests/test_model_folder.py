@@ -74,7 +74,7 @@ def saved(tmp_path: Path) -> Path:
 
 def _reseal(folder: Path) -> None:
     """Rewrite the manifest to match the files, as a careless tool would after editing."""
-    files = {p.name: model_folder._fingerprint(p) for p in sorted(folder.iterdir())
+    files = {p.name: model_folder.fingerprint(p) for p in sorted(folder.iterdir())
              if p.name != model_folder.MANIFEST}
     model_folder.write_json(folder / model_folder.MANIFEST, {"files": files})
 

@@ -17,7 +17,7 @@ from tagger import batch, schemes, tokenizing
 from tagger.pipeline import Tagger
 from tagger.records import Records, Scored
 
-from .records import assert_same_records
+from .helpers import assert_same_records
 
 # Characters a test must see often, whatever Hypothesis draws from all of Unicode.
 HARD = ["\x00", "\t", "\r", "\x0b", "\x1f", "\x85", "\u00a0", "\u2028", "\u200b", "\u200f",

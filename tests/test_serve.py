@@ -21,7 +21,7 @@ from tagger.pipeline import Tagger
 from tagger.serve import Batcher, Limits, Metrics, RequestError, create_app
 
 from .conftest import ROOT, free_port
-from .records import assert_same_records
+from .helpers import assert_same_records
 
 TEXTS = ["Anna Schmidt flew from Berlin to Toronto.", "", "Elena Vasquez told reporters ."]
 LIMITS = Limits(max_body_bytes=20_000, max_texts=8, max_chars=500)

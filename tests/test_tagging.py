@@ -12,7 +12,7 @@ from tagger.settings import TrainConfig
 from tagger.training import train
 
 from .conftest import DEMO
-from .records import assert_same_records
+from .helpers import assert_same_records
 
 
 def test_tag_returns_tokens_tags_offsets_and_spans(demo_tagger: Tagger):

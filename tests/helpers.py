@@ -1,7 +1,13 @@
-"""Comparing tagged records: confidences are floats that move by float32 rounding between
-batch compositions (and round to a neighbouring 4th decimal); everything else is exact."""
+"""Helpers the tests share: comparing tagged records, and checking a command's one-line
+error."""
 
 import pytest
+from click.testing import CliRunner, Result
+
+from tagger.cli import main
+
+# Confidences are floats that move by float32 rounding between batch compositions (and
+# round to a neighbouring 4th decimal); everything else in a record is exact.
 
 # Rounding to 4 decimals on either side of a float32 wobble.
 CONFIDENCE_TOLERANCE = 2e-4
@@ -41,3 +47,21 @@ def assert_same_up_to_ties(got: list[dict], expected: list[dict]) -> None:
         kept_expected.append(b)
     assert tied <= tokens / 10_000, f"{tied} tied tags in {tokens}"
     assert_same_records(kept_got, kept_expected)
+
+
+def run_cli(*args) -> Result:
+    """`tagger ARGS...` in this process."""
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def assert_one_line_error(result: Result, *phrases: str) -> str:
+    """The command failed as a user's mistake should: exit 2, one `error:` line on stderr
+    holding every phrase, no traceback. Returns the line."""
+    assert result.exit_code == 2, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    message = result.stderr.strip()
+    assert message.startswith("error: ") and "\n" not in message, message
+    for phrase in phrases:
+        assert phrase in message, message
+    assert "Traceback" not in result.output
+    return message
