@@ -27,6 +27,8 @@ from .conftest import DEMO
 from .helpers import assert_same_records, assert_same_up_to_ties
 from .texts import EWT_DEV, ODD, conllu_texts
 
+pytestmark = pytest.mark.slow
+
 SMALL = dict(epochs=3, units=16, embedding_dim=16, char_filters=16, batch_size=16,
              learning_rate=0.01)
 VARIANTS = ["crf-charcnn", "pos-softmax", "charlstm-iobes-oneway-2layers-softmax",

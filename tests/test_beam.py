@@ -21,6 +21,8 @@ from tagger.pipeline import Tagger
 
 from .texts import ODD, conllu_texts
 
+pytestmark = [pytest.mark.slow, pytest.mark.beam]
+
 TWO_WORKERS = ["--direct_running_mode=multi_processing", "--direct_num_workers=2"]
 
 

@@ -18,6 +18,8 @@ from tagger.pipeline import Tagger
 
 from .conftest import DEMO, SHARED, free_port
 
+pytestmark = [pytest.mark.slow, pytest.mark.distributed]
+
 # Runs `tagger train` (the command line, in this process) and keeps the trained weights in
 # the .npz file given first: the test compares the workers' final weights.
 WORKER = r"""

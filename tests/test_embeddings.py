@@ -13,6 +13,8 @@ from tagger.vocabulary import UNK_ID, Vocabulary
 
 from .conftest import DEMO
 
+pytestmark = pytest.mark.slow
+
 
 def _vectors(tmp_path: Path, text: str) -> Path:
     path = tmp_path / "vectors.txt"

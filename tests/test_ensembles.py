@@ -19,6 +19,8 @@ from tagger.training import train
 
 from .conftest import DEMO
 
+pytestmark = pytest.mark.slow
+
 SMALL = TrainConfig.from_flat(epochs=2, units=8, embedding_dim=8, learning_rate=0.01)
 
 

@@ -24,6 +24,7 @@ def most_frequent_tag_baseline(train_split, sentences) -> list[list[str]]:
             for words in sentences]
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not (SHARED / "conll2003").is_dir(),
                     reason="needs ../shared/data/conll2003 beside the project")
 def test_conll2003_slice_beats_trivial_taggers(tmp_path: Path):

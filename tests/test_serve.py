@@ -205,6 +205,8 @@ def server(demo_model: Path):
         process.kill()
 
 
+@pytest.mark.slow
+@pytest.mark.browser
 def test_page_highlights_entities_in_chromium(server, demo_tagger: Tagger):
     from playwright.sync_api import sync_playwright
 
@@ -235,6 +237,7 @@ def test_page_highlights_entities_in_chromium(server, demo_tagger: Tagger):
     assert screenshot.stat().st_size > 1000
 
 
+@pytest.mark.slow
 def test_sigterm_lets_the_request_in_flight_finish_then_exits_0(server):
     url, process = server
     texts = ["Anna Schmidt flew from Berlin to Toronto . " * 12] * 200

@@ -127,6 +127,7 @@ def _valid_iob2(tags: list[str]) -> bool:
     return True
 
 
+@pytest.mark.slow
 def test_softmax_ner_model_decodes_only_valid_iob2(tmp_path):
     """An undertrained softmax model would emit stray I- tags; constrained decoding won't."""
     corpus = load_corpus(str(DEMO))

@@ -63,6 +63,7 @@ def _tokenize_tokens(texts: list[str]) -> list[list[tuple[str, int, int]]]:
     pytest.param(lambda: [*ODD, "'s n't", "CAN'T", "Don\u2019t stop'em", "x'S y'Re", "'", "n't",
                           "a\u00a0b\u2003c\u000bd", "\u0130stanbul \u017fs"], id="odd"),
 ])
+@pytest.mark.slow
 def test_split_gives_the_tokens_and_offsets_of_the_savedmodels_tokenizer(texts):
     texts = texts()
     expected = _tokenize_tokens(texts)

@@ -108,6 +108,7 @@ def test_training_needs_a_validation_split(tmp_path: Path):
         train(corpus, TrainConfig.from_flat(epochs=1))
 
 
+@pytest.mark.slow
 def test_iobes_training_with_the_literature_options_tags_in_the_corpus_scheme(tmp_path: Path):
     """IOBES targets, Nadam with weight averaging, locked dropout and a char BiLSTM train
     together; tags come out in the corpus's IOB2 and survive saving and loading."""
@@ -148,6 +149,7 @@ def _weights(tagger: Tagger) -> list:
     return [w.tolist() for w in tagger.backend.model.get_weights()]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("options", [{}, {"ema": 0.9, "lr_plateau": 1}])
 def test_a_resumed_training_ends_with_the_weights_of_one_that_never_stopped(
         tmp_path: Path, monkeypatch, options: dict):
@@ -188,6 +190,7 @@ def test_a_resumed_training_ends_with_the_weights_of_one_that_never_stopped(
     assert not any(line.startswith("training on") for line in lines)
 
 
+@pytest.mark.slow
 def test_a_checkpoint_of_another_training_is_refused(tmp_path: Path):
     corpus = _tiny_corpus()
     train(corpus, TINY, checkpoint_dir=str(tmp_path))  # a str will do, as for save()
