@@ -4,9 +4,10 @@ its last finished epoch when the same command runs again.
 
 A checkpoint is one file, replaced atomically after each epoch: every variable of the model
 (random-number states included) and of its optimizer (step count, moments, weight averages),
-the best epoch's weights, and the record of the epochs so far. Together with a data stream
-whose epochs depend on their number alone (`batching.training_stream`), a resumed training
-ends with the weights of one that never stopped.
+the trained weights while the averages are swapped in, the best epoch's weights, and the
+record of the epochs so far. Together with a data stream whose epochs depend on their number
+alone (`batching.training_stream`), a resumed training ends with the weights of one that
+never stopped.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from tagger.errors import TaggerError
 from tagger.files import atomic_file
 
 FILE = "checkpoint.npz"
+PARTS = ("variables", "optimizer", "best_weights", "trained_weights")  # lists of arrays
 
 
 @dataclass
@@ -38,6 +40,9 @@ class Checkpoint:
     variables: list[np.ndarray] = field(repr=False)
     optimizer: list[np.ndarray] = field(repr=False)
     best_weights: list[np.ndarray] = field(repr=False)
+    # With weight averaging the model holds the averages at an epoch's end; these are the
+    # trained weights that the next epoch starts from.
+    trained_weights: list[np.ndarray] = field(default_factory=list, repr=False)
 
 
 def read(folder: Path, training: dict[str, Any]) -> Checkpoint | None:
@@ -50,8 +55,8 @@ def read(folder: Path, training: dict[str, Any]) -> Checkpoint | None:
     try:
         with np.load(path, allow_pickle=False) as arrays:
             header = json.loads(str(arrays["header"]))
-            lists = {part: [arrays[f"{part}_{i}"] for i in range(header["counts"][part])]
-                     for part in ("variables", "optimizer", "best_weights")}
+            lists = {part: [arrays[f"{part}_{i}"]
+                            for i in range(header["counts"].get(part, 0))] for part in PARTS}
     except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:
         raise TaggerError(f"{path} is not a tagger checkpoint ({error}); remove it or give "
                           "another --checkpoint-dir") from None
@@ -72,10 +77,8 @@ def write(folder: Path, checkpoint: Checkpoint) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     header = {"epochs_done": checkpoint.epochs_done, "stopped": checkpoint.stopped,
               "training": checkpoint.training, "record": checkpoint.record,
-              "counts": {part: len(getattr(checkpoint, part))
-                         for part in ("variables", "optimizer", "best_weights")}}
-    arrays = {f"{part}_{i}": value
-              for part in ("variables", "optimizer", "best_weights")
+              "counts": {part: len(getattr(checkpoint, part)) for part in PARTS}}
+    arrays = {f"{part}_{i}": value for part in PARTS
               for i, value in enumerate(getattr(checkpoint, part))}
     with atomic_file(folder / FILE, binary=True) as out:
         np.savez(out, header=np.array(json.dumps(header)), **arrays)

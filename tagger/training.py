@@ -117,18 +117,15 @@ def train(corpus: Corpus, config: TrainConfig, *, progress: Progress | None = No
 
     def save_checkpoint(epochs_done: int, stopped: bool) -> None:
         minutes = earlier_minutes + (time.monotonic() - started) / 60
-        checkpoints.write(checkpoint_dir, _checkpoint_of(model, tracker, identity,
-                                                         epochs_done, stopped, minutes))
+        checkpoint = _checkpoint_of(model, tracker, identity, epochs_done, stopped, minutes)
+        checkpoint.trained_weights = (averaging.held or []) if averaging else []
+        checkpoints.write(checkpoint_dir, checkpoint)
     save = save_checkpoint if checkpoint_dir else None
-    # With weight averaging, validation scores (and the kept weights) are the averages':
-    # swapped in at the end of each epoch, swapped back at the start of the next.
-    callbacks = [keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if optimization.ema \
-        else []
-    if resumed and optimization.ema:
-        # The checkpoint was taken at an epoch's end, with the averages swapped in: the
-        # callback swaps them out at the next epoch's start only if it knows (Keras keeps
-        # that in the callback alone).
-        callbacks[0]._ema_weights_in_model = True
+    averaging = _AveragedWeights() if optimization.ema else None
+    callbacks = [averaging] if averaging else []
+    if resumed and averaging:
+        # The checkpoint was taken at an epoch's end, with the averages swapped in.
+        averaging.held = resumed.trained_weights or None
     if first_epoch < last_epoch:
         progress.line(f"training on {len(train_split)} sentences ({tracker.tokens} tokens), "
                       f"vocabulary {len(featurizer.words)}, {len(corpus.labels)} labels "
@@ -271,6 +268,27 @@ def _epoch_across_workers(training: distribution.Training, cluster: distribution
             tracker.best_epoch = epoch + 1
             tracker.best_weights = [w.copy() for w in model.get_weights()]
     return bool(stop)
+
+
+class _AveragedWeights(keras.callbacks.Callback):
+    """Weight averaging (the optimizer's `use_ema`): validation scores, and so the kept
+    weights, are the averages'. They are put into the model at the end of each epoch; the
+    trained weights, held meanwhile, are put back at the start of the next."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.held: list[np.ndarray] | None = None  # the trained weights while averages are in
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        variables = self.model.trainable_variables
+        self.held = [np.array(v.numpy()) for v in variables]
+        self.model.optimizer.finalize_variable_values(variables)
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        if self.held is not None:
+            for variable, value in zip(self.model.trainable_variables, self.held, strict=True):
+                variable.assign(value)
+            self.held = None
 
 
 class _AfterEpoch(keras.callbacks.Callback):

@@ -4,12 +4,14 @@ import stat
 from pathlib import Path
 
 import h5py
+import numpy as np
 import pytest
 
 from tagger import checkpoints, model_folder, schemes
 from tagger.backends.keras.network import CharLSTM
 from tagger.corpora import load_corpus
 from tagger.errors import TaggerError
+from tagger.evaluation import evaluate_tagger
 from tagger.pipeline import Tagger
 from tagger.progress import Progress
 from tagger.settings import TrainConfig
@@ -204,3 +206,19 @@ def test_a_checkpoint_of_another_training_is_refused(tmp_path: Path):
         (tmp_path / checkpoints.FILE).write_bytes(damaged)
         with pytest.raises(TaggerError, match="is not a tagger checkpoint"):
             train(corpus, TINY, checkpoint_dir=tmp_path)
+
+
+@pytest.mark.slow
+def test_weight_averaging_validates_and_keeps_the_averaged_weights():
+    """With `ema`, each epoch is scored with the averaged weights and training carries on
+    from the trained ones: the kept model scores what its epoch recorded, and differs from
+    the same training without averaging."""
+    corpus = _tiny_corpus()
+    config = TINY.replace(epochs=3, patience=3, learning_rate=0.05, seed=4)
+    averaged, metrics = train(corpus, config.replace(ema=0.5))
+    plain, _ = train(corpus, config)
+    validation = corpus.split("validation")
+    best = metrics["history"][metrics["best_epoch"] - 1]["score"]
+    assert evaluate_tagger(averaged, validation)["score"] == best == metrics["validation_score"]
+    assert any(not np.array_equal(a, b) for a, b in zip(
+        averaged.backend.model.get_weights(), plain.backend.model.get_weights(), strict=True))
