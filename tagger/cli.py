@@ -83,7 +83,8 @@ def main() -> None:
 
 
 def dataset_options(required: bool = True):
-    """The options that name a corpus, shared by train and evaluate."""
+    """The options that name a corpus (`corpora.CorpusSource`'s fields), shared by train and
+    evaluate."""
 
     def add(f):
         for option in reversed([
@@ -387,14 +388,14 @@ def evaluate(model, dataset, config, revision, tag_column, token_column, split, 
              runtime):
     """Score MODEL on a split of a corpus: per-type P/R/F1, averages, token accuracy."""
     from tagger import model_folder
+    from tagger.corpora import CorpusSource
     from tagger.evaluation import evaluate_model, format_report
 
     model_folder.read(model, verify=False)
     if backends.resolve(model, runtime).tensorflow:
         _silence_native_logs()
-    report = evaluate_model(model, dataset, split=split, mode=mode, config=config,
-                            revision=revision, tag_column=tag_column, token_column=token_column,
-                            backend=runtime)
+    source = CorpusSource(dataset, config, revision, tag_column, token_column)
+    report = evaluate_model(model, source, split=split, mode=mode, backend=runtime)
     click.echo(json.dumps(report, indent=2) if as_json else format_report(report))
 
 

@@ -6,6 +6,7 @@ label names (from the dataset's `ClassLabel` feature where it has one) and the t
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +25,31 @@ TABLE_SUFFIXES = {".parquet": "parquet", ".json": "json", ".jsonl": "json", ".cs
 UNANNOTATED = "_"
 
 
+@dataclass(frozen=True)
+class CorpusSource:
+    """Which corpus: the one description that the command line, recipes, training, the
+    model folder, evaluation and ensembles pass around.
+
+    `dataset` is a hub name, a dataset folder, a file or folder of tables or CoNLL(-U)
+    text, or split=path pairs; `config` and `revision` choose a hub dataset's configuration
+    and revision; `tag_column` holds the tags (None: the first of the default columns the
+    dataset has) and `token_column` the tokens.
+    """
+
+    dataset: str
+    config: str | None = None
+    revision: str | None = None
+    tag_column: str | None = None
+    token_column: str = "tokens"
+
+    def load(self, default_tag_columns: tuple[str, ...] = DEFAULT_TAG_COLUMNS) -> Corpus:
+        """The corpus, as `load_corpus` reads it."""
+        return load_corpus(**dataclasses.asdict(self), default_tag_columns=default_tag_columns)
+
+
+SOURCE_KEYS = tuple(f.name for f in dataclasses.fields(CorpusSource))
+
+
 @dataclass
 class Corpus:
     name: str
@@ -32,10 +58,8 @@ class Corpus:
     tag_column: str
     scheme: str
     notes: list[str] = field(default_factory=list)
-    # The rest of `load_corpus`'s arguments, so that a model can name its corpus in full.
-    config: str | None = None
-    revision: str | None = None
-    token_column: str = "tokens"
+    # Where it came from, its tag column resolved: a model records it to name its corpus.
+    source: CorpusSource | None = None
 
     def split(self, name: str) -> list[Sentence]:
         """A split by name; `dev` and `validation` stand for each other."""
@@ -80,7 +104,7 @@ def load_corpus(dataset: str, *, config: str | None = None, tag_column: str | No
         splits, labels, column = _from_tables(tables, dataset, tag_column, token_column,
                                                default_tag_columns)
     corpus = _finish(dataset, splits, labels, column)
-    corpus.config, corpus.revision, corpus.token_column = config, revision, token_column
+    corpus.source = CorpusSource(dataset, config, revision, corpus.tag_column, token_column)
     return corpus
 
 

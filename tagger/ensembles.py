@@ -64,14 +64,12 @@ def _difference(a: Tagger, b: Tagger) -> str:
 
 def score_on_validation(tagger: Tagger) -> None:
     """Score `tagger` on the validation split its members were trained with, into its metrics."""
-    from tagger.corpora import load_corpus
     from tagger.evaluation import evaluate_tagger
 
     info = tagger.config.corpus
     if info is None:
         raise TaggerError("the models do not record the corpus they were trained on")
-    corpus = load_corpus(info.dataset, config=info.config, revision=info.revision,
-                         tag_column=info.tag_column, token_column=info.token_column)
+    corpus = info.source.load()
     report = evaluate_tagger(tagger, corpus.split("validation"),
                              where=f"{info.dataset} validation split")
     tagger.metrics = {**(tagger.metrics or {}), "metric": report["metric"],

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from tagger import model_folder, schemes
+from tagger.corpora import DEFAULT_TAG_COLUMNS, CorpusSource
 from tagger.errors import TaggerError
 
 MODES = ("default", "strict")
@@ -118,26 +119,19 @@ def evaluate_tagger(tagger, sentences: Sequence[tuple[list[str], list[str]]], mo
     return score(gold, predicted, tagger.scheme, mode)
 
 
-def evaluate_model(model: str | Path, dataset: str, *, split: str = "validation",
-                   mode: str = "default", config: str | None = None,
-                   revision: str | None = None, tag_column: str | None = None,
-                   token_column: str = "tokens", backend: str = "auto") -> dict[str, Any]:
-    """Score the model in folder `model`, on `backend`, on a split of a corpus
-    (`load_corpus`'s arguments).
+def evaluate_model(model: str | Path, source: CorpusSource, *, split: str = "validation",
+                   mode: str = "default", backend: str = "auto") -> dict[str, Any]:
+    """Score the model in folder `model`, on `backend`, on a split of the corpus `source`.
 
-    Without `tag_column`, the column the model was trained on comes first, so a POS model
-    trained on pos_tags is scored on pos_tags even where the dataset also has ner_tags. The
-    corpus loads before the model, so a mistake in it shows without waiting for TensorFlow.
+    Without a tag column in `source`, the column the model was trained on comes first, so a
+    POS model trained on pos_tags is scored on pos_tags even where the dataset also has
+    ner_tags. The corpus loads before the model, so a mistake in it shows first.
     """
-    from tagger.corpora import DEFAULT_TAG_COLUMNS, load_corpus
-
     trained = model_folder.read(Path(model), verify=False).corpus
     preferred = (trained.tag_column,) if trained else ()
-    corpus = load_corpus(dataset, config=config, revision=revision, tag_column=tag_column,
-                         token_column=token_column,
-                         default_tag_columns=(*preferred, *DEFAULT_TAG_COLUMNS))
+    corpus = source.load(default_tag_columns=(*preferred, *DEFAULT_TAG_COLUMNS))
     sentences = corpus.split(split)
     from tagger.pipeline import Tagger
 
     return evaluate_tagger(Tagger.load(model, backend), sentences, mode,
-                           where=f"{dataset} split {split!r}")
+                           where=f"{source.dataset} split {split!r}")

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from tagger import __version__, schemes
+from tagger.corpora import CorpusSource
 from tagger.errors import TaggerError
 from tagger.files import atomic_folder
 from tagger.settings import TrainConfig
@@ -45,7 +46,8 @@ MANIFEST = "manifest.json"
 
 @dataclass(frozen=True)
 class CorpusInfo:
-    """Where a model's training data came from, for the record and for `evaluate`."""
+    """Where a model's training data came from (a `CorpusSource`'s fields, kept flat in
+    config.json) and how much of it there was."""
 
     dataset: str
     tag_column: str
@@ -56,6 +58,12 @@ class CorpusInfo:
     config: str | None = None  # the hub configuration, e.g. en_ewt
     revision: str | None = None
     token_column: str = "tokens"
+
+    @property
+    def source(self) -> CorpusSource:
+        """The corpus, to load it again as the model was trained on it."""
+        return CorpusSource(self.dataset, self.config, self.revision, self.tag_column,
+                            self.token_column)
 
 
 @dataclass(frozen=True)

@@ -15,16 +15,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tagger.corpora import SOURCE_KEYS, CorpusSource
 from tagger.errors import TaggerError
 from tagger.settings import TrainConfig
 
-# The keyword arguments of `corpora.load_corpus` a recipe may give.
-DATASET_KEYS = ("dataset", "config", "revision", "tag_column", "token_column")
+# A recipe names its corpus with the fields of `corpora.CorpusSource`.
+DATASET_KEYS = SOURCE_KEYS
 
 
 @dataclass(frozen=True)
 class Recipe:
-    """A corpus (`load_corpus` arguments) and the settings to train on it."""
+    """A corpus (`corpora.CorpusSource` fields) and the settings to train on it."""
 
     dataset: dict[str, Any] = field(default_factory=dict)
     settings: TrainConfig = field(default_factory=TrainConfig)
@@ -38,12 +39,10 @@ class Recipe:
 
     def load_corpus(self):
         """The recipe's corpus (a `corpora.Corpus`)."""
-        from tagger.corpora import load_corpus
-
         if not self.dataset.get("dataset"):
             raise TaggerError("no corpus: give `dataset`, or a recipe that names one",
                               param="dataset")
-        return load_corpus(**self.dataset)
+        return CorpusSource(**self.dataset).load()
 
 
 def load_recipe(path: Path) -> Recipe:

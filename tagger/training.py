@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import itertools
 import time
 from collections.abc import Sequence
@@ -20,7 +21,7 @@ import tensorflow as tf
 from tagger import batching, checkpoints, distribution, schemes
 from tagger.backends.keras.backend import KerasBackend
 from tagger.backends.keras.network import LearningRate, build_model, compile_model
-from tagger.corpora import Corpus
+from tagger.corpora import Corpus, CorpusSource
 from tagger.embeddings import read_vectors, rows_of
 from tagger.errors import TaggerError
 from tagger.evaluation import score
@@ -71,11 +72,11 @@ def train(corpus: Corpus, config: TrainConfig, *, progress: Progress | None = No
                       f"{vectors.dimension}; vocabulary {train_words} train words + "
                       f"{len(featurizer.words) - train_words} from the vectors")
     features = _ragged_features(featurizer, sentences)
-    info = CorpusInfo(dataset=corpus.name, tag_column=corpus.tag_column, notes=corpus.notes,
+    source = corpus.source or CorpusSource(corpus.name, tag_column=corpus.tag_column)
+    info = CorpusInfo(**dataclasses.asdict(source), notes=corpus.notes,
                       train_sentences=len(train_split),
                       train_tokens=sum(len(w) for w in sentences),
-                      validation_sentences=len(validation), config=corpus.config,
-                      revision=corpus.revision, token_column=corpus.token_column)
+                      validation_sentences=len(validation))
     gold = [t for _, t in train_split]
     # Variables made in the strategy's scope are mirrored on every worker.
     with strategy.scope() if strategy else contextlib.nullcontext():

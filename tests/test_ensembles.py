@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from tagger.cli import main
-from tagger.corpora import load_corpus
+from tagger.corpora import CorpusSource, load_corpus
 from tagger.ensembles import combine
 from tagger.errors import TaggerError
 from tagger.evaluation import evaluate_model
@@ -112,6 +112,7 @@ def test_ensemble_scores_on_the_corpus_as_its_members_loaded_it(tmp_path: Path):
     output = tmp_path / "ensemble"
     result = CliRunner().invoke(main, ["ensemble", *map(str, paths), "-o", str(output)])
     assert result.exit_code == 0, result.output
-    expected = evaluate_model(output, str(folder), token_column="words", backend="keras")
+    expected = evaluate_model(output, CorpusSource(str(folder), token_column="words"),
+                              backend="keras")
     assert json.loads((output / "metrics.json").read_text())["validation_score"] == \
         expected["score"]
