@@ -31,7 +31,7 @@ both return
 from __future__ import annotations
 
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 import tensorflow as tf
@@ -41,8 +41,10 @@ from tagger.backends.keras import crf
 from tagger.backends.keras.network import TaggerModel
 from tagger.features import CASING_CLASSES, CASING_OTHER, MAX_WORD_CHARS
 from tagger.files import atomic_folder
-from tagger.pipeline import Tagger
 from tagger.vocabulary import PAD_ID, UNK_ID
+
+if TYPE_CHECKING:  # the pipeline loads backends; this module only reads a loaded tagger
+    from tagger.pipeline import Tagger
 
 TOKENS_SIGNATURE = "tag_tokens"
 # Codes of tag prefixes for finding spans in the graph.
