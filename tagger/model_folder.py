@@ -24,13 +24,15 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tagger import __version__, schemes
-from tagger.corpora import CorpusSource
 from tagger.errors import TaggerError
 from tagger.files import atomic_folder
 from tagger.settings import TrainConfig
+
+if TYPE_CHECKING:  # imported where used: tagging never loads a corpus
+    from tagger.corpora import CorpusSource
 
 FORMAT = "tagger-model"
 FORMAT_VERSION = 3
@@ -62,6 +64,8 @@ class CorpusInfo:
     @property
     def source(self) -> CorpusSource:
         """The corpus, to load it again as the model was trained on it."""
+        from tagger.corpora import CorpusSource
+
         return CorpusSource(self.dataset, self.config, self.revision, self.tag_column,
                             self.token_column)
 

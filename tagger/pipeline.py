@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +49,7 @@ class Tagger:
         self.backend = backend
         self.metrics = metrics
         self.records = Records(config)
-        self._network = ThreadPoolExecutor(max_workers=1, thread_name_prefix="network")
+        self._network = None  # the backend's thread, made when a call has several batches
         self.weights_changed()
 
     @classmethod
@@ -132,11 +131,19 @@ class Tagger:
         network releases the GIL, so it overlaps with the Python work around it.
         """
         lengths = np.fromiter(map(len, sentences), np.int64, len(sentences))
+        batches = [rows for rows in batching.sorted_batches(
+            lengths, self.backend.max_batch_tokens, self.backend.max_batch_sentences)
+            if lengths[rows[0]] > 0]  # empty sentences: nothing to score
+        if len(batches) == 1:  # nothing to overlap with (one sentence, one request)
+            yield batches[0], lengths[batches[0]], self.backend.scores(
+                self.inputs([sentences[r] for r in batches[0]], lengths[batches[0]]))
+            return
+        if self._network is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._network = ThreadPoolExecutor(max_workers=1, thread_name_prefix="network")
         pending: deque = deque()
-        for rows in batching.sorted_batches(lengths, self.backend.max_batch_tokens,
-                                            self.backend.max_batch_sentences):
-            if lengths[rows[0]] == 0:
-                break  # the rest are empty too: nothing to score
+        for rows in batches:
             batch_lengths = lengths[rows]
             inputs = self.inputs([sentences[r] for r in rows], batch_lengths)
             pending.append((rows, batch_lengths,
