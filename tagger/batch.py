@@ -297,8 +297,8 @@ def tag_file(tagger, source: Source, output: str, fmt: str, *, quiet: bool = Fal
 def _collecting_per_block() -> Iterator[None]:
     """Python's cyclic garbage collector paused while tagging, but for one young-generation
     collection per block: each block allocates many small lists and dicts that hold no
-    cycles, which would otherwise set off a collection every few hundred records
-    (scripts/bench_speed.py measures the effect)."""
+    cycles, which would otherwise set off a collection every few hundred records (the
+    README's Speed section gives the effect)."""
     enabled = gc.isenabled()
     gc.disable()
     try:

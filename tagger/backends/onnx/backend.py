@@ -23,7 +23,7 @@ class OnnxBackend:
 
     name = "onnx"
     # Padded tokens and sentences per call: smaller batches than the keras backend's suit
-    # ONNX Runtime here (scripts/bench_speed.py measures both).
+    # ONNX Runtime (measured in the README's Speed section).
     max_batch_tokens = 4096
     max_batch_sentences = 128
 
