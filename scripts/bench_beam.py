@@ -1,7 +1,7 @@
 """Batch tagging on Apache Beam's DirectRunner: 1 worker process against 2, in one run.
 
 Tags --files files of the recipe's validation sentences (repeated to --tokens tokens in all)
-with `python -m tagger.beam` on an exported ONNX model folder (exported here from
+with `python -m tagger.apps.beam` on an exported ONNX model folder (exported here from
 models/benchmark/NAME, which bench_speed.py trains), each setting --repeats times, in turn,
 and `tagger tag` on the same text as one file for reference. Reports wall seconds from
 process start to exit, tokens/s and peak RSS of the largest process (medians).
@@ -56,7 +56,7 @@ def main() -> None:
                 [tagger, "tag", str(model), "-i", str(whole), "-o", str(work / "tag.jsonl"),
                  "-q"],
             **{f"DirectRunner, {n} worker{'s' * (n > 1)}":
-               [sys.executable, "-m", "tagger.beam", "--model", str(model), "--input",
+               [sys.executable, "-m", "tagger.apps.beam", "--model", str(model), "--input",
                 str(work / "in" / "*.txt"), "--output", str(work / "out" / f"w{n}"),
                 "--direct_running_mode=multi_processing", f"--direct_num_workers={n}"]
                for n in (1, 2)},

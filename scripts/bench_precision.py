@@ -35,7 +35,7 @@ from tagger import batching
 from tagger.evaluation import score
 from tagger.model_folder import NETWORK
 from tagger.pipeline import Tagger
-from tagger.recipes import load_recipe
+from tagger.training.recipes import load_recipe
 
 
 class OpenVinoNetwork:

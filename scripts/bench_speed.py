@@ -371,7 +371,7 @@ def main() -> None:
                                     tagger, work, args))
             print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
         reference = next((r for r in rows if r["corpus"] == "conll2003"), rows[0])
-        from tagger.recipes import load_recipe
+        from tagger.training.recipes import load_recipe
 
         dataset = load_recipe(conll).dataset["dataset"]
         crf_rate = crfsuite_speed(dataset, work / f"{reference['corpus']}.txt",

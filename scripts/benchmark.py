@@ -61,7 +61,7 @@ def table(headers: list[str], rows: list[list]) -> str:
 
 def validation_sentences(recipe: Path) -> list[list[str]]:
     """The token lists of the recipe's validation split."""
-    from tagger.recipes import load_recipe
+    from tagger.training.recipes import load_recipe
 
     corpus = load_recipe(recipe).load_corpus()
     return [tokens for tokens, _ in corpus.split("validation")]

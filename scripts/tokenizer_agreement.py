@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from tagger import conll
-from tagger.tokenizing import char_offsets, tokenize
+from tagger.text.tokenizer import char_offsets, tokenize
 
 
 def gold_sentences(path: Path) -> list[tuple[str, list[str]]]:

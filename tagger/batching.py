@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from tagger.vocabulary import PAD_ID, UNK_ID
+from tagger.text.vocabulary import PAD_ID, UNK_ID
 
 if TYPE_CHECKING:  # imported where used: the tagging pipeline batches without it
     import tensorflow as tf

@@ -6,7 +6,7 @@
 
 One pipeline, free of TensorFlow, whatever runs the network:
 
-    text -> tokens (tokenizing.split_texts) -> ids (features.Featurizer)
+    text -> tokens (tokenizer.split_texts) -> ids (features.Featurizer)
          -> length-sorted padded batches (batching.sorted_batches)
          -> backend.scores (tagger.backends: onnx or keras)
          -> best labels and confidences (decoding.Decoder) -> records (records.Records)
@@ -25,12 +25,13 @@ from typing import Any
 
 import numpy as np
 
-from tagger import backends, batching, model_folder, tokenizing
+from tagger import backends, batching, model_folder
 from tagger.decoding import Decoder
 from tagger.errors import TaggerError
-from tagger.features import Featurizer, with_rows
 from tagger.model_folder import ModelConfig
 from tagger.records import Records, Scored, Tagged, TextPredictions
+from tagger.text import tokenizer
+from tagger.text.features import Featurizer, with_rows
 
 
 class Tagger:
@@ -156,7 +157,7 @@ class Tagger:
 
     def predict_texts(self, texts: Sequence[str]) -> TextPredictions:
         """Label ids and confidences of raw texts, with their tokens' character offsets."""
-        sentences, starts, ends, splits = tokenizing.split_texts(texts)
+        sentences, starts, ends, splits = tokenizer.split_texts(texts)
         return TextPredictions(*self.predict_tokens(sentences), sentences, splits, starts,
                                ends)
 

@@ -4,7 +4,7 @@ error."""
 import pytest
 from click.testing import CliRunner, Result
 
-from tagger.cli import main
+from tagger.apps.cli import main
 
 # Confidences are floats that move by float32 rounding between batch compositions (and
 # round to a neighbouring 4th decimal); everything else in a record is exact.

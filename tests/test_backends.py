@@ -13,15 +13,15 @@ import pytest
 from click.testing import CliRunner
 
 from tagger import backends, model_folder
+from tagger.apps.cli import main
 from tagger.backends.keras.savedmodel import export
-from tagger.cli import main
 from tagger.corpora import load_corpus
-from tagger.ensembles import combine
 from tagger.errors import TaggerError
 from tagger.model_folder import CHARS_NETWORK, NETWORK
 from tagger.pipeline import Tagger
 from tagger.settings import TrainConfig
 from tagger.training import train
+from tagger.training.ensembles import combine
 
 from .conftest import DEMO
 from .helpers import assert_same_records, assert_same_up_to_ties
@@ -248,7 +248,7 @@ def test_export_onnx_writes_a_model_folder_of_its_own(demo_model: Path, tmp_path
 CLI_CLIENT = r"""
 import sys
 from tagger import model_folder
-from tagger.cli import main
+from tagger.apps.cli import main
 try:
     main(sys.argv[1:])
 except SystemExit as done:

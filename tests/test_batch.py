@@ -1,6 +1,6 @@
 import io
 
-from tagger import batch
+from tagger.apps import batch
 from tagger.progress import Progress
 
 

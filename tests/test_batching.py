@@ -2,7 +2,7 @@ import numpy as np
 import tensorflow as tf
 
 from tagger import batching
-from tagger.vocabulary import UNK_ID
+from tagger.text.vocabulary import UNK_ID
 
 
 def _data(lengths, word_ids=None):

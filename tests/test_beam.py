@@ -14,8 +14,8 @@ from apache_beam.io.localfilesystem import LocalFileSystem
 from apache_beam.testing.util import assert_that, equal_to
 from click.testing import CliRunner
 
-from tagger import beam
-from tagger.cli import main
+from tagger.apps import beam
+from tagger.apps.cli import main
 from tagger.errors import TaggerError
 from tagger.pipeline import Tagger
 
@@ -32,7 +32,7 @@ def onnx_model(demo_model: Path) -> Path:
 
 
 def _run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "tagger.beam", *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "tagger.apps.beam", *args], capture_output=True,
                           text=True, check=False, timeout=600)
 
 
@@ -180,14 +180,14 @@ def test_a_model_folder_on_another_filesystem_is_copied_and_tags_the_same(
 
 def test_help_prints_no_warning_from_beam_imports():
     """Beam's BigQuery client warns at import that libraries tagger never uses are missing."""
-    result = subprocess.run([sys.executable, "-m", "tagger.beam", "--help"],
+    result = subprocess.run([sys.executable, "-m", "tagger.apps.beam", "--help"],
                             capture_output=True, text=True, check=True)
     assert "--model" in result.stdout
     assert result.stderr == ""
 
 
 def test_importing_keeps_the_programs_own_logging_setting():
-    code = ("import logging; logging.disable(logging.CRITICAL); import tagger.beam; "
+    code = ("import logging; logging.disable(logging.CRITICAL); import tagger.apps.beam; "
             "print(logging.root.manager.disable)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=True)

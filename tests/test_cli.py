@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from tagger.cli import main
+from tagger.apps.cli import main
 
 from .conftest import DEMO
 from .helpers import assert_one_line_error
@@ -24,7 +24,7 @@ def run(*args: str, input: str | bytes | None = None):
 
 
 def test_help_does_not_import_tensorflow():
-    code = "import sys; from tagger.cli import main; assert 'tensorflow' not in sys.modules"
+    code = "import sys; from tagger.apps.cli import main; assert 'tensorflow' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
     assert "train" in run("--help").output
 
@@ -221,7 +221,7 @@ def test_text_and_input_together_is_a_usage_error(demo_model: Path):
 
 def test_real_process_exit_code_and_stderr(tmp_path: Path):
     """Outside the test runner: the installed command prints one line and exits 2."""
-    proc = subprocess.run([sys.executable, "-m", "tagger.cli", "tag", str(tmp_path), "hi"],
+    proc = subprocess.run([sys.executable, "-m", "tagger.apps.cli", "tag", str(tmp_path), "hi"],
                           capture_output=True, text=True)
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0 and proc.stderr.startswith("error: ")
@@ -232,7 +232,7 @@ def test_closed_pipe_stops_quietly(demo_model: Path, tmp_path: Path):
     source = tmp_path / "in.txt"
     source.write_text("Oslo is big.\n" * 20000)
     proc = subprocess.run(
-        f"{sys.executable} -m tagger.cli tag {demo_model} -i {source} -q | head -1",
+        f"{sys.executable} -m tagger.apps.cli tag {demo_model} -i {source} -q | head -1",
         shell=True, capture_output=True, text=True)
     assert json.loads(proc.stdout)["tokens"] == ["Oslo", "is", "big", "."]
     assert proc.stderr == ""

@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tagger.distribution import Cluster, cluster_from_env
 from tagger.errors import TaggerError
 from tagger.pipeline import Tagger
+from tagger.training.distribution import Cluster, cluster_from_env
 
 from .conftest import DEMO, SHARED, free_port
 
@@ -25,7 +25,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.distributed]
 WORKER = r"""
 import sys
 import numpy as np
-from tagger import cli, training
+from tagger import training
+from tagger.apps import cli
 
 train = training.train
 

@@ -4,12 +4,12 @@ import numpy as np
 import pytest
 
 from tagger.corpora import load_corpus
-from tagger.embeddings import read_vectors
 from tagger.errors import TaggerError
 from tagger.pipeline import Tagger
 from tagger.settings import TrainConfig
+from tagger.text.vocabulary import UNK_ID, Vocabulary
 from tagger.training import train
-from tagger.vocabulary import UNK_ID, Vocabulary
+from tagger.training.embeddings import read_vectors
 
 from .conftest import DEMO
 

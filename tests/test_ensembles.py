@@ -8,14 +8,14 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from tagger.cli import main
+from tagger.apps.cli import main
 from tagger.corpora import CorpusSource, load_corpus
-from tagger.ensembles import combine
 from tagger.errors import TaggerError
 from tagger.evaluation import evaluate_model
 from tagger.pipeline import Tagger
 from tagger.settings import TrainConfig
 from tagger.training import train
+from tagger.training.ensembles import combine
 
 from .conftest import DEMO
 

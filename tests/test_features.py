@@ -2,7 +2,9 @@ from pathlib import Path
 
 import pytest
 
-from tagger.features import (
+from tagger.model_folder import ModelConfig
+from tagger.settings import TrainConfig
+from tagger.text.features import (
     CASING_CLASSES,
     CASING_OTHER,
     CASING_SIZE,
@@ -11,9 +13,7 @@ from tagger.features import (
     Featurizer,
     casing_class,
 )
-from tagger.model_folder import ModelConfig
-from tagger.settings import TrainConfig
-from tagger.vocabulary import UNK_ID, Vocabulary
+from tagger.text.vocabulary import UNK_ID, Vocabulary
 
 CLASS = {name: i for i, (name, _) in enumerate(CASING_CLASSES, 1)}
 

@@ -8,9 +8,9 @@ import pytest
 
 from tagger import model_folder
 from tagger.errors import TaggerError
-from tagger.features import Featurizer
 from tagger.pipeline import Tagger
 from tagger.settings import TrainConfig
+from tagger.text.features import Featurizer
 from tagger.training import untrained
 
 SENTENCES = [["Ada", "Lovelace", "wrote", "notes", "."], ["Notes", "by", "Ada", "!"],

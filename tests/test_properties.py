@@ -13,9 +13,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tagger import batch, schemes, tokenizing
+from tagger import schemes
+from tagger.apps import batch
 from tagger.pipeline import Tagger
 from tagger.records import Records, Scored
+from tagger.text import tokenizer
 
 from .helpers import assert_same_records
 
@@ -152,10 +154,10 @@ def test_records_read_the_spans_schemes_reads_from_any_tags(texts, min_confidenc
 def test_texts_split_together_split_as_each_alone(texts):
     """`split_texts` finds every text's tokens in one pass over the texts joined by
     newlines: no token may cross from one text into the next, newlines in texts included."""
-    tokens, starts, ends, splits = tokenizing.split_texts(texts)
+    tokens, starts, ends, splits = tokenizer.split_texts(texts)
     assert len(tokens) == len(texts) and splits[-1] == len(starts) == len(ends)
     for i, text in enumerate(texts):
-        alone = tokenizing.split(text)
+        alone = tokenizer.split(text)
         together = list(zip(starts[splits[i]:splits[i + 1]].tolist(),
                             ends[splits[i]:splits[i + 1]].tolist(), strict=True))
         assert together == alone

@@ -4,10 +4,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from tagger.cli import main
+from tagger.apps.cli import main
 from tagger.errors import TaggerError
-from tagger.recipes import load_recipe
 from tagger.settings import TrainConfig
+from tagger.training.recipes import load_recipe
 
 from .conftest import DEMO, ROOT
 

@@ -17,8 +17,8 @@ from types import SimpleNamespace
 import pytest
 from starlette.testclient import TestClient
 
+from tagger.apps.serve import Batcher, Limits, Metrics, RequestError, create_app
 from tagger.pipeline import Tagger
-from tagger.serve import Batcher, Limits, Metrics, RequestError, create_app
 
 from .conftest import ROOT, free_port
 from .helpers import assert_same_records
@@ -189,7 +189,7 @@ def server(demo_model: Path):
     """`tagger serve` in its own process on a free port, once it is ready."""
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "tagger.cli", "serve", str(demo_model), "--port", str(port),
+        [sys.executable, "-m", "tagger.apps.cli", "serve", str(demo_model), "--port", str(port),
          "--name", "demo"], stderr=subprocess.PIPE, text=True)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120

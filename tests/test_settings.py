@@ -6,7 +6,7 @@ import re
 import pytest
 from click.testing import CliRunner
 
-from tagger.cli import main
+from tagger.apps.cli import main
 from tagger.errors import TaggerError
 from tagger.settings import SECTIONS, SPECS, TrainConfig
 

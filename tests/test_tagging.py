@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from tagger import decoding
-from tagger.batch import tag_stream
+from tagger.apps.batch import tag_stream
 from tagger.corpora import load_corpus
 from tagger.pipeline import Tagger
 from tagger.settings import TrainConfig
@@ -39,7 +39,7 @@ def test_batched_tagging_equals_one_sentence_at_a_time(demo_tagger: Tagger):
 
 
 def test_stream_keeps_order_and_one_record_per_line(demo_tagger: Tagger, monkeypatch):
-    monkeypatch.setattr("tagger.batch.CHUNK_LINES", 3)  # several chunks
+    monkeypatch.setattr("tagger.apps.batch.CHUNK_LINES", 3)  # several chunks
     lines = ["Mei Lin met Jonas Weber.", "", "   ", "Prices rose.", "Oslo", "", "Go."]
     records = list(tag_stream(demo_tagger, lines, pretokenized=False))
     assert [r.text for r in records] == lines
@@ -51,7 +51,7 @@ def test_stream_keeps_order_and_one_record_per_line(demo_tagger: Tagger, monkeyp
 def test_streamed_chunks_tag_like_each_line_alone(demo_tagger: Tagger, monkeypatch,
                                                   pretokenized):
     """The pipelined stream (a worker thread, chunks in flight) changes no tag or order."""
-    monkeypatch.setattr("tagger.batch.CHUNK_LINES", 7)
+    monkeypatch.setattr("tagger.apps.batch.CHUNK_LINES", 7)
     sentences = [w for w, _ in load_corpus(str(DEMO)).split("validation")[:60]]
     items = sentences if pretokenized else [" ".join(s) for s in sentences]
     streamed = list(tag_stream(demo_tagger, items, pretokenized=pretokenized))

@@ -3,7 +3,7 @@ import pytest
 import tensorflow as tf
 
 from tagger.backends.keras.savedmodel import tokenize
-from tagger.tokenizing import split
+from tagger.text.tokenizer import split
 
 from .texts import ODD, corpus_texts
 

@@ -7,7 +7,7 @@ import h5py
 import numpy as np
 import pytest
 
-from tagger import checkpoints, model_folder, schemes
+from tagger import model_folder, schemes
 from tagger.backends.keras.network import CharLSTM
 from tagger.corpora import load_corpus
 from tagger.errors import TaggerError
@@ -15,7 +15,7 @@ from tagger.evaluation import evaluate_tagger
 from tagger.pipeline import Tagger
 from tagger.progress import Progress
 from tagger.settings import TrainConfig
-from tagger.training import train
+from tagger.training import checkpoints, train
 
 from .conftest import DEMO
 

@@ -1,7 +1,7 @@
 from pathlib import Path
 
-from tagger.features import Featurizer
-from tagger.vocabulary import PAD_ID, UNK_ID, Vocabulary
+from tagger.text.features import Featurizer
+from tagger.text.vocabulary import PAD_ID, UNK_ID, Vocabulary
 
 
 def _word_ids(vocab: Vocabulary, tokens: list[str]) -> list[int]:

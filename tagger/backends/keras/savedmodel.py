@@ -36,12 +36,13 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 import tensorflow as tf
 
-from tagger import decoding, model_folder, schemes, tokenizing
+from tagger import decoding, model_folder, schemes
 from tagger.backends.keras import crf
 from tagger.backends.keras.network import TaggerModel
-from tagger.features import CASING_CLASSES, CASING_OTHER, MAX_WORD_CHARS
 from tagger.files import atomic_folder
-from tagger.vocabulary import PAD_ID, UNK_ID
+from tagger.text import tokenizer
+from tagger.text.features import CASING_CLASSES, CASING_OTHER, MAX_WORD_CHARS
+from tagger.text.vocabulary import PAD_ID, UNK_ID
 
 if TYPE_CHECKING:  # the pipeline loads backends; this module only reads a loaded tagger
     from tagger.pipeline import Tagger
@@ -220,16 +221,16 @@ class Tokenized(NamedTuple):
 
 
 def tokenize(texts: tf.Tensor) -> Tokenized:
-    """`tokenizing.split` in TensorFlow Text: tokens with UTF-8 byte offsets."""
+    """`tokenizer.split` in TensorFlow Text: tokens with UTF-8 byte offsets."""
     import tensorflow_text as tf_text
 
     texts = tf.strings.regex_replace(texts, r"\x00", " ")
     words, starts, _ = tf_text.regex_split_with_offsets(
-        texts, tokenizing.TOKEN_PATTERN + f"|{tokenizing.SPACE}+", tokenizing.TOKEN_PATTERN)
+        texts, tokenizer.TOKEN_PATTERN + f"|{tokenizer.SPACE}+", tokenizer.TOKEN_PATTERN)
     # Second pass over the flat list of words: split off clitics, then regroup by text.
     # Flat-value arithmetic keeps the compiled graph small (ragged broadcasting does not).
     pieces, p_starts, p_ends = tf_text.regex_split_with_offsets(
-        words.flat_values, tokenizing.CLITIC_PATTERN, tokenizing.CLITIC_PATTERN)
+        words.flat_values, tokenizer.CLITIC_PATTERN, tokenizer.CLITIC_PATTERN)
     word_start = tf.gather(starts.flat_values, pieces.value_rowids())
     pieces_per_text = tf.math.unsorted_segment_sum(pieces.row_lengths(), words.value_rowids(),
                                                    words.nrows())

@@ -273,7 +273,7 @@ def create_app(tagger, name: str, limits: Limits = Limits()) -> Starlette:
         return Response(generate_latest(metrics.registry),
                         media_type="text/plain; version=0.0.4; charset=utf-8")
 
-    page = resources.files("tagger").joinpath("page.html").read_text(encoding="utf-8")
+    page = resources.files("tagger.apps").joinpath("page.html").read_text(encoding="utf-8")
 
     async def index(request: Request) -> Response:
         return HTMLResponse(page.replace("{{NAME}}", name))

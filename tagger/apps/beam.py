@@ -1,7 +1,7 @@
 """Batch tagging on Apache Beam: `tagger tag`'s records for text of any size, on any runner
 (the DirectRunner here; Flink, Spark or Dataflow unchanged).
 
-    python -m tagger.beam --model models/conll-onnx --input 'texts/*.txt' \\
+    python -m tagger.apps.beam --model models/conll-onnx --input 'texts/*.txt' \\
         --output tagged/conll --direct_running_mode=multi_processing --direct_num_workers=2
 
 reads every file the pattern matches, one text per line (`--input-format jsonl`: JSON Lines
@@ -31,8 +31,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from tagger import model_folder
+from tagger.apps.batch import text_of
 from tagger.backends import CHOICES
-from tagger.batch import text_of
 from tagger.errors import TaggerError
 from tagger.pipeline import Tagger
 
@@ -48,7 +48,7 @@ try:
     from apache_beam.ml.inference.base import KeyedModelHandler, ModelHandler, RunInference
     from apache_beam.options.pipeline_options import PipelineOptions
 except ImportError:
-    MISSING = "tagger.beam needs Apache Beam: pip install 'tagger[beam]'"
+    MISSING = "tagger.apps.beam needs Apache Beam: pip install 'tagger[beam]'"
     if __name__ == "__main__":
         sys.exit(f"error: {MISSING}")
     raise ImportError(MISSING) from None
@@ -178,7 +178,7 @@ def check(model: str, pattern: str) -> None:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m tagger.beam", description=__doc__.split("\n\n")[0],
+        prog="python -m tagger.apps.beam", description=__doc__.split("\n\n")[0],
         epilog="Other options go to Beam (e.g. --runner, --direct_num_workers).")
     parser.add_argument("--model", required=True, help="model folder (local, gs://, ...)")
     parser.add_argument("--input", required=True, help="file pattern, e.g. 'texts/*.txt'")

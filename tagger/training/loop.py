@@ -18,18 +18,19 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tagger import batching, checkpoints, distribution, schemes
+from tagger import batching, schemes
 from tagger.backends.keras.backend import KerasBackend
 from tagger.backends.keras.network import LearningRate, build_model, compile_model
 from tagger.corpora import Corpus, CorpusSource
-from tagger.embeddings import read_vectors, rows_of
 from tagger.errors import TaggerError
 from tagger.evaluation import score
-from tagger.features import Featurizer
 from tagger.model_folder import CorpusInfo, ModelConfig
 from tagger.pipeline import Tagger
 from tagger.progress import Progress, clock, rate
 from tagger.settings import OptimizationSettings, TrainConfig
+from tagger.text.features import Featurizer
+from tagger.training import checkpoints, distribution
+from tagger.training.embeddings import read_vectors, rows_of
 
 
 def train(corpus: Corpus, config: TrainConfig, *, progress: Progress | None = None,

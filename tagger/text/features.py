@@ -25,7 +25,7 @@ from tagger import model_folder
 from tagger.batching import positions_in_rows
 from tagger.errors import TaggerError
 from tagger.settings import FeatureSettings
-from tagger.vocabulary import UNK_ID, Vocabulary, read_words
+from tagger.text.vocabulary import UNK_ID, Vocabulary, read_words
 
 MAX_WORD_CHARS = 24  # longer tokens (URLs) keep their first characters
 # Checked in order; the first that matches the whole token gives its class (0 is padding).

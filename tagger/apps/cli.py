@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from tagger import backends
-from tagger.batch import FORMATS, INPUT_FORMATS
+from tagger.apps.batch import FORMATS, INPUT_FORMATS
 from tagger.errors import TaggerError
 from tagger.settings import SECTIONS, SPECS, Spec
 
@@ -177,7 +177,7 @@ def train(ctx, recipe, output, force, checkpoint_dir, quiet, **options):
     train together and worker 0 writes the model (see the README). With --checkpoint-dir,
     a stopped training (or cluster) resumes when the same command runs again."""
     from tagger import model_folder
-    from tagger.recipes import Recipe, load_recipe
+    from tagger.training.recipes import Recipe, load_recipe
 
     given = {name: value for name, value in options.items()
              if ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT}
@@ -217,7 +217,7 @@ def _load_tagger(path: Path, runtime: str = "auto"):
 def _workers(path: Path, runtime: str, jobs: int):
     """Worker processes for batch tagging; the folder is checked here, loaded in each."""
     from tagger import model_folder
-    from tagger.batch import Workers
+    from tagger.apps.batch import Workers
 
     model_folder.read(path)
     if backends.resolve(path, runtime).tensorflow:
@@ -266,7 +266,7 @@ def tag(model, text, input_path, output, fmt, input_format, confidence, min_conf
     """
     if bool(text) == bool(input_path):
         raise click.UsageError("give either TEXT or --input FILE (or '-' for stdin)")
-    from tagger import batch
+    from tagger.apps import batch
 
     if text:
         tagger = _load_tagger(model, runtime)
@@ -304,7 +304,7 @@ def serve(model, host, port, name, runtime, **limits):
 
     Open http://HOST:PORT/ to try it. SIGTERM lets requests in flight finish, then exits 0.
     """
-    from tagger import serve as server
+    from tagger.apps import serve as server
 
     server.check_address(host, port)  # before the model loads
     tagger = _load_tagger(model, runtime)
@@ -363,8 +363,8 @@ def ensemble(models, output, force):
     for path in models:
         model_folder.read(path, verify=False)  # a missing folder fails before TensorFlow
     _silence_native_logs()
-    from tagger.ensembles import combine, score_on_validation
     from tagger.pipeline import Tagger
+    from tagger.training.ensembles import combine, score_on_validation
 
     tagger = combine([Tagger.load(path, "keras") for path in models])
     score_on_validation(tagger)

@@ -1,0 +1,1 @@
+"""Text to the network's ids: the tokenizer, the vocabulary, the featurizer."""
