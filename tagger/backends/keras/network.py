@@ -94,6 +94,10 @@ class EncoderParts:
                                         name="casing_embedding") if config.casing_size else None
         # Locked (variational) dropout draws one mask per sentence, shared by all its words.
         noise_shape = (None, 1, None) if network.locked_dropout else None
+        # Made in the order of the network, input to output: each layer's random state is
+        # drawn when it is made, so the order fixes what a seed trains.
+        feature_dropout = keras.layers.Dropout(network.dropout, noise_shape,
+                                               name="feature_dropout")
         recurrent, dropouts = [], []
         for i in range(network.layers):
             lstm = keras.layers.LSTM(network.units, return_sequences=True, name=f"lstm_{i}")
@@ -106,9 +110,8 @@ class EncoderParts:
         dense = keras.layers.Dense(len(config.network_labels),
                                    activation=None if config.crf else "softmax",
                                    name="emissions" if config.crf else "tags")
-        return cls(word_embedding, chars, casing,
-                   keras.layers.Dropout(network.dropout, noise_shape, name="feature_dropout"),
-                   recurrent, dropouts, dense, not config.crf)
+        return cls(word_embedding, chars, casing, feature_dropout, recurrent, dropouts, dense,
+                   not config.crf)
 
     @property
     def char_size(self) -> int:
