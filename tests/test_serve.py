@@ -250,3 +250,22 @@ def test_sigterm_lets_the_request_in_flight_finish_then_exits_0(server):
     sender.join(timeout=120)
     assert process.wait(timeout=60) == 0
     assert len(answers) == 1 and len(answers[0]["records"]) == 200
+
+
+def test_unknown_paths_wrong_methods_and_deep_nesting_get_json_errors(client):
+    """Every error is JSON with a message; nesting deeper than Python's parser goes is a
+    400 for that request, and the server carries on."""
+    missing = client.get("/v2/nothing")
+    assert missing.status_code == 404 and "/v2/nothing" in missing.json()["error"]
+    wrong = client.get("/v1/tag")
+    assert wrong.status_code == 405 and "GET is not allowed" in wrong.json()["error"]
+    nested = client.post("/v1/tag", content=b'{"texts": ' + b"[" * 5_000 + b"]" * 5_000
+                         + b"}")
+    assert nested.status_code == 400 and "nested too deeply" in nested.json()["error"]
+    assert client.post("/v1/tag", json={"texts": ["Oslo"]}).status_code == 200
+
+
+def test_the_model_name_is_escaped_on_the_page(demo_tagger: Tagger):
+    with TestClient(create_app(demo_tagger, "<img src=x onerror=alert(1)>", LIMITS)) as client:
+        page = client.get("/").text
+    assert "<img" not in page and "&lt;img src=x onerror=alert(1)&gt;" in page

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import html
 import json
 import signal
 import socket
@@ -29,6 +30,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
@@ -276,7 +278,7 @@ def create_app(tagger, name: str, limits: Limits = Limits()) -> Starlette:
     page = resources.files("tagger.apps").joinpath("page.html").read_text(encoding="utf-8")
 
     async def index(request: Request) -> Response:
-        return HTMLResponse(page.replace("{{NAME}}", name))
+        return HTMLResponse(page.replace("{{NAME}}", html.escape(name)))
 
     routes = [
         Route("/", endpoint("page", index)),
@@ -288,7 +290,16 @@ def create_app(tagger, name: str, limits: Limits = Limits()) -> Starlette:
         Route("/v1/models/{name}/metadata", endpoint("metadata", metadata)),
         Route("/v1/models/{name}:predict", endpoint("predict", predict), methods=["POST"]),
     ]
-    return Starlette(routes=routes, lifespan=lifespan)
+    async def http_error(request: Request, error: HTTPException) -> Response:
+        # Unknown paths and wrong methods: JSON, like every other error.
+        message = {404: f"no such path {request.url.path}",
+                   405: f"{request.method} is not allowed on {request.url.path}"}
+        metrics.requests.labels("other", str(error.status_code)).inc()
+        return JSONResponse({"error": message.get(error.status_code, error.detail)},
+                            error.status_code, dict(error.headers or {}))
+
+    return Starlette(routes=routes, lifespan=lifespan,
+                     exception_handlers={HTTPException: http_error})
 
 
 async def read_json(request: Request, limit: int) -> dict:
@@ -305,6 +316,8 @@ async def read_json(request: Request, limit: int) -> dict:
         data = json.loads(body)
     except (ValueError, UnicodeDecodeError) as error:
         raise RequestError(400, f"the body is not valid JSON ({error})") from None
+    except RecursionError:  # Python's parser recurses once per level of nesting
+        raise RequestError(400, "the body's JSON is nested too deeply") from None
     if not isinstance(data, dict):
         raise RequestError(400, "the body must be a JSON object")
     return data
