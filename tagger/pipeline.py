@@ -84,6 +84,9 @@ class Tagger:
         per word, the CRF's scores): training calls it after each epoch."""
         crf = self.backend.crf if self.config.crf else None
         self.decoder = Decoder(self.config.network_labels, self.config.network_scheme, crf)
+        self._forget_char_features()
+
+    def _forget_char_features(self) -> None:
         self._char_features = np.zeros((1, self.backend.char_size), np.float32)
         self._computed = 1  # slots below this have their features
         self._generation = self.featurizer.generation
@@ -170,7 +173,7 @@ class Tagger:
         features["lengths"] = np.maximum(lengths, 1).astype(np.int32)
         if self.backend.char_size:
             if self.featurizer.generation != self._generation:  # slots started afresh
-                self.weights_changed()
+                self._forget_char_features()
             end = self.featurizer.slot_count + 1
             if end > self._computed:
                 new = self.backend.char_features(self.featurizer.chars_of(self._computed, end))

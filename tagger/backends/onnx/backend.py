@@ -69,7 +69,8 @@ def load(path: Path, config: ModelConfig, threads: int | None = None) -> OnnxBac
     network = session(NETWORK)
     stored = network.get_modelmeta().custom_metadata_map
     # Graphs exported by taggers before 0.2 do not record their config.
-    if stored.get("config", config.canonical_json()) != config.canonical_json():
+    expected = config.canonical_json()
+    if stored.get("config", expected) != expected:
         raise TaggerError(f"{path / NETWORK} does not fit {model_folder.CONFIG} (it was "
                           "written for another model); restore the folder or retrain the "
                           "model")
