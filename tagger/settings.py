@@ -1,9 +1,11 @@
-"""Training settings, each declared once: its section, type, default, bounds and help.
+"""Training and serving settings, each declared once: its section, type, default, bounds
+and help.
 
-The `tagger train` options and the recipe checks are generated from these declarations, and
-the trained model records them in its config.json. No TensorFlow here, so the command line can
-show them without loading it. To add a setting, add a field to a section below with
-`setting(...)`; the command line, recipes and the model folder pick it up.
+The `tagger train` and `tagger serve` options and the recipe checks are generated from these
+declarations, and the trained model records its training settings in its config.json. No
+TensorFlow here, so the command line can show them without loading it. To add a setting, add
+a field to a section below with `setting(...)`; the command line, recipes and the model
+folder pick it up.
 """
 
 from __future__ import annotations
@@ -226,13 +228,36 @@ class Spec:
                 f"{')' if self.high_open else ']'})")
 
 
-def _specs() -> dict[str, Spec]:
+@dataclass(frozen=True)
+class ServeLimits:
+    """Serving: what one request may hold, and how requests are batched, queued and timed."""
+
+    max_texts: int = setting(256, "Texts per request.", low=1)
+    max_chars: int = setting(20_000, "Characters per text.", low=1)
+    max_body_bytes: int = setting(1_000_000, "Request body size.", low=1)
+    max_batch_texts: int = setting(64, "Texts tagged together in one call.", low=1)
+    max_batch_chars: int = setting(40_000, "Characters tagged together in one call (a longer "
+                                           "text goes alone): what a small request waits "
+                                           "behind while large ones are tagged.", low=1)
+    batch_timeout_ms: float = setting(5.0, "How long arriving texts wait for others to batch "
+                                           "with.", low=0)
+    max_queue_texts: int = setting(2048, "Texts waiting at most; beyond, requests get 503 "
+                                         "and Retry-After.", low=1)
+    deadline_seconds: float = setting(30.0, "A request not answered this long after it "
+                                            "arrived gets 504.", low=0, low_open=True)
+    grace_seconds: float = setting(20.0, "After SIGTERM, how long requests in flight may "
+                                         "finish; the rest get 503 (under Kubernetes' "
+                                         "default 30 s).", low=0)
+
+
+def _specs(sections: dict[str, type]) -> dict[str, Spec]:
     specs = {}
-    for section, kind in SECTIONS.items():
+    for section, kind in sections.items():
         hints = typing.get_type_hints(kind)
         for f in dataclasses.fields(kind):
             specs[f.name] = Spec(f.name, section, hints[f.name], f.default, **f.metadata)
     return specs
 
 
-SPECS = _specs()
+SPECS = _specs(SECTIONS)
+SERVE_SPECS = _specs({"serve": ServeLimits})

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 from types import SimpleNamespace
@@ -65,6 +66,63 @@ def test_tf_serving_status_metadata_and_predict(client, demo_tagger: Tagger):
     assert client.get("/v1/models/other").status_code == 404
 
 
+def test_tf_serving_versions_and_labels_reach_the_model(demo_tagger: Tagger):
+    """The paths of TF Serving's REST API (api_rest.md): /versions/1 and a configured
+    /labels/LABEL name the one version."""
+    with TestClient(create_app(demo_tagger, "demo", LIMITS, labels=("stable",))) as client:
+        body = {"instances": TEXTS[:2]}
+        expected = client.post("/v1/models/demo:predict", json=body).json()
+        for path in ("/v1/models/demo/versions/1:predict",
+                     "/v1/models/demo/labels/stable:predict"):
+            assert client.post(path, json=body).json() == expected, path
+        status = client.get("/v1/models/demo").json()
+        assert status == {"model_version_status": [{"version": "1", "state": "AVAILABLE",
+                          "status": {"error_code": "OK", "error_message": ""}}]}
+        assert client.get("/v1/models/demo/versions/1").json() == status
+        assert client.get("/v1/models/demo/labels/stable").json() == status
+        metadata = client.get("/v1/models/demo/metadata").json()
+        assert client.get("/v1/models/demo/versions/1/metadata").json() == metadata
+        assert client.get("/v1/models/demo/labels/stable/metadata").json() == metadata
+        signed = client.post("/v1/models/demo:predict", json={
+            "signature_name": "serving_default", **body}).json()
+        assert signed == expected
+
+
+@pytest.mark.parametrize(("method", "path", "body", "status", "error"), [
+    # The example of an error in TF Serving's api_rest.md, word for word.
+    ("POST", "/v1/models/half:predict", {"instances": [1.0, 5.0]}, 404,
+     "Servable not found for request: Latest(half)"),
+    ("POST", "/v1/models/demo/versions/2:predict", {"instances": ["a"]}, 404,
+     "Servable not found for request: Specific(demo, 2)"),
+    ("GET", "/v1/models/demo/versions/7", None, 404,
+     "Servable not found for request: Specific(demo, 7)"),
+    ("POST", "/v1/models/demo/labels/canary:predict", {"instances": ["a"]}, 400,
+     "Unrecognized servable version label: canary"),
+    ("GET", "/v1/models", None, 400, "Missing model name in request."),
+    ("POST", "/v1/models/demo:predict", {"instances": ["a"], "inputs": ["b"]}, 400,
+     "Not formatted correctly expecting only one of 'inputs' or 'instances' keys to exist"),
+    ("POST", "/v1/models/demo:predict", {"signature_name": "other", "instances": ["a"]}, 400,
+     'Serving signature name: "other" not found in signature def'),
+    ("POST", "/v1/models/demo:predict", {"signature_name": 100, "instances": ["a"]}, 400,
+     "'signature_name' key must be a string value."),
+    ("POST", "/v1/models/demo:predict", {"instances": []}, 400,
+     "No values in 'instances' array"),
+    ("POST", "/v1/models/demo:predict", {"inputs": {"text": ["a"]}}, 400,
+     "Missing named input: texts in 'inputs' object."),
+    ("POST", "/v1/models/demo:predict", {"texts": ["a"]}, 400,
+     "Missing 'inputs' or 'instances' key"),
+    ("POST", "/v1/models/demo:classify", {"examples": [{"x": 1}]}, 400,
+     "use :predict, not :classify"),
+    ("GET", "/v1/models/demo:predict", None, 405, "GET is not allowed"),
+    ("DELETE", "/v1/models/demo", None, 405, "DELETE is not allowed"),
+])
+def test_tf_serving_errors_have_its_codes_and_messages(client, method, path, body, status,
+                                                       error):
+    response = client.request(method, path, json=body)
+    assert response.status_code == status
+    assert set(response.json()) == {"error"} and error in response.json()["error"]
+
+
 @pytest.mark.parametrize(("body", "status", "phrase"), [
     (b'{"texts": ["a"', 400, "not valid JSON"),
     (b"[1, 2]", 400, "JSON object"),
@@ -83,11 +141,10 @@ def test_bad_requests_get_json_errors_and_the_server_lives_on(client, body, stat
     assert client.post("/v1/tag", json={"texts": ["Oslo"]}).status_code == 200
 
 
-def test_predict_needs_instances(client):
-    response = client.post("/v1/models/demo:predict", json={"texts": ["a"]})
-    assert response.status_code == 400 and "instances" in response.json()["error"]
+def test_predict_instances_must_be_texts(client):
     response = client.post("/v1/models/demo:predict", json={"instances": [1]})
-    assert response.status_code == 400
+    assert response.status_code == 400 and "each instance must be a text" in response.json(
+        )["error"]
 
 
 def test_a_failing_tagging_call_is_a_json_500(demo_tagger: Tagger, monkeypatch):
@@ -98,7 +155,7 @@ def test_a_failing_tagging_call_is_a_json_500(demo_tagger: Tagger, monkeypatch):
         monkeypatch.setattr(demo_tagger, "tag", broken)
         response = client.post("/v1/tag", json={"texts": ["Oslo"]})
         assert response.status_code == 500
-        assert response.json() == {"error": "tagging failed: out of memory"}
+        assert response.json() == {"error": "tagging text 0 failed (ValueError: out of memory)"}
         monkeypatch.undo()
         assert client.post("/v1/tag", json={"texts": ["Oslo"]}).status_code == 200
 
@@ -167,7 +224,7 @@ def test_a_failed_tagging_call_fails_its_requests_and_the_batcher_lives_on():
     async def scenario():
         batcher = Batcher(_SlowTagger(), Limits(batch_timeout_ms=1), Metrics())
         worker = asyncio.create_task(batcher.run())
-        with pytest.raises(ValueError, match="tagging failed"):
+        with pytest.raises(RequestError, match="tagging text 0 failed"):
             await batcher.tag(["fail"])
         after = await batcher.tag(["fine"])
         worker.cancel()
@@ -175,6 +232,122 @@ def test_a_failed_tagging_call_fails_its_requests_and_the_batcher_lives_on():
 
     after, waiting = asyncio.run(scenario())
     assert [t.text for t in after] == ["fine"] and waiting == 0
+
+
+def test_a_text_that_fails_fails_only_its_own_request():
+    """A failed call is retried text by text: the requests batched with the culprit get
+    their records, the culprit's request a 500 naming its text."""
+    async def scenario():
+        tagger = _SlowTagger()
+        batcher = Batcher(tagger, Limits(batch_timeout_ms=20), Metrics())
+        worker = asyncio.create_task(batcher.run())
+        results = await asyncio.gather(batcher.tag(["a"]), batcher.tag(["b", "fail"]),
+                                       batcher.tag(["c"]), return_exceptions=True)
+        worker.cancel()
+        return tagger.calls, results, batcher.waiting
+
+    calls, (first, culprit, third), waiting = asyncio.run(scenario())
+    assert calls[0] == ["a", "b", "c", "fail"]  # one call, then each text alone
+    assert [t.text for t in first] == ["a"] and [t.text for t in third] == ["c"]
+    assert isinstance(culprit, RequestError) and culprit.status == 500
+    assert "tagging text 1 failed" in culprit.message and waiting == 0
+
+
+def test_a_small_request_waits_behind_one_call_not_behind_a_large_request():
+    async def scenario():
+        tagger = _SlowTagger()
+        batcher = Batcher(tagger, Limits(batch_timeout_ms=1, max_batch_chars=20), Metrics())
+        worker = asyncio.create_task(batcher.run())
+        large = asyncio.create_task(batcher.tag([f"large-{i:03}" for i in range(40)]))
+        await asyncio.sleep(0.01)  # the large request's first call is running
+        small = await batcher.tag(["small"])
+        await large
+        worker.cancel()
+        return tagger.calls, small
+
+    calls, small = asyncio.run(scenario())
+    assert [t.text for t in small] == ["small"]
+    assert "small" not in calls[0] and "small" in calls[1]  # the very next call
+    assert all(sum(map(len, call)) <= 20 for call in calls)  # calls bounded in characters
+    assert sorted(t for call in calls for t in call if t != "small") == [
+        f"large-{i:03}" for i in range(40)]
+
+
+def test_a_request_past_its_deadline_gets_504_and_its_texts_are_dropped():
+    async def scenario():
+        tagger = _SlowTagger()
+        batcher = Batcher(tagger, Limits(batch_timeout_ms=1, max_batch_texts=1), Metrics())
+        worker = asyncio.create_task(batcher.run())
+        with pytest.raises(RequestError) as late:
+            await batcher.tag([f"t{i}" for i in range(20)], timeout=0.12)
+        await asyncio.sleep(0.2)
+        after = await batcher.tag(["next"], timeout=5)
+        worker.cancel()
+        return late.value, tagger.calls, after, batcher.waiting
+
+    late, calls, after, waiting = asyncio.run(scenario())
+    assert late.status == 504 and "deadline of 0.12 s" in late.message
+    assert len(calls) < 10 and calls[-1] == ["next"]  # the rest were never tagged
+    assert [t.text for t in after] == ["next"] and waiting == 0
+
+
+def test_closing_refuses_new_requests_and_answers_the_waiting_ones():
+    async def scenario():
+        batcher = Batcher(_SlowTagger(), Limits(batch_timeout_ms=1, max_batch_texts=1),
+                          Metrics())
+        worker = asyncio.create_task(batcher.run())
+        waiting = asyncio.create_task(batcher.tag([f"t{i}" for i in range(50)]))
+        await asyncio.sleep(0.1)
+        batcher.closing = True
+        with pytest.raises(RequestError) as refused:
+            await batcher.tag(["late"])
+        batcher.fail_all(RequestError(503, "shut down"))
+        with pytest.raises(RequestError) as cut:
+            await waiting
+        worker.cancel()
+        return refused.value, cut.value
+
+    refused, cut = asyncio.run(scenario())
+    assert refused.status == 503 and "shutting down" in refused.message
+    assert cut.status == 503 and cut.message == "shut down"
+
+
+@pytest.mark.parametrize("path", ["/v1/tag", "/v1/models/demo:predict"])
+def test_a_lone_surrogate_is_a_400_for_that_request(client, path):
+    field = "texts" if path == "/v1/tag" else "instances"
+    response = client.post(path, content=b'{"%s": ["fine", "bad \\ud800 text"]}' % (
+        field.encode(),))
+    assert response.status_code == 400
+    assert "text 1 is not valid Unicode" in response.json()["error"]
+    assert client.post(path, json={field: ["fine"]}).status_code == 200
+
+
+def test_each_request_is_logged_as_one_json_line(demo_tagger: Tagger, caplog):
+    with (caplog.at_level("INFO", logger="tagger.serve"),
+          TestClient(create_app(demo_tagger, "demo", LIMITS)) as client):
+        ok = client.post("/v1/tag", json={"texts": ["Oslo is big .", "Bergen"]},
+                         headers={"X-Request-ID": "abc-1"})
+        client.post("/v1/tag", content=b"{")
+    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "tagger.serve"]
+    first = next(line for line in lines if line["request_id"] == "abc-1")
+    assert ok.headers["X-Request-ID"] == "abc-1"
+    assert {k: first[k] for k in ("method", "path", "status", "texts", "tokens")} == {
+        "method": "POST", "path": "/v1/tag", "status": 200, "texts": 2, "tokens": 5}
+    assert first["latency_ms"] >= 0 and first["time"].endswith("+00:00")
+    assert any(line["status"] == 400 for line in lines)
+
+
+def test_quiet_logs_only_server_errors_with_their_cause(demo_tagger: Tagger, caplog,
+                                                        monkeypatch):
+    with (caplog.at_level("INFO", logger="tagger.serve"),
+          TestClient(create_app(demo_tagger, "demo", LIMITS, access_log=False)) as client):
+        client.post("/v1/tag", json={"texts": ["Oslo"]})
+        monkeypatch.setattr(demo_tagger, "tag", lambda texts: 1 / 0)
+        client.post("/v1/tag", json={"texts": ["Oslo"]})
+        monkeypatch.undo()
+    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "tagger.serve"]
+    assert [line["status"] for line in lines] == [500]
+    assert "ZeroDivisionError" in lines[0]["error"]
 
 
 def _post(url: str, payload: dict, timeout: float = 120) -> dict:
@@ -250,6 +423,52 @@ def test_sigterm_lets_the_request_in_flight_finish_then_exits_0(server):
     sender.join(timeout=120)
     assert process.wait(timeout=60) == 0
     assert len(answers) == 1 and len(answers[0]["records"]) == 200
+
+
+@pytest.mark.slow
+def test_sigterm_past_the_grace_period_answers_503_and_exits_0(demo_model: Path):
+    """What is not tagged when the grace period ends gets a JSON 503; the process exits 0
+    soon after, with a log line per request and no traceback."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tagger.apps.cli", "serve", str(demo_model), "--port", str(port),
+         "--grace-seconds", "1"], stderr=subprocess.PIPE, text=True)
+    url = f"http://127.0.0.1:{port}"
+    while True:
+        try:
+            urllib.request.urlopen(url + "/readyz", timeout=1)
+            break
+        except OSError:
+            assert process.poll() is None, process.stderr.read()
+            time.sleep(0.3)
+    texts = ["Anna Schmidt flew from Berlin to Toronto . " * 90] * 200
+    answers: list = []
+
+    def send() -> None:
+        try:
+            answers.append((200, _post(url + "/v1/tag", {"texts": texts})))
+        except urllib.error.HTTPError as error:
+            answers.append((error.code, json.loads(error.read())))
+
+    senders = [threading.Thread(target=send) for _ in range(8)]
+    for sender in senders:
+        sender.start()
+    time.sleep(1.0)
+    signalled = time.monotonic()
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=30) == 0
+    exited = time.monotonic() - signalled
+    for sender in senders:
+        sender.join(timeout=30)
+    log = process.stderr.read()
+    assert exited < 1 + 10  # the grace, and the tagging call then running
+    refused = [body for status, body in answers if status == 503]
+    assert len(answers) == 8 and refused
+    assert all("shut down" in body["error"] for body in refused)
+    assert "Traceback" not in log
+    lines = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
+    assert sorted(line["status"] for line in lines if line["path"] == "/v1/tag") == sorted(
+        status for status, _ in answers)
 
 
 def test_unknown_paths_wrong_methods_and_deep_nesting_get_json_errors(client):

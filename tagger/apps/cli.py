@@ -16,7 +16,7 @@ import click
 from tagger import backends
 from tagger.apps.batch import FORMATS, INPUT_FORMATS
 from tagger.errors import TaggerError
-from tagger.settings import SECTIONS, SPECS, Spec
+from tagger.settings import SECTIONS, SERVE_SPECS, SPECS, ServeLimits, Spec
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
@@ -111,7 +111,7 @@ def dataset_options(required: bool = True):
 
 
 def _setting_option(spec: Spec):
-    """The `tagger train` option of one declared training setting."""
+    """The option of one declared setting."""
     dash = spec.name.replace("_", "-")
     if spec.base is bool:
         return click.option(spec.flag or f"--{dash}/--no-{dash}", spec.name, default=spec.default,
@@ -130,6 +130,13 @@ def _setting_option(spec: Spec):
         kind = spec.base
     return click.option(f"--{dash}", spec.name, default=spec.default, type=kind,
                         show_default=spec.default is not None, help=spec.help)
+
+
+def serve_options(f):
+    """Every serving limit as an option of `tagger serve`."""
+    for spec in reversed(SERVE_SPECS.values()):
+        f = _setting_option(spec)(f)
+    return f
 
 
 def setting_options(f):
@@ -286,30 +293,26 @@ def tag(model, text, input_path, output, fmt, input_format, confidence, min_conf
 @click.option("--port", type=click.IntRange(0, 65535), default=8501, show_default=True)
 @click.option("--name", default=None,
               help="Model name in /v1/models/NAME [default: the model folder's name].")
-@click.option("--max-batch-texts", type=click.IntRange(1), default=64, show_default=True,
-              help="Texts tagged together in one call.")
-@click.option("--batch-timeout-ms", type=click.FloatRange(0), default=5.0, show_default=True,
-              help="How long the first waiting text waits for others to batch with.")
-@click.option("--max-queue-texts", type=click.IntRange(1), default=2048, show_default=True,
-              help="Texts waiting at most; beyond, requests get 503 and Retry-After.")
-@click.option("--max-texts", type=click.IntRange(1), default=256, show_default=True,
-              help="Texts per request.")
-@click.option("--max-chars", type=click.IntRange(1), default=20_000, show_default=True,
-              help="Characters per text.")
-@click.option("--max-body-bytes", type=click.IntRange(1), default=1_000_000,
-              show_default=True, help="Request body size.")
+@click.option("--label", "labels", multiple=True,
+              help="A version label TF Serving clients may ask for "
+                   "(/v1/models/NAME/labels/LABEL); repeat for several.")
+@click.option("--quiet", is_flag=True,
+              help="No log line per request (server errors are logged still).")
+@serve_options
 @runtime_option
-def serve(model, host, port, name, runtime, **limits):
+def serve(model, host, port, name, runtime, labels, quiet, **limits):
     """Serve MODEL over HTTP: TensorFlow Serving's REST API, /v1/tag, metrics and a page.
 
-    Open http://HOST:PORT/ to try it. SIGTERM lets requests in flight finish, then exits 0.
+    Open http://HOST:PORT/ to try it. SIGTERM gives requests in flight --grace-seconds to
+    finish, answers the rest 503, then exits 0.
     """
     from tagger.apps import serve as server
 
     server.check_address(host, port)  # before the model loads
     tagger = _load_tagger(model, runtime)
     click.echo(f"serving {model} as {name or model.name} on http://{host}:{port}/", err=True)
-    server.run(tagger, name or model.name, host, port, server.Limits(**limits))
+    server.run(tagger, name or model.name, host, port, ServeLimits(**limits), labels,
+               access_log=not quiet)
 
 
 @main.command(name="export")

@@ -1,16 +1,19 @@
 """`tagger serve`: an HTTP service with TensorFlow Serving's REST API, /v1/tag and a page.
 
-    GET  /v1/models/NAME             model status (TF Serving's shape)
-    GET  /v1/models/NAME/metadata    the signature: inputs and outputs
-    POST /v1/models/NAME:predict     {"instances": ["text", ...]} or {"inputs": [...]}
-    POST /v1/tag                     {"texts": [...], "min_confidence": 0.5} -> {"records": [...]}
+    GET  /v1/models/NAME[/versions/1|/labels/LABEL]            model status (TF Serving's)
+    GET  /v1/models/NAME[/versions/1|/labels/LABEL]/metadata   the signature
+    POST /v1/models/NAME[/versions/1|/labels/LABEL]:predict    {"instances": [...]} or
+                                                               {"inputs": {"texts": [...]}}
+    POST /v1/tag       {"texts": [...], "min_confidence": 0.5} -> {"records": [...]}
     GET  /healthz, /readyz, /metrics (Prometheus), / (a page to try the model)
 
-Starlette on Uvicorn: a small, well-kept ASGI stack; the event loop only parses and queues
-requests, and one worker thread runs the tagging (the backends release the GIL). Requests that
-arrive within `batch_timeout_ms` of each other are tagged in one call of up to
-`max_batch_texts` texts, as TF Serving's batching does; past `max_queue_texts` waiting texts
-the server answers 503 with Retry-After instead of growing.
+Starlette on Uvicorn: the event loop only parses and queues requests; one worker thread
+runs the tagging (the backends release the GIL). The `Batcher` gathers the texts of
+concurrent requests into tagging calls bounded in texts and characters, taking texts from
+the waiting requests in turn, so a small request waits behind one bounded call, not behind
+every text of a large request. A failed call is retried text by text, so only the request
+whose text fails gets an error. Each request has a deadline (504 past it); SIGTERM lets
+requests finish for a grace period, then answers what is left with 503 and exits 0.
 """
 
 from __future__ import annotations
@@ -19,12 +22,16 @@ import asyncio
 import contextlib
 import html
 import json
+import logging
+import re
 import signal
 import socket
 import sys
 import time
+import uuid
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from datetime import UTC, datetime
 from importlib import resources
 from typing import Any
 
@@ -36,6 +43,9 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from tagger.errors import TaggerError
+from tagger.settings import ServeLimits as Limits
+
+LOG = logging.getLogger("tagger.serve")
 
 # The records' fields, as the exported SavedModel's signature names them (unpadded here).
 OUTPUTS = {
@@ -45,18 +55,13 @@ OUTPUTS = {
     "span_labels": ("DT_STRING", [-1]), "span_starts": ("DT_INT32", [-1]),
     "span_ends": ("DT_INT32", [-1]), "span_confidences": ("DT_FLOAT", [-1]),
 }
-
-
-@dataclass(frozen=True)
-class Limits:
-    """What one request may hold, and how requests are batched and queued."""
-
-    max_body_bytes: int = 1_000_000
-    max_texts: int = 256  # per request
-    max_chars: int = 20_000  # per text
-    max_batch_texts: int = 64
-    batch_timeout_ms: float = 5.0
-    max_queue_texts: int = 2048
+SIGNATURE = "serving_default"
+VERSION = "1"  # the one version a server has
+# TF Serving's request paths.
+_MODEL = r"/v1/models/(?P<name>[^/:]+)(?:/versions/(?P<version>\d+)|/labels/(?P<label>[^/:]+))?"
+_VERB_PATH = re.compile(_MODEL + r":(?P<verb>classify|regress|predict)")
+_INFO_PATH = re.compile(r"/v1/models(?:/(?P<name>[^/:]+)(?:/versions/(?P<version>\d+)"
+                        r"|/labels/(?P<label>[^/:]+))?)?(?P<metadata>/metadata)?")
 
 
 class RequestError(Exception):
@@ -90,62 +95,143 @@ class Metrics:
                             registry=self.registry)
 
 
+class _Job:
+    """One request's texts on their way through the batcher."""
+
+    def __init__(self, texts: list[str], future: asyncio.Future) -> None:
+        self.texts = texts
+        self.future = future
+        self.results: list[Any] = [None] * len(texts)
+        self.taken = 0  # texts handed to a tagging call, in order
+        self.left = len(texts)  # texts without a result
+
+
 class Batcher:
-    """Collects the texts of concurrent requests and tags them in batched calls."""
+    """Tags the texts of concurrent requests in shared, bounded calls, fairly."""
 
     def __init__(self, tagger, limits: Limits, metrics: Metrics) -> None:
         self.tagger = tagger
         self.limits = limits
         self.metrics = metrics
-        self.queue: asyncio.Queue = asyncio.Queue()
+        self.turns: deque[_Job] = deque()  # jobs with texts not in a call yet, in turn
+        self.live: set[_Job] = set()
+        self.arrived = asyncio.Event()
         self.waiting = 0  # texts queued or being tagged
+        self.closing = False
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tagging")
 
-    def _tag(self, texts: list[str]) -> list:
-        return self.tagger.tag(texts)
-
-    async def tag(self, texts: list[str]) -> list:
-        """`records.Tagged` records of `texts`, tagged with whatever else is waiting."""
+    async def tag(self, texts: list[str], timeout: float | None = None) -> list:
+        """`records.Tagged` records of `texts`, tagged with whatever else is waiting; a
+        `RequestError` 504 after `timeout` seconds."""
+        if self.closing:
+            raise RequestError(503, "the server is shutting down; retry on another replica",
+                               {"Retry-After": "1"})
         if self.waiting + len(texts) > self.limits.max_queue_texts:
             raise RequestError(503, "the server is busy; retry shortly",
                                {"Retry-After": "1"})
-        future = asyncio.get_running_loop().create_future()
-        self.waiting += len(texts)
-        self.metrics.queued.set(self.waiting)
-        self.queue.put_nowait((texts, future))
-        return await future
+        job = _Job(texts, asyncio.get_running_loop().create_future())
+        self.turns.append(job)
+        self.live.add(job)
+        self._count(len(texts))
+        self.arrived.set()
+        try:
+            return await asyncio.wait_for(job.future, timeout)
+        except TimeoutError:
+            raise RequestError(504, f"the request was not tagged within its deadline of "
+                                    f"{timeout:g} s; send fewer or shorter texts, or ask "
+                                    "for a longer deadline") from None
+        finally:
+            self.live.discard(job)
+
+    def fail_all(self, error: RequestError) -> None:
+        """Answer every request still waiting with `error` (at the end of the grace)."""
+        for job in list(self.live):
+            if not job.future.done():
+                job.future.set_exception(error)
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            batch = [await self.queue.get()]
-            size = len(batch[0][0])
-            deadline = loop.time() + self.limits.batch_timeout_ms / 1000
-            while size < self.limits.max_batch_texts:
-                try:
-                    item = await asyncio.wait_for(self.queue.get(), deadline - loop.time())
-                except TimeoutError:
-                    break
-                batch.append(item)
-                size += len(item[0])
-            texts = [text for item, _ in batch for text in item]
+            if not self.turns:
+                self.arrived.clear()
+                await self.arrived.wait()
+                # Requests that arrive together are tagged together.
+                await asyncio.sleep(self.limits.batch_timeout_ms / 1000)
+            call = self._take()
+            if not call:
+                continue
             started = time.perf_counter()
+            results = await loop.run_in_executor(
+                self.executor, self._tag_call, [job.texts[i] for job, i in call])
+            self.metrics.batch_texts.observe(len(call))
+            self.metrics.tagging_seconds.inc(time.perf_counter() - started)
+            self.metrics.tokens.inc(sum(len(r.tokens) for r in results
+                                        if not isinstance(r, Exception)))
+            for (job, i), result in zip(call, results, strict=True):
+                self._deliver(job, i, result)
+            self._count(-len(call))
+
+    def _take(self) -> list[tuple[_Job, int]]:
+        """The next call's (job, text index) pairs: one text from each waiting job in turn,
+        while the call has room; a job whose next text does not fit keeps its turn."""
+        call: list[tuple[_Job, int]] = []
+        chars = 0
+        skipped: deque[_Job] = deque()
+        while self.turns and len(call) < self.limits.max_batch_texts:
+            job = self.turns.popleft()
+            if job.future.done():  # past its deadline, its client gone, or failed
+                self._count(job.taken - len(job.texts))
+                continue
+            size = len(job.texts[job.taken])
+            if call and chars + size > self.limits.max_batch_chars:
+                skipped.append(job)
+                continue
+            call.append((job, job.taken))
+            chars += size
+            job.taken += 1
+            if job.taken < len(job.texts):
+                self.turns.append(job)
+        skipped.extend(self.turns)
+        self.turns = skipped
+        return call
+
+    def _tag_call(self, texts: list[str]) -> list:
+        """Each text's record, or the exception that tagging it alone raised."""
+        try:
+            return self.tagger.tag(texts)
+        except Exception as error:
+            if len(texts) == 1:
+                return [error]
+        # One text's failure must not fail the others: each alone, so only its request fails.
+        results = []
+        for text in texts:
             try:
-                tagged = await loop.run_in_executor(self.executor, self._tag, texts)
-                self.metrics.batch_texts.observe(len(texts))
-                self.metrics.tokens.inc(sum(len(t.tokens) for t in tagged))
-                self.metrics.tagging_seconds.inc(time.perf_counter() - started)
-                for item, future in batch:
-                    if not future.done():  # its client may have gone
-                        future.set_result(tagged[:len(item)])
-                    tagged = tagged[len(item):]
-            except Exception as error:  # tell every waiting request, keep serving
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(error)
-            finally:
-                self.waiting -= size
-                self.metrics.queued.set(self.waiting)
+                results.extend(self.tagger.tag([text]))
+            except Exception as error:
+                results.append(error)
+        return results
+
+    def _deliver(self, job: _Job, index: int, result: Any) -> None:
+        if job.future.done():
+            return
+        if isinstance(result, Exception):
+            job.future.set_exception(TaggingFailed(index, result))
+            return
+        job.results[index] = result
+        job.left -= 1
+        if job.left == 0:
+            job.future.set_result(job.results)
+
+    def _count(self, change: int) -> None:
+        self.waiting += change
+        self.metrics.queued.set(self.waiting)
+
+
+class TaggingFailed(RequestError):
+    """Tagging one text failed on its own: a 500 for its request only."""
+
+    def __init__(self, index: int, cause: Exception) -> None:
+        super().__init__(500, f"tagging text {index} failed ({type(cause).__name__}: {cause})")
 
 
 def prediction(tagged) -> dict[str, Any]:
@@ -161,8 +247,12 @@ def prediction(tagged) -> dict[str, Any]:
     }
 
 
-def create_app(tagger, name: str, limits: Limits = Limits()) -> Starlette:
-    """The ASGI application serving `tagger` under model name `name`."""
+def create_app(tagger, name: str, limits: Limits | None = None,
+               labels: tuple[str, ...] = (), access_log: bool = True) -> Starlette:
+    """The ASGI application serving `tagger` under model name `name`, as version 1 and
+    under the version `labels`. `access_log`: a JSON line per request on the
+    "tagger.serve" logger (server errors are logged either way)."""
+    limits = limits or Limits()
     metrics = Metrics()
     state: dict[str, Any] = {"ready": False}
 
@@ -170,6 +260,7 @@ def create_app(tagger, name: str, limits: Limits = Limits()) -> Starlette:
     async def lifespan(app):
         batcher = Batcher(tagger, limits, metrics)
         state["batcher"] = batcher
+        state["loop"] = asyncio.get_running_loop()
         worker = asyncio.create_task(batcher.run())
         await batcher.tag(["Warm up the network ."])  # before /readyz says yes
         state["ready"] = True
@@ -178,65 +269,137 @@ def create_app(tagger, name: str, limits: Limits = Limits()) -> Starlette:
         finally:
             state["ready"] = False
             worker.cancel()
-            batcher.executor.shutdown(wait=True)
+            batcher.executor.shutdown(wait=True, cancel_futures=True)
+
+    def begin_shutdown() -> None:
+        """Refuse new requests, and answer those still waiting after the grace period."""
+        def start() -> None:
+            state["ready"] = False
+            batcher = state["batcher"]
+            batcher.closing = True
+            state["loop"].call_later(limits.grace_seconds, batcher.fail_all, RequestError(
+                503, "the server shut down before this request was tagged; retry on "
+                     "another replica", {"Retry-After": "1"}))
+        state["loop"].call_soon_threadsafe(start)
+
+    def finish(request: Request, response: Response, started: float,
+               error: str | None = None) -> Response:
+        """Count the request, give it its id, and log it: one JSON line per request (with
+        `access_log`) and every server error with its cause."""
+        latency = time.perf_counter() - started
+        request_id = request.headers.get("x-request-id", "")[:64]
+        if not request_id or not request_id.isprintable():
+            request_id = uuid.uuid4().hex[:16]
+        response.headers["X-Request-ID"] = request_id
+        label = getattr(request.state, "endpoint", "other")
+        status = response.status_code
+        metrics.requests.labels(label, str(status)).inc()
+        metrics.latency.labels(label).observe(latency)
+        if access_log or status >= 500:
+            line = {"time": datetime.now(UTC).isoformat(timespec="milliseconds"),
+                    "request_id": request_id, "method": request.method,
+                    "path": request.url.path, "status": status,
+                    "texts": getattr(request.state, "texts", 0),
+                    "tokens": getattr(request.state, "tokens", 0),
+                    "latency_ms": round(latency * 1000, 1)}
+            if status >= 500:
+                line["error"] = error
+            LOG.log(logging.ERROR if status >= 500 else logging.INFO, json.dumps(line))
+        return response
 
     def endpoint(label: str, handler):
         async def wrapped(request: Request) -> Response:
             started = time.perf_counter()
+            request.state.endpoint = label
+            error = None
             try:
                 response = await handler(request)
-            except RequestError as error:
-                response = JSONResponse({"error": error.message}, error.status, error.headers)
-            except Exception as error:  # a bug or a failed tagging call: JSON, not a page
-                response = JSONResponse({"error": f"tagging failed: {error}"}, 500)
-            metrics.requests.labels(label, str(response.status_code)).inc()
-            metrics.latency.labels(label).observe(time.perf_counter() - started)
-            return response
+            except RequestError as refused:
+                response = JSONResponse({"error": refused.message}, refused.status,
+                                        refused.headers)
+                error = refused.message
+            except Exception as failure:  # a bug or a failed tagging call: JSON, not a page
+                error = f"{type(failure).__name__}: {failure}"
+                response = JSONResponse({"error": f"tagging failed: {failure}"}, 500)
+            return finish(request, response, started, error)
         return wrapped
 
-    def check_name(request: Request) -> None:
-        if request.path_params["name"] != name:
-            raise RequestError(404, f"no model named {request.path_params['name']!r}; "
-                                    f"this server has {name!r}")
+    def servable(match: re.Match) -> None:
+        """Check the model name, version and label of a TF Serving path, as TF Serving
+        does (its messages and codes)."""
+        asked, version, label = match["name"], match["version"], match["label"]
+        if asked is None:
+            raise RequestError(400, "Missing model name in request.")
+        if asked != name or (version is not None and version != VERSION):
+            spec = f"Specific({asked}, {version})" if version else f"Latest({asked})"
+            raise RequestError(404, f"Servable not found for request: {spec}")
+        if label is not None and label not in labels:
+            raise RequestError(400, f"Unrecognized servable version label: {label}")
 
-    async def status(request: Request) -> Response:
-        check_name(request)
-        return JSONResponse({"model_version_status": [
-            {"version": "1", "state": "AVAILABLE" if state["ready"] else "LOADING",
-             "status": {"error_code": "OK", "error_message": ""}}]})
+    def status() -> dict[str, Any]:
+        return {"model_version_status": [
+            {"version": VERSION, "state": "AVAILABLE" if state["ready"] else "LOADING",
+             "status": {"error_code": "OK", "error_message": ""}}]}
 
-    async def metadata(request: Request) -> Response:
-        check_name(request)
+    def metadata() -> dict[str, Any]:
         outputs = {key: {"dtype": dtype, "tensor_shape": {"dim": [{"size": "-1"}, *(
             {"size": str(d)} for d in dims)]}, "name": key}
             for key, (dtype, dims) in OUTPUTS.items()}
         signature = {"inputs": {"texts": {"dtype": "DT_STRING", "name": "texts",
                                           "tensor_shape": {"dim": [{"size": "-1"}]}}},
                      "outputs": outputs, "method_name": "tensorflow/serving/predict"}
-        return JSONResponse({
-            "model_spec": {"name": name, "signature_name": "", "version": "1"},
-            "metadata": {"signature_def": {"signature_def": {"serving_default": signature}}},
+        return {
+            "model_spec": {"name": name, "signature_name": "", "version": VERSION},
+            "metadata": {"signature_def": {"signature_def": {SIGNATURE: signature}}},
             "tagger": {"labels": tagger.labels, "scheme": tagger.scheme,
                        "metrics": tagger.metrics},
-        })
+        }
+
+    async def models(request: Request) -> Response:
+        """Every /v1/models path: status, metadata and the verbs."""
+        path = request.url.path
+        if request.method == "POST" and (match := _VERB_PATH.fullmatch(path)):
+            request.state.endpoint = match["verb"]
+            servable(match)
+            if request.state.endpoint != "predict":
+                raise RequestError(400, f"the model's signature {SIGNATURE!r} is a predict "
+                                        f"signature: use :predict, not :{match['verb']}")
+            return await predict(request)
+        if request.method == "GET" and (match := _INFO_PATH.fullmatch(path)):
+            request.state.endpoint = "metadata" if match["metadata"] else "status"
+            servable(match)
+            return JSONResponse(metadata() if match["metadata"] else status())
+        if _VERB_PATH.fullmatch(path) or _INFO_PATH.fullmatch(path):
+            raise RequestError(405, f"{request.method} is not allowed on {path}")
+        raise RequestError(404, f"Malformed request: {request.method} {path}")
 
     async def predict(request: Request) -> Response:
-        check_name(request)
         body = await read_json(request, limits.max_body_bytes)
+        signature = body.get("signature_name", "")
+        if not isinstance(signature, str):
+            raise RequestError(400, "'signature_name' key must be a string value.")
+        if signature not in ("", SIGNATURE):
+            raise RequestError(400, f'Serving signature name: "{signature}" not found in '
+                                    "signature def")
+        if "instances" in body and "inputs" in body:
+            raise RequestError(400, "Not formatted correctly expecting only one of 'inputs' "
+                                    "or 'instances' keys to exist")
         if "instances" in body:
-            texts = [_instance_text(i) for i in _list(body["instances"], "instances")]
-            row = True
+            instances = _list(body["instances"], "instances")
+            if not instances:
+                raise RequestError(400, "No values in 'instances' array")
+            texts = [_instance_text(i) for i in instances]
         elif "inputs" in body:
             inputs = body["inputs"]
             if isinstance(inputs, dict):
-                inputs = inputs.get("texts")
+                if "texts" not in inputs:
+                    raise RequestError(400, "Missing named input: texts in 'inputs' object.")
+                inputs = inputs["texts"]
             texts = _strings(inputs, "inputs")
-            row = False
         else:
-            raise RequestError(400, 'the body needs "instances" (or "inputs"): a list of texts')
-        tagged = await tag(texts)
-        rows = [prediction(t) for t in tagged]
-        if row:
+            raise RequestError(400, "Missing 'inputs' or 'instances' key")
+        rows = [prediction(t) for t in await tag(request, texts)]
+        if "instances" in body:
             return JSONResponse({"predictions": rows})
         return JSONResponse({"outputs": {key: [r[key] for r in rows] for key in OUTPUTS}})
 
@@ -247,11 +410,11 @@ def create_app(tagger, name: str, limits: Limits = Limits()) -> Starlette:
         if isinstance(threshold, bool) or not isinstance(threshold, int | float) \
                 or not 0 <= threshold <= 1:
             raise RequestError(400, '"min_confidence" must be a number from 0 to 1')
-        tagged = await tag(texts)
+        tagged = await tag(request, texts)
         return JSONResponse({"records": [t.above(threshold).to_dict()
                                          for t in tagged]})
 
-    async def tag(texts: list[str]) -> list:
+    async def tag(request: Request, texts: list[str]) -> list:
         if len(texts) > limits.max_texts:
             raise RequestError(413, f"{len(texts)} texts in one request; the limit is "
                                     f"{limits.max_texts}: split the request")
@@ -259,9 +422,18 @@ def create_app(tagger, name: str, limits: Limits = Limits()) -> Starlette:
             if len(text) > limits.max_chars:
                 raise RequestError(413, f"text {i} has {len(text)} characters; the limit is "
                                         f"{limits.max_chars}: split it into paragraphs")
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError as error:  # JSON may escape a lone surrogate
+                raise RequestError(400, f"text {i} is not valid Unicode (a lone surrogate at "
+                                        f"character {error.start}): send UTF-8 text"
+                                   ) from None
+        request.state.texts = len(texts)
         if not texts:
             return []
-        return await state["batcher"].tag(texts)
+        tagged = await state["batcher"].tag(texts, limits.deadline_seconds)
+        request.state.tokens = sum(len(t.tokens) for t in tagged)
+        return tagged
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -269,7 +441,8 @@ def create_app(tagger, name: str, limits: Limits = Limits()) -> Starlette:
     async def readyz(request: Request) -> Response:
         if state["ready"]:
             return JSONResponse({"status": "ready"})
-        return JSONResponse({"status": "loading"}, 503)
+        return JSONResponse({"status": "loading" if "batcher" not in state
+                             or not state["batcher"].closing else "shutting down"}, 503)
 
     async def prometheus(request: Request) -> Response:
         return Response(generate_latest(metrics.registry),
@@ -286,20 +459,22 @@ def create_app(tagger, name: str, limits: Limits = Limits()) -> Starlette:
         Route("/readyz", endpoint("readyz", readyz)),
         Route("/metrics", endpoint("metrics", prometheus)),
         Route("/v1/tag", endpoint("tag", tag_endpoint), methods=["POST"]),
-        Route("/v1/models/{name}", endpoint("status", status)),
-        Route("/v1/models/{name}/metadata", endpoint("metadata", metadata)),
-        Route("/v1/models/{name}:predict", endpoint("predict", predict), methods=["POST"]),
+        Route("/v1/models{rest:path}", endpoint("models", models),
+              methods=["GET", "POST", "PUT", "DELETE", "PATCH"]),
     ]
+
     async def http_error(request: Request, error: HTTPException) -> Response:
         # Unknown paths and wrong methods: JSON, like every other error.
         message = {404: f"no such path {request.url.path}",
                    405: f"{request.method} is not allowed on {request.url.path}"}
-        metrics.requests.labels("other", str(error.status_code)).inc()
-        return JSONResponse({"error": message.get(error.status_code, error.detail)},
-                            error.status_code, dict(error.headers or {}))
+        return finish(request, JSONResponse(
+            {"error": message.get(error.status_code, error.detail)}, error.status_code,
+            dict(error.headers or {})), time.perf_counter())
 
-    return Starlette(routes=routes, lifespan=lifespan,
-                     exception_handlers={HTTPException: http_error})
+    app = Starlette(routes=routes, lifespan=lifespan,
+                    exception_handlers={HTTPException: http_error})
+    app.state.begin_shutdown = begin_shutdown
+    return app
 
 
 async def read_json(request: Request, limit: int) -> dict:
@@ -358,13 +533,32 @@ def check_address(host: str, port: int) -> None:
                           "`port` or `host`", param="port") from None
 
 
-def run(tagger, name: str, host: str, port: int, limits: Limits = Limits()) -> None:
-    """Serve until SIGTERM or Ctrl-C: in-flight requests finish, then exit status 0."""
+
+def run(tagger, name: str, host: str, port: int, limits: Limits | None = None,
+        labels: tuple[str, ...] = (), access_log: bool = True) -> None:
+    """Serve until SIGTERM or Ctrl-C: requests in flight get `limits.grace_seconds` to
+    finish, what is left is answered 503, then exit status 0."""
     import uvicorn
+
+    limits = limits or Limits()
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    LOG.addHandler(handler)
+    LOG.setLevel(logging.INFO)
+    LOG.propagate = False
+    app = create_app(tagger, name, limits, labels, access_log)
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig, frame) -> None:
+            if not self.should_exit:
+                app.state.begin_shutdown()
+            super().handle_exit(sig, frame)
 
     # Uvicorn drains on SIGTERM, then raises the signal again for the handler it found:
     # this one makes that a clean exit rather than death by signal.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    config = uvicorn.Config(create_app(tagger, name, limits), host=host, port=port,
-                            log_level="warning", timeout_graceful_shutdown=30)
-    uvicorn.Server(config).run()
+    # Past the grace every request has its answer; Uvicorn's own timeout (which cancels
+    # handlers) is only a backstop for a connection that never closes.
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning",
+                            timeout_graceful_shutdown=limits.grace_seconds + 2)
+    Server(config).run()
