@@ -10,6 +10,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+import regex
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -162,3 +163,42 @@ def test_texts_split_together_split_as_each_alone(texts):
                             ends[splits[i]:splits[i + 1]].tolist(), strict=True))
         assert together == alone
         assert tokens[i] == [text[s:e] for s, e in alone]
+
+
+_INVISIBLE = regex.compile(r"[\p{Z}\p{Cc}\p{Cf}]")
+# Format characters a token may hold: between two letters, marks or digits ("a\u200db"), or
+# inside a symbol's cluster (the joiner and tag characters of emoji sequences).
+_HELD_FORMAT = regex.compile(r"(?<=[\p{L}\p{M}\p{N}_])\p{Cf}+(?=[\p{L}\p{M}\p{N}_])"
+                             r"|(?<=\S)[\u200d\U000E0020-\U000E007F]")
+
+
+@settings(max_examples=300, deadline=None)
+@given(TEXT)
+def test_spaces_controls_and_invisible_characters_are_never_tokens(text):
+    """Every Unicode space and control character separates tokens and is never in one; an
+    invisible format character is in a token only where a word or an emoji holds it."""
+    for start, end in tokenizer.split(text):
+        token = text[start:end]
+        assert not regex.fullmatch(r"[\p{Z}\p{Cc}\p{Cf}]+", token), repr(token)
+        assert not regex.search(r"[\p{Z}\p{Cc}]", token), repr(token)
+        assert not _INVISIBLE.search(_HELD_FORMAT.sub("", token)), repr(token)
+
+
+# Grapheme clusters of several kinds: letters with combining marks, a conjunct, emoji with
+# skin tones, joiners, keycaps, variation selectors and tag sequences, flags.
+CLUSTERS = ["a", "Z", "5", ".", "-", "'", "e\u0301", "\u0915\u094d\u0937", "\u0e01",
+            "\U0001f600", "\U0001f44d\U0001f3fd", "\U0001f468\u200d\U0001f469\u200d\U0001f467",
+            "1\ufe0f\u20e3", "#\ufe0f\u20e3", "\u2764\ufe0f", "\U0001f1e9\U0001f1ea",
+            "\U0001f3f4\U000e0067\U000e0062\U000e0073\U000e0063\U000e0074\U000e007f"]
+SEPARATORS = [" ", "\u00a0", "\u2003", "\u2028", "\t", "\u200e", "\ufeff", "\x07"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.sampled_from(CLUSTERS), st.sampled_from(SEPARATORS)),
+                max_size=25).map("".join))
+def test_grapheme_clusters_stay_whole(text):
+    """A token starts and ends only where a grapheme cluster does (Unicode's extended
+    clusters, as the `regex` module finds them)."""
+    boundaries = {0, *(m.end() for m in regex.finditer(r"\X", text))}
+    for start, end in tokenizer.split(text):
+        assert start in boundaries and end in boundaries, (text, text[start:end])

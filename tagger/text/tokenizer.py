@@ -19,22 +19,36 @@ from collections.abc import Sequence
 import numpy as np
 import regex
 
-_WORD = r"[\p{L}\p{M}\p{N}_]+"
-# RE2's \s (Python's would also take Unicode spaces), and NUL: TensorFlow Text's split ends
-# a text at its first NUL, so the SavedModel turns NULs into spaces first.
-SPACE = r"[\t\n\f\r \x00]"
-_NOTSPACE = r"[^\t\n\f\r \x00]"
+# What separates tokens and is never part of one: every Unicode space (\p{Z}: spaces of
+# every width, the line and paragraph separators), control characters (\p{Cc}: tab, newline,
+# NUL, BEL, ESC, NEL) and invisible format characters (\p{Cf}: zero-width space, BOM, bidi
+# marks), except where a cluster or word below holds them. TensorFlow Text's split ends a
+# text at its first NUL, so the SavedModel turns NULs into spaces first.
+SPACE = r"[\p{Z}\p{Cc}\p{Cf}]"
+_NOTSPACE = r"[^\p{Z}\p{Cc}\p{Cf}]"
+_LETTER = r"[\p{L}\p{M}\p{N}_]"
+# Letters, marks and digits; a format character between two of them (a zero-width joiner or
+# non-joiner, a soft hyphen, a zero-width space) keeps the word whole.
+_WORD = rf"{_LETTER}+(?:\p{{Cf}}+{_LETTER}+)*"
+# What extends a symbol into one grapheme cluster: combining marks (variation selectors,
+# the keycap), skin-tone modifiers and tag characters (subdivision flags), and a zero-width
+# joiner with the next symbol (family and profession emoji). Literal characters: the
+# `regex` module has no \x{...} escape, RE2 no \X.
+_EXTEND = "[\\p{M}\U0001F3FB-\U0001F3FF\U000E0020-\U000E007F]"
+_SYMBOL = f"{_NOTSPACE}(?:{_EXTEND}|\u200d{_NOTSPACE})*"
 # Tried left to right at each position; the first alternative that matches wins.
 TOKEN_PATTERN = "|".join([
     rf"https?://{_NOTSPACE}+|www\.{_NOTSPACE}+",  # URLs
-    r"[@#]" + _WORD,  # mentions, hashtags
+    r"[@#]" + _WORD,  # mentions, hashtags (and the keycap #\ufe0f\u20e3)
     r"(?:\p{L}\.){2,}",  # abbreviations: U.S., e.g.
     r"(?:Mr|Mrs|Ms|Dr|Prof|St|Jr|Sr|Inc|Corp|Co|Ltd|Bros|Gen|Gov|Sen|Rep|vs|etc)\.",
     r"[:;]-?[()]",  # emoticons (not :P or =D, which would cut "note:Paris")
     r"\.{2,}|-{2,}|[!?]{2,}",  # ellipses, dashes, !!!
-    r"\p{N}+(?:[-.,:/]\p{N}+)*\p{L}*",  # numbers, dates, times: 1,000 3.5 10:30 1990s
+    # numbers, dates, times: 1,000 3.5 10:30 1990s (and the keycap 1\ufe0f\u20e3)
+    r"\p{N}+(?:[-.,:/]\p{N}+)*[\p{L}\p{M}]*",
     _WORD + "(?:[-.&/'\u2019]" + _WORD + ")*",  # words: well-known, Amazon.com, AT&T
-    _NOTSPACE,  # any other character: punctuation and symbols, one at a time
+    "[\U0001F1E6-\U0001F1FF]{2}",  # a flag: two regional indicators
+    _SYMBOL,  # any other character: punctuation and symbols, one cluster at a time
 ])
 # A clitic at the end of a token splits off into a token of its own (\u2019: typographic ').
 CLITIC_PATTERN = "(?i)(?:n['\u2019]t|['\u2019](?:s|re|ve|ll|d|m))\\z"
