@@ -38,6 +38,7 @@ import tensorflow as tf
 
 from tagger import decoding, model_folder, schemes
 from tagger.backends.keras import crf
+from tagger.backends.keras.backend import KerasBackend
 from tagger.backends.keras.network import TaggerModel
 from tagger.files import atomic_folder
 from tagger.text import tokenizer
@@ -103,11 +104,17 @@ class ExportedTagger(tf.Module):
         _, char_bytes = tf.strings.unicode_decode_with_offsets(texts, "UTF-8",
                                                                errors="replace")
         # A byte offset's character offset is the number of characters starting before it.
-        starts_of_chars = char_bytes.to_tensor(default_value=np.iinfo(np.int64).max)
+        # Searched in one flat sorted list, each text's offsets moved past the previous
+        # text's, so memory follows the characters, not texts times the longest text.
+        shift = tf.constant(2**40, tf.int64)
 
         def characters(byte_offsets: tf.RaggedTensor) -> tf.Tensor:
-            dense = tf.cast(byte_offsets.to_tensor(), tf.int64)
-            return tf.cast(tf.searchsorted(starts_of_chars, dense, side="left"), tf.int32)
+            rows = byte_offsets.value_rowids()
+            found = tf.searchsorted(char_bytes.values + char_bytes.value_rowids() * shift,
+                                    tf.cast(byte_offsets.values, tf.int64) + rows * shift,
+                                    side="left", out_type=tf.int64)
+            within = found - tf.gather(char_bytes.row_splits, rows)
+            return byte_offsets.with_flat_values(tf.cast(within, tf.int32)).to_tensor()
 
         return self._tag(tokenized.tokens, characters(tokenized.starts),
                          characters(tokenized.ends))
@@ -122,10 +129,7 @@ class ExportedTagger(tf.Module):
              ) -> dict[str, tf.Tensor]:
         lengths = tf.cast(tokens.row_lengths(), tf.int32)
         steps = tf.shape(starts)[1]
-        features = {name: pad_to_one_step(values.to_tensor())
-                    for name, values in self._features(tokens).items()}
-        best, confidence = decode_with_confidence(self.network, features, self._constraints)
-        best, confidence = best[:, :steps], confidence[:, :steps]
+        best, confidence = self._decode_in_batches(self._features(tokens), lengths, steps)
         real = tf.sequence_mask(lengths, steps)
         outputs = {
             "lengths": lengths,
@@ -136,6 +140,40 @@ class ExportedTagger(tf.Module):
             "confidences": tf.where(real, confidence, 0.0),
         }
         return {**outputs, **self._spans(best, confidence, real, starts, ends)}
+
+    def _decode_in_batches(self, features: dict[str, tf.RaggedTensor], lengths: tf.Tensor,
+                           steps: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """`decode_with_confidence` over length-sorted batches of the texts, each padded to
+        its own longest text and bounded as the keras backend bounds its batches
+        (`batching.sorted_batches`' rule): the network's memory follows that budget, not
+        the number of texts times the longest one. Label ids and confidences `(texts,
+        steps)`."""
+        count = tf.shape(lengths)[0]
+        order = tf.argsort(lengths, direction="DESCENDING", stable=True)
+        ordered = {name: tf.gather(values, order) for name, values in features.items()}
+        longest_first = tf.gather(lengths, order)
+        best = tf.zeros([count, steps], tf.int32)
+        confidence = tf.zeros([count, steps], tf.float32)
+
+        def one_batch(start, best, confidence):
+            longest = tf.maximum(longest_first[start], 1)
+            size = tf.clip_by_value(KerasBackend.max_batch_tokens // longest, 1,
+                                    KerasBackend.max_batch_sentences)
+            end = tf.minimum(start + size, count)
+            batch = {name: pad_to_one_step(values[start:end].to_tensor())
+                     for name, values in ordered.items()}
+            labels, probabilities = decode_with_confidence(self.network, batch,
+                                                           self._constraints)
+            labels, probabilities = labels[:, :steps], probabilities[:, :steps]
+            rows = order[start:end, tf.newaxis]
+            widen = [[0, 0], [0, steps - tf.shape(labels)[1]]]
+            return (end, tf.tensor_scatter_nd_update(best, rows, tf.pad(labels, widen)),
+                    tf.tensor_scatter_nd_update(confidence, rows,
+                                                tf.pad(probabilities, widen)))
+
+        _, best, confidence = tf.while_loop(lambda start, *_: start < count, one_batch,
+                                            [tf.constant(0), best, confidence])
+        return best, confidence
 
     def _features(self, tokens: tf.RaggedTensor) -> dict[str, tf.RaggedTensor]:
         """`features.Featurizer`'s ids as TensorFlow ops, ragged `(texts, tokens[, chars])`."""
