@@ -4,6 +4,8 @@ import json
 import os
 import shutil
 import stat
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -146,3 +148,23 @@ def test_model_folder_is_synced_before_and_after_its_rename(demo_tagger, tmp_pat
     assert {"config.json", "vocab.txt", "model.weights.h5", "manifest.json"} <= synced
     assert any(kind == "fsync" and what.endswith(".partial") for kind, what in before)
     assert ("fsync", str(tmp_path)) in after
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("runtime", ["onnx", "keras"])
+@pytest.mark.parametrize("where", ["--output", "stdout", "sentence"])
+def test_a_full_disk_is_one_line_on_every_path(demo_model: Path, lines_file: Path,
+                                               runtime: str, where: str):
+    """/dev/full refuses every write with ENOSPC: a file, standard output and the
+    one-sentence path each end with the one line, in a real process with its threads."""
+    args = [sys.executable, "-m", "tagger.apps.cli", "tag", str(demo_model), "--runtime",
+            runtime]
+    args += [SENTENCE] if where == "sentence" else ["-i", str(lines_file), "-q"]
+    if where == "--output":
+        args += ["--output", "/dev/full"]
+    with open("/dev/full", "w") as full:
+        result = subprocess.run(args, stdout=full if where != "--output" else None,
+                                stderr=subprocess.PIPE, text=True, timeout=300)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1:] == ["error: No space left on device"]
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
