@@ -236,7 +236,7 @@ class ServeLimits:
     max_chars: int = setting(20_000, "Characters per text.", low=1)
     max_body_bytes: int = setting(1_000_000, "Request body size.", low=1)
     max_batch_texts: int = setting(64, "Texts tagged together in one call.", low=1)
-    max_batch_chars: int = setting(40_000, "Characters tagged together in one call (a longer "
+    max_batch_chars: int = setting(20_000, "Characters tagged together in one call (a longer "
                                            "text goes alone): what a small request waits "
                                            "behind while large ones are tagged.", low=1)
     batch_timeout_ms: float = setting(5.0, "How long arriving texts wait for others to batch "

@@ -312,6 +312,39 @@ def test_closing_refuses_new_requests_and_answers_the_waiting_ones():
     assert cut.status == 503 and cut.message == "shut down"
 
 
+def test_a_client_that_hangs_up_takes_its_texts_out_of_the_queue():
+    """Its request is logged as 499 and the texts not yet tagged are never tagged."""
+    tagger = _SlowTagger()
+    app = create_app(tagger, "demo", Limits(max_batch_texts=1, batch_timeout_ms=1))
+    body = json.dumps({"texts": [f"t{i}" for i in range(100)]}).encode()
+    sent: list[dict] = []
+
+    async def receive():
+        if not sent and not getattr(receive, "read", False):
+            receive.read = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        await asyncio.sleep(0.2)  # tagging has started; then the client hangs up
+        return {"type": "http.disconnect"}
+
+    async def send(message):
+        sent.append(message)
+
+    async def scenario():
+        async with app.router.lifespan_context(app):
+            scope = {"type": "http", "method": "POST", "path": "/v1/tag", "raw_path": b"/v1/tag",
+                     "headers": [(b"content-type", b"application/json")], "query_string": b"",
+                     "http_version": "1.1", "scheme": "http", "root_path": "",
+                     "server": ("test", 80), "client": ("test", 1)}
+            await app(scope, receive, send)
+            tagged_then = len(tagger.calls)
+            await asyncio.sleep(0.3)
+            return tagged_then, len(tagger.calls)
+
+    tagged_then, tagged_later = asyncio.run(scenario())
+    assert sent[0]["status"] == 499
+    assert tagged_later <= tagged_then + 1 < 20  # at most the call then running
+
+
 @pytest.mark.parametrize("path", ["/v1/tag", "/v1/models/demo:predict"])
 def test_a_lone_surrogate_is_a_400_for_that_request(client, path):
     field = "texts" if path == "/v1/tag" else "instances"
@@ -357,13 +390,17 @@ def _post(url: str, payload: dict, timeout: float = 120) -> dict:
         return json.loads(response.read())
 
 
+# A model name a page must show as text, never run.
+HOSTILE_NAME = "demo <img src=x onerror=window.hacked=1>"
+
+
 @pytest.fixture(scope="module")
 def server(demo_model: Path):
     """`tagger serve` in its own process on a free port, once it is ready."""
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "tagger.apps.cli", "serve", str(demo_model), "--port", str(port),
-         "--name", "demo"], stderr=subprocess.PIPE, text=True)
+         "--name", HOSTILE_NAME, "--quiet"], stderr=subprocess.PIPE, text=True)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -380,33 +417,65 @@ def server(demo_model: Path):
 
 @pytest.mark.slow
 @pytest.mark.browser
-def test_page_highlights_entities_in_chromium(server, demo_tagger: Tagger):
+def test_the_page_in_chromium(server, demo_tagger: Tagger):
+    """The page: the name shown as text; a legend of the labels; entities marked with their
+    confidence shown (and hidden by the toggle); line breaks kept; a loading state; Ctrl+Enter
+    tags; an error replaces the previous result."""
     from playwright.sync_api import sync_playwright
 
     chromium = shutil.which("chromium")
     assert chromium, "the page test needs Chromium: apt-get install chromium"
     url, _ = server
-    text = "Anna Schmidt flew from Berlin to Toronto with Elena Vasquez ."
+    text = "Anna Schmidt flew from Berlin to Toronto .\nElena Vasquez told reporters in Oslo ."
     expected = _post(url + "/v1/tag", {"texts": [text]})["records"][0]["spans"]
-    assert expected
+    assert len(expected) >= 2
+    kinds = sorted({label.split("-", 1)[1] for label in demo_tagger.labels if label != "O"})
     screenshot = ROOT / "test-output" / "page.png"
     screenshot.parent.mkdir(exist_ok=True)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium)
         page = browser.new_page()
         page.goto(url + "/")
+        assert page.title() == f"tagger: {HOSTILE_NAME}"
+        assert page.text_content("h1") == f"tagger: {HOSTILE_NAME}"
+        assert page.evaluate("window.hacked") is None and page.query_selector("h1 img") is None
+        page.wait_for_selector("#legend li")
+        legend = sorted(page.eval_on_selector_all("#legend li", "ls => ls.map(l => l.textContent)"))
+
+        # Ctrl+Enter tags; the request is held so that the loading state can be seen.
+        held: list = []
+        page.route("**/v1/tag", lambda route: held.append(route))
         page.fill("#text", text)
-        page.click("#tag")
+        page.press("#text", "Control+Enter")
+        page.wait_for_function("document.getElementById('tag').disabled")
+        loading = (page.text_content("#tag"), page.get_attribute("#result", "aria-busy"))
+        page.wait_for_timeout(50)
+        held[0].continue_()
         page.wait_for_selector("mark.entity")
+        page.unroute("**/v1/tag")
+        assert not page.is_disabled("#tag") and page.text_content("#tag") == "Tag"
         marks = page.eval_on_selector_all(
             "mark.entity", "ms => ms.map(m => [m.dataset.label, m.firstChild.textContent,"
-                           " m.title])")
+                           " m.querySelector('.confidence').textContent])")
+        lines = page.inner_text("#result").splitlines()
         page.screenshot(path=str(screenshot))
+        page.uncheck("#show-confidence")
+        hidden = page.query_selector_all("mark.entity .confidence")
+
+        page.fill("#text", "x" * 20_001)  # over the server's limit: a 413 with a message
+        page.click("#tag")
+        page.wait_for_function("document.getElementById('error').textContent !== ''")
+        error = page.text_content("#error")
+        left = page.query_selector_all("#result *")
         browser.close()
+    assert legend == kinds
+    assert loading == ("Tagging…", "true")
     assert [(label, piece) for label, piece, _ in marks] == [
         (s["label"], s["text"]) for s in expected]
-    assert [title for _, _, title in marks] == [
-        f"{s['label']} {s['confidence']:.2f}" for s in expected]
+    assert [shown for _, _, shown in marks] == [f"{s['confidence']:.2f}" for s in expected]
+    assert len(lines) == 2 and lines[1].startswith("Elena")
+    assert hidden == []
+    assert "20001 characters" in error and left == []
     assert screenshot.stat().st_size > 1000
 
 

@@ -38,7 +38,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
@@ -56,6 +56,7 @@ OUTPUTS = {
     "span_ends": ("DT_INT32", [-1]), "span_confidences": ("DT_FLOAT", [-1]),
 }
 SIGNATURE = "serving_default"
+CLIENT_CLOSED = 499  # the status logged for a client that hung up (nginx's, TF Serving's)
 VERSION = "1"  # the one version a server has
 # TF Serving's request paths.
 _MODEL = r"/v1/models/(?P<name>[^/:]+)(?:/versions/(?P<version>\d+)|/labels/(?P<label>[^/:]+))?"
@@ -431,7 +432,16 @@ def create_app(tagger, name: str, limits: Limits | None = None,
         request.state.texts = len(texts)
         if not texts:
             return []
-        tagged = await state["batcher"].tag(texts, limits.deadline_seconds)
+        # A client that hangs up takes its texts out of the queue: they would only delay
+        # the others.
+        tagging = asyncio.ensure_future(state["batcher"].tag(texts, limits.deadline_seconds))
+        gone = asyncio.ensure_future(disconnected(request))
+        await asyncio.wait({tagging, gone}, return_when=asyncio.FIRST_COMPLETED)
+        if not tagging.done():
+            tagging.cancel()
+            raise RequestError(CLIENT_CLOSED, "the client closed the connection")
+        gone.cancel()
+        tagged = tagging.result()
         request.state.tokens = sum(len(t.tokens) for t in tagged)
         return tagged
 
@@ -477,16 +487,26 @@ def create_app(tagger, name: str, limits: Limits | None = None,
     return app
 
 
+async def disconnected(request: Request) -> None:
+    """Return when the client of `request` (whose body has been read) hangs up."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+
+
 async def read_json(request: Request, limit: int) -> dict:
     """The request's JSON object, read up to `limit` bytes (413 beyond, 400 if malformed)."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise RequestError(413, f"the body has {declared} bytes; the limit is {limit}")
     body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise RequestError(413, f"the body is over the limit of {limit} bytes")
+    try:
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > limit:
+                raise RequestError(413, f"the body is over the limit of {limit} bytes")
+    except ClientDisconnect:
+        raise RequestError(CLIENT_CLOSED, "the client closed the connection before the end "
+                                          "of its body") from None
     try:
         data = json.loads(body)
     except (ValueError, UnicodeDecodeError) as error:
