@@ -110,6 +110,35 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def references(model: Path, texts: list[str]) -> dict[str, dict]:
+    """`tagger tag`'s record of each text (JSON Lines), by text."""
+    tagger = str(Path(sys.executable).parent / "tagger")
+    with tempfile.TemporaryDirectory() as tmp:
+        source, reference = Path(tmp) / "texts.txt", Path(tmp) / "tagged.jsonl"
+        source.write_text("".join(t + "\n" for t in texts), encoding="utf-8")
+        subprocess.run([tagger, "tag", str(model), "-i", str(source), "-o", str(reference),
+                        "-q"], check=True)
+        return {record["text"]: record for record in map(
+            json.loads, reference.read_text(encoding="utf-8").splitlines())}
+
+
+def start_server(model: Path, port: int, *options: str, **popen) -> subprocess.Popen:
+    """`tagger serve MODEL` on `port`, once /readyz answers 200."""
+    tagger = str(Path(sys.executable).parent / "tagger")
+    server = subprocess.Popen([tagger, "serve", str(model), "--port", str(port), *options],
+                              **popen)
+    for _ in range(600):
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+            connection.request("GET", "/readyz")
+            if connection.getresponse().status == 200:
+                return server
+        except OSError:
+            time.sleep(0.2)
+    server.kill()
+    raise SystemExit(f"tagger serve {model} did not get ready")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("model", type=Path)
@@ -119,27 +148,10 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "data" / "benchmarks")
     args = parser.parse_args()
     texts = texts_of(args.texts)
-    tagger = str(Path(sys.executable).parent / "tagger")
-    with tempfile.TemporaryDirectory() as tmp:
-        source, reference = Path(tmp) / "texts.txt", Path(tmp) / "tagged.jsonl"
-        source.write_text("".join(t + "\n" for t in texts), encoding="utf-8")
-        subprocess.run([tagger, "tag", str(args.model), "-i", str(source), "-o", str(reference),
-                        "-q"], check=True)
-        expected = {}
-        for line in reference.read_text(encoding="utf-8").splitlines():
-            record = json.loads(line)
-            expected[record["text"]] = record
+    expected = references(args.model, texts)
     port = free_port()
-    server = subprocess.Popen([tagger, "serve", str(args.model), "--port", str(port)])
+    server = start_server(args.model, port, "--quiet")
     try:
-        for _ in range(600):
-            try:
-                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
-                connection.request("GET", "/readyz")
-                if connection.getresponse().status == 200:
-                    break
-            except OSError:
-                time.sleep(0.2)
         rows = [phase(port, 1, args.seconds, texts, expected),
                 phase(port, args.clients, args.seconds, texts, expected)]
     finally:
