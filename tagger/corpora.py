@@ -61,12 +61,18 @@ class Corpus:
     # Where it came from, its tag column resolved: a model records it to name its corpus.
     source: CorpusSource | None = None
 
-    def split(self, name: str) -> list[Sentence]:
-        """A split by name; `dev` and `validation` stand for each other."""
+    def split(self, name: str, chosen_by: str = "split") -> list[Sentence]:
+        """A split by name; `dev` and `validation` stand for each other. `chosen_by`: the
+        parameter the caller's user chose it with, which a missing split's error names:
+        "split" for one to score, "dataset" for the train and validation splits of training.
+        """
         name = canonical_split(name)
         if name not in self.splits:
-            raise TaggerError(f"split {name!r} is not in {self.name}; it has: "
-                              f"{', '.join(self.splits)} (choose one with `split`)", param="split")
+            remedy = ("choose one with `split`" if chosen_by == "split" else
+                      "give a corpus that has it, or its files as `dataset` "
+                      "train=FILE,validation=FILE")
+            raise TaggerError(f"{self.name} has no {name} split (it has: "
+                              f"{', '.join(self.splits)}); {remedy}", param=chosen_by)
         return self.splits[name]
 
 
@@ -93,6 +99,7 @@ def load_corpus(dataset: str, *, config: str | None = None, tag_column: str | No
     """
     files = _explicit_files(dataset)
     path = Path(dataset)
+    notes: list[str] = []
     if files is None and path.exists():
         files = _files_of(path)
     if files is not None and all(_is_raw(f) for f in files.values()):
@@ -100,10 +107,10 @@ def load_corpus(dataset: str, *, config: str | None = None, tag_column: str | No
         labels: list[str] | None = None
         column = tag_column or ("upos" if all(map(conll.is_conllu, files.values())) else "-1")
     else:
-        tables = _load_tables(dataset, files, path, config, revision)
+        tables = _load_tables(dataset, files, path, config, revision, notes)
         splits, labels, column = _from_tables(tables, dataset, tag_column, token_column,
                                                default_tag_columns)
-    corpus = _finish(dataset, splits, labels, column)
+    corpus = _finish(dataset, splits, labels, column, notes)
     corpus.source = CorpusSource(dataset, config, revision, corpus.tag_column, token_column)
     return corpus
 
@@ -155,9 +162,13 @@ def _names_split(name: str) -> bool:
 
 
 def _load_tables(dataset: str, files: dict[str, Path] | None, path: Path,
-                 config: str | None, revision: str | None) -> dict[str, Any]:
-    """A DatasetDict from the datasets library, with its errors turned into one-liners."""
+                 config: str | None, revision: str | None, notes: list[str]
+                 ) -> dict[str, Any]:
+    """A DatasetDict from the datasets library, with its errors turned into one-liners (and
+    a note in `notes` when a hub dataset comes from the cache)."""
     import datasets
+
+    from tagger import hub
 
     datasets.logging.set_verbosity_error()
     datasets.disable_progress_bars()
@@ -172,7 +183,13 @@ def _load_tables(dataset: str, files: dict[str, Path] | None, path: Path,
         if path.is_dir() and _is_saved_dataset(path):
             loaded = datasets.load_from_disk(str(path))
             return loaded if isinstance(loaded, datasets.DatasetDict) else {"train": loaded}
-        return datasets.load_dataset(dataset, config, revision=revision)
+        if path.exists():  # a folder of parquet or JSON tables
+            return datasets.load_dataset(dataset, config, revision=revision)
+        found = hub.resolve(dataset, revision)  # not a local path: a hub name
+        if found.note:
+            notes.append(found.note)
+        return datasets.load_dataset(found.location, config, revision=found.revision
+                                     if found.location == dataset else None)
     except TaggerError:
         raise
     except Exception as error:  # the datasets library raises many types; all are user-facing
@@ -227,9 +244,8 @@ def _from_tables(tables: Any, dataset: str, tag_column: str | None, token_column
 
 
 def _finish(dataset: str, splits: dict[str, list[Sentence]], labels: list[str] | None,
-            column: str) -> Corpus:
+            column: str, notes: list[str]) -> Corpus:
     """Drop unannotated tokens, convert IOB1, and settle the label list and scheme."""
-    notes = []
     dropped = sum(t.count(UNANNOTATED) for sents in splits.values() for _, t in sents)
     if dropped:
         splits = {s: [x for x in map(_drop_unannotated, sents) if x[0]]

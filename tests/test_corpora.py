@@ -1,3 +1,4 @@
+import shutil
 from pathlib import Path
 
 import datasets
@@ -105,13 +106,105 @@ def test_missing_columns_and_splits_are_one_line_errors(parquet_folder: Path):
     assert error.value.param == "tag_column"  # the library names its own parameters
     with pytest.raises(TaggerError, match="`token_column`"):
         load_corpus(str(parquet_folder), token_column="words")
-    with pytest.raises(TaggerError, match=r"split 'test' is not in .* it has: train, validation"):
+    with pytest.raises(TaggerError, match=r"has no test split \(it has: train, validation\); "
+                                          "choose one with `split`"):
         load_corpus(str(parquet_folder)).split("test")
+    with pytest.raises(TaggerError, match="or its files as `dataset` train=FILE") as error:
+        load_corpus(str(parquet_folder)).split("test", chosen_by="dataset")
+    assert error.value.param == "dataset"
 
 
-def test_unknown_hub_dataset_offline_is_a_clear_error():
-    with pytest.raises(TaggerError, match="'nobody/no-such-dataset' not found"):
+@pytest.fixture
+def no_network(monkeypatch):
+    """The hub unreachable, as without a network; loading through the `datasets` library's
+    own hub lookup fails the test (it retries and may pick up a local folder's cache)."""
+    import datasets
+    from huggingface_hub import HfApi
+
+    def unreachable(*args, **kwargs):
+        raise OSError("[Errno -2] Name or service not known")
+
+    real = datasets.load_dataset
+
+    def local_only(path, *args, **kwargs):
+        assert Path(path).exists(), f"datasets.load_dataset went to the hub for {path!r}"
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", False)  # the tests run offline
+    monkeypatch.setattr(HfApi, "dataset_info", unreachable)
+    monkeypatch.setattr(datasets, "load_dataset", local_only)
+
+
+def _hub_cache(root: Path, name: str, source: Path, sha: str = "0123456789abcdef" * 2 + "01234567"
+               ) -> Path:
+    """A hub cache holding dataset `name` as `huggingface_hub` lays it out (refs/main names
+    the snapshot), with the files of the local folder `source`."""
+    repository = root / f"datasets--{name.replace('/', '--')}"
+    snapshot = repository / "snapshots" / sha
+    shutil.copytree(source, snapshot / "data")
+    (repository / "refs").mkdir(parents=True)
+    (repository / "refs" / "main").write_text(sha, encoding="utf-8")
+    return snapshot
+
+
+def test_a_hub_name_without_network_or_cache_is_one_line_and_quick(no_network, tmp_path,
+                                                                   monkeypatch):
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    with pytest.raises(TaggerError, match=r"'nobody/no-such-dataset' is no local file or "
+                                          r"folder, the hub cannot be reached \(\[Errno -2\] "
+                                          r"Name or service not known\), and no copy of it is "
+                                          "cached") as error:
         load_corpus("nobody/no-such-dataset")
+    assert error.value.param == "dataset" and "\n" not in str(error.value)
+
+
+def test_a_hub_name_without_network_reads_that_datasets_cached_copy(no_network, tmp_path,
+                                                                    monkeypatch):
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    snapshot = _hub_cache(tmp_path / "hub", "someone/wnut", SHARED / "wnut_17")
+    corpus = load_corpus("someone/wnut")
+    assert corpus.notes == [f"the hub cannot be reached ([Errno -2] Name or service not "
+                            f"known); using the cached copy of someone/wnut at revision "
+                            f"{snapshot.name[:12]}"]
+    assert len(corpus.split("train")) == 3394 and len(corpus.labels) == 13
+    assert load_corpus("someone/wnut", revision=snapshot.name[:8]).notes == corpus.notes
+    with pytest.raises(TaggerError, match="no copy of it is cached"):
+        load_corpus("someone/wnut", revision="v2")  # a revision the cache does not hold
+
+
+def test_a_local_folder_loaded_once_is_not_a_hub_name_later(no_network, tmp_path,
+                                                            monkeypatch):
+    """`datasets` caches a local folder under its bare name; from another folder that name
+    is a hub name, which without the hub and its cache is an error, not that folder."""
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "datasets"))
+    shutil.copytree(SHARED / "wnut_17", tmp_path / "here" / "zz_fake_corpus")
+    monkeypatch.chdir(tmp_path / "here")
+    assert len(load_corpus("zz_fake_corpus").split("train")) == 3394
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    with pytest.raises(TaggerError, match="'zz_fake_corpus' is no local file or folder"):
+        load_corpus("zz_fake_corpus")
+
+
+def test_offline_mode_skips_the_hub(tmp_path, monkeypatch):
+    import datasets
+    from huggingface_hub import HfApi, constants
+
+    def asked(*args, **kwargs):
+        raise AssertionError("offline mode asked the hub")
+
+    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(HfApi, "dataset_info", asked)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    _hub_cache(tmp_path / "hub", "someone/wnut", SHARED / "wnut_17")
+    assert "offline mode is on" in load_corpus("someone/wnut").notes[0]
 
 
 def test_script_dataset_suggests_parquet(tmp_path: Path):

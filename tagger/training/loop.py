@@ -50,8 +50,8 @@ def train(corpus: Corpus, config: TrainConfig, *, progress: Progress | None = No
     if cluster and not cluster.is_chief:
         progress = None  # the chief reports
     progress = progress or Progress(enabled=False)
-    train_split = corpus.split("train")
-    validation = corpus.split("validation")
+    train_split = corpus.split("train", chosen_by="dataset")
+    validation = corpus.split("validation", chosen_by="dataset")
     optimization = config.optimization
     if config.features.train_scheme == "iobes" and corpus.scheme == schemes.TOKEN:
         raise TaggerError(f"train_scheme iobes needs entity tags; {corpus.name} "
