@@ -274,6 +274,9 @@ def create_app(tagger, name: str, limits: Limits | None = None,
 
     def begin_shutdown() -> None:
         """Refuse new requests, and answer those still waiting after the grace period."""
+        if "loop" not in state:  # still starting: Uvicorn stops before serving anything
+            return
+
         def start() -> None:
             state["ready"] = False
             batcher = state["batcher"]
