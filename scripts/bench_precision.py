@@ -54,6 +54,20 @@ class OpenVinoNetwork:
         return [self.request.infer(feeds)[self.compiled.output(0)].copy()]
 
 
+def markdown(data: dict) -> str:
+    """The table of a precision.json."""
+    about = (f"; {data['corpus']} validation, {data['tokens']:,} tokens, network alone on one "
+             f"thread, medians of {data['repeats']} rounds") if "tokens" in data else ""
+    rows = data["rows"]
+    return f"{data['date']}, {data['machine']}; `{data['command']}`{about}.\n\n" + table(
+        ["variant", "network tokens/s", "vs float32", "largest output difference (on "
+         "sentences without padding)", "tags differing", "validation"],
+        [[r["variant"], f"{r['network_tokens_per_s']:,}", f"{r['vs_float32']:.2f}x",
+          f"{r['max_output_difference']:.2g} ({r['max_difference_unpadded']:.2g})",
+          f"{r['tags_differing']:,}",
+          f"{r['validation']:.2f}"] for r in rows]) + "\n"
+
+
 def onnx_session(path: Path):
     import onnxruntime
 
@@ -127,21 +141,12 @@ def main() -> None:
             "metric": report["metric"],
             "validation": round(report["score"] * 100, 2),
         })
-    date = datetime.now(UTC).strftime("%Y-%m-%d")
-    command = shlex.join(["python", "scripts/bench_precision.py", *sys.argv[1:]])
-    header = (f"{date}, {machine()}; `{command}`; {args.recipe.stem} validation, {tokens:,} "
-              f"tokens, network alone on one thread, medians of {args.repeats} rounds.")
-    text = header + "\n\n" + table(
-        ["variant", "network tokens/s", "vs float32", "largest output difference (on "
-         "sentences without padding)", "tags differing", "validation"],
-        [[r["variant"], f"{r['network_tokens_per_s']:,}", f"{r['vs_float32']:.2f}x",
-          f"{r['max_output_difference']:.2g} ({r['max_difference_unpadded']:.2g})",
-          f"{r['tags_differing']:,}",
-          f"{r['validation']:.2f}"] for r in rows]) + "\n"
+    data = {"date": datetime.now(UTC).strftime("%Y-%m-%d"), "machine": machine(),
+            "command": shlex.join(["python", "scripts/bench_precision.py", *sys.argv[1:]]),
+            "corpus": args.recipe.stem, "tokens": tokens, "repeats": args.repeats, "rows": rows}
+    text = markdown(data)
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "precision.json").write_text(json.dumps(
-        {"date": date, "machine": machine(), "command": command, "rows": rows}, indent=2)
-        + "\n")
+    (args.out / "precision.json").write_text(json.dumps(data, indent=2) + "\n")
     (args.out / "precision.md").write_text(text)
     print(text)
 

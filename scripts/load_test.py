@@ -104,6 +104,19 @@ def phase(port: int, clients: int, seconds: float, texts: list[str], expected: d
     }
 
 
+def markdown(data: dict) -> str:
+    """The table of a serve.json."""
+    texts = data.get("texts")
+    about = (f"{texts['count']:,} texts from {texts['file']}, " if texts else "")
+    lines = [f"{data['date']}, {data['machine']}; `{data['command']}`; {about}one text per "
+             "request; server and clients on the same machine.", "",
+             "| clients | requests | errors | requests/s | tokens/s | p50 ms | p99 ms |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
+    lines += [f"| {r['clients']} | {r['requests']:,} | {r['errors']} | {r['requests_per_s']} | "
+              f"{r['tokens_per_s']:,} | {r['p50_ms']} | {r['p99_ms']} |" for r in data["phases"]]
+    return "\n".join(lines) + "\n"
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -157,20 +170,15 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait(timeout=60)
-    date = datetime.now(UTC).strftime("%Y-%m-%d")
-    command = shlex.join(["python", "scripts/load_test.py", *sys.argv[1:]])
-    header = (f"{date}, {machine()}; `{command}`; {len(texts):,} texts from {args.texts.name}, "
-              "one text per request; server and clients on the same machine.")
-    lines = [header, "", "| clients | requests | errors | requests/s | tokens/s | p50 ms | "
-             "p99 ms |", "| --- | --- | --- | --- | --- | --- | --- |"]
-    lines += [f"| {r['clients']} | {r['requests']:,} | {r['errors']} | {r['requests_per_s']} | "
-              f"{r['tokens_per_s']:,} | {r['p50_ms']} | {r['p99_ms']} |" for r in rows]
+    data = {"date": datetime.now(UTC).strftime("%Y-%m-%d"), "machine": machine(),
+            "command": shlex.join(["python", "scripts/load_test.py", *sys.argv[1:]]),
+            "python": platform.python_version(),
+            "texts": {"file": args.texts.name, "count": len(texts)}, "phases": rows}
+    report = markdown(data)
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "serve.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    (args.out / "serve.json").write_text(json.dumps(
-        {"date": date, "machine": machine(), "command": command,
-         "python": platform.python_version(), "phases": rows}, indent=2) + "\n")
-    print("\n".join(lines))
+    (args.out / "serve.md").write_text(report, encoding="utf-8")
+    (args.out / "serve.json").write_text(json.dumps(data, indent=2) + "\n")
+    print(report)
 
 
 if __name__ == "__main__":

@@ -41,7 +41,7 @@ from load_test import EWT_DEV, client, free_port, references, start_server, text
 MAXIMAL = ("Anna Schmidt flew from Berlin to Toronto with Elena Vasquez . " * 400)[:20_000]
 POISONS = {
     "lone surrogate": (b'{"texts": ["Oslo", "bad \\ud800 text"]}', 400),
-    "nested 100,000 deep": (b'{"texts": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", 400),
+    "deep nesting": (b'{"texts": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", 400),
     "over the body limit": (json.dumps({"texts": ["word " * 250_000]}).encode(), 413),
     "maximal request": (json.dumps({"texts": [MAXIMAL] * 49}).encode(), 200),
 }
@@ -119,6 +119,30 @@ def serves_normally(port: int, text: str, expected: dict) -> bool:
     return bool(out) and all(ok for _, _, ok in out)
 
 
+def markdown(data: dict) -> str:
+    """The tables of a soak.json."""
+    soak, shutdown = data["soak"], data["shutdown"]
+    expect = {name: status for name, (_, status) in POISONS.items()}
+    report = [f"{data['date']}, {data['machine']}; `{data['command']}`; normal clients send "
+              f"one text of {data['texts_file']} per request, checked against `tagger tag`; "
+              "server and clients on the same machine.", "",
+              "| normal clients | seconds | requests | errors | p50 ms | p99 ms | max ms | "
+              "answers normally afterwards |", "| --- | --- | --- | --- | --- | --- | --- | --- |",
+              f"| {soak['clients']} | {soak['seconds']:g} | {soak['requests']:,} | "
+              f"{soak['errors']} | {soak['p50_ms']} | {soak['p99_ms']} | {soak['max_ms']} | "
+              f"{'yes' if soak['alive_after'] else 'NO'} |", "",
+              "| poison, sent in a loop | expected | answers |", "| --- | --- | --- |"]
+    report += [f"| {name} | {expect.get(name, 'none')} | "
+               f"{', '.join(f'{k}: {v:,}' for k, v in counts.items())} |"
+               for name, counts in soak["poisons"].items()]
+    report += ["", f"SIGTERM after {soak['seconds'] / 3:g} s of the same mix, --grace-seconds "
+               f"{shutdown['grace_seconds']:g}: exit status {shutdown['exit_status']}, "
+               f"{shutdown['seconds_to_exit']} s from the signal to the exit, "
+               f"{shutdown['tracebacks']} tracebacks in the log; statuses logged: "
+               f"{shutdown['logged_statuses']}."]
+    return "\n".join(report) + "\n"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("model", type=Path)
@@ -185,31 +209,15 @@ def main() -> None:
                 "normal_ok": sum(ok for _, _, ok in normal),
                 "normal_not_ok": sum(not ok for _, _, ok in normal)}
 
-    date = datetime.now(UTC).strftime("%Y-%m-%d")
-    command = shlex.join(["python", "scripts/soak.py", *sys.argv[1:]])
-    expect = {name: status for name, (_, status) in POISONS.items()}
-    report = [f"{date}, {machine()}; `{command}`; normal clients send one text of "
-              f"{args.texts.name} per request, checked against `tagger tag`; server and "
-              "clients on the same machine.", "",
-              "| normal clients | seconds | requests | errors | p50 ms | p99 ms | max ms | "
-              "answers normally afterwards |", "| --- | --- | --- | --- | --- | --- | --- | --- |",
-              f"| {soak['clients']} | {soak['seconds']:g} | {soak['requests']:,} | "
-              f"{soak['errors']} | {soak['p50_ms']} | {soak['p99_ms']} | {soak['max_ms']} | "
-              f"{'yes' if alive else 'NO'} |", "",
-              "| poison, sent in a loop | expected | answers |", "| --- | --- | --- |"]
-    report += [f"| {name} | {expect.get(name, 'none')} | "
-               f"{', '.join(f'{k}: {v:,}' for k, v in counts.items())} |"
-               for name, counts in soak["poisons"].items()]
-    report += ["", f"SIGTERM after {args.seconds / 3:g} s of the same mix, --grace-seconds "
-               f"{args.grace:g}: exit status {status}, {shutdown['seconds_to_exit']} s from the "
-               f"signal to the exit, {shutdown['tracebacks']} tracebacks in the log; statuses "
-               f"logged: {shutdown['logged_statuses']}."]
+    data = {"date": datetime.now(UTC).strftime("%Y-%m-%d"), "machine": machine(),
+            "command": shlex.join(["python", "scripts/soak.py", *sys.argv[1:]]),
+            "texts_file": args.texts.name, "soak": soak, "shutdown": shutdown}
+    report = markdown(data)
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / f"{args.name}.md").write_text("\n".join(report) + "\n", encoding="utf-8")
-    (args.out / f"{args.name}.json").write_text(json.dumps(
-        {"date": date, "machine": machine(), "command": command, "soak": soak,
-         "shutdown": shutdown}, indent=2) + "\n", encoding="utf-8")
-    print("\n".join(report))
+    (args.out / f"{args.name}.md").write_text(report, encoding="utf-8")
+    (args.out / f"{args.name}.json").write_text(json.dumps(data, indent=2) + "\n",
+                                                 encoding="utf-8")
+    print(report)
 
 
 if __name__ == "__main__":
