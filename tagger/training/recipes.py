@@ -45,8 +45,9 @@ class Recipe:
         return CorpusSource(**self.dataset).load()
 
 
-def load_recipe(path: Path) -> Recipe:
+def load_recipe(path: str | Path) -> Recipe:
     """The recipe in TOML file `path`, checked against the known keys and settings."""
+    path = Path(path)
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as error:
