@@ -147,11 +147,12 @@ def test_model_path_is_a_file_or_not_a_model(tmp_path: Path):
 
 
 def test_unknown_dataset_and_split(demo_model: Path, tmp_path: Path):
-    assert_one_line_error(run("evaluate", demo_model, "--dataset", "nobody/none"), "not found")
+    assert_one_line_error(run("evaluate", demo_model, "--dataset", "nobody/none"),
+                          "--dataset 'nobody/none' is no local file or folder")
     assert_one_line_error(run("evaluate", demo_model, "--dataset", DEMO, "--split", "test"),
-                      "split 'test'", "--split")
+                          "has no test split", "--split")
     assert_one_line_error(run("train", "--dataset", "nobody/none", "-o", tmp_path / "m"),
-                      "not found")
+                          "--dataset 'nobody/none' is no local file or folder")
     assert not (tmp_path / "m").exists()
 
 
