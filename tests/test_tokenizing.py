@@ -37,6 +37,8 @@ def char_offsets(text: str, byte_offsets: np.ndarray) -> np.ndarray:
      ["BOM", "a", "b", "c", "x", "y", "bidi", "end"]),
     ("zero\u200bwidth and ZWNJ \u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645",
      ["zero\u200bwidth", "and", "ZWNJ", "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645"]),
+    # A clitic's cut leaves out the format character that joined it to the word.
+    ("\u0301\u200bn't", ["\u0301", "n't"]),
     # Grapheme clusters stay whole: flags, joined emoji, skin tones, keycaps.
     ("\U0001f1e9\U0001f1ea\U0001f1eb\U0001f1f7 \U0001f468\u200d\U0001f469\u200d\U0001f467 "
      "\U0001f44d\U0001f3fd 1\ufe0f\u20e3 \u2764\ufe0f!",
@@ -74,7 +76,7 @@ def _tokenize_tokens(texts: list[str]) -> list[list[tuple[str, int, int]]]:
     pytest.param(lambda: [*ODD, "'s n't", "CAN'T", "Don\u2019t stop'em", "x'S y'Re", "'", "n't",
                           "a\u00a0b\u2003c\u000bd", "\u0130stanbul \u017fs",
                           "\ufeffBOM x\u2028y \u200e\u202bbidi\u202c \x07\x1b \x85end",
-                          "zero\u200bwidth \u0645\u06cc\u200c\u062e \u00ad",
+                          "zero\u200bwidth \u0645\u06cc\u200c\u062e \u00ad \u0301\u200bn't",
                           "\U0001f1e9\U0001f1ea\U0001f1eb \U0001f468\u200d\U0001f469 "
                           "\U0001f44d\U0001f3fd 1\ufe0f\u20e3 #\ufe0f\u20e3 \u2764\ufe0f! "
                           "\U0001f3f4\U000e0067\U000e0062\U000e0073\U000e007f"], id="odd"),

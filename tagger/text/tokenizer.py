@@ -56,6 +56,8 @@ CLITIC_PATTERN = "(?i)(?:n['\u2019]t|['\u2019](?:s|re|ve|ll|d|m))\\z"
 _PIECES = regex.compile(f"({TOKEN_PATTERN})")  # split() keeps the tokens between gaps
 _CLITIC = regex.compile(CLITIC_PATTERN)
 _APOSTROPHE = regex.compile("['\u2019]")
+TRAILING_FORMAT = r"\p{Cf}+\z"
+_TRAILING_FORMAT = regex.compile(TRAILING_FORMAT)
 
 
 def split(text: str) -> list[tuple[int, int]]:
@@ -92,7 +94,9 @@ def split_texts(texts: Sequence[str]) -> tuple[list[list[str]], np.ndarray, np.n
 
 def _split_clitics(joined: str, tokens: list[str], starts: np.ndarray, ends: np.ndarray
                    ) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """Tokens ending in a clitic cut in two (`do` `n't`), offsets with them."""
+    """Tokens ending in a clitic cut in two (`do` `n't`), offsets with them. Format
+    characters a word held before its clitic stay out of both parts: they joined letters
+    that the cut separates."""
     apostrophes = [m.start() for m in _APOSTROPHE.finditer(joined)]
     holders = np.unique(np.searchsorted(ends, apostrophes, side="right"))
     cuts = []
@@ -103,12 +107,15 @@ def _split_clitics(joined: str, tokens: list[str], starts: np.ndarray, ends: np.
     if not cuts:
         return tokens, starts, ends
     cut_tokens: list[str] = []
+    lefts = []
     previous = 0
     for i, at in cuts:
         cut_tokens += tokens[previous:i]
-        cut_tokens += [tokens[i][:at], tokens[i][at:]]
+        lefts.append(_TRAILING_FORMAT.sub("", tokens[i][:at]))
+        cut_tokens += [lefts[-1], tokens[i][at:]]
         previous = i + 1
     cut_tokens += tokens[previous:]
     index = np.array([i for i, _ in cuts])
     middle = starts[index] + np.array([at for _, at in cuts])
-    return cut_tokens, np.insert(starts, index + 1, middle), np.insert(ends, index, middle)
+    left_ends = starts[index] + np.array([len(left) for left in lefts])
+    return cut_tokens, np.insert(starts, index + 1, middle), np.insert(ends, index, left_ends)

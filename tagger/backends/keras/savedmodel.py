@@ -269,6 +269,15 @@ def tokenize(texts: tf.Tensor) -> Tokenized:
     # Flat-value arithmetic keeps the compiled graph small (ragged broadcasting does not).
     pieces, p_starts, p_ends = tf_text.regex_split_with_offsets(
         words.flat_values, tokenizer.CLITIC_PATTERN, tokenizer.CLITIC_PATTERN)
+    # As tokenizer.split: format characters before a clitic stay out of the word's part
+    # (only a piece that a clitic follows, not a word's last: a flag ends in tag characters).
+    rows = pieces.value_rowids()
+    last = tf.range(tf.size(rows, out_type=tf.int64)) == tf.gather(pieces.row_limits(), rows) - 1
+    trimmed = tf.where(last, pieces.flat_values, tf.strings.regex_replace(
+        pieces.flat_values, tokenizer.TRAILING_FORMAT, ""))
+    pieces = pieces.with_flat_values(trimmed)
+    p_ends = p_starts.with_flat_values(p_starts.flat_values + tf.cast(
+        tf.strings.length(trimmed, unit="BYTE"), p_starts.dtype))
     word_start = tf.gather(starts.flat_values, pieces.value_rowids())
     pieces_per_text = tf.math.unsorted_segment_sum(pieces.row_lengths(), words.value_rowids(),
                                                    words.nrows())
