@@ -20,7 +20,7 @@ def _split_row(line: str) -> list[str]:
     return line.split("\t") if "\t" in line else line.split()
 
 
-def _blocks(lines: Iterable[str]) -> Iterator[list[tuple[int, str]]]:
+def blocks(lines: Iterable[str]) -> Iterator[list[tuple[int, str]]]:
     """Groups of (line number, line) between lines that are empty or only white space."""
     block: list[tuple[int, str]] = []
     for number, line in enumerate(lines, 1):
@@ -40,7 +40,7 @@ def conll_sentences(lines: Iterable[str], name: str) -> Iterator[list[list[str]]
     Sentences end at a line that is empty or holds only white space (WNUT marks most breaks
     with a lone tab). `-DOCSTART-` lines are document markers, not sentences.
     """
-    for block in _blocks(lines):
+    for block in blocks(lines):
         rows = []
         for number, line in block:
             row = [c.strip() for c in _split_row(line)]
@@ -60,19 +60,24 @@ def conllu_sentences(lines: Iterable[str], name: str) -> Iterator[list[list[str]
     Multiword-token range lines (`1-2`) and empty nodes (`8.1`) are skipped, as the UD
     treebanks' word-level annotation (UPOS, XPOS) belongs to the syntactic words.
     """
-    for block in _blocks(lines):
-        rows = []
-        for number, line in block:
-            if line.startswith("#"):
-                continue
-            row = line.split("\t")
-            if len(row) != 10:
-                raise TaggerError(f"{name}:{number}: a CoNLL-U line has 10 tab-separated "
-                                  f"columns, this one has {len(row)}")
-            if "-" not in row[0] and "." not in row[0]:
-                rows.append(row)
+    for block in blocks(lines):
+        rows = [row for _, row in conllu_rows(block, name)
+                if "-" not in row[0] and "." not in row[0]]
         if rows:
             yield rows
+
+
+def conllu_rows(block: list[tuple[int, str]], name: str) -> Iterator[tuple[int, list[str]]]:
+    """(line number, its 10 columns) of each word, multiword-token or empty-node line of a
+    CoNLL-U sentence block (comments skipped)."""
+    for number, line in block:
+        if line.startswith("#"):
+            continue
+        row = line.split("\t")
+        if len(row) != 10:
+            raise TaggerError(f"{name}:{number}: a CoNLL-U line has 10 tab-separated "
+                              f"columns, this one has {len(row)}")
+        yield number, row
 
 
 def column_index(tag_column: str | None, conllu: bool) -> int:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from tagger import conll, schemes
+from tagger import spans as span_files
 from tagger.errors import TaggerError
 
 Sentence = tuple[list[str], list[str]]
@@ -23,6 +24,8 @@ TABLE_SUFFIXES = {".parquet": "parquet", ".json": "json", ".jsonl": "json", ".cs
 # The CoNLL-U "no annotation" label: the hub's universal_dependencies loader gives it to the
 # surface form of a multiword token ("don't"), whose syntactic words ("do", "n't") follow.
 UNANNOTATED = "_"
+# The tag column a corpus of span files records: its tags come from the spans.
+SPANS_COLUMN = "spans"
 
 
 @dataclass(frozen=True)
@@ -102,7 +105,15 @@ def load_corpus(dataset: str, *, config: str | None = None, tag_column: str | No
     notes: list[str] = []
     if files is None and path.exists():
         files = _files_of(path)
-    if files is not None and all(_is_raw(f) for f in files.values()):
+    if files is not None and all(map(span_files.is_span_file, files.values())):
+        splits, column = {}, SPANS_COLUMN
+        labels = None
+        for split, file in files.items():
+            converted = span_files.to_sentences(span_files.read(file))
+            splits[split] = converted.sentences
+            if converted.note():
+                notes.append(f"{file.name}: {converted.note()}")
+    elif files is not None and all(_is_raw(f) for f in files.values()):
         splits = {s: conll.read_tagged(f, tag_column) for s, f in files.items()}
         labels: list[str] | None = None
         column = tag_column or ("upos" if all(map(conll.is_conllu, files.values())) else "-1")
@@ -113,6 +124,27 @@ def load_corpus(dataset: str, *, config: str | None = None, tag_column: str | No
     corpus = _finish(dataset, splits, labels, column, notes)
     corpus.source = CorpusSource(dataset, config, revision, corpus.tag_column, token_column)
     return corpus
+
+
+def raw_text_file(dataset: str, split: str) -> Path:
+    """The CoNLL-U or span JSON Lines file of `split` in `dataset`: the file itself, a file
+    of a folder named by its split, or a split=path pair."""
+    path = Path(dataset)
+    files = _explicit_files(dataset)
+    if files is None and path.is_file():
+        files = {canonical_split(split): path}
+    elif files is None and path.is_dir():
+        files = _files_of(path)
+    if not files or not all(conll.is_conllu(f) or span_files.is_span_file(f)
+                            for f in files.values()):
+        raise TaggerError(f"`dataset` {dataset}: scoring from raw text needs CoNLL-U files with "
+                          "'# text' lines (e.g. ../shared/data/raw/ud_en_ewt) or span JSON "
+                          "Lines", param="dataset")
+    name = canonical_split(split)
+    if name not in files:
+        raise TaggerError(f"{dataset} has no {name} split (it has: {', '.join(files)}); "
+                          "choose one with `split`", param="split")
+    return files[name]
 
 
 def _explicit_files(dataset: str) -> dict[str, Path] | None:
@@ -147,7 +179,8 @@ def _files_of(path: Path) -> dict[str, Path] | None:
         return None
     candidates = [p for p in sorted(path.iterdir()) if p.is_file() and not p.name.startswith(".")
                   and p.suffix.lower() not in {".md", ".txt", ".py", ".lock"}]
-    if candidates and all(_is_raw(p) for p in candidates):
+    if candidates and (all(_is_raw(p) for p in candidates)
+                       or all(map(span_files.is_span_file, candidates))):
         files = {canonical_split(p.name): p for p in candidates if _names_split(p.name)}
         if not files:
             raise TaggerError(f"{path}: cannot tell the splits apart; name the files with "

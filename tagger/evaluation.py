@@ -64,9 +64,9 @@ def _token_report(gold, predicted):
             gold_count[a] += 1
             predicted_count[b] += 1
             true_positive[a] += a == b
-    types = {label: _prf(true_positive[label], predicted_count[label], gold_count[label])
+    types = {label: prf(true_positive[label], predicted_count[label], gold_count[label])
              for label in sorted(gold_count)}
-    micro = _prf(sum(true_positive.values()), sum(predicted_count.values()),
+    micro = prf(sum(true_positive.values()), sum(predicted_count.values()),
                  sum(gold_count.values()))
     macro = {k: sum(t[k] for t in types.values()) / max(len(types), 1)
              for k in ("precision", "recall", "f1")}
@@ -74,11 +74,32 @@ def _token_report(gold, predicted):
     return types, micro, macro
 
 
-def _prf(true_positive: int, predicted: int, gold: int) -> dict[str, float]:
+def prf(true_positive: int, predicted: int, gold: int) -> dict[str, float]:
+    """Precision, recall, F1 and support of `true_positive` right of `predicted`, `gold`."""
     precision = true_positive / predicted if predicted else 0.0
     recall = true_positive / gold if gold else 0.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
     return {"precision": precision, "recall": recall, "f1": f1, "support": gold}
+
+
+def score_spans(gold: Sequence[Any], system: Sequence[Any]) -> dict[str, Any]:
+    """Entity precision, recall and F1 by exact character spans and labels, over all texts
+    and per label: `gold` texts with their `spans` (`spans.Annotated`), `system` a
+    `records.Tagged` for each, tagged from its text."""
+    right: Counter = Counter()
+    found: Counter = Counter()
+    expected: Counter = Counter()
+    for item, tagged in zip(gold, system, strict=True):
+        wanted = {(s.start, s.end, s.label) for s in item.spans}
+        got = {(s.start, s.end, s.label) for s in tagged.spans}
+        expected.update(label for _, _, label in wanted)
+        found.update(label for _, _, label in got)
+        right.update(label for _, _, label in wanted & got)
+    labels = sorted(set(expected) | set(found))
+    return {"texts": len(gold),
+            "spans": prf(sum(right.values()), sum(found.values()), sum(expected.values())),
+            "types": {label: prf(right[label], found[label], expected[label])
+                      for label in labels}}
 
 
 def check_labels(gold: Sequence[Sequence[str]], known: Sequence[str], where: str) -> None:
@@ -135,3 +156,42 @@ def evaluate_model(model: str | Path, source: CorpusSource, *, split: str = "val
 
     return evaluate_tagger(Tagger.load(model, backend), sentences, mode,
                            where=f"{source.dataset} split {split!r}")
+
+
+def evaluate_raw_text(model: str | Path, source: CorpusSource, *, split: str = "validation",
+                      backend: str = "auto") -> dict[str, Any]:
+    """Tag each text of a split from its raw text with the model in folder `model`, and
+    score it by characters: for a CoNLL-U file (a POS model), tokens, words and tags as the
+    CoNLL 2018 scorer does (`raw_scoring`; the tags of the column the model was trained on);
+    for a span JSON Lines file (an entity model), spans by exact offsets and label
+    (`score_spans`)."""
+    from tagger import corpora, raw_scoring
+    from tagger import spans as span_files
+    from tagger.pipeline import Tagger
+
+    trained = model_folder.read(Path(model), verify=False)
+    path = corpora.raw_text_file(source.dataset, split)
+    if span_files.is_span_file(path):
+        gold = span_files.read(path)
+        tagged = Tagger.load(model, backend).tag([item.text for item in gold])
+        return score_spans(gold, tagged)
+    if trained.scheme != schemes.TOKEN:
+        raise TaggerError("scoring CoNLL-U from raw text is for POS models (tokens, words, "
+                          f"tags); {model} is an entity tagger: score it on span JSON Lines, "
+                          "or with `tagger evaluate` on gold tokens")
+    column = source.tag_column or (trained.corpus.tag_column if trained.corpus else "upos")
+    gold = raw_scoring.read_conllu(path, column)
+    tagged = Tagger.load(model, backend).tag([sentence.text for sentence in gold])
+    return raw_scoring.score(gold, tagged, column)
+
+
+def format_span_report(report: dict[str, Any]) -> str:
+    """`score_spans`' report as `tagger evaluate --raw-text` prints it."""
+    lines = [f"{'span label':12}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>10}"]
+    rows = [*report["types"].items(), ("", None), ("all spans", report["spans"])]
+    for label, row in rows:
+        lines.append("" if row is None else f"{label:12}{row['precision']:10.4f}"
+                     f"{row['recall']:10.4f}{row['f1']:10.4f}{row['support']:10}")
+    lines += ["", f"span F1 from raw text (exact character offsets and label): "
+              f"{report['spans']['f1'] * 100:.2f}  ({report['texts']} texts)"]
+    return "\n".join(lines)

@@ -107,3 +107,11 @@ def pos_tagger():
     trained, _ = train(corpus, TrainConfig.from_flat(epochs=1, units=16, embedding_dim=16,
                                                      char_filters=16, head="softmax"))
     return trained
+
+
+@pytest.fixture(scope="session")
+def pos_model(pos_tagger, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`pos_tagger` saved as a model folder."""
+    folder = tmp_path_factory.mktemp("models") / "pos"
+    pos_tagger.save(folder)
+    return folder

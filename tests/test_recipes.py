@@ -15,11 +15,13 @@ RECIPES = sorted((ROOT / "data" / "recipes").glob("*.toml"))
 
 
 def test_shipped_recipes_are_valid_and_name_the_shared_corpora():
-    assert [p.stem for p in RECIPES] == ["conll2003", "ud_en_ewt", "ud_en_ewt_lg", "wnut_17"]
+    assert [p.stem for p in RECIPES] == ["conll2003", "ud_de_gsd", "ud_en_ewt", "ud_en_ewt_lg",
+                                         "ud_fr_gsd", "ud_zh_gsd", "wnut_17"]
     for path in RECIPES:
         recipe = load_recipe(path)
         corpus = path.stem.removesuffix("_lg")
-        assert recipe.settings.network.head == ("softmax" if corpus == "ud_en_ewt" else "crf")
+        assert recipe.settings.network.head == ("softmax" if corpus.startswith("ud_")
+                                                else "crf")
         assert Path(recipe.dataset["dataset"]).resolve() == (ROOT.parent / "shared" / "data"
                                                        / corpus).resolve()
 

@@ -22,11 +22,12 @@ from pathlib import Path
 from typing import TextIO
 
 from tagger import conll
+from tagger import spans as span_files
 from tagger.errors import TaggerError
 from tagger.files import atomic_file, writes_in_place
 from tagger.progress import Progress, clock, rate
 
-FORMATS = ("text", "json", "conll")
+FORMATS = ("text", "json", "conll", "spans")
 # Lines read, tagged and written as one unit when streaming: bounds memory on any input size.
 CHUNK_LINES = 2048
 # json.dumps(record, ensure_ascii=False), without making an encoder for every record.
@@ -41,6 +42,8 @@ def render(tagged, fmt: str, confidence: bool = False) -> str:
     """
     if fmt == "json":
         return _to_json(tagged.to_dict()) + "\n"
+    if fmt == "spans":
+        return _to_json(span_files.record(tagged)) + "\n"
     rows = zip(tagged.tokens, tagged.tags, tagged.confidences, strict=True)
     if fmt == "conll":
         if confidence:
@@ -82,7 +85,7 @@ def output_stream(target: str) -> Iterator[TextIO]:
         yield stream
 
 
-INPUT_FORMATS = ("text", "conll", "conllu")
+INPUT_FORMATS = ("text", "conll", "conllu", "jsonl")
 
 
 @dataclass
@@ -96,7 +99,7 @@ class Source:
 
     @property
     def pretokenized(self) -> bool:
-        return self.format != "text"
+        return self.format in ("conll", "conllu")
 
 
 def open_input(path: str, input_format: str | None) -> Source:
@@ -107,7 +110,8 @@ def open_input(path: str, input_format: str | None) -> Source:
     file = Path(path)
     if not file.exists():
         raise TaggerError(f"`input` {path} does not exist", param="input")
-    by_suffix = {".conll": "conll", ".conllu": "conllu"}.get(file.suffix.lower(), "text")
+    by_suffix = {".conll": "conll", ".conllu": "conllu", ".jsonl": "jsonl"}.get(
+        file.suffix.lower(), "text")
     return Source(conll.open_text(file), path, input_format or by_suffix,
                   size=file.stat().st_size)
 
@@ -128,7 +132,23 @@ def _items(source: Source, lines: Iterable[str]) -> Iterator[str] | Iterator[lis
     if source.format == "conll":
         return ([row[0] for row in rows]
                 for rows in conll.conll_sentences(lines, source.name))
+    if source.format == "jsonl":
+        return (json_text(text_of(line), source.name, number) if line.strip() else ""
+                for number, line in enumerate(lines, 1))
     return (text_of(line) for line in lines)
+
+
+def json_text(line: str, name: str, number: int) -> str:
+    """The "text" of a JSON Lines object (a span file's line, or any object with one)."""
+    try:
+        value = json.loads(line)
+    except json.JSONDecodeError as error:
+        raise TaggerError(f"{name}: line {number} is not JSON ({error.msg}); each line must "
+                          'be an object with a "text" string') from None
+    if not isinstance(value, dict) or not isinstance(value.get("text"), str):
+        raise TaggerError(f'{name}: line {number} has no "text" string; each line must be '
+                          'an object with a "text" string')
+    return value["text"]
 
 
 def text_of(line: str) -> str:

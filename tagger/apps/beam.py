@@ -31,7 +31,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from tagger import model_folder
-from tagger.apps.batch import text_of
+from tagger.apps.batch import json_text, text_of
 from tagger.backends import CHOICES
 from tagger.errors import TaggerError
 from tagger.pipeline import Tagger
@@ -128,20 +128,8 @@ def numbered_lines(readable: fileio.ReadableFile, input_format: str = "text"
             except UnicodeDecodeError as error:
                 raise TaggerError(f"{path}: line {number} is not UTF-8 ({error.reason}); "
                                   "convert the file to UTF-8") from None
-            yield (path, number), text if input_format == "text" else _json_text(text, path,
-                                                                                number)
-
-
-def _json_text(line: str, path: str, number: int) -> str:
-    try:
-        value = json.loads(line)
-    except json.JSONDecodeError as error:
-        raise TaggerError(f"{path}: line {number} is not JSON ({error.msg}); each line must "
-                          'be an object with a "text" string') from None
-    if not isinstance(value, dict) or not isinstance(value.get("text"), str):
-        raise TaggerError(f'{path}: line {number} has no "text" string; each line must be '
-                          'an object with a "text" string')
-    return value["text"]
+            yield (path, number), text if input_format == "text" else json_text(text, path,
+                                                                               number)
 
 
 def record(key: tuple[str, int], tagged) -> str:

@@ -247,11 +247,14 @@ def runtime_option(f):
 @click.option("--output", "-o", default="-", show_default=True,
               help="Where to write ('-': stdout).")
 @click.option("--format", "-f", "fmt", type=click.Choice(FORMATS), default=None,
-              help="Output format [default: text for TEXT, json (JSON Lines) for --input].")
+              help="Output format: text, json (JSON Lines records), conll, or spans (JSON Lines "
+                   "of the text and its spans, as span files are read) [default: text for "
+                   "TEXT, json for --input].")
 @click.option("--input-format", type=click.Choice(INPUT_FORMATS), default=None,
               help="text: one sentence or paragraph per line; conll: one token per line (first "
-                   "column), blank lines between sentences; conllu: CoNLL-U (FORM column) "
-                   "[default: by suffix .conll / .conllu, else text].")
+                   "column), blank lines between sentences; conllu: CoNLL-U (FORM column); "
+                   "jsonl: JSON Lines objects with a \"text\" (a span file's texts) "
+                   "[default: by suffix .conll / .conllu / .jsonl, else text].")
 @click.option("--confidence", is_flag=True,
               help="Show each tag's and span's confidence in text and CoNLL output (JSON "
                    "records always have them).")
@@ -386,18 +389,35 @@ def ensemble(models, output, force):
 @click.option("--mode", type=click.Choice(["default", "strict"]), default="default",
               show_default=True, help="seqeval mode; strict applies the model's tag scheme.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--raw-text", is_flag=True,
+              help="Tag each text from its raw text and score by characters: CoNLL-U '# text' "
+                   "for tokens, words and tags as the CoNLL 2018 scorer does (POS models), "
+                   "span JSON Lines for exact spans (entity models).")
 @runtime_option
 def evaluate(model, dataset, config, revision, tag_column, token_column, split, mode, as_json,
-             runtime):
-    """Score MODEL on a split of a corpus: per-type P/R/F1, averages, token accuracy."""
-    from tagger import model_folder
+             raw_text, runtime):
+    """Score MODEL on a split of a corpus: per-type P/R/F1, averages, token accuracy.
+
+    With --raw-text, from the corpus's raw text instead of its tokens."""
+    from tagger import model_folder, raw_scoring
     from tagger.corpora import CorpusSource
-    from tagger.evaluation import evaluate_model, format_report
+    from tagger.evaluation import (
+        evaluate_model,
+        evaluate_raw_text,
+        format_report,
+        format_span_report,
+    )
 
     model_folder.read(model, verify=False)
     if backends.resolve(model, runtime).tensorflow:
         _silence_native_logs()
     source = CorpusSource(dataset, config, revision, tag_column, token_column)
+    if raw_text:
+        report = evaluate_raw_text(model, source, split=split, backend=runtime)
+        text = format_span_report(report) if "spans" in report else \
+            raw_scoring.format_report(report)
+        click.echo(json.dumps(report, indent=2) if as_json else text)
+        return
     report = evaluate_model(model, source, split=split, mode=mode, backend=runtime)
     click.echo(json.dumps(report, indent=2) if as_json else format_report(report))
 
