@@ -146,7 +146,8 @@ def evaluate_model(model: str | Path, source: CorpusSource, *, split: str = "val
 
     Without a tag column in `source`, the column the model was trained on comes first, so a
     POS model trained on pos_tags is scored on pos_tags even where the dataset also has
-    ner_tags. The corpus loads before the model, so a mistake in it shows first.
+    ner_tags. The corpus loads before the model, so a mistake in it shows first. The
+    report's "notes" are the corpus's (which copy of a hub dataset, what was converted).
     """
     trained = model_folder.read(Path(model), verify=False).corpus
     preferred = (trained.tag_column,) if trained else ()
@@ -154,8 +155,9 @@ def evaluate_model(model: str | Path, source: CorpusSource, *, split: str = "val
     sentences = corpus.split(split)
     from tagger.pipeline import Tagger
 
-    return evaluate_tagger(Tagger.load(model, backend), sentences, mode,
-                           where=f"{source.dataset} split {split!r}")
+    report = evaluate_tagger(Tagger.load(model, backend), sentences, mode,
+                             where=f"{source.dataset} split {split!r}")
+    return {**report, "notes": corpus.notes}
 
 
 def evaluate_raw_text(model: str | Path, source: CorpusSource, *, split: str = "validation",

@@ -243,3 +243,12 @@ def test_closed_pipe_stops_quietly(demo_model: Path, tmp_path: Path):
 def test_bad_option_values_are_rejected(option, tmp_path: Path):
     result = run("train", "--dataset", DEMO, "-o", tmp_path / "m", *option)
     assert result.exit_code == 2 and "Invalid value" in result.stderr
+
+
+def test_evaluate_prints_the_corpus_notes(demo_model: Path):
+    """What loading the corpus did (here: IOB1 converted to IOB2) is said, as train says it."""
+    raw = Path(__file__).resolve().parents[2] / "shared" / "data" / "raw" / "conll2003"
+    result = run("evaluate", demo_model, "--dataset", raw, "--json")
+    assert result.exit_code == 0, result.output
+    assert "note: IOB1 tags were converted to IOB2" in result.stderr
+    assert json.loads(result.stdout)["notes"] == ["IOB1 tags were converted to IOB2"]

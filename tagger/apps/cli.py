@@ -419,6 +419,8 @@ def evaluate(model, dataset, config, revision, tag_column, token_column, split, 
         click.echo(json.dumps(report, indent=2) if as_json else text)
         return
     report = evaluate_model(model, source, split=split, mode=mode, backend=runtime)
+    for note in report["notes"]:
+        click.echo(f"note: {note}", err=True)
     click.echo(json.dumps(report, indent=2) if as_json else format_report(report))
 
 
