@@ -146,20 +146,20 @@ def _span(value: Any, where: str, length: int) -> Span:
 def to_sentences(texts: list[Annotated]) -> SpanCorpus:
     """Each text as tokens with IOB2 tags, its spans on the tokens they cover."""
     corpus = SpanCorpus(texts=texts)
-    for item in texts:
-        offsets = tokenizer.split(item.text)
-        starts = {s: i for i, (s, _) in enumerate(offsets)}
-        ends = {e: i for i, (_, e) in enumerate(offsets)}
-        tags = ["O"] * len(offsets)
+    tokens, starts, ends, splits = tokenizer.split_texts([item.text for item in texts])
+    for i, item in enumerate(texts):
+        first_of = {s: k for k, s in enumerate(starts[splits[i]:splits[i + 1]].tolist())}
+        last_of = {e: k for k, e in enumerate(ends[splits[i]:splits[i + 1]].tolist())}
+        tags = ["O"] * len(tokens[i])
         for span in item.spans:
-            first, last = starts.get(span.start), ends.get(span.end)
+            first, last = first_of.get(span.start), last_of.get(span.end)
             if first is None or last is None:
                 corpus.misaligned.append((item.line, span, item.text[span.start:span.end]))
                 continue
             tags[first] = f"B-{span.label}"
-            for i in range(first + 1, last + 1):
-                tags[i] = f"I-{span.label}"
-        corpus.sentences.append(([item.text[s:e] for s, e in offsets], tags))
+            for k in range(first + 1, last + 1):
+                tags[k] = f"I-{span.label}"
+        corpus.sentences.append((tokens[i], tags))
     return corpus
 
 

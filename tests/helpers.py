@@ -1,5 +1,9 @@
-"""Helpers the tests share: comparing tagged records, and checking a command's one-line
-error."""
+"""Helpers the tests share: comparing tagged records, checking a command's one-line error,
+and starting a real server."""
+
+import subprocess
+import time
+import urllib.request
 
 import pytest
 from click.testing import CliRunner, Result
@@ -65,3 +69,18 @@ def assert_one_line_error(result: Result, *phrases: str) -> str:
         assert phrase in message, message
     assert "Traceback" not in result.output
     return message
+
+
+def started_server(command: list[str], port: int, **popen) -> subprocess.Popen:
+    """`command` (a `tagger serve` on `port`) in a process of its own, once /readyz answers;
+    its stderr is a text pipe."""
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, **popen)
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1)
+            return process
+        except OSError:
+            assert process.poll() is None, process.stderr.read()
+            assert time.monotonic() < deadline, "the server did not get ready in 120 s"
+            time.sleep(0.3)

@@ -8,8 +8,6 @@ import shlex
 import signal
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -18,6 +16,7 @@ from click.testing import CliRunner
 from tagger.apps.cli import main
 
 from .conftest import ROOT, free_port
+from .helpers import started_server
 
 DOCS = sorted((ROOT / "docs").glob("*.md"))
 PAGES = [ROOT / "README.md", ROOT / "CHANGELOG.md", *DOCS]
@@ -183,15 +182,8 @@ def test_the_readme_quick_start_runs(tmp_path: Path):
     assert (project / "tagged.jsonl").read_text(encoding="utf-8").count("\n") == 2001
     port = free_port()
     serve = shlex.split(lines[-1].replace("8501", str(port)))
-    server = subprocess.Popen(serve, cwd=project, env=env, stderr=subprocess.PIPE, text=True)
+    server = started_server(serve, port, cwd=project, env=env)
     try:
-        for _ in range(300):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1)
-                break
-            except OSError:
-                assert server.poll() is None, server.stderr.read()
-                time.sleep(0.2)
         curl = [line for line in _code(readme, "sh")[-1].strip().splitlines()
                 if line.startswith("curl")]
         for command in curl:

@@ -6,7 +6,6 @@ import json
 import os
 import shutil
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -22,7 +21,7 @@ from tagger.apps.serve import Batcher, Limits, Metrics, RequestError, create_app
 from tagger.pipeline import Tagger
 
 from .conftest import ROOT, free_port
-from .helpers import assert_same_records
+from .helpers import assert_same_records, started_server
 
 TEXTS = ["Anna Schmidt flew from Berlin to Toronto.", "", "Elena Vasquez told reporters ."]
 LIMITS = Limits(max_body_bytes=20_000, max_texts=8, max_chars=500)
@@ -398,19 +397,10 @@ HOSTILE_NAME = "demo <img src=x onerror=window.hacked=1>"
 def server(demo_model: Path):
     """`tagger serve` in its own process on a free port, once it is ready."""
     port = free_port()
-    process = subprocess.Popen(
+    process = started_server(
         [sys.executable, "-m", "tagger.apps.cli", "serve", str(demo_model), "--port", str(port),
-         "--name", HOSTILE_NAME, "--quiet"], stderr=subprocess.PIPE, text=True)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(url + "/readyz", timeout=1)
-            break
-        except OSError:
-            assert process.poll() is None, process.stderr.read()
-            time.sleep(0.3)
-    yield url, process
+         "--name", HOSTILE_NAME, "--quiet"], port)
+    yield f"http://127.0.0.1:{port}", process
     if process.poll() is None:
         process.kill()
 
@@ -499,17 +489,10 @@ def test_sigterm_past_the_grace_period_answers_503_and_exits_0(demo_model: Path)
     """What is not tagged when the grace period ends gets a JSON 503; the process exits 0
     soon after, with a log line per request and no traceback."""
     port = free_port()
-    process = subprocess.Popen(
+    process = started_server(
         [sys.executable, "-m", "tagger.apps.cli", "serve", str(demo_model), "--port", str(port),
-         "--grace-seconds", "1"], stderr=subprocess.PIPE, text=True)
+         "--grace-seconds", "1"], port)
     url = f"http://127.0.0.1:{port}"
-    while True:
-        try:
-            urllib.request.urlopen(url + "/readyz", timeout=1)
-            break
-        except OSError:
-            assert process.poll() is None, process.stderr.read()
-            time.sleep(0.3)
     texts = ["Anna Schmidt flew from Berlin to Toronto . " * 90] * 200
     answers: list = []
 
