@@ -15,6 +15,8 @@ from typing import Any
 from tagger import conll, schemes
 from tagger import spans as span_files
 from tagger.errors import TaggerError
+from tagger.text import surface
+from tagger.text.surface import Surface
 
 Sentence = tuple[list[str], list[str]]
 
@@ -63,6 +65,12 @@ class Corpus:
     notes: list[str] = field(default_factory=list)
     # Where it came from, its tag column resolved: a model records it to name its corpus.
     source: CorpusSource | None = None
+    # Per split, its sentences' raw text with their surface tokens, for learning a
+    # tokenizer: the corpus's own text where it has one (a `text` column, CoNLL-U
+    # `# text`), else its words joined as text is usually spaced (`surface.rebuilt`).
+    surfaces: dict[str, list[Surface]] = field(default_factory=dict)
+    # Whether `surfaces` hold the corpus's own text (False: rebuilt from its words).
+    has_text: bool = False
 
     def split(self, name: str, chosen_by: str = "split") -> list[Sentence]:
         """A split by name; `dev` and `validation` stand for each other. `chosen_by`: the
@@ -108,22 +116,44 @@ def load_corpus(dataset: str, *, config: str | None = None, tag_column: str | No
     if files is not None and all(map(span_files.is_span_file, files.values())):
         splits, column = {}, SPANS_COLUMN
         labels = None
+        surfaces, has_text = {}, True
         for split, file in files.items():
             converted = span_files.to_sentences(span_files.read(file))
             splits[split] = converted.sentences
+            surfaces[split] = converted.surfaces
             if converted.note():
                 notes.append(f"{file.name}: {converted.note()}")
     elif files is not None and all(_is_raw(f) for f in files.values()):
         splits = {s: conll.read_tagged(f, tag_column) for s, f in files.items()}
         labels: list[str] | None = None
         column = tag_column or ("upos" if all(map(conll.is_conllu, files.values())) else "-1")
+        found = {s: _file_surfaces(f, splits[s]) for s, f in files.items()}
+        surfaces = {s: sentences for s, (sentences, _) in found.items()}
+        has_text = all(text for _, text in found.values())
     else:
         tables = _load_tables(dataset, files, path, config, revision, notes)
-        splits, labels, column = _from_tables(tables, dataset, tag_column, token_column,
-                                               default_tag_columns)
+        splits, labels, column, surfaces = _from_tables(tables, dataset, tag_column,
+                                                         token_column, default_tag_columns)
+        has_text = "text" in next(iter(tables.values())).column_names
     corpus = _finish(dataset, splits, labels, column, notes)
+    corpus.surfaces = surfaces
+    corpus.has_text = has_text
     corpus.source = CorpusSource(dataset, config, revision, corpus.tag_column, token_column)
     return corpus
+
+
+def _file_surfaces(path: Path, sentences: list[Sentence]) -> tuple[list[Surface], bool]:
+    """A CoNLL-U file's sentences with their `# text` and multiword tokens, or (CoNLL
+    files, CoNLL-U without `# text`) its words rebuilt into text; and which of the two."""
+    if conll.is_conllu(path):
+        try:
+            with conll.open_text(path) as lines:
+                return [surface.from_conllu(block, str(path), 1)
+                        for block in conll.blocks(lines)
+                        if any(not line.startswith("#") for _, line in block)], True
+        except TaggerError:  # no `# text`, or tokens that do not spell it
+            pass
+    return _surfaces(sentences, None, None), False
 
 
 def raw_text_file(dataset: str, split: str) -> Path:
@@ -265,7 +295,7 @@ def _from_tables(tables: Any, dataset: str, tag_column: str | None, token_column
                           param="tag_column")
     feature = getattr(first.features[tag_column], "feature", None)
     names = list(feature.names) if hasattr(feature, "names") else None
-    splits = {}
+    splits, surfaces = {}, {}
     for split, table in tables.items():
         tokens = table[token_column]
         tags = table[tag_column]
@@ -273,7 +303,35 @@ def _from_tables(tables: Any, dataset: str, tag_column: str | None, token_column
             tags = [[names[t] for t in row] for row in tags]
         splits[canonical_split(split)] = [(list(w), [str(t) for t in row])
                                           for w, row in zip(tokens, tags, strict=True)]
-    return splits, names, tag_column
+        texts = table["text"] if "text" in columns else None
+        miscs = table["misc"] if "misc" in columns else None
+        surfaces[canonical_split(split)] = _surfaces(splits[canonical_split(split)], texts,
+                                                     miscs)
+    return splits, names, tag_column, surfaces
+
+
+def _surfaces(sentences: list[Sentence], texts: list[str] | None,
+              miscs: list[list[str]] | None) -> list[Surface]:
+    """Each sentence's `Surface`: aligned with its text where it has one, else rebuilt;
+    sentences whose words do not spell their text are left out."""
+    found = []
+    for i, (forms, tags) in enumerate(sentences):
+        kept = [(f, t, i) for i, (f, t) in enumerate(zip(forms, tags, strict=True))
+                if t != UNANNOTATED]  # the hub's multiword surface forms: the text has them
+        words = [f for f, _, _ in kept]
+        labels = [t for _, t, _ in kept]
+        if not words:
+            continue
+        if texts is None or not isinstance(texts[i], str):
+            found.append(surface.rebuilt(words, labels))
+            continue
+        no_space = None
+        if miscs is not None and miscs[i] is not None:
+            no_space = ["SpaceAfter=No" in (miscs[i][j] or "") for _, _, j in kept]
+        sentence = surface.aligned(texts[i], words, labels, no_space)
+        if sentence is not None:
+            found.append(sentence)
+    return found
 
 
 def _finish(dataset: str, splits: dict[str, list[Sentence]], labels: list[str] | None,

@@ -161,30 +161,34 @@ def evaluate_model(model: str | Path, source: CorpusSource, *, split: str = "val
 
 
 def evaluate_raw_text(model: str | Path, source: CorpusSource, *, split: str = "validation",
-                      backend: str = "auto") -> dict[str, Any]:
+                      backend: str = "auto", tokenizer: str = "model") -> dict[str, Any]:
     """Tag each text of a split from its raw text with the model in folder `model`, and
     score it by characters: for a CoNLL-U file (a POS model), tokens, words and tags as the
     CoNLL 2018 scorer does (`raw_scoring`; the tags of the column the model was trained on);
     for a span JSON Lines file (an entity model), spans by exact offsets and label
-    (`score_spans`)."""
+    (`score_spans`). `tokenizer`: "model" (the model's own) or "rules" (to compare)."""
     from tagger import corpora, raw_scoring
     from tagger import spans as span_files
     from tagger.pipeline import Tagger
+    from tagger.text.tokenizer import Rules
 
     trained = model_folder.read(Path(model), verify=False)
     path = corpora.raw_text_file(source.dataset, split)
+    tagger = Tagger.load(model, backend)
+    tagger.warn_of_tokenizer = False  # the scores say how far off its tokens are
+    if tokenizer == "rules":
+        tagger.tokenizer = Rules()
     if span_files.is_span_file(path):
         gold = span_files.read(path)
-        tagged = Tagger.load(model, backend).tag([item.text for item in gold])
-        return score_spans(gold, tagged)
+        return score_spans(gold, tagger.tag([item.text for item in gold]))
     if trained.scheme != schemes.TOKEN:
         raise TaggerError("scoring CoNLL-U from raw text is for POS models (tokens, words, "
                           f"tags); {model} is an entity tagger: score it on span JSON Lines, "
                           "or with `tagger evaluate` on gold tokens")
     column = source.tag_column or (trained.corpus.tag_column if trained.corpus else "upos")
     gold = raw_scoring.read_conllu(path, column)
-    tagged = Tagger.load(model, backend).tag([sentence.text for sentence in gold])
-    return raw_scoring.score(gold, tagged, column)
+    report = raw_scoring.score(gold, tagger.tag([sentence.text for sentence in gold]), column)
+    return {**report, "tokenizer": tagger.tokenizer.name}
 
 
 def format_span_report(report: dict[str, Any]) -> str:

@@ -4,6 +4,7 @@
                        the corpus it was trained on
     vocab.txt          one word per line; the line number is the id (0 = padding, 1 = unknown)
     chars.json         the character vocabulary (code points from id 2), if the model uses it
+    segmenter.npz      the learned tokenizer (`text.segmenter`), if the model has one
     model.weights.h5   Keras weights (the keras backend)
     network.onnx       the network as an ONNX graph (the onnx backend); chars.onnx beside it
                        for a model with character features
@@ -42,6 +43,7 @@ CHARS = "chars.json"
 WEIGHTS = "model.weights.h5"
 NETWORK = "network.onnx"
 CHARS_NETWORK = "chars.onnx"
+SEGMENTER = "segmenter.npz"
 METRICS = "metrics.json"
 MANIFEST = "manifest.json"
 
@@ -84,6 +86,9 @@ class ModelConfig:
     char_vocab_size: int = 0  # 0: no character features
     casing_size: int = 0  # 0: no casing feature
     members: int = 1  # >1: an ensemble averaging this many encoders' outputs
+    # How raw text becomes tokens: "learned" (segmenter.npz) or "rules" (folders written
+    # before the learned tokenizer have no such key and keep the rules).
+    tokenizer: str = "rules"
     settings: TrainConfig = field(default_factory=TrainConfig)
     corpus: CorpusInfo | None = None
     tagger_version: str = __version__
@@ -123,7 +128,8 @@ class ModelConfig:
                      corpus=CorpusInfo(**corpus) if corpus is not None else None)
         for name, kind in (("labels", list), ("scheme", str), ("crf", bool),
                            ("vocab_size", int), ("tuned_vocab_size", int),
-                           ("char_vocab_size", int), ("casing_size", int), ("members", int)):
+                           ("char_vocab_size", int), ("casing_size", int), ("members", int),
+                           ("tokenizer", str)):
             if not isinstance(getattr(config, name), kind):
                 raise TypeError(f"{name} should be of type {kind.__name__}")
         return config

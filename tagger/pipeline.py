@@ -6,7 +6,8 @@
 
 One pipeline, free of TensorFlow, whatever runs the network:
 
-    text -> tokens (tokenizer.split_texts) -> ids (features.Featurizer)
+    text -> tokens (the model's tokenizer: the rules or a learned segmenter)
+         -> ids (features.Featurizer)
          -> length-sorted padded batches (batching.sorted_batches)
          -> backend.scores (tagger.backends: onnx or keras)
          -> best labels and confidences (decoding.Decoder) -> records (records.Records)
@@ -18,6 +19,7 @@ on few of them.
 
 from __future__ import annotations
 
+import warnings
 from collections import deque
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -25,13 +27,34 @@ from typing import Any
 
 import numpy as np
 
-from tagger import backends, batching, model_folder
+from tagger import backends, batching, model_folder, settings
 from tagger.decoding import Decoder
 from tagger.errors import TaggerError
 from tagger.model_folder import ModelConfig
 from tagger.records import Records, Scored, Tagged, TextPredictions
-from tagger.text import tokenizer
 from tagger.text.features import Featurizer, with_rows
+from tagger.text.segmenter import Segmenter
+from tagger.text.tokenizer import Rules
+
+
+class TokenizerWarning(UserWarning):
+    """Tagging raw text with a model whose tokenizer disagrees with its corpus."""
+
+
+def tokenizer_warning(metrics: dict[str, Any] | None) -> str | None:
+    """Why a model's tokens of raw text will be off, where its training measured its
+    tokenizer disagreeing with the corpus (tokens F1 below settings.DISAGREEING); else
+    None."""
+    measured = (metrics or {}).get("tokenizer")
+    if not measured:
+        return None
+    f1 = measured["tokens_f1"].get(measured["chosen"])
+    if f1 is None or f1 >= settings.DISAGREEING:
+        return None
+    return (f"this model's {measured['chosen']} tokenizer agrees with its corpus on "
+            f"{f1:.1f} tokens F1 ({measured['split']} split): its tokens of raw text will "
+            "often be wrong, and their tags with them; give pre-tokenized text "
+            "(--input-format conll) where you have it")
 
 
 class Tagger:
@@ -44,11 +67,14 @@ class Tagger:
     IN_FLIGHT = 3  # batches handed to the backend and not yet decoded
 
     def __init__(self, config: ModelConfig, featurizer: Featurizer, backend: Any,
-                 metrics: dict[str, Any] | None = None) -> None:
+                 metrics: dict[str, Any] | None = None,
+                 tokenizer: Rules | Segmenter | None = None) -> None:
         self.config = config
         self.featurizer = featurizer
         self.backend = backend
         self.metrics = metrics
+        self.tokenizer = tokenizer or Rules()
+        self.warn_of_tokenizer = True
         self.records = Records(config)
         self._network = None  # the backend's thread, made when a call has several batches
         self.weights_changed()
@@ -62,8 +88,11 @@ class Tagger:
         path = Path(path)
         config = model_folder.read(path)
         featurizer = Featurizer.load(path, config)
+        tokenizer = None
+        if config.tokenizer == "learned":
+            tokenizer = Segmenter.load(path / model_folder.SEGMENTER)
         return cls(config, featurizer, backends.load(path, config, backend, threads),
-                   model_folder.read_metrics(path))
+                   model_folder.read_metrics(path), tokenizer)
 
     def save(self, path: str | Path, *, force: bool = False, int8: bool = False) -> None:
         """Write this tagger as model folder `path` (replacing it only with `force`), with
@@ -76,6 +105,8 @@ class Tagger:
         def fill(folder: Path) -> None:
             backends.write_all(folder, self.backend, self.config, int8)
             self.featurizer.save(folder)
+            if isinstance(self.tokenizer, Segmenter):
+                self.tokenizer.save(folder / model_folder.SEGMENTER)
 
         model_folder.write(Path(path), self.config, fill, self.metrics, force)
 
@@ -160,9 +191,20 @@ class Tagger:
 
     def predict_texts(self, texts: Sequence[str]) -> TextPredictions:
         """Label ids and confidences of raw texts, with their tokens' character offsets."""
-        sentences, starts, ends, splits = tokenizer.split_texts(texts)
-        return TextPredictions(*self.predict_tokens(sentences), sentences, splits, starts,
-                               ends)
+        self._warn_of_tokenizer()
+        tokenized = self.tokenizer(texts)
+        return TextPredictions(*self.predict_tokens(tokenized.tokens), tokenized.tokens,
+                               tokenized.splits, tokenized.starts, tokenized.ends,
+                               tokenized.multiword)
+
+    def _warn_of_tokenizer(self) -> None:
+        """Say once per tagger, as `warnings` say things, that raw text's tokens will be
+        off (unless `warn_of_tokenizer` is off: the command line says it itself)."""
+        if self.warn_of_tokenizer:
+            self.warn_of_tokenizer = False
+            warning = tokenizer_warning(self.metrics)
+            if warning:
+                warnings.warn(warning, TokenizerWarning, stacklevel=3)
 
     def inputs(self, sentences: list[Sequence[str]], lengths: np.ndarray
                 ) -> dict[str, np.ndarray]:

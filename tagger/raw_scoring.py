@@ -13,73 +13,38 @@ gold's). Sentences are scored one by one: the gold sentence boundaries are given
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from tagger import conll
 from tagger.errors import TaggerError
 from tagger.evaluation import prf
+from tagger.text import surface
+from tagger.text.surface import Surface
+from tagger.text.tokenizer import Tokenized
 
 
-@dataclass
-class GoldSentence:
-    """A treebank sentence: its text, its surface tokens' character offsets, and its words
-    as (index of the token that holds it, form, tag)."""
-
-    text: str
-    tokens: list[tuple[int, int]] = field(default_factory=list)
-    words: list[tuple[int, str, str]] = field(default_factory=list)
-
-
-def read_conllu(path: Path, tag_column: str = "upos") -> list[GoldSentence]:
+def read_conllu(path: Path, tag_column: str = "upos") -> list[Surface]:
     """The sentences of a CoNLL-U file with their `# text`, tokens located in it, and each
     word's tag from `tag_column`."""
     index = conll.column_index(tag_column, conllu=True)
     sentences = []
     with conll.open_text(path) as lines:
         for block in conll.blocks(lines):
-            sentences.append(_sentence(block, path, index))
+            if any(not line.startswith("#") for _, line in block):
+                sentences.append(surface.from_conllu(block, str(path), index))
     if not sentences:
         raise TaggerError(f"{path}: no sentences found; is it a CoNLL-U file?")
     return sentences
 
 
-def _sentence(block: list[tuple[int, str]], path: Path, tag_index: int) -> GoldSentence:
-    text = next((line.split("=", 1)[1].strip() for _, line in block
-                 if line.startswith("# text") and "=" in line), None)
-    if text is None:
-        raise TaggerError(f"{path}:{block[0][0]}: a sentence without a '# text =' line; "
-                          "scoring from raw text needs each sentence's text")
-    sentence = GoldSentence(text)
-    position = 0
-    covered_until = 0  # the last word id that a multiword token covers
-    for number, row in conll.conllu_rows(block, str(path)):
-        ident, form, tag = row[0], row[1], row[tag_index]
-        if "." in ident:  # an empty node: no token, no word of the surface
-            continue
-        if "-" in ident or int(ident) > covered_until:
-            start = _locate(text, form, position, path, number)
-            position = start + len(form)
-            sentence.tokens.append((start, position))
-            if "-" in ident:
-                covered_until = int(ident.split("-")[1])
-                continue
-        sentence.words.append((len(sentence.tokens) - 1, form, tag))
-    return sentence
-
-
-def _locate(text: str, form: str, position: int, path: Path, number: int) -> int:
-    """Where `form` starts in `text` at or after `position`, past white space only."""
-    start = position
-    while start < len(text) and text[start].isspace():
-        start += 1
-    if not text.startswith(form, start):
-        raise TaggerError(f"{path}:{number}: the token {form!r} is not where the sentence's "
-                          f"'# text' has {text[start:start + len(form) + 5]!r}; the file's "
-                          "tokens must spell its text")
-    return start
+class _Word(NamedTuple):
+    start: int  # a word of a multiword token has the token's span
+    end: int
+    multiword: bool
+    form: str
+    tag: str
 
 
 class _Counts:
@@ -96,49 +61,109 @@ class _Counts:
                 "gold": self.gold, "right": self.right}
 
 
-def score(gold: Sequence[GoldSentence], system: Iterable[Any], tag_column: str = "upos"
+def score(gold: Sequence[Surface], system: Iterable[Any], tag_column: str = "upos"
           ) -> dict[str, Any]:
     """Tokens, words and tags F1 of `system` (a `records.Tagged` per gold sentence, tagged
     from its text) against `gold`, whose tags are from `tag_column`."""
-    tokens, words, upos = _Counts(), _Counts(), _Counts()
+    tokens, words, tags = _Counts(), _Counts(), _Counts()
     for sentence, tagged in zip(gold, system, strict=True):
-        spans = [tuple(offset) for offset in tagged.offsets]
+        spans = surface_spans(tagged.offsets, tagged.multiword)
         tokens.add(len(set(spans) & set(sentence.tokens)), len(spans), len(sentence.tokens))
-        # System words: one per token (the tagger does not split multiword tokens).
-        by_span: dict[tuple[int, int], list[tuple[str, str]]] = {}
-        for span, token, tag in zip(spans, tagged.tokens, tagged.tags, strict=True):
-            by_span.setdefault(span, []).append((token.lower(), tag))
-        gold_by_token: dict[int, list[tuple[str, str]]] = {}
-        for token_index, form, tag in sentence.words:
-            gold_by_token.setdefault(token_index, []).append((form.lower(), tag))
-        right_words = right_upos = 0
-        for token_index, gold_words in gold_by_token.items():
-            found = by_span.get(sentence.tokens[token_index], [])
-            if len(gold_words) == 1:
-                matched = [(g, s) for g, s in zip(gold_words, found[:1], strict=False)]
-            else:  # a multiword token: align the forms
-                matched = _aligned(gold_words, found)
-            right_words += len(matched)
-            right_upos += sum(g[1] == s[1] for g, s in matched)
-        words.add(right_words, len(spans), len(sentence.words))
-        upos.add(right_upos, len(spans), len(sentence.words))
+        held = [len(forms) for forms in sentence.forms()]
+        gold_words = [_Word(*sentence.tokens[t], held[t] > 1, form, tag)
+                      for t, form, tag in sentence.words]
+        multiword = [tuple(m) for m in tagged.multiword]
+        system_words = []
+        for (start, end), form, tag in zip(tagged.offsets, tagged.tokens, tagged.tags,
+                                           strict=True):
+            token = next((m for m in multiword if m[0] <= start and end <= m[1]), None)
+            system_words.append(_Word(*(token or (start, end)), token is not None, form, tag))
+        pairs = _align(gold_words, system_words)
+        words.add(len(pairs), len(system_words), len(gold_words))
+        tags.add(sum(g.tag == s.tag for g, s in pairs), len(system_words), len(gold_words))
     return {"sentences": len(gold), "tag_column": tag_column, "tokens": tokens.report(),
-            "words": words.report(), "tags": upos.report()}
+            "words": words.report(), "tags": tags.report()}
 
 
-def _aligned(gold: list[tuple[str, str]], system: list[tuple[str, str]]
-             ) -> list[tuple[tuple[str, str], tuple[str, str]]]:
-    """Pairs of gold and system (form, tag) words along a longest common subsequence of
-    their forms."""
+def surface_spans(offsets: Iterable[Sequence[int]], multiword: Iterable[Sequence[int]]
+                  ) -> list[tuple[int, int]]:
+    """The surface tokens of words at `offsets`: their spans, those inside a multiword
+    token as that token's."""
+    held = [tuple(span) for span in multiword]
+    spans: list[tuple[int, int]] = []
+    for start, end in offsets:
+        span = next((m for m in held if m[0] <= start and end <= m[1]), (start, end))
+        if not spans or spans[-1] != span:
+            spans.append(span)
+    return spans
+
+
+def _align(gold: list[_Word], system: list[_Word]) -> list[tuple[_Word, _Word]]:
+    """Aligned (gold, system) word pairs, as the CoNLL 2018 scorer aligns them: words
+    with the same span pair up; around a multiword token (on either side), the words of
+    the smallest stretch that both sides cover alike pair up along a longest common
+    subsequence of their lower-cased forms."""
+    pairs = []
+    g = s = 0
+    while g < len(gold) and s < len(system):
+        if gold[g].multiword or system[s].multiword:
+            g_first, s_first, g, s = _multiword_stretch(gold, system, g, s)
+            pairs += _aligned(gold[g_first:g], system[s_first:s])
+        elif (gold[g].start, gold[g].end) == (system[s].start, system[s].end):
+            pairs.append((gold[g], system[s]))
+            g, s = g + 1, s + 1
+        elif gold[g].start <= system[s].start:
+            g += 1
+        else:
+            s += 1
+    return pairs
+
+
+def _multiword_stretch(gold: list[_Word], system: list[_Word], g: int, s: int
+                       ) -> tuple[int, int, int, int]:
+    """(first gold, first system, past gold, past system) word of the stretch around the
+    multiword token at gold word `g` or system word `s`."""
+    if gold[g].multiword:
+        end = gold[g].end
+        if not system[s].multiword and system[s].start < gold[g].start:
+            s += 1
+    else:
+        end = system[s].end
+        if not gold[g].multiword and gold[g].start < system[s].start:
+            g += 1
+    g_first, s_first = g, s
+
+    def beyond(words: list[_Word], i: int) -> bool:
+        if i >= len(words):
+            return True
+        return words[i].start >= end if words[i].multiword else words[i].end > end
+
+    while not beyond(gold, g) or not beyond(system, s):
+        if g < len(gold) and (s >= len(system) or gold[g].start <= system[s].start):
+            if gold[g].multiword:
+                end = max(end, gold[g].end)
+            g += 1
+        else:
+            if system[s].multiword:
+                end = max(end, system[s].end)
+            s += 1
+    return g_first, s_first, g, s
+
+
+def _aligned(gold: list[_Word], system: list[_Word]) -> list[tuple[_Word, _Word]]:
+    """Pairs of gold and system words along a longest common subsequence of their
+    lower-cased forms."""
+    forms_g = [w.form.lower() for w in gold]
+    forms_s = [w.form.lower() for w in system]
     # longest[i][j]: the longest common subsequence of gold[i:] and system[j:].
     longest = [[0] * (len(system) + 1) for _ in range(len(gold) + 1)]
     for i in range(len(gold) - 1, -1, -1):
         for j in range(len(system) - 1, -1, -1):
-            longest[i][j] = longest[i + 1][j + 1] + 1 if gold[i][0] == system[j][0] \
+            longest[i][j] = longest[i + 1][j + 1] + 1 if forms_g[i] == forms_s[j] \
                 else max(longest[i + 1][j], longest[i][j + 1])
     pairs, i, j = [], 0, 0
     while i < len(gold) and j < len(system):
-        if gold[i][0] == system[j][0]:
+        if forms_g[i] == forms_s[j]:
             pairs.append((gold[i], system[j]))
             i, j = i + 1, j + 1
         elif longest[i + 1][j] >= longest[i][j + 1]:
@@ -148,10 +173,24 @@ def _aligned(gold: list[tuple[str, str]], system: list[tuple[str, str]]
     return pairs
 
 
+def token_agreement(tokenize: Callable[[Sequence[str]], Tokenized],
+                    sentences: Sequence[Surface]) -> dict[str, float]:
+    """Tokens precision, recall and F1 of a tokenizer on sentences' text."""
+    tokenized = tokenize([s.text for s in sentences])
+    counts = _Counts()
+    for i, sentence in enumerate(sentences):
+        a, b = tokenized.splits[i], tokenized.splits[i + 1]
+        spans = surface_spans(zip(tokenized.starts[a:b].tolist(), tokenized.ends[a:b].tolist(),
+                                  strict=True), tokenized.multiword[i])
+        counts.add(len(set(spans) & set(sentence.tokens)), len(spans), len(sentence.tokens))
+    return counts.report()
+
+
 def format_report(report: dict[str, Any]) -> str:
     """The scores as `tagger evaluate --raw-text` prints them."""
-    lines = [f"from raw text ({report['sentences']} sentences, tokens aligned by their "
-             "characters as the CoNLL 2018 scorer aligns them)",
+    lines = [f"from raw text ({report['sentences']} sentences, {report.get('tokenizer', 'the')} "
+             "tokenizer, tokens aligned by their characters as the CoNLL 2018 scorer aligns "
+             "them)",
              f"{'':8}{'precision':>10}{'recall':>10}{'f1':>10}{'gold':>9}{'system':>9}"]
     for name in ("tokens", "words", "tags"):
         r = report[name]

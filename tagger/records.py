@@ -50,6 +50,9 @@ class Tagged:
     offsets: list[list[int]] = field(default_factory=list)
     spans: list[Entity] = field(default_factory=list)
     confidences: list[float] = field(default_factory=list)
+    # [start, end] of each surface token holding several of `tokens` (its words): `don't`
+    # for `do` `n't`, `zum` for `zu` `dem` (whose offsets are both the token's).
+    multiword: list[list[int]] = field(default_factory=list)
     # `confidences` as the record shows them, when `Records` rounded a whole chunk's at once.
     rounded: list[float] | None = field(default=None, repr=False, compare=False)
 
@@ -58,9 +61,12 @@ class Tagged:
         shares the tokens, tags and offsets lists of this text."""
         rounded = self.rounded if self.rounded is not None else rounded_confidences(
             np.asarray(self.confidences, np.float32))
-        return {"text": self.text, "tokens": self.tokens, "tags": self.tags,
-                "offsets": self.offsets, "confidences": rounded,
-                "spans": [s.to_dict() for s in self.spans]}
+        record = {"text": self.text, "tokens": self.tokens, "tags": self.tags,
+                  "offsets": self.offsets, "confidences": rounded,
+                  "spans": [s.to_dict() for s in self.spans]}
+        if self.multiword:  # only models with a learned tokenizer find them
+            record["multiword"] = self.multiword
+        return record
 
     def above(self, min_confidence: float) -> Tagged:
         """This text without the spans whose confidence is below `min_confidence`."""
@@ -93,6 +99,7 @@ class TextPredictions(NamedTuple):
     splits: np.ndarray
     starts: np.ndarray
     ends: np.ndarray
+    multiword: list[list[list[int]]] | None = None
 
 
 class Records:
@@ -126,8 +133,12 @@ class Records:
 
     def of_texts(self, texts: Sequence[str], predicted: TextPredictions) -> list[Tagged]:
         """Texts with their tokens, offsets, tags and spans."""
-        return self._annotate(texts, predicted.tokens, predicted.labels, predicted.confidences,
-                              predicted.splits, predicted.starts, predicted.ends)
+        tagged = self._annotate(texts, predicted.tokens, predicted.labels,
+                                predicted.confidences, predicted.splits, predicted.starts,
+                                predicted.ends)
+        for record, multiword in zip(tagged, predicted.multiword or [], strict=False):
+            record.multiword = multiword
+        return tagged
 
     def of_tokens(self, sentences: Sequence[Sequence[str]], predicted: Scored
                   ) -> list[Tagged]:

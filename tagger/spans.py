@@ -26,6 +26,7 @@ from typing import Any
 from tagger import conll
 from tagger.errors import TaggerError
 from tagger.text import tokenizer
+from tagger.text.surface import Surface
 
 SPAN_KEYS = ("spans", "entities", "label", "labels")  # the first one a line has holds them
 
@@ -54,6 +55,7 @@ class SpanCorpus:
     sentences: list[tuple[list[str], list[str]]] = field(default_factory=list)
     texts: list[Annotated] = field(default_factory=list)
     misaligned: list[tuple[int, Span, str]] = field(default_factory=list)
+    surfaces: list[Surface] = field(default_factory=list)  # the texts with their tokens
 
     def note(self) -> str | None:
         """One line on the misaligned spans, with the first examples, or None."""
@@ -160,6 +162,11 @@ def to_sentences(texts: list[Annotated]) -> SpanCorpus:
             for k in range(first + 1, last + 1):
                 tags[k] = f"I-{span.label}"
         corpus.sentences.append((tokens[i], tags))
+        offsets = zip(starts[splits[i]:splits[i + 1]].tolist(),
+                      ends[splits[i]:splits[i + 1]].tolist(), strict=True)
+        corpus.surfaces.append(Surface(item.text, list(offsets),
+                                       [(k, t, tag) for k, (t, tag) in
+                                        enumerate(zip(tokens[i], tags, strict=True))]))
     return corpus
 
 

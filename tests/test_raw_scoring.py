@@ -40,7 +40,7 @@ def _system(text: str, tokens: list[str], tags: list[str]) -> SimpleNamespace:
         at = text.index(token, at)
         offsets.append([at, at + len(token)])
         at += len(token)
-    return SimpleNamespace(tokens=tokens, tags=tags, offsets=offsets)
+    return SimpleNamespace(tokens=tokens, tags=tags, offsets=offsets, multiword=[])
 
 
 def test_gold_tokens_are_located_in_the_text(treebank: Path):
@@ -70,8 +70,34 @@ def test_a_split_multiword_token_matches_its_words_by_form():
     [gold] = read_conllu_text(CONLLU.split("\n\n")[0] + "\n")
     system = _system("Ich gehe zum Haus.", ["Ich", "gehe", "zum", "Haus", "."],
                      ["PRON", "VERB", "ADP", "NOUN", "PUNCT"])
-    system.tokens[2] = "zu"  # as if the tokenizer expanded it: form "zu" over zum's span
+    system.tokens[2] = "zu"  # a word "zu" over zum's span
     assert score([gold], [system])["words"]["right"] == 5
+
+
+def test_an_expanded_multiword_token_is_one_token_of_several_words():
+    [gold] = read_conllu_text(CONLLU.split("\n\n")[0] + "\n")
+    system = SimpleNamespace(tokens=["Ich", "gehe", "zu", "dem", "Haus", "."],
+                             tags=["PRON", "VERB", "ADP", "DET", "NOUN", "PUNCT"],
+                             offsets=[[0, 3], [4, 8], [9, 12], [9, 12], [13, 17], [17, 18]],
+                             multiword=[[9, 12]])
+    report = score([gold], [system])
+    assert (report["tokens"]["right"], report["tokens"]["system"]) == (5, 5)
+    assert (report["words"]["right"], report["tags"]["right"]) == (6, 6)
+
+
+def test_words_cut_where_the_gold_has_a_multiword_token_match_by_form():
+    # Gold "don't" is one token of two words; a system that cuts it into two tokens has
+    # the words right (the CoNLL 2018 scorer aligns them by form) and that token wrong.
+    [gold] = read_conllu_text("# text = I don't\n1\tI\tI\tPRON\t_\t_\t0\troot\t_\t_\n"
+                              "2-3\tdon't\t_\t_\t_\t_\t_\t_\t_\t_\n"
+                              "2\tdo\tdo\tAUX\t_\t_\t1\taux\t_\t_\n"
+                              "3\tn't\tnot\tPART\t_\t_\t1\tadvmod\t_\t_\n")
+    system = _system("I don't", ["I", "do", "n't"], ["PRON", "AUX", "PART"])
+    report = score([gold], [system])
+    assert (report["tokens"]["right"], report["words"]["right"], report["tags"]["right"]) \
+        == (1, 3, 3)
+    system.multiword = [[2, 7]]  # the same words, said to make one token
+    assert score([gold], [system])["tokens"]["right"] == 2
 
 
 def read_conllu_text(text: str):

@@ -237,6 +237,7 @@ def _start_worker(model: Path, runtime: str) -> None:
 
     try:
         _worker_tagger = Tagger.load(model, runtime, threads=1)
+        _worker_tagger.warn_of_tokenizer = False  # once, by the parent, not per worker
     except TaggerError as error:  # raised with the first chunk: the parent reports it
         _worker_tagger = error
 

@@ -218,7 +218,20 @@ def _load_tagger(path: Path, runtime: str = "auto"):
     model_folder.read(path, verify=False)  # a missing folder fails before any backend loads
     if backends.resolve(path, runtime).tensorflow:
         _silence_native_logs()
-    return Tagger.load(path, runtime)
+    tagger = Tagger.load(path, runtime)
+    tagger.warn_of_tokenizer = False  # `_say_tokenizer_warning` says it
+    return tagger
+
+
+def _say_tokenizer_warning(path: Path) -> None:
+    """One line on stderr where the model's tokenizer disagrees with its corpus (the
+    taggers made here stay quiet about it)."""
+    from tagger import model_folder
+    from tagger.pipeline import tokenizer_warning
+
+    warning = tokenizer_warning(model_folder.read_metrics(path))
+    if warning:
+        click.echo(f"warning: {warning}", err=True)
 
 
 def _workers(path: Path, runtime: str, jobs: int):
@@ -280,11 +293,14 @@ def tag(model, text, input_path, output, fmt, input_format, confidence, min_conf
 
     if text:
         tagger = _load_tagger(model, runtime)
+        _say_tokenizer_warning(model)
         batch.tag_texts(tagger, [" ".join(text)], output, fmt or "text",
                         min_confidence=min_confidence, confidence=confidence)
         return
     source = batch.open_input(input_path, input_format)  # fails before the model loads
     tagger = _workers(model, runtime, jobs) if jobs > 1 else _load_tagger(model, runtime)
+    if not source.pretokenized:
+        _say_tokenizer_warning(model)
     batch.tag_file(tagger, source, output, fmt or "json", quiet=quiet,
                    min_confidence=min_confidence, confidence=confidence)
 
@@ -313,6 +329,7 @@ def serve(model, host, port, name, runtime, labels, quiet, **limits):
 
     server.check_address(host, port)  # before the model loads
     tagger = _load_tagger(model, runtime)
+    _say_tokenizer_warning(model)
     click.echo(f"serving {model} as {name or model.name} on http://{host}:{port}/", err=True)
     server.run(tagger, name or model.name, host, port, ServeLimits(**limits), labels,
                access_log=not quiet)
@@ -393,9 +410,12 @@ def ensemble(models, output, force):
               help="Tag each text from its raw text and score by characters: CoNLL-U '# text' "
                    "for tokens, words and tags as the CoNLL 2018 scorer does (POS models), "
                    "span JSON Lines for exact spans (entity models).")
+@click.option("--tokenizer", type=click.Choice(["model", "rules"]), default="model",
+              show_default=True,
+              help="With --raw-text: the model's own tokenizer, or the rules (to compare).")
 @runtime_option
 def evaluate(model, dataset, config, revision, tag_column, token_column, split, mode, as_json,
-             raw_text, runtime):
+             raw_text, tokenizer, runtime):
     """Score MODEL on a split of a corpus: per-type P/R/F1, averages, token accuracy.
 
     With --raw-text, from the corpus's raw text instead of its tokens."""
@@ -413,7 +433,8 @@ def evaluate(model, dataset, config, revision, tag_column, token_column, split, 
         _silence_native_logs()
     source = CorpusSource(dataset, config, revision, tag_column, token_column)
     if raw_text:
-        report = evaluate_raw_text(model, source, split=split, backend=runtime)
+        report = evaluate_raw_text(model, source, split=split, backend=runtime,
+                                   tokenizer=tokenizer)
         text = format_span_report(report) if "spans" in report else \
             raw_scoring.format_report(report)
         click.echo(json.dumps(report, indent=2) if as_json else text)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 import regex
@@ -58,6 +59,29 @@ _CLITIC = regex.compile(CLITIC_PATTERN)
 _APOSTROPHE = regex.compile("['\u2019]")
 TRAILING_FORMAT = r"\p{Cf}+\z"
 _TRAILING_FORMAT = regex.compile(TRAILING_FORMAT)
+
+
+class Tokenized(NamedTuple):
+    """The words of each text with their character offsets (flat: text i's are
+    `starts[splits[i]:splits[i + 1]]`) and, per text, the [start, end] of each surface
+    token that holds several words (its words lie within it: `do` `n't` in `don't`, or
+    `zu` `dem` both at `zum`)."""
+
+    tokens: list[list[str]]
+    starts: np.ndarray
+    ends: np.ndarray
+    splits: np.ndarray
+    multiword: list[list[list[int]]]
+
+
+class Rules:
+    """The rules as a tokenizer of a model (see `segmenter.Segmenter`, the learned one)."""
+
+    name = "rules"
+
+    def __call__(self, texts: Sequence[str]) -> Tokenized:
+        tokens, starts, ends, splits = split_texts(texts)
+        return Tokenized(tokens, starts, ends, splits, [[] for _ in texts])
 
 
 def split(text: str) -> list[tuple[int, int]]:

@@ -43,7 +43,9 @@ def combine(members: Sequence[Tagger]) -> Tagger:
                             **{k: v for k, v in (m.metrics or {}).items()
                                if k in ("metric", "validation_score", "best_epoch")}}
                            for m in members]}
-    return Tagger(config, first.featurizer, KerasBackend(model), metrics)
+    if "tokenizer" in (first.metrics or {}):
+        metrics["tokenizer"] = first.metrics["tokenizer"]
+    return Tagger(config, first.featurizer, KerasBackend(model), metrics, first.tokenizer)
 
 
 def _difference(a: Tagger, b: Tagger) -> str:

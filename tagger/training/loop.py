@@ -29,7 +29,9 @@ from tagger.pipeline import Tagger
 from tagger.progress import Progress, clock, rate
 from tagger.settings import OptimizationSettings, TrainConfig
 from tagger.text.features import Featurizer
-from tagger.training import checkpoints, distribution
+from tagger.text.segmenter import Segmenter
+from tagger.text.tokenizer import Rules
+from tagger.training import checkpoints, distribution, tokenizers
 from tagger.training.embeddings import read_vectors, rows_of
 
 
@@ -59,6 +61,8 @@ def train(corpus: Corpus, config: TrainConfig, *, progress: Progress | None = No
     keras.utils.set_random_seed(optimization.seed)
 
     sentences = [w for w, _ in train_split]
+    tokenizer, tokenizer_metrics = tokenizers.choose(corpus, config.features.tokenizer,
+                                                     optimization.seed, progress)
     vectors = None
     if config.features.embeddings:
         vectors = read_vectors(Path(config.features.embeddings),
@@ -81,7 +85,7 @@ def train(corpus: Corpus, config: TrainConfig, *, progress: Progress | None = No
     gold = [t for _, t in train_split]
     # Variables made in the strategy's scope are mirrored on every worker.
     with strategy.scope() if strategy else contextlib.nullcontext():
-        tagger = untrained(featurizer, corpus.labels, corpus.scheme, config, info)
+        tagger = untrained(featurizer, corpus.labels, corpus.scheme, config, info, tokenizer)
         model = tagger.backend.model
         if vectors is not None:
             rows, matrix = rows_of(featurizer.words.words, vectors)
@@ -168,6 +172,7 @@ def train(corpus: Corpus, config: TrainConfig, *, progress: Progress | None = No
         "train_minutes": round(minutes, 2),
         "validation": tracker.best_report,
         "history": tracker.history,
+        "tokenizer": tokenizer_metrics,
         **({"worker": 0, "workers": cluster.workers} if cluster else {}),
     }
     progress.line(f"kept epoch {tracker.best_epoch}: validation {tagger.metrics['metric']} "
@@ -176,9 +181,12 @@ def train(corpus: Corpus, config: TrainConfig, *, progress: Progress | None = No
 
 
 def untrained(featurizer: Featurizer, labels: Sequence[str], scheme: str,
-              settings: TrainConfig, corpus: CorpusInfo | None = None) -> Tagger:
+              settings: TrainConfig, corpus: CorpusInfo | None = None,
+              tokenizer: Rules | Segmenter | None = None) -> Tagger:
     """A tagger on the keras backend with a freshly initialized network of the shape that
-    these vocabularies, labels and settings call for."""
+    these vocabularies, labels and settings call for, tokenizing with `tokenizer` (default:
+    the rules)."""
+    tokenizer = tokenizer or Rules()
     head = settings.network.head
     config = ModelConfig(
         labels=list(labels), scheme=scheme,
@@ -187,8 +195,9 @@ def untrained(featurizer: Featurizer, labels: Sequence[str], scheme: str,
         tuned_vocab_size=featurizer.words.extended_from if settings.features.embeddings
         else 0,
         char_vocab_size=len(featurizer.chars) if featurizer.chars is not None else 0,
-        casing_size=featurizer.casing_size, settings=settings, corpus=corpus)
-    return Tagger(config, featurizer, KerasBackend(build_model(config)))
+        casing_size=featurizer.casing_size, settings=settings, corpus=corpus,
+        tokenizer=tokenizer.name)
+    return Tagger(config, featurizer, KerasBackend(build_model(config)), tokenizer=tokenizer)
 
 
 def _ragged_features(featurizer: Featurizer, sentences: Sequence[Sequence[str]]

@@ -40,9 +40,11 @@ from tagger import decoding, model_folder, schemes
 from tagger.backends.keras import crf
 from tagger.backends.keras.backend import KerasBackend
 from tagger.backends.keras.network import TaggerModel
+from tagger.backends.keras.segmenting import InGraphSegmenter
 from tagger.files import atomic_folder
 from tagger.text import tokenizer
 from tagger.text.features import CASING_CLASSES, CASING_OTHER, MAX_WORD_CHARS
+from tagger.text.segmenter import Segmenter
 from tagger.text.vocabulary import PAD_ID, UNK_ID
 
 if TYPE_CHECKING:  # the pipeline loads backends; this module only reads a loaded tagger
@@ -81,6 +83,9 @@ class ExportedTagger(tf.Module):
             self.tables.append(lookup_table(
                 tf.constant(featurizer.chars.code_points, tf.int32), 2))
         self._casing = featurizer.use_casing
+        # A model with a learned tokenizer runs it; the others run the rules' patterns.
+        self.segmenter = InGraphSegmenter(tagger.tokenizer) \
+            if isinstance(tagger.tokenizer, Segmenter) else None
         self._constraints = decoding.constraints(tagger.config.network_labels,
                                                  tagger.config.network_scheme)
         labels = tagger.output_labels
@@ -100,6 +105,9 @@ class ExportedTagger(tf.Module):
             tf.TensorSpec([None], tf.int32, name="lengths")])
 
     def _tag_texts(self, texts: tf.Tensor) -> dict[str, tf.Tensor]:
+        if self.segmenter is not None:
+            words, starts, ends = self.segmenter(texts)
+            return self._tag(words, starts.to_tensor(), ends.to_tensor())
         tokenized = tokenize(texts)
         _, char_bytes = tf.strings.unicode_decode_with_offsets(texts, "UTF-8",
                                                                errors="replace")

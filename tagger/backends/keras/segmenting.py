@@ -1,0 +1,175 @@
+"""The learned tokenizer (`text.segmenter.Segmenter`) as TensorFlow ops, for the SavedModel:
+the same hashed features, integer scores, forced labels, word bounds and lexicon, so that
+the SavedModel finds the tokens the pipeline finds (the backend parity tests hold the two
+together).
+
+The texts' code points are laid end to end, each text between PAD newlines as the
+pipeline joins them, and every position is labelled in one pass over the flat array.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+from tagger.text.segmenter import (
+    DICTIONARY_LENGTHS,
+    INSIDE,
+    JOINER,
+    MARK,
+    MULTIPLIER,
+    OTHER,
+    PAD,
+    PRIME,
+    SPACE,
+    TABLE_CODE_POINTS,
+    TABLE_SIZE,
+    TEMPLATES,
+    TOKEN,
+    UPPER,
+    WORD,
+    Segmenter,
+)
+
+_NEWLINE = 10
+
+
+class InGraphSegmenter(tf.Module):
+    """A segmenter's tables as constants; called on a batch of texts, it gives their words
+    `(texts, words)` ragged, with character offsets."""
+
+    def __init__(self, segmenter: Segmenter) -> None:
+        super().__init__(name="segmenter")
+        self._weights = tf.constant(segmenter.weights, tf.int32)
+        self._classes = tf.constant(segmenter.classes.astype(np.int64))
+        self._lower = tf.constant(segmenter.lower.astype(np.int64))
+        self._dictionary = tf.constant(segmenter.dictionary.astype(np.int64))
+        self._dictionary_size = len(segmenter.dictionary)
+        surfaces = sorted(segmenter.lexicon)
+        self._lexicon = None
+        if surfaces:
+            keys = tf.constant(surfaces, tf.string)
+            self._lexicon = tf.lookup.StaticHashTable(tf.lookup.KeyValueTensorInitializer(
+                keys, tf.range(len(surfaces), dtype=tf.int32)), default_value=-1)
+            plain = [segmenter.expansions[s][0] for s in surfaces]
+            capitalized = [segmenter.expansions[s][1] for s in surfaces]
+            self._plain = tf.constant([" ".join(forms) for forms in plain])
+            self._capitalized = tf.constant([" ".join(forms) for forms in capitalized])
+
+    def __call__(self, texts: tf.Tensor) -> tuple[tf.RaggedTensor, tf.RaggedTensor,
+                                                  tf.RaggedTensor]:
+        points = tf.strings.unicode_decode(texts, "UTF-8", errors="replace")
+        points = tf.cast(points, tf.int64)
+        rows = points.nrows()
+        pad = tf.RaggedTensor.from_tensor(tf.fill([rows, PAD], tf.constant(_NEWLINE,
+                                                                            tf.int64)))
+        padded = tf.concat([pad, points, pad], axis=1)
+        # Newlines after the last text, so that every shifted slice below exists.
+        flat = tf.concat([padded.flat_values, tf.fill([2 * PAD], tf.constant(_NEWLINE,
+                                                                              tf.int64))], 0)
+        known = flat < TABLE_CODE_POINTS
+        index = tf.minimum(flat, TABLE_CODE_POINTS - 1)
+        lowered = tf.where(known, tf.gather(self._lower, index), flat)
+        classes = tf.where(known, tf.gather(self._classes, index), OTHER)
+        count = tf.size(flat) - 2 * PAD  # the positions labelled: all but the outer pads
+
+        def shifted(values: tf.Tensor, offset: int) -> tf.Tensor:
+            return tf.slice(values, [PAD + offset], [count])
+
+        labels = self._labels(lowered, classes, shifted)
+        here = shifted(classes, 0)
+        spaces = here == SPACE
+        starting = ~spaces & (labels != INSIDE)
+        starts = tf.cast(tf.where(starting)[:, 0], tf.int32)
+        breaks = tf.concat([tf.cast(tf.where(starting | spaces)[:, 0], tf.int32),
+                            [count]], 0)
+        ends = tf.gather(breaks, tf.searchsorted(breaks, starts, side="right"))
+        token_of = tf.cumsum(tf.cast(tf.gather(labels, starts) == TOKEN, tf.int32)) - 1
+        words_in = tf.math.bincount(token_of)
+        single = tf.gather(words_in, token_of) == 1
+        # Flat positions (pads included) -> the text and the character within it.
+        row_of = tf.gather(padded.value_rowids(), starts + PAD)
+        text_start = tf.cast(tf.gather(padded.row_starts(), row_of), tf.int32) + PAD
+        ranges = tf.ragged.range(starts + PAD, ends + PAD)
+        forms = tf.strings.unicode_encode(tf.cast(tf.gather(flat, ranges), tf.int32), "UTF-8")
+        pieces = _one_each(forms) if self._lexicon is None else self._expanded(
+                forms, tf.strings.unicode_encode(tf.cast(tf.gather(lowered, ranges), tf.int32),
+                                                 "UTF-8"),
+                single, tf.gather(classes, starts + PAD) == UPPER)
+        repeat = pieces.row_lengths()
+        word_rows = tf.repeat(row_of, repeat)
+
+        def per_text(values: tf.Tensor) -> tf.RaggedTensor:
+            return tf.RaggedTensor.from_value_rowids(values, word_rows, nrows=rows)
+
+        return (per_text(pieces.flat_values),
+                per_text(tf.repeat(starts + PAD - text_start, repeat)),
+                per_text(tf.repeat(ends + PAD - text_start, repeat)))
+
+    def _labels(self, lowered: tf.Tensor, classes: tf.Tensor, shifted) -> tf.Tensor:
+        """`Segmenter.labels_of`: the label of each position."""
+        columns = []
+        for t, (point_offsets, class_offsets) in enumerate(TEMPLATES):
+            hashed = tf.fill(tf.shape(shifted(lowered, 0)), tf.constant(t + 1, tf.int64))
+            for values, offsets in ((lowered, point_offsets), (classes, class_offsets)):
+                for offset in offsets:
+                    hashed = tf.math.floormod(hashed * MULTIPLIER + shifted(values, offset)
+                                              + 1, PRIME)
+            columns.append(hashed)
+        together = tf.fill(tf.shape(columns[0]), tf.constant(len(TEMPLATES) + 1, tf.int64))
+        for n, length in enumerate(DICTIONARY_LENGTHS):
+            for side, first in enumerate((-length, 0)):
+                hashed = tf.zeros_like(columns[0])
+                for offset in range(first, first + length):
+                    hashed = tf.math.floormod(hashed * MULTIPLIER + shifted(lowered, offset)
+                                              + 1, PRIME)
+                flag = self._in_dictionary(hashed)
+                template = len(TEMPLATES) + 2 + 2 * n + side
+                columns.append(tf.math.floormod(template * MULTIPLIER + flag + 1, PRIME))
+                together = tf.math.floormod(together * MULTIPLIER + flag + 1, PRIME)
+        columns.append(together)
+        rows = tf.math.floormod(tf.stack(columns, axis=1), TABLE_SIZE)
+        scores = tf.reduce_sum(tf.gather(self._weights, rows), axis=1)
+        inside, token, word = scores[:, INSIDE], scores[:, TOKEN], scores[:, WORD]
+        labels = tf.where((token > inside) & (token >= word), TOKEN,
+                          tf.where((word > inside) & (word > token), WORD, INSIDE))
+        here, before = shifted(classes, 0), shifted(classes, -1)
+        starts = (here != SPACE) & (before == SPACE)
+        joined = (here == MARK) | (here == JOINER) | (before == JOINER)
+        continues = (here != SPACE) & ~starts & joined
+        labels = tf.where(starts, TOKEN, labels)
+        return tf.where(continues | (here == SPACE), INSIDE, labels)
+
+    def _in_dictionary(self, hashed: tf.Tensor) -> tf.Tensor:
+        if not self._dictionary_size:
+            return tf.zeros_like(hashed)
+        found = tf.minimum(tf.searchsorted(self._dictionary, hashed), self._dictionary_size - 1)
+        return tf.cast(tf.gather(self._dictionary, found) == hashed, tf.int64)
+
+    def _expanded(self, forms: tf.Tensor, lowered: tf.Tensor, single: tf.Tensor,
+                  capitalized: tf.Tensor) -> tf.RaggedTensor:
+        """Each word's forms: itself, or for a single-word token the lexicon has, its
+        expansion (capitalized after a capital)."""
+        entry = self._lexicon.lookup(lowered)
+        found = single & (entry >= 0)
+        safe = tf.maximum(entry, 0)
+        expansion = tf.where(capitalized, tf.gather(self._capitalized, safe),
+                             tf.gather(self._plain, safe))
+        split = tf.strings.split(tf.where(found, expansion, ""), " ")
+        return _choose(found, split, _one_each(forms))
+
+
+def _one_each(forms: tf.Tensor) -> tf.RaggedTensor:
+    return tf.RaggedTensor.from_row_lengths(forms, tf.ones_like(forms, tf.int64))
+
+
+def _choose(found: tf.Tensor, expanded: tf.RaggedTensor, kept: tf.RaggedTensor
+            ) -> tf.RaggedTensor:
+    """Rows of `expanded` where `found`, else rows of `kept`."""
+    lengths = tf.where(found, expanded.row_lengths(), kept.row_lengths())
+    values = tf.concat([expanded.flat_values, kept.flat_values], 0)
+    offset = tf.size(expanded.flat_values, out_type=tf.int64)
+    starts = tf.where(found, expanded.row_starts(), kept.row_starts() + offset)
+    index = tf.ragged.range(starts, starts + lengths)
+    return tf.RaggedTensor.from_row_lengths(tf.gather(values, index.flat_values), lengths)
+

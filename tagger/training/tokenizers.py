@@ -1,0 +1,50 @@
+"""Which tokenizer a new model gets: the rules, or a segmenter learned from its corpus.
+
+Both are scored against the corpus's validation text (its train text where it has no
+validation split) the CoNLL 2018 way, as tokens F1; `auto` keeps the rules where they
+already agree with the corpus (settings.RULES_AGREE) or do better, so that a language the
+rules were written for keeps their speed. The scores go into the model's metrics.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tagger import raw_scoring, settings
+from tagger.corpora import Corpus
+from tagger.progress import Progress
+from tagger.text.segmenter import Segmenter
+from tagger.text.tokenizer import Rules
+
+
+def choose(corpus: Corpus, setting: str, seed: int, progress: Progress
+           ) -> tuple[Rules | Segmenter, dict[str, Any]]:
+    """The tokenizer for a model trained on `corpus` with `setting` (auto, learned or
+    rules), and what was measured to choose it."""
+    train = corpus.surfaces.get("train", [])
+    split = "validation" if corpus.surfaces.get("validation") else "train"
+    held_out = corpus.surfaces.get(split, [])
+    rules = Rules()
+    scores = {"rules": _f1(rules, held_out)}
+    measured: dict[str, Any] = {"split": split, "text": "corpus" if corpus.has_text
+                                else "rebuilt from the tokens", "tokens_f1": scores}
+    chosen: Rules | Segmenter = rules
+    agree = scores["rules"] is not None and scores["rules"] >= settings.RULES_AGREE
+    if setting == "learned" or (setting == "auto" and train and not agree):
+        segmenter = Segmenter.train(train, seed=seed)
+        scores["learned"] = _f1(segmenter, held_out)
+        if setting == "learned" or (scores["learned"] or 0) > (scores["rules"] or 0):
+            chosen = segmenter
+    measured["chosen"] = chosen.name
+    described = ", ".join(f"{name} {f1:.2f}" for name, f1 in scores.items()
+                          if f1 is not None)
+    progress.line(f"tokenizer: {chosen.name} (tokens F1 on {split} text "
+                  f"{measured['text']}: {described or 'none to score'})")
+    return chosen, measured
+
+
+def _f1(tokenizer: Rules | Segmenter, sentences: list) -> float | None:
+    if not sentences:
+        return None
+    report = raw_scoring.token_agreement(tokenizer, sentences)
+    return round(report["f1"] * 100, 2)
