@@ -204,7 +204,7 @@ class Tagger:
             self.warn_of_tokenizer = False
             warning = tokenizer_warning(self.metrics)
             if warning:
-                warnings.warn(warning, TokenizerWarning, stacklevel=3)
+                warnings.warn(warning, TokenizerWarning, stacklevel=4)
 
     def inputs(self, sentences: list[Sequence[str]], lengths: np.ndarray
                 ) -> dict[str, np.ndarray]:

@@ -174,7 +174,7 @@ class Records:
                 entities[t].append(Entity(self._kinds[k], a, b, texts[t][a:b], c))
         bounds = splits.tolist()
         return [Tagged(text, list(tokens[i]), tags[a:b], offsets[a:b], entities[i], scores[a:b],
-                       rounded[a:b])
+                       rounded=rounded[a:b])
                 for i, (text, (a, b)) in enumerate(zip(texts, itertools.pairwise(bounds),
                                                        strict=True))]
 

@@ -23,7 +23,8 @@ OPTIMIZERS = ("adam", "nadam", "sgd")
 TRAIN_SCHEMES = ("corpus", "iobes")
 TOKENIZERS = ("auto", "learned", "rules")
 # Tokens F1 (%) on validation at which the rules count as agreeing with a corpus: `auto`
-# keeps them there. Below DISAGREEING, tagging raw text warns that tokens will be off.
+# keeps them there (DISAGREEING for text rebuilt from tokens: see training.tokenizers).
+# Below DISAGREEING, tagging raw text warns that tokens will be off.
 RULES_AGREE = 99.5
 DISAGREEING = 95.0
 
@@ -75,8 +76,10 @@ class FeatureSettings(_Checked):
                                        "way); off: only words without a vector learn one.")
     tokenizer: str = setting("auto", "How raw text becomes tokens: learned from the corpus's "
                                      "text, the rules, or auto: learned unless the rules "
-                                     f"already agree with the corpus (tokens F1 at least "
-                                     f"{RULES_AGREE} on validation).", choices=TOKENIZERS)
+                                     f"agree with the corpus (tokens F1 at least "
+                                     f"{RULES_AGREE} on validation; {DISAGREEING} for a "
+                                     "corpus whose text is rebuilt from its tokens).",
+                             choices=TOKENIZERS)
     train_scheme: str = setting("corpus", "Entity tag scheme the network learns: the corpus's "
                                           "own, or IOBES (tags come out in the corpus's "
                                           "scheme either way).", choices=TRAIN_SCHEMES)

@@ -18,8 +18,9 @@ import itertools
 import json
 import unicodedata
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -40,6 +41,7 @@ DICTIONARY_LENGTHS = (2, 3, 4)
 _FOLDS = 5  # training folds for the dictionary features
 _RATE = 0.05  # Adagrad's learning rate
 _SCALE = 256  # float weights times this, rounded, are the integer weights
+SPACE_POINT = 32  # what every white space character reads as
 
 # Character classes.
 (OTHER, SPACE, UPPER, LOWER, LETTER, MARK, DIGIT, APOSTROPHE, HYPHEN, PERIOD, COMMA, OPEN,
@@ -87,6 +89,19 @@ def unicode_tables() -> tuple[np.ndarray, np.ndarray]:
     return classes, lower
 
 
+class _ChunkWords(NamedTuple):
+    """The words of distinct chunks: flat forms and offsets within their chunk; per chunk,
+    its word count, first word, whether it holds a multiword token, and their spans."""
+
+    forms: np.ndarray
+    starts: np.ndarray
+    ends: np.ndarray
+    counts: np.ndarray
+    first: np.ndarray
+    multiword: np.ndarray
+    spans: list[list[tuple[int, int]]]
+
+
 class Segmenter:
     """Integer weights over hashed character features, the Unicode tables they were
     trained with, and the multiword-token lexicon (lower-cased surface -> its words)."""
@@ -103,59 +118,71 @@ class Segmenter:
 
     # -- features ---------------------------------------------------------------------
     def encoded(self, text: str) -> tuple[np.ndarray, np.ndarray]:
-        """(lower-cased code points, classes) of `text` with PAD newlines each side."""
+        """(lower-cased code points, classes) of `text` with PAD newlines each side; every
+        white space character reads as SPACE_POINT."""
         padded = "\n" * PAD + text + "\n" * PAD
         points = np.frombuffer(padded.encode("utf-32-le", "surrogatepass"), "<u4")
         points = points.astype(np.int64)
         known = points < TABLE_CODE_POINTS
-        lowered = np.where(known, self.lower[np.minimum(points, TABLE_CODE_POINTS - 1)],
-                           points).astype(np.int64)
-        classes = np.where(known, self.classes[np.minimum(points, TABLE_CODE_POINTS - 1)],
-                           OTHER).astype(np.int64)
+        index = np.minimum(points, TABLE_CODE_POINTS - 1)
+        classes = np.where(known, self.classes[index], OTHER).astype(np.int64)
+        lowered = np.where(known, self.lower[index], points).astype(np.int64)
+        lowered[classes == SPACE] = SPACE_POINT
         return lowered, classes
 
-    def feature_rows(self, lowered: np.ndarray, classes: np.ndarray) -> np.ndarray:
-        """(positions, features) table rows of each position between the pads: the
-        TEMPLATES, then whether a training word of each of DICTIONARY_LENGTHS ends just
-        before it and starts at it, and all those flags together."""
+    def columns(self, lowered: np.ndarray, classes: np.ndarray) -> Iterator[np.ndarray]:
+        """The weight-table row of each feature of each position between the pads, one
+        feature at a time: its TEMPLATES' hashes, then whether a training word of each of
+        DICTIONARY_LENGTHS ends just before it and starts at it, and all those flags
+        together. A position sees no character past white space (it sees the space), so
+        that a run of non-space characters is labelled alike wherever it stands."""
         count = len(lowered) - 2 * PAD
-        columns = []
+        spaces_before = np.concatenate([[0], np.cumsum(classes == SPACE)])
+        positions = np.arange(PAD, PAD + count)
+        shifted: dict[tuple[bool, int], np.ndarray] = {}
+
+        def at(points: bool, offset: int) -> np.ndarray:
+            if (points, offset) not in shifted:
+                values, blank = (lowered, SPACE_POINT) if points else (classes, SPACE)
+                window = values[PAD + offset:PAD + offset + count]
+                if abs(offset) > 1:  # blank where a space lies between
+                    near, far = (positions + 1, positions + offset) if offset > 0 else \
+                        (positions + offset + 1, positions)
+                    window = np.where(spaces_before[far] > spaces_before[near], blank, window)
+                shifted[points, offset] = window
+            return shifted[points, offset]
+
+        def hashed(first: int, values: list[np.ndarray]) -> np.ndarray:
+            result = np.full(count, first, np.int64)
+            for value in values:
+                np.multiply(result, MULTIPLIER, out=result)
+                result += value
+                result += 1
+                np.remainder(result, PRIME, out=result)
+            return result
+
         for t, (point_offsets, class_offsets) in enumerate(TEMPLATES):
-            hashed = np.full(count, t + 1, np.int64)
-            for values, offsets in ((lowered, point_offsets), (classes, class_offsets)):
-                for offset in offsets:
-                    shifted = values[PAD + offset:PAD + offset + count]
-                    hashed = (hashed * MULTIPLIER + shifted + 1) % PRIME
-            columns.append(hashed)
-        together = np.full(count, len(TEMPLATES) + 1, np.int64)
+            yield hashed(t + 1, [at(True, o) for o in point_offsets]
+                         + [at(False, o) for o in class_offsets]) & (TABLE_SIZE - 1)
+        flags = []
         for n, length in enumerate(DICTIONARY_LENGTHS):
             for side, first in enumerate((-length, 0)):
-                hashed = np.zeros(count, np.int64)
-                for offset in range(first, first + length):
-                    shifted = lowered[PAD + offset:PAD + offset + count]
-                    hashed = (hashed * MULTIPLIER + shifted + 1) % PRIME
-                flag = self._in_dictionary(hashed)
-                template = len(TEMPLATES) + 2 + 2 * n + side
-                columns.append((template * MULTIPLIER + flag + 1) % PRIME)
-                together = (together * MULTIPLIER + flag + 1) % PRIME
-        columns.append(together)
-        return np.stack(columns, axis=1) % TABLE_SIZE
+                word = hashed(0, [at(True, o) for o in range(first, first + length)])
+                flags.append(self._in_dictionary(word))
+                yield hashed(len(TEMPLATES) + 2 + 2 * n + side, [flags[-1]]) & (TABLE_SIZE - 1)
+        yield hashed(len(TEMPLATES) + 1, flags) & (TABLE_SIZE - 1)
 
-    def _in_dictionary(self, hashed: np.ndarray) -> np.ndarray:
-        """1 where a hash is a training word's, else 0."""
-        if not len(self.dictionary):
-            return np.zeros(len(hashed), np.int64)
-        found = np.minimum(np.searchsorted(self.dictionary, hashed), len(self.dictionary) - 1)
-        return (self.dictionary[found] == hashed).astype(np.int64)
+    def feature_rows(self, lowered: np.ndarray, classes: np.ndarray) -> np.ndarray:
+        """(positions, features) weight-table rows of each position between the pads."""
+        return np.stack(list(self.columns(lowered, classes)), axis=1)
 
     @staticmethod
-    def forced(points: np.ndarray, classes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def forced(classes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(must start a token, must continue one) for each position between the pads: a
         character after white space starts one; a mark, joiner or what a joiner joins
         continues the one before."""
-        inner = slice(PAD, len(classes) - PAD)
-        before = np.roll(classes, 1)[inner]
-        here = classes[inner]
+        here = classes[PAD:len(classes) - PAD]
+        before = classes[PAD - 1:len(classes) - PAD - 1]
         starts = (here != SPACE) & (before == SPACE)
         joined = (here == MARK) | (here == JOINER) | (before == JOINER)
         continues = (here != SPACE) & ~starts & joined
@@ -164,11 +191,13 @@ class Segmenter:
     # -- tagging ----------------------------------------------------------------------
     def labels_of(self, lowered: np.ndarray, classes: np.ndarray) -> np.ndarray:
         """The label of each position between the pads (INSIDE for white space)."""
-        scores = self.weights[self.feature_rows(lowered, classes)].sum(axis=1)
+        scores = np.zeros((len(lowered) - 2 * PAD, LABELS), np.int32)
+        for rows in self.columns(lowered, classes):
+            scores += self.weights[rows]
         inside, token, word = scores[:, INSIDE], scores[:, TOKEN], scores[:, WORD]
         labels = np.where((token > inside) & (token >= word), TOKEN,
                           np.where((word > inside) & (word > token), WORD, INSIDE))
-        starts, continues = self.forced(lowered, classes)
+        starts, continues = self.forced(classes)
         labels[starts] = TOKEN
         labels[continues | (classes[PAD:len(classes) - PAD] == SPACE)] = INSIDE
         return labels
@@ -176,68 +205,114 @@ class Segmenter:
     def __call__(self, texts: Sequence[str]) -> Tokenized:
         """The words of each text and their offsets (see `Tokenized`).
 
-        The texts are labelled in one array, joined by PAD newlines. A word runs from a
-        TOKEN or WORD label to the next such label or white space; a TOKEN with no WORD
-        after it is a single-word token, expanded where the lexicon has it.
+        A word runs from a TOKEN or WORD label to the next such label or white space; a
+        TOKEN with no WORD after it is a single-word token, expanded where the lexicon has
+        it. Each distinct run of non-space characters is labelled once (`columns` sees no
+        further), and its words are copied to every place it occurs.
         """
         joined = ("\n" * PAD).join(texts)
-        lowered, classes = self.encoded(joined)
+        _, classes = self.encoded(joined)
+        solid = np.concatenate([[0], classes[PAD:len(classes) - PAD] != SPACE, [0]])
+        edges = np.diff(solid.astype(np.int8))
+        chunk_starts, chunk_ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+        distinct: dict[str, int] = {}
+        chunk_ids = np.fromiter(
+            (distinct.setdefault(joined[a:b], len(distinct))
+             for a, b in zip(chunk_starts.tolist(), chunk_ends.tolist(), strict=True)),
+            np.int64, len(chunk_starts))
+        words = self._chunk_words(list(distinct))
+        # Every occurrence of each chunk, with its words.
+        per_chunk = words.counts[chunk_ids]
+        occurrence = np.repeat(np.arange(len(chunk_ids)), per_chunk)
+        within = np.arange(len(occurrence)) - np.repeat(np.cumsum(per_chunk) - per_chunk,
+                                                        per_chunk)
+        source = words.first[chunk_ids][occurrence] + within
+        starts = chunk_starts[occurrence] + words.starts[source]
+        ends = chunk_starts[occurrence] + words.ends[source]
+        forms = words.forms[source].tolist()
+        text_starts = np.cumsum([0, *(len(t) + PAD for t in texts[:-1])], dtype=np.int64)
+        owner = np.searchsorted(text_starts, starts, side="right") - 1
+        multiword: list[list[list[int]]] = [[] for _ in texts]
+        for i in np.flatnonzero(words.multiword[chunk_ids]).tolist():
+            text = int(np.searchsorted(text_starts, chunk_starts[i], side="right") - 1)
+            at = int(chunk_starts[i] - text_starts[text])
+            multiword[text] += [[at + a, at + b] for a, b in words.spans[chunk_ids[i]]]
+        splits = np.concatenate([[0], np.cumsum(np.bincount(owner, minlength=len(texts)))])
+        shift = text_starts[owner]
+        bounds = splits.tolist()
+        return Tokenized([forms[a:b] for a, b in itertools.pairwise(bounds)],
+                         starts - shift, ends - shift, splits.astype(np.int64), multiword)
+
+    def _chunk_words(self, chunks: list[str]) -> _ChunkWords:
+        """The words of each distinct chunk, labelled together (joined by spaces)."""
+        text = " ".join(chunks)
+        lowered, classes = self.encoded(text)
         labels = self.labels_of(lowered, classes)
         spaces = classes[PAD:len(classes) - PAD] == SPACE
         starting = ~spaces & (labels != INSIDE)
         starts = np.flatnonzero(starting)
         breaks = np.flatnonzero(starting | spaces)
-        ends = np.append(breaks, len(joined))[np.searchsorted(breaks, starts, side="right")]
+        ends = np.append(breaks, len(text))[np.searchsorted(breaks, starts, side="right")]
         token_of = np.cumsum(labels[starts] == TOKEN) - 1
-        words_in = np.bincount(token_of, minlength=token_of[-1] + 1 if len(starts) else 0)
-        single = words_in[token_of] == 1
-        text_starts = np.cumsum([0, *(len(t) + PAD for t in texts[:-1])], dtype=np.int64)
-        owner = np.searchsorted(text_starts, starts, side="right") - 1
-        forms = [joined[a:b] for a, b in zip(starts.tolist(), ends.tolist(), strict=True)]
-        multiword: list[list[list[int]]] = [[] for _ in texts]
+        single = np.bincount(token_of, minlength=len(starts))[token_of] == 1
+        chunk_at = np.cumsum([0, *(len(c) + 1 for c in chunks[:-1])], dtype=np.int64)
+        chunk_of = np.searchsorted(chunk_at, starts, side="right") - 1
+        spans: list[list[tuple[int, int]]] = [[] for _ in chunks]
         for token in np.unique(token_of[~single]).tolist():  # words that spell their token
             members = np.flatnonzero(token_of == token)
-            a, b = int(starts[members[0]]), int(ends[members[-1]])
-            shift = int(text_starts[owner[members[0]]])
-            multiword[owner[members[0]]].append([a - shift, b - shift])
-        out_forms, out_starts, out_ends, out_owner = forms, starts, ends, owner
+            chunk = chunk_of[members[0]]
+            spans[chunk].append((int(starts[members[0]] - chunk_at[chunk]),
+                                 int(ends[members[-1]] - chunk_at[chunk])))
+        forms = [text[a:b] for a, b in zip(starts.tolist(), ends.tolist(), strict=True)]
         if self.lexicon:
-            out_forms, keep_start, keep_end, keep_owner = [], [], [], []
-            for i in range(len(forms)):
-                expansion = self.expansions.get(self.lowered_form(lowered, starts[i], ends[i]))
-                if expansion is None or not single[i]:
-                    out_forms.append(forms[i])
-                    keep_start.append(starts[i]), keep_end.append(ends[i])
-                    keep_owner.append(owner[i])
-                    continue
-                capitalized = self.classes_of(forms[i][:1]) == UPPER
-                out_forms += expansion[1 if capitalized else 0]
-                count = len(expansion[0])
-                keep_start += [starts[i]] * count
-                keep_end += [ends[i]] * count
-                keep_owner += [owner[i]] * count
-                shift = int(text_starts[owner[i]])
-                multiword[owner[i]].append([int(starts[i]) - shift, int(ends[i]) - shift])
-            out_starts = np.asarray(keep_start, np.int64)
-            out_ends = np.asarray(keep_end, np.int64)
-            out_owner = np.asarray(keep_owner, np.int64)
-            for spans in multiword:
-                spans.sort()
-        shift = text_starts[out_owner] if len(out_owner) else np.zeros(0, np.int64)
-        splits = np.concatenate([[0], np.cumsum(np.bincount(out_owner, minlength=len(texts)))])
-        bounds = splits.tolist()
-        return Tokenized([out_forms[a:b] for a, b in itertools.pairwise(bounds)],
-                         out_starts - shift, out_ends - shift, splits.astype(np.int64),
-                         multiword)
+            forms, starts, ends, chunk_of = self._expanded(
+                forms, starts, ends, chunk_of, single, lowered, classes, chunk_at, spans)
+        for held in spans:
+            held.sort()
+        counts = np.bincount(chunk_of, minlength=len(chunks))
+        flat_forms = np.empty(len(forms), object)
+        flat_forms[:] = forms
+        return _ChunkWords(flat_forms, starts - chunk_at[chunk_of],
+                           ends - chunk_at[chunk_of], counts, np.cumsum(counts) - counts,
+                           np.array([bool(held) for held in spans]), spans)
 
+    def _expanded(self, forms: list[str], starts: np.ndarray, ends: np.ndarray,
+                  chunk_of: np.ndarray, single: np.ndarray, lowered: np.ndarray,
+                  classes: np.ndarray, chunk_at: np.ndarray,
+                  spans: list[list[tuple[int, int]]]
+                  ) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
+        """The words with each single-word token that the lexicon has replaced by its
+        words (capitalized after a capital), all at the token's offsets."""
+        out: list[str] = []
+        kept_starts, kept_ends, kept_chunks = [], [], []
+        for i, form in enumerate(forms):
+            expansion = self.expansions.get(self.lowered_form(lowered, starts[i], ends[i])) \
+                if single[i] else None
+            if expansion is None:
+                out.append(form)
+                count = 1
+            else:
+                out += expansion[1 if classes[PAD + starts[i]] == UPPER else 0]
+                count = len(expansion[0])
+                chunk = chunk_of[i]
+                spans[chunk].append((int(starts[i] - chunk_at[chunk]),
+                                     int(ends[i] - chunk_at[chunk])))
+            kept_starts += [starts[i]] * count
+            kept_ends += [ends[i]] * count
+            kept_chunks += [chunk_of[i]] * count
+        return (out, np.asarray(kept_starts, np.int64), np.asarray(kept_ends, np.int64),
+                np.asarray(kept_chunks, np.int64))
+
+    def _in_dictionary(self, hashed: np.ndarray) -> np.ndarray:
+        """1 where a hash is a training word's, else 0."""
+        if not len(self.dictionary):
+            return np.zeros(len(hashed), np.int64)
+        found = np.minimum(np.searchsorted(self.dictionary, hashed), len(self.dictionary) - 1)
+        return (self.dictionary[found] == hashed).astype(np.int64)
     def lowered_form(self, lowered: np.ndarray, start: int, end: int) -> str:
         """A word's lower-cased form, as the lexicon keys it (one code point each)."""
         points = lowered[PAD + start:PAD + end].astype("<u4")
         return points.tobytes().decode("utf-32-le", "surrogatepass")
-
-    def classes_of(self, character: str) -> int:
-        point = ord(character) if character else 0
-        return int(self.classes[point]) if point < TABLE_CODE_POINTS else OTHER
 
     @property
     def expansions(self) -> dict[str, tuple[list[str], list[str]]]:
@@ -266,7 +341,7 @@ class Segmenter:
             model.dictionary = model.word_hashes(words)
             for sentence in held_out:
                 lowered, kinds = model.encoded(sentence.text)
-                starts, continues = model.forced(lowered, kinds)
+                starts, continues = model.forced(kinds)
                 target = gold_labels(sentence)
                 learn = (kinds[PAD:len(kinds) - PAD] != SPACE) & ~starts & ~continues
                 rows.append(model.feature_rows(lowered, kinds)[learn])

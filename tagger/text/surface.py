@@ -11,6 +11,7 @@ text); and words alone (`rebuilt`: the text joined with the usual spacing).
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -118,7 +119,7 @@ def aligned(text: str, forms: Sequence[str], tags: Sequence[str],
             and not (no_space_after is not None and no_space_after[i - 1])
         first = sentence.tokens[-1][0] if back else start
         end = _multiword_end(text, forms, i, start)
-        if end is None:
+        if end is None or end[0] - i + back < 2:  # a word the text does not spell
             return None
         last, stop = end
         if back:
@@ -159,14 +160,18 @@ _UNSPACED = ("CJK", "HIRAGANA", "KATAKANA", "THAI", "LAO", "KHMER", "MYANMAR", "
              "IDEOGRAPHIC", "FULLWIDTH", "HANGUL SYLLABLE")
 
 
+_CLITIC = re.compile("(?i)(?:['\u2019]\\w+|n['\u2019]t)$")
+
+
 def _unspaced(character: str) -> bool:
     return unicodedata.name(character, "").startswith(_UNSPACED)
 
 
 def rebuilt(forms: Sequence[str], tags: Sequence[str]) -> Surface:
     """A text for words that come without one, spaced as text usually is: no space before
-    closing punctuation (`.`, `)`, `»`) or after opening punctuation, none between two
-    words of scripts written without spaces (Chinese, Japanese, Thai)."""
+    closing punctuation (`.`, `)`, `»`) or a clitic (`'s`, `n't`), or after opening
+    punctuation, none between two words of scripts written without spaces (Chinese,
+    Japanese, Thai)."""
     sentence = Surface("")
     pieces: list[str] = []
     length = 0
@@ -185,6 +190,8 @@ def rebuilt(forms: Sequence[str], tags: Sequence[str]) -> Surface:
 def _spaced(before: str, after: str) -> bool:
     if not before or not after:
         return True
+    if _CLITIC.match(after):  # it's, don't: a clitic leans on the word before
+        return False
     if _unspaced(before[-1]) and _unspaced(after[0]):
         return False
     if unicodedata.category(after[0]) in ("Pe", "Pf") or (after[0] in ".,;:!?%" \

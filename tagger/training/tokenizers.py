@@ -3,7 +3,11 @@
 Both are scored against the corpus's validation text (its train text where it has no
 validation split) the CoNLL 2018 way, as tokens F1; `auto` keeps the rules where they
 already agree with the corpus (settings.RULES_AGREE) or do better, so that a language the
-rules were written for keeps their speed. The scores go into the model's metrics.
+rules were written for keeps their speed. A corpus without text of its own (CoNLL files,
+tables without a `text` column) has its text rebuilt from its tokens: a segmenter would
+learn that rebuilding rather than how the language is written, so there the rules stay
+unless they disagree outright (below settings.DISAGREEING: scripts written without
+spaces). The scores go into the model's metrics.
 """
 
 from __future__ import annotations
@@ -26,10 +30,11 @@ def choose(corpus: Corpus, setting: str, seed: int, progress: Progress
     held_out = corpus.surfaces.get(split, [])
     rules = Rules()
     scores = {"rules": _f1(rules, held_out)}
-    measured: dict[str, Any] = {"split": split, "text": "corpus" if corpus.has_text
-                                else "rebuilt from the tokens", "tokens_f1": scores}
+    measured: dict[str, Any] = {"split": split, "text": "the corpus's" if corpus.has_text
+                                else "rebuilt from its tokens", "tokens_f1": scores}
     chosen: Rules | Segmenter = rules
-    agree = scores["rules"] is not None and scores["rules"] >= settings.RULES_AGREE
+    threshold = settings.RULES_AGREE if corpus.has_text else settings.DISAGREEING
+    agree = scores["rules"] is not None and scores["rules"] >= threshold
     if setting == "learned" or (setting == "auto" and train and not agree):
         segmenter = Segmenter.train(train, seed=seed)
         scores["learned"] = _f1(segmenter, held_out)
@@ -38,7 +43,7 @@ def choose(corpus: Corpus, setting: str, seed: int, progress: Progress
     measured["chosen"] = chosen.name
     described = ", ".join(f"{name} {f1:.2f}" for name, f1 in scores.items()
                           if f1 is not None)
-    progress.line(f"tokenizer: {chosen.name} (tokens F1 on {split} text "
+    progress.line(f"tokenizer: {chosen.name} (tokens F1 on the {split} split's text, "
                   f"{measured['text']}: {described or 'none to score'})")
     return chosen, measured
 

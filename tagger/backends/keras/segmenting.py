@@ -22,6 +22,7 @@ from tagger.text.segmenter import (
     PAD,
     PRIME,
     SPACE,
+    SPACE_POINT,
     TABLE_CODE_POINTS,
     TABLE_SIZE,
     TEMPLATES,
@@ -69,8 +70,9 @@ class InGraphSegmenter(tf.Module):
                                                                               tf.int64))], 0)
         known = flat < TABLE_CODE_POINTS
         index = tf.minimum(flat, TABLE_CODE_POINTS - 1)
-        lowered = tf.where(known, tf.gather(self._lower, index), flat)
         classes = tf.where(known, tf.gather(self._classes, index), OTHER)
+        lowered = tf.where(classes == SPACE, tf.constant(SPACE_POINT, tf.int64),
+                           tf.where(known, tf.gather(self._lower, index), flat))
         count = tf.size(flat) - 2 * PAD  # the positions labelled: all but the outer pads
 
         def shifted(values: tf.Tensor, offset: int) -> tf.Tensor:
@@ -108,27 +110,39 @@ class InGraphSegmenter(tf.Module):
 
     def _labels(self, lowered: tf.Tensor, classes: tf.Tensor, shifted) -> tf.Tensor:
         """`Segmenter.labels_of`: the label of each position."""
-        columns = []
-        for t, (point_offsets, class_offsets) in enumerate(TEMPLATES):
-            hashed = tf.fill(tf.shape(shifted(lowered, 0)), tf.constant(t + 1, tf.int64))
-            for values, offsets in ((lowered, point_offsets), (classes, class_offsets)):
-                for offset in offsets:
-                    hashed = tf.math.floormod(hashed * MULTIPLIER + shifted(values, offset)
-                                              + 1, PRIME)
-            columns.append(hashed)
-        together = tf.fill(tf.shape(columns[0]), tf.constant(len(TEMPLATES) + 1, tf.int64))
+        spaces_before = tf.concat([[0], tf.cumsum(tf.cast(classes == SPACE, tf.int32))], 0)
+        positions = tf.range(PAD, PAD + tf.size(shifted(classes, 0)))
+        windows: dict[tuple[bool, int], tf.Tensor] = {}
+
+        def at(points: bool, offset: int) -> tf.Tensor:
+            if (points, offset) not in windows:
+                values, blank = (lowered, SPACE_POINT) if points else (classes, SPACE)
+                window = shifted(values, offset)
+                if abs(offset) > 1:  # blank where a space lies between
+                    near, far = (positions + 1, positions + offset) if offset > 0 else \
+                        (positions + offset + 1, positions)
+                    between = tf.gather(spaces_before, far) > tf.gather(spaces_before, near)
+                    window = tf.where(between, tf.constant(blank, tf.int64), window)
+                windows[points, offset] = window
+            return windows[points, offset]
+
+        def hashed(first: int, values: list[tf.Tensor]) -> tf.Tensor:
+            result = tf.fill(tf.shape(positions), tf.constant(first, tf.int64))
+            for value in values:
+                result = tf.math.floormod(result * MULTIPLIER + value + 1, PRIME)
+            return result
+
+        columns = [hashed(t + 1, [at(True, o) for o in point_offsets]
+                          + [at(False, o) for o in class_offsets])
+                   for t, (point_offsets, class_offsets) in enumerate(TEMPLATES)]
+        flags = []
         for n, length in enumerate(DICTIONARY_LENGTHS):
             for side, first in enumerate((-length, 0)):
-                hashed = tf.zeros_like(columns[0])
-                for offset in range(first, first + length):
-                    hashed = tf.math.floormod(hashed * MULTIPLIER + shifted(lowered, offset)
-                                              + 1, PRIME)
-                flag = self._in_dictionary(hashed)
-                template = len(TEMPLATES) + 2 + 2 * n + side
-                columns.append(tf.math.floormod(template * MULTIPLIER + flag + 1, PRIME))
-                together = tf.math.floormod(together * MULTIPLIER + flag + 1, PRIME)
-        columns.append(together)
-        rows = tf.math.floormod(tf.stack(columns, axis=1), TABLE_SIZE)
+                word = hashed(0, [at(True, o) for o in range(first, first + length)])
+                flags.append(self._in_dictionary(word))
+                columns.append(hashed(len(TEMPLATES) + 2 + 2 * n + side, [flags[-1]]))
+        columns.append(hashed(len(TEMPLATES) + 1, flags))
+        rows = tf.bitwise.bitwise_and(tf.stack(columns, axis=1), TABLE_SIZE - 1)
         scores = tf.reduce_sum(tf.gather(self._weights, rows), axis=1)
         inside, token, word = scores[:, INSIDE], scores[:, TOKEN], scores[:, WORD]
         labels = tf.where((token > inside) & (token >= word), TOKEN,
