@@ -143,17 +143,35 @@ def load_corpus(dataset: str, *, config: str | None = None, tag_column: str | No
 
 
 def _file_surfaces(path: Path, sentences: list[Sentence]) -> tuple[list[Surface], bool]:
-    """A CoNLL-U file's sentences with their `# text` and multiword tokens, or (CoNLL
-    files, CoNLL-U without `# text`) its words rebuilt into text; and which of the two."""
-    if conll.is_conllu(path):
-        try:
-            with conll.open_text(path) as lines:
-                return [surface.from_conllu(block, str(path), 1)
-                        for block in conll.blocks(lines)
-                        if any(not line.startswith("#") for _, line in block)], True
-        except TaggerError:  # no `# text`, or tokens that do not spell it
-            pass
-    return _surfaces(sentences, None, None), False
+    """A file's sentences as surfaces, and whether any had its own text: a CoNLL-U
+    sentence with its `# text` and multiword tokens (aligned with its words where it has no
+    multiword-token lines), rebuilt from its words without `# text`; a CoNLL file's
+    sentences rebuilt."""
+    if not conll.is_conllu(path):
+        return _surfaces(sentences, None, None), False
+    found, has_text = [], False
+    with conll.open_text(path) as lines:
+        for block in conll.blocks(lines):
+            rows = [row for _, row in conll.conllu_rows(block, str(path))
+                    if "." not in row[0]]
+            words = [row for row in rows if "-" not in row[0]]
+            if not words:
+                continue
+            forms, tags = [row[1] for row in words], [row[3] for row in words]
+            text = next((line.split("=", 1)[1].strip() for _, line in block
+                         if line.startswith("# text") and "=" in line), None)
+            if text is None:
+                found.append(surface.rebuilt(forms, tags))
+                continue
+            has_text = True
+            try:
+                found.append(surface.from_conllu(block, str(path), 3))
+            except TaggerError:  # words that do not spell the text: align them
+                no_space = ["SpaceAfter=No" in row[9] for row in words]
+                aligned = surface.aligned(text, forms, tags, no_space)
+                if aligned is not None:
+                    found.append(aligned)
+    return found, has_text
 
 
 def raw_text_file(dataset: str, split: str) -> Path:

@@ -135,6 +135,21 @@ class ModelConfig:
         return config
 
 
+def recorded_fits(recorded: str, config: ModelConfig) -> bool:
+    """Whether a config that a file recorded (`canonical_json` when it was written) is
+    `config`'s. Keys it lacks were added to the format after it was written: config.json,
+    written with it, lacks them too, so `config` holds their defaults."""
+    def fits(old: Any, new: Any) -> bool:
+        if isinstance(old, dict) and isinstance(new, dict):
+            return all(key in new and fits(value, new[key]) for key, value in old.items())
+        return old == new
+
+    try:
+        return fits(json.loads(recorded), json.loads(config.canonical_json()))
+    except ValueError:
+        return False
+
+
 def check_writable(path: Path, force: bool) -> None:
     """Fail early, before any training, if `path` cannot become a model folder."""
     if path.exists() and not force:

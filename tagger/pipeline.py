@@ -41,17 +41,19 @@ class TokenizerWarning(UserWarning):
     """Tagging raw text with a model whose tokenizer disagrees with its corpus."""
 
 
-def tokenizer_warning(metrics: dict[str, Any] | None) -> str | None:
+def tokenizer_warning(metrics: dict[str, Any] | None, tokenizer: str | None = None
+                      ) -> str | None:
     """Why a model's tokens of raw text will be off, where its training measured its
-    tokenizer disagreeing with the corpus (tokens F1 below settings.DISAGREEING); else
-    None."""
+    tokenizer (or `tokenizer`, "rules" or "learned") disagreeing with the corpus (tokens F1
+    below settings.DISAGREEING); else None."""
     measured = (metrics or {}).get("tokenizer")
     if not measured:
         return None
-    f1 = measured["tokens_f1"].get(measured["chosen"])
+    name = tokenizer or measured["chosen"]
+    f1 = measured["tokens_f1"].get(name)
     if f1 is None or f1 >= settings.DISAGREEING:
         return None
-    return (f"this model's {measured['chosen']} tokenizer agrees with its corpus on "
+    return (f"this model's {name} tokenizer agrees with its corpus on "
             f"{f1:.1f} tokens F1 ({measured['split']} split): its tokens of raw text will "
             "often be wrong, and their tags with them; give pre-tokenized text "
             "(--input-format conll) where you have it")
@@ -202,7 +204,7 @@ class Tagger:
         off (unless `warn_of_tokenizer` is off: the command line says it itself)."""
         if self.warn_of_tokenizer:
             self.warn_of_tokenizer = False
-            warning = tokenizer_warning(self.metrics)
+            warning = tokenizer_warning(self.metrics, self.tokenizer.name)
             if warning:
                 warnings.warn(warning, TokenizerWarning, stacklevel=4)
 

@@ -284,14 +284,25 @@ def test_a_folder_written_before_the_learned_tokenizer_keeps_the_rules(demo_mode
                                                                        tmp_path: Path):
     import shutil
 
+    import onnx
+
     from tagger import model_folder
     from tagger.pipeline import Tagger
 
+    # As a folder written before the learned tokenizer: no `tokenizer` in config.json, in
+    # its settings, or in the config the ONNX network recorded.
     folder = tmp_path / "old"
     shutil.copytree(demo_model, folder)
     config = json.loads((folder / model_folder.CONFIG).read_text(encoding="utf-8"))
-    del config["tokenizer"]
+    del config["tokenizer"], config["settings"]["features"]["tokenizer"]
     model_folder.write_json(folder / model_folder.CONFIG, config)
+    network = onnx.load(folder / model_folder.NETWORK)
+    for prop in network.metadata_props:
+        if prop.key == "config":
+            recorded = json.loads(prop.value)
+            del recorded["tokenizer"], recorded["settings"]["features"]["tokenizer"]
+            prop.value = json.dumps(recorded, sort_keys=True, ensure_ascii=False)
+    onnx.save(network, folder / model_folder.NETWORK)
     files = sorted(p.name for p in folder.iterdir() if p.name != model_folder.MANIFEST)
     model_folder.write_json(folder / model_folder.MANIFEST, {
         "files": {name: model_folder.fingerprint(folder / name) for name in files}})

@@ -210,8 +210,9 @@ def train(ctx, recipe, output, force, checkpoint_dir, quiet, **options):
                                                    "epochs_run", "train_minutes")}))
 
 
-def _load_tagger(path: Path, runtime: str = "auto"):
-    """The `pipeline.Tagger` of model folder `path` on backend `runtime`."""
+def _load_tagger(path: Path, runtime: str = "auto", rules: bool = False):
+    """The `pipeline.Tagger` of model folder `path` on backend `runtime` (tokenizing with
+    the rules if `rules`)."""
     from tagger import model_folder
     from tagger.pipeline import Tagger
 
@@ -220,21 +221,25 @@ def _load_tagger(path: Path, runtime: str = "auto"):
         _silence_native_logs()
     tagger = Tagger.load(path, runtime)
     tagger.warn_of_tokenizer = False  # `_say_tokenizer_warning` says it
+    if rules:
+        from tagger.text.tokenizer import Rules
+
+        tagger.tokenizer = Rules()
     return tagger
 
 
-def _say_tokenizer_warning(path: Path) -> None:
-    """One line on stderr where the model's tokenizer disagrees with its corpus (the
-    taggers made here stay quiet about it)."""
+def _say_tokenizer_warning(path: Path, rules: bool = False) -> None:
+    """One line on stderr where the model's tokenizer (or the rules, with `rules`)
+    disagrees with its corpus (the taggers made here stay quiet about it)."""
     from tagger import model_folder
     from tagger.pipeline import tokenizer_warning
 
-    warning = tokenizer_warning(model_folder.read_metrics(path))
+    warning = tokenizer_warning(model_folder.read_metrics(path), "rules" if rules else None)
     if warning:
         click.echo(f"warning: {warning}", err=True)
 
 
-def _workers(path: Path, runtime: str, jobs: int):
+def _workers(path: Path, runtime: str, jobs: int, rules: bool = False):
     """Worker processes for batch tagging; the folder is checked here, loaded in each."""
     from tagger import model_folder
     from tagger.apps.batch import Workers
@@ -242,7 +247,7 @@ def _workers(path: Path, runtime: str, jobs: int):
     model_folder.read(path)
     if backends.resolve(path, runtime).tensorflow:
         _silence_native_logs()  # the workers inherit descriptor 2
-    return Workers(path, runtime, jobs)
+    return Workers(path, runtime, jobs, rules)
 
 
 def runtime_option(f):
@@ -279,9 +284,12 @@ def runtime_option(f):
 @click.option("--jobs", "-j", type=click.IntRange(1), default=1, show_default=True,
               help="Processes tagging --input, each with the model and one thread; the "
                    "output keeps the input's order.")
+@click.option("--tokenizer", type=click.Choice(["model", "rules"]), default="model",
+              show_default=True,
+              help="How raw text becomes tokens: the model's own tokenizer, or the rules.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress output.")
 def tag(model, text, input_path, output, fmt, input_format, confidence, min_confidence, runtime,
-        jobs, quiet):
+        jobs, tokenizer, quiet):
     """Tag TEXT, or every line of --input, with the model in folder MODEL.
 
     A tag's confidence is its probability given the whole text (a CRF model's marginal, a
@@ -291,16 +299,18 @@ def tag(model, text, input_path, output, fmt, input_format, confidence, min_conf
         raise click.UsageError("give either TEXT or --input FILE (or '-' for stdin)")
     from tagger.apps import batch
 
+    rules = tokenizer == "rules"
     if text:
-        tagger = _load_tagger(model, runtime)
-        _say_tokenizer_warning(model)
+        tagger = _load_tagger(model, runtime, rules)
+        _say_tokenizer_warning(model, rules)
         batch.tag_texts(tagger, [" ".join(text)], output, fmt or "text",
                         min_confidence=min_confidence, confidence=confidence)
         return
     source = batch.open_input(input_path, input_format)  # fails before the model loads
-    tagger = _workers(model, runtime, jobs) if jobs > 1 else _load_tagger(model, runtime)
+    tagger = _workers(model, runtime, jobs, rules) if jobs > 1 else \
+        _load_tagger(model, runtime, rules)
     if not source.pretokenized:
-        _say_tokenizer_warning(model)
+        _say_tokenizer_warning(model, rules)
     batch.tag_file(tagger, source, output, fmt or "json", quiet=quiet,
                    min_confidence=min_confidence, confidence=confidence)
 

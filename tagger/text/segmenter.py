@@ -38,6 +38,10 @@ TABLE_CODE_POINTS = 0x30000
 PAD = 4  # context characters each side, beyond which a text never looks
 # Lengths of the training words looked up around each position.
 DICTIONARY_LENGTHS = (2, 3, 4)
+# The (length, first offset) of each window looked up in the training words: one that ends
+# just before the position, one that starts at it, and those that run across it.
+DICTIONARY_WINDOWS = tuple((length, first) for length in DICTIONARY_LENGTHS
+                           for first in range(-length, 1))
 _FOLDS = 5  # training folds for the dictionary features
 _RATE = 0.05  # Adagrad's learning rate
 _SCALE = 256  # float weights times this, rounded, are the integer weights
@@ -132,10 +136,10 @@ class Segmenter:
 
     def columns(self, lowered: np.ndarray, classes: np.ndarray) -> Iterator[np.ndarray]:
         """The weight-table row of each feature of each position between the pads, one
-        feature at a time: its TEMPLATES' hashes, then whether a training word of each of
-        DICTIONARY_LENGTHS ends just before it and starts at it, and all those flags
-        together. A position sees no character past white space (it sees the space), so
-        that a run of non-space characters is labelled alike wherever it stands."""
+        feature at a time: its TEMPLATES' hashes, then whether each of DICTIONARY_WINDOWS
+        around it holds a training word, and all those flags together. A position sees no
+        character past white space (it sees the space), so that a run of non-space
+        characters is labelled alike wherever it stands."""
         count = len(lowered) - 2 * PAD
         spaces_before = np.concatenate([[0], np.cumsum(classes == SPACE)])
         positions = np.arange(PAD, PAD + count)
@@ -165,11 +169,10 @@ class Segmenter:
             yield hashed(t + 1, [at(True, o) for o in point_offsets]
                          + [at(False, o) for o in class_offsets]) & (TABLE_SIZE - 1)
         flags = []
-        for n, length in enumerate(DICTIONARY_LENGTHS):
-            for side, first in enumerate((-length, 0)):
-                word = hashed(0, [at(True, o) for o in range(first, first + length)])
-                flags.append(self._in_dictionary(word))
-                yield hashed(len(TEMPLATES) + 2 + 2 * n + side, [flags[-1]]) & (TABLE_SIZE - 1)
+        for n, (length, first) in enumerate(DICTIONARY_WINDOWS):
+            word = hashed(0, [at(True, o) for o in range(first, first + length)])
+            flags.append(self._in_dictionary(word))
+            yield hashed(len(TEMPLATES) + 2 + n, [flags[-1]]) & (TABLE_SIZE - 1)
         yield hashed(len(TEMPLATES) + 1, flags) & (TABLE_SIZE - 1)
 
     def feature_rows(self, lowered: np.ndarray, classes: np.ndarray) -> np.ndarray:

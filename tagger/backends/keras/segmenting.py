@@ -13,7 +13,7 @@ import numpy as np
 import tensorflow as tf
 
 from tagger.text.segmenter import (
-    DICTIONARY_LENGTHS,
+    DICTIONARY_WINDOWS,
     INSIDE,
     JOINER,
     MARK,
@@ -136,11 +136,10 @@ class InGraphSegmenter(tf.Module):
                           + [at(False, o) for o in class_offsets])
                    for t, (point_offsets, class_offsets) in enumerate(TEMPLATES)]
         flags = []
-        for n, length in enumerate(DICTIONARY_LENGTHS):
-            for side, first in enumerate((-length, 0)):
-                word = hashed(0, [at(True, o) for o in range(first, first + length)])
-                flags.append(self._in_dictionary(word))
-                columns.append(hashed(len(TEMPLATES) + 2 + 2 * n + side, [flags[-1]]))
+        for n, (length, first) in enumerate(DICTIONARY_WINDOWS):
+            word = hashed(0, [at(True, o) for o in range(first, first + length)])
+            flags.append(self._in_dictionary(word))
+            columns.append(hashed(len(TEMPLATES) + 2 + n, [flags[-1]]))
         columns.append(hashed(len(TEMPLATES) + 1, flags))
         rows = tf.bitwise.bitwise_and(tf.stack(columns, axis=1), TABLE_SIZE - 1)
         scores = tf.reduce_sum(tf.gather(self._weights, rows), axis=1)

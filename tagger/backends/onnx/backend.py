@@ -69,8 +69,7 @@ def load(path: Path, config: ModelConfig, threads: int | None = None) -> OnnxBac
     network = session(NETWORK)
     stored = network.get_modelmeta().custom_metadata_map
     # Graphs exported by taggers before 0.2 do not record their config.
-    expected = config.canonical_json()
-    if stored.get("config", expected) != expected:
+    if "config" in stored and not model_folder.recorded_fits(stored["config"], config):
         raise TaggerError(f"{path / NETWORK} does not fit {model_folder.CONFIG} (it was "
                           "written for another model); restore the folder or retrain the "
                           "model")
