@@ -337,3 +337,38 @@ def test_tagging_raw_text_with_a_disagreeing_tokenizer_says_so_once(elided_model
     assert [line for line in result.stderr.splitlines() if line.startswith("warning:")] == \
         [line for line in result.stderr.splitlines() if "tokenizer agrees" in line]
     assert sum("tokenizer agrees" in line for line in result.stderr.splitlines()) == 1
+
+
+def test_the_command_line_tags_and_scores_with_the_rules_on_request(elided_models,
+                                                                    tmp_path: Path):
+    from .helpers import run_cli
+
+    folder = elided_models["auto"]
+    own = run_cli("tag", folder, "J'aime du pain.", "--format", "json")
+    rules = run_cli("tag", folder, "J'aime du pain.", "--format", "json", "--tokenizer", "rules")
+    assert json.loads(own.stdout)["tokens"] == ["J'", "aime", "de", "le", "pain", "."]
+    assert json.loads(rules.stdout)["tokens"] == ["J'aime", "du", "pain", "."]
+    # The rules scored below 95 on this corpus: tagging with them says so; the model's own
+    # tokenizer (100) does not.
+    assert "warning: this model's rules tokenizer" in rules.stderr
+    assert "warning" not in own.stderr
+    treebank = tmp_path / "treebank"
+    treebank.mkdir()
+    (treebank / "xx-ud-dev.conllu").write_text(
+        "# text = Il mange du pain.\n1\tIl\t_\tX\t_\t_\t0\tdep\t_\t_\n"
+        "2\tmange\t_\tX\t_\t_\t0\tdep\t_\t_\n3-4\tdu\t_\t_\t_\t_\t_\t_\t_\t_\n"
+        "3\tde\t_\tX\t_\t_\t0\tdep\t_\t_\n4\tle\t_\tX\t_\t_\t0\tdep\t_\t_\n"
+        "5\tpain\t_\tX\t_\t_\t0\tdep\t_\tSpaceAfter=No\n6\t.\t_\tX\t_\t_\t0\tdep\t_\t_\n\n"
+        "# text = J'aime l'eau.\n1\tJ'\t_\tX\t_\t_\t0\tdep\t_\tSpaceAfter=No\n"
+        "2\taime\t_\tX\t_\t_\t0\tdep\t_\t_\n3\tl'\t_\tX\t_\t_\t0\tdep\t_\tSpaceAfter=No\n"
+        "4\teau\t_\tX\t_\t_\t0\tdep\t_\tSpaceAfter=No\n5\t.\t_\tX\t_\t_\t0\tdep\t_\t_\n\n",
+        encoding="utf-8")
+    scores = {}
+    for tokenizer in ("model", "rules"):
+        result = run_cli("evaluate", folder, "--dataset", treebank, "--raw-text", "--json",
+                         "--tokenizer", tokenizer)
+        assert result.exit_code == 0, result.output
+        scores[tokenizer] = json.loads(result.stdout)
+    assert scores["model"]["tokenizer"] == "learned" and scores["rules"]["tokenizer"] == "rules"
+    assert scores["model"]["tokens"]["f1"] == 1.0 > scores["rules"]["tokens"]["f1"]
+    assert scores["model"]["words"]["f1"] == 1.0

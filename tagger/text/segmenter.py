@@ -18,7 +18,7 @@ import itertools
 import json
 import unicodedata
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
@@ -286,45 +286,59 @@ class Segmenter:
                   ) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
         """The words with each single-word token that the lexicon has replaced by its
         words (capitalized after a capital), all at the token's offsets."""
+        text = lowered[PAD:len(lowered) - PAD].astype("<u4").tobytes().decode(
+            "utf-32-le", "surrogatepass")
+        expansions = self.expansions
+        hits = [i for i, (a, b) in enumerate(zip(starts.tolist(), ends.tolist(), strict=True))
+                if text[a:b] in expansions and single[i]]
+        if not hits:
+            return forms, starts, ends, chunk_of
+        counts = np.ones(len(forms), np.int64)
         out: list[str] = []
-        kept_starts, kept_ends, kept_chunks = [], [], []
-        for i, form in enumerate(forms):
-            expansion = self.expansions.get(self.lowered_form(lowered, starts[i], ends[i])) \
-                if single[i] else None
-            if expansion is None:
-                out.append(form)
-                count = 1
-            else:
-                out += expansion[1 if classes[PAD + starts[i]] == UPPER else 0]
-                count = len(expansion[0])
-                chunk = chunk_of[i]
-                spans[chunk].append((int(starts[i] - chunk_at[chunk]),
-                                     int(ends[i] - chunk_at[chunk])))
-            kept_starts += [starts[i]] * count
-            kept_ends += [ends[i]] * count
-            kept_chunks += [chunk_of[i]] * count
-        return (out, np.asarray(kept_starts, np.int64), np.asarray(kept_ends, np.int64),
-                np.asarray(kept_chunks, np.int64))
+        previous = 0
+        for i in hits:
+            a, b = int(starts[i]), int(ends[i])
+            expansion = expansions[text[a:b]][1 if classes[PAD + a] == UPPER else 0]
+            out += forms[previous:i] + expansion
+            previous = i + 1
+            counts[i] = len(expansion)
+            chunk = chunk_of[i]
+            spans[chunk].append((a - int(chunk_at[chunk]), b - int(chunk_at[chunk])))
+        out += forms[previous:]
+        return (out, np.repeat(starts, counts), np.repeat(ends, counts),
+                np.repeat(chunk_of, counts))
 
     def _in_dictionary(self, hashed: np.ndarray) -> np.ndarray:
-        """1 where a hash is a training word's, else 0."""
+        """1 where a hash is a training word's, else 0. A bitmap of the words' hashes
+        rules most positions out before the exact search."""
+        flags = np.zeros(len(hashed), np.int64)
         if not len(self.dictionary):
-            return np.zeros(len(hashed), np.int64)
-        found = np.minimum(np.searchsorted(self.dictionary, hashed), len(self.dictionary) - 1)
-        return (self.dictionary[found] == hashed).astype(np.int64)
-    def lowered_form(self, lowered: np.ndarray, start: int, end: int) -> str:
-        """A word's lower-cased form, as the lexicon keys it (one code point each)."""
-        points = lowered[PAD + start:PAD + end].astype("<u4")
-        return points.tobytes().decode("utf-32-le", "surrogatepass")
+            return flags
+        if getattr(self, "_bitmap_of", None) is not self.dictionary:  # training swaps it
+            self._bitmap = np.zeros(TABLE_SIZE, bool)
+            self._bitmap[self.dictionary & (TABLE_SIZE - 1)] = True
+            self._bitmap_of = self.dictionary
+        candidates = np.flatnonzero(self._bitmap[hashed & (TABLE_SIZE - 1)])
+        found = np.minimum(np.searchsorted(self.dictionary, hashed[candidates]),
+                           len(self.dictionary) - 1)
+        flags[candidates] = self.dictionary[found] == hashed[candidates]
+        return flags
+
+    def lowercased(self, text: str) -> str:
+        """`text` lower-cased one code point at a time by the model's table, as the
+        lexicon keys its surfaces and looks them up."""
+        lowered = self.encoded(text)[0][PAD:PAD + len(text)]
+        return lowered.astype("<u4").tobytes().decode("utf-32-le", "surrogatepass")
 
     @property
     def expansions(self) -> dict[str, tuple[list[str], list[str]]]:
         """The lexicon with each expansion as it is and capitalized (for `Zum`: `Zu` `dem`)."""
-        if getattr(self, "_cached_expansions", None) is None:
-            self._cached_expansions = {
+        if getattr(self, "_expansions_of", None) is not self.lexicon:
+            self._expansions = {
                 surface: (forms, [forms[0][:1].upper() + forms[0][1:], *forms[1:]])
                 for surface, forms in self.lexicon.items()}
-        return self._cached_expansions
+            self._expansions_of = self.lexicon
+        return self._expansions
 
     # -- training ---------------------------------------------------------------------
     @classmethod
@@ -333,7 +347,8 @@ class Segmenter:
         """A segmenter learned from `sentences` (at least one)."""
         classes, lower = tables if tables is not None else unicode_tables()
         model = cls(np.zeros((TABLE_SIZE, LABELS), np.int32), classes, lower,
-                    np.zeros(0, np.int64), lexicon(sentences))
+                    np.zeros(0, np.int64), {})
+        model.lexicon = lexicon(sentences, model.lowercased)
         # Each fold's features look words up in the other folds' words only, so that the
         # weights learn how far the dictionary is to be trusted on unseen text.
         rows, targets = [], []
@@ -409,14 +424,16 @@ def gold_labels(sentence: Surface) -> np.ndarray:
     return labels
 
 
-def lexicon(sentences: Sequence[Surface]) -> dict[str, list[str]]:
-    """Multiword tokens whose words do not spell them, lower-cased, with their most
-    frequent words, where the corpus writes them so more often than as a single word."""
+def lexicon(sentences: Sequence[Surface], lowercased: Callable[[str], str]
+            ) -> dict[str, list[str]]:
+    """Multiword tokens whose words do not spell them, `lowercased`, with their most
+    frequent words (lower-cased), where the corpus writes them so more often than as a
+    single word."""
     expansions: dict[str, Counter] = {}
     single: Counter = Counter()
     for sentence in sentences:
         for (start, end), forms in zip(sentence.tokens, sentence.forms(), strict=True):
-            surface = sentence.text[start:end].lower()
+            surface = lowercased(sentence.text[start:end])
             if len(forms) == 1:
                 single[surface] += 1
             elif "".join(forms) != sentence.text[start:end]:
