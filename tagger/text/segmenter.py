@@ -218,12 +218,16 @@ class Segmenter:
         solid = np.concatenate([[0], classes[PAD:len(classes) - PAD] != SPACE, [0]])
         edges = np.diff(solid.astype(np.int8))
         chunk_starts, chunk_ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
-        distinct: dict[str, int] = {}
-        chunk_ids = np.fromiter(
-            (distinct.setdefault(joined[a:b], len(distinct))
-             for a, b in zip(chunk_starts.tolist(), chunk_ends.tolist(), strict=True)),
-            np.int64, len(chunk_starts))
-        words = self._chunk_words(list(distinct))
+        spaces = len(joined) - int(np.count_nonzero(solid))
+        if spaces == joined.count(" ") + joined.count("\n"):  # str.split finds the chunks
+            chunks = joined.split()
+        else:
+            chunks = [joined[a:b] for a, b in zip(chunk_starts.tolist(), chunk_ends.tolist(),
+                                                  strict=True)]
+        distinct = list(dict.fromkeys(chunks))
+        index = dict(zip(distinct, range(len(distinct)), strict=True))
+        chunk_ids = np.fromiter(map(index.__getitem__, chunks), np.int64, len(chunks))
+        words = self._chunk_words(distinct)
         # Every occurrence of each chunk, with its words.
         per_chunk = words.counts[chunk_ids]
         occurrence = np.repeat(np.arange(len(chunk_ids)), per_chunk)
