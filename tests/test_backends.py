@@ -140,10 +140,15 @@ def records(out, texts):
         spans = [{"label": out["span_labels"][i][j].decode(), "start": int(starts[j]),
                   "end": int(ends[j]), "text": text[starts[j]:ends[j]],
                   "confidence": round(float(out["span_confidences"][i][j]), 4)} for j in range(m)]
-        yield {"text": text, "tokens": [t.decode() for t in out["tokens"][i][:n]],
-               "tags": [t.decode() for t in out["tags"][i][:n]], "offsets": offsets,
-               "confidences": [round(float(c), 4) for c in out["confidences"][i][:n]],
-               "spans": spans}
+        record = {"text": text, "tokens": [t.decode() for t in out["tokens"][i][:n]],
+                  "tags": [t.decode() for t in out["tags"][i][:n]], "offsets": offsets,
+                  "confidences": [round(float(c), 4) for c in out["confidences"][i][:n]],
+                  "spans": spans}
+        held = int(out.get("multiword_counts", [0] * len(texts))[i])
+        if held:
+            record["multiword"] = [[int(a), int(b)] for a, b in zip(
+                out["multiword_starts"][i][:held], out["multiword_ends"][i][:held])]
+        yield record
 
 result = {"texts": [], "sentences": []}
 texts = job["texts"]
@@ -178,6 +183,11 @@ def test_the_savedmodel_tags_as_the_pipeline_in_a_fresh_process(name, variants, 
     assert_same_up_to_ties(got["sentences"], [r for r in sentences if r["tokens"]])
     spans = sum(len(r["spans"]) for r in got["texts"])
     assert spans > 0 if name == "crf-charcnn" else spans == 0
+    # The POS model's tokenizer is learned (the rules do not agree with EWT): its
+    # multiword tokens (don't) come out of the graph too.
+    learned = Tagger.load(variants[name]).config.tokenizer == "learned"
+    assert learned == (name == "pos-softmax")
+    assert any("multiword" in r for r in got["texts"]) == learned
 
 
 @pytest.mark.parametrize("name", ["crf-charcnn", "pos-softmax"])

@@ -26,6 +26,11 @@ both return
     span_labels   string  [batch, S]
     span_starts, span_ends  int32 [batch, S]   character offsets
     span_confidences        float32 [batch, S] the lowest confidence of the span's tokens
+
+and serving_default also
+    multiword_counts        int32   [batch]    surface tokens of several of `tokens` (its
+                                               words): 0 but for a learned tokenizer
+    multiword_starts, multiword_ends  int32 [batch, M]   their character offsets
 """
 
 from __future__ import annotations
@@ -106,8 +111,11 @@ class ExportedTagger(tf.Module):
 
     def _tag_texts(self, texts: tf.Tensor) -> dict[str, tf.Tensor]:
         if self.segmenter is not None:
-            words, starts, ends = self.segmenter(texts)
-            return self._tag(words, starts.to_tensor(), ends.to_tensor())
+            words, starts, ends, held_starts, held_ends = self.segmenter(texts)
+            return {**self._tag(words, starts.to_tensor(), ends.to_tensor()),
+                    "multiword_counts": tf.cast(held_starts.row_lengths(), tf.int32),
+                    "multiword_starts": held_starts.to_tensor(),
+                    "multiword_ends": held_ends.to_tensor()}
         tokenized = tokenize(texts)
         _, char_bytes = tf.strings.unicode_decode_with_offsets(texts, "UTF-8",
                                                                errors="replace")
@@ -124,8 +132,11 @@ class ExportedTagger(tf.Module):
             within = found - tf.gather(char_bytes.row_splits, rows)
             return byte_offsets.with_flat_values(tf.cast(within, tf.int32)).to_tensor()
 
-        return self._tag(tokenized.tokens, characters(tokenized.starts),
-                         characters(tokenized.ends))
+        none = tf.zeros([tf.shape(texts)[0], 0], tf.int32)  # the rules find no multiword
+        return {**self._tag(tokenized.tokens, characters(tokenized.starts),
+                            characters(tokenized.ends)),
+                "multiword_counts": tf.zeros_like(texts, tf.int32),
+                "multiword_starts": none, "multiword_ends": none}
 
     def _tag_tokens(self, tokens: tf.Tensor, lengths: tf.Tensor) -> dict[str, tf.Tensor]:
         ragged = tf.RaggedTensor.from_tensor(tokens, lengths=lengths)

@@ -37,7 +37,8 @@ _NEWLINE = 10
 
 class InGraphSegmenter(tf.Module):
     """A segmenter's tables as constants; called on a batch of texts, it gives their words
-    `(texts, words)` ragged, with character offsets."""
+    `(texts, words)` ragged with their character offsets, and the offsets of their surface
+    tokens of several words (`Tokenized.multiword`), `(texts, tokens)` ragged."""
 
     def __init__(self, segmenter: Segmenter) -> None:
         super().__init__(name="segmenter")
@@ -104,9 +105,23 @@ class InGraphSegmenter(tf.Module):
         def per_text(values: tf.Tensor) -> tf.RaggedTensor:
             return tf.RaggedTensor.from_value_rowids(values, word_rows, nrows=rows)
 
+        # Surface tokens of several words: cut into words, or expanded by the lexicon.
+        tokens = tf.size(words_in)
+        several = (words_in > 1) | (tf.math.unsorted_segment_max(
+            tf.cast(repeat > 1, tf.int32), token_of, tokens) > 0)
+        first = tf.math.unsorted_segment_min(starts + PAD - text_start, token_of, tokens)
+        last = tf.math.unsorted_segment_max(ends + PAD - text_start, token_of, tokens)
+        token_rows = tf.math.unsorted_segment_min(row_of, token_of, tokens)
+
+        def held(values: tf.Tensor) -> tf.RaggedTensor:
+            return tf.RaggedTensor.from_value_rowids(
+                tf.boolean_mask(values, several), tf.boolean_mask(token_rows, several),
+                nrows=rows)
+
         return (per_text(pieces.flat_values),
                 per_text(tf.repeat(starts + PAD - text_start, repeat)),
-                per_text(tf.repeat(ends + PAD - text_start, repeat)))
+                per_text(tf.repeat(ends + PAD - text_start, repeat)),
+                held(first), held(last))
 
     def _labels(self, lowered: tf.Tensor, classes: tf.Tensor, shifted) -> tf.Tensor:
         """`Segmenter.labels_of`: the label of each position."""
