@@ -54,6 +54,8 @@ OUTPUTS = {
     "confidences": ("DT_FLOAT", [-1]), "span_counts": ("DT_INT32", []),
     "span_labels": ("DT_STRING", [-1]), "span_starts": ("DT_INT32", [-1]),
     "span_ends": ("DT_INT32", [-1]), "span_confidences": ("DT_FLOAT", [-1]),
+    "multiword_counts": ("DT_INT32", []), "multiword_starts": ("DT_INT32", [-1]),
+    "multiword_ends": ("DT_INT32", [-1]),
 }
 SIGNATURE = "serving_default"
 CLIENT_CLOSED = 499  # the status logged for a client that hung up (nginx's, TF Serving's)
@@ -245,6 +247,9 @@ def prediction(tagged) -> dict[str, Any]:
         "span_starts": [s.start for s in tagged.spans],
         "span_ends": [s.end for s in tagged.spans],
         "span_confidences": [s.to_dict()["confidence"] for s in tagged.spans],
+        "multiword_counts": len(tagged.multiword),
+        "multiword_starts": [s for s, _ in tagged.multiword],
+        "multiword_ends": [e for _, e in tagged.multiword],
     }
 
 
