@@ -153,6 +153,22 @@ def test_a_text_is_tokenized_alike_alone_and_among_others(segmenter):
         assert alone.multiword[0] == together.multiword[i]
 
 
+def test_what_a_segmenter_keeps_between_calls_changes_no_tokens(segmenter, monkeypatch):
+    from tagger.text import segmenter as module
+
+    texts = [text for text, _ in _SENTENCES] + ODD
+    fresh = Segmenter(segmenter.weights, segmenter.classes, segmenter.lower,
+                      segmenter.dictionary, segmenter.lexicon)
+    expected = fresh(texts)
+    monkeypatch.setattr(module, "CACHE_CHUNKS", 5)  # start afresh every few calls
+    for _ in range(3):
+        for i in range(len(texts)):
+            again = fresh(texts[i:] + texts[:i])
+            assert again.tokens == expected.tokens[i:] + expected.tokens[:i]
+            assert again.multiword == expected.multiword[i:] + expected.multiword[:i]
+    assert len(fresh._known) <= 5 + len(texts) * 8
+
+
 def test_a_saved_segmenter_loads_and_tokenizes_the_same(segmenter, tmp_path: Path):
     segmenter.save(tmp_path / "segmenter.npz")
     loaded = Segmenter.load(tmp_path / "segmenter.npz")

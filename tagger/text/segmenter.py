@@ -46,6 +46,7 @@ _FOLDS = 5  # training folds for the dictionary features
 _RATE = 0.05  # Adagrad's learning rate
 _SCALE = 256  # float weights times this, rounded, are the integer weights
 SPACE_POINT = 32  # what every white space character reads as
+CACHE_CHUNKS = 200_000  # distinct chunks whose words a segmenter keeps between calls
 
 # Character classes.
 (OTHER, SPACE, UPPER, LOWER, LETTER, MARK, DIGIT, APOSTROPHE, HYPHEN, PERIOD, COMMA, OPEN,
@@ -224,10 +225,8 @@ class Segmenter:
         else:
             chunks = [joined[a:b] for a, b in zip(chunk_starts.tolist(), chunk_ends.tolist(),
                                                   strict=True)]
-        distinct = list(dict.fromkeys(chunks))
-        index = dict(zip(distinct, range(len(distinct)), strict=True))
-        chunk_ids = np.fromiter(map(index.__getitem__, chunks), np.int64, len(chunks))
-        words = self._chunk_words(distinct)
+        words = self._learn_chunks(chunks)
+        chunk_ids = np.fromiter(map(self._known.__getitem__, chunks), np.int64, len(chunks))
         # Every occurrence of each chunk, with its words.
         per_chunk = words.counts[chunk_ids]
         occurrence = np.repeat(np.arange(len(chunk_ids)), per_chunk)
@@ -249,6 +248,31 @@ class Segmenter:
         bounds = splits.tolist()
         return Tokenized([forms[a:b] for a, b in itertools.pairwise(bounds)],
                          starts - shift, ends - shift, splits.astype(np.int64), multiword)
+
+    def _learn_chunks(self, chunks: list[str]) -> _ChunkWords:
+        """The words of every chunk seen so far, `chunks` among them (each has its id in
+        `_known`): text repeats its words, so each call labels only the chunks no call
+        has labelled before, up to CACHE_CHUNKS, past which the cache starts afresh."""
+        known = getattr(self, "_known", None)
+        if known is None or len(known) > CACHE_CHUNKS:
+            self._known, self._words = {}, None
+        new = [c for c in dict.fromkeys(chunks) if c not in self._known]
+        if not new and self._words is not None:
+            return self._words
+        fresh = self._chunk_words(new)
+        self._known.update(zip(new, range(len(self._known), len(self._known) + len(new)),
+                               strict=True))
+        old = self._words
+        if old is not None:
+            fresh = _ChunkWords(
+                np.concatenate([old.forms, fresh.forms]),
+                np.concatenate([old.starts, fresh.starts]),
+                np.concatenate([old.ends, fresh.ends]),
+                np.concatenate([old.counts, fresh.counts]),
+                np.concatenate([old.first, fresh.first + len(old.forms)]),
+                np.concatenate([old.multiword, fresh.multiword]), old.spans + fresh.spans)
+        self._words = fresh
+        return fresh
 
     def _chunk_words(self, chunks: list[str]) -> _ChunkWords:
         """The words of each distinct chunk, labelled together (joined by spaces)."""
