@@ -51,8 +51,9 @@ class Tagged:
     spans: list[Entity] = field(default_factory=list)
     confidences: list[float] = field(default_factory=list)
     # [start, end] of each surface token holding several of `tokens` (its words): `don't`
-    # for `do` `n't`, `zum` for `zu` `dem` (whose offsets are both the token's).
-    multiword: list[list[int]] = field(default_factory=list)
+    # for `do` `n't`, `zum` for `zu` `dem` (whose offsets are both the token's). Most texts
+    # have none: they share one empty tuple.
+    multiword: Sequence[list[int]] = ()
     # `confidences` as the record shows them, when `Records` rounded a whole chunk's at once.
     rounded: list[float] | None = field(default=None, repr=False, compare=False)
 
@@ -99,7 +100,7 @@ class TextPredictions(NamedTuple):
     splits: np.ndarray
     starts: np.ndarray
     ends: np.ndarray
-    multiword: list[list[list[int]]] | None = None
+    multiword: Sequence[Sequence[list[int]]] | None = None
 
 
 class Records:
@@ -136,8 +137,9 @@ class Records:
         tagged = self._annotate(texts, predicted.tokens, predicted.labels,
                                 predicted.confidences, predicted.splits, predicted.starts,
                                 predicted.ends)
-        for record, multiword in zip(tagged, predicted.multiword or [], strict=False):
-            record.multiword = multiword
+        for record, multiword in zip(tagged, predicted.multiword or (), strict=False):
+            if multiword:
+                record.multiword = multiword
         return tagged
 
     def of_tokens(self, sentences: Sequence[Sequence[str]], predicted: Scored

@@ -71,7 +71,7 @@ class Tokenized(NamedTuple):
     starts: np.ndarray
     ends: np.ndarray
     splits: np.ndarray
-    multiword: list[list[list[int]]]
+    multiword: Sequence[Sequence[list[int]]]
 
 
 class Rules:
@@ -81,7 +81,7 @@ class Rules:
 
     def __call__(self, texts: Sequence[str]) -> Tokenized:
         tokens, starts, ends, splits = split_texts(texts)
-        return Tokenized(tokens, starts, ends, splits, [[] for _ in texts])
+        return Tokenized(tokens, starts, ends, splits, ((),) * len(texts))
 
 
 def split(text: str) -> list[tuple[int, int]]:
