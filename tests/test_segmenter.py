@@ -273,7 +273,10 @@ def test_a_new_model_keeps_its_learned_tokenizer_and_every_backend_runs_it(elide
         assert tagged.tokens == ["J'", "aime", "de", "le", "pain", "."]
         assert tagged.multiword == [[7, 9]]
         assert tagged.to_dict()["multiword"] == [[7, 9]]
-    [rules] = Tagger.load(elided_models["rules"]).tag(["J'aime du pain."])
+    from tagger.pipeline import TokenizerWarning
+
+    with pytest.warns(TokenizerWarning):  # the rules scored low on this corpus
+        [rules] = Tagger.load(elided_models["rules"]).tag(["J'aime du pain."])
     assert rules.tokens == ["J'aime", "du", "pain", "."] and "multiword" not in rules.to_dict()
 
 
