@@ -20,7 +20,7 @@ import statistics
 import sys
 from datetime import UTC, datetime
 
-from benchmark import ROOT, machine, run, training_parser
+from benchmark import ROOT, machine, run, table, training_parser
 
 from tagger.corpora import CorpusSource
 from tagger.evaluation import evaluate_raw_text
@@ -39,16 +39,17 @@ def markdown(data: dict) -> str:
     lines = [f"{data['date']}, {data['machine']}; `{data['command']}`; validation splits, "
              f"seeds {', '.join(map(str, data['seeds']))} (median [range]); tokens, words and "
              "UPOS F1 from raw text after aligning characters; gap: UPOS from raw text minus "
-             "UPOS on gold tokens.", "",
-             "| corpus | tokenizer | tokens F1 | words F1 | UPOS on gold tokens | UPOS F1 from "
-             "raw text | gap |", "| --- | --- | --- | --- | --- | --- | --- |"]
+             "UPOS on gold tokens.", ""]
+    rows = []
     for r in data["rows"]:
         gaps = [raw - gold for raw, gold in zip(r["raw_upos_f1"], r["gold_tokens_upos"],
                                                 strict=True)]
-        lines.append(f"| {r['corpus']} | {r['tokenizer']} | {_cell(r['tokens_f1'])} | "
-                     f"{_cell(r['words_f1'])} | {_cell(r['gold_tokens_upos'])} | "
-                     f"{_cell(r['raw_upos_f1'])} | {statistics.median(gaps):+.2f} |")
-    return "\n".join(lines) + "\n"
+        rows.append([r["corpus"], r["tokenizer"], _cell(r["tokens_f1"]), _cell(r["words_f1"]),
+                     _cell(r["gold_tokens_upos"]), _cell(r["raw_upos_f1"]),
+                     f"{statistics.median(gaps):+.2f}"])
+    headers = ["corpus", "tokenizer", "tokens F1", "words F1", "UPOS on gold tokens",
+               "UPOS F1 from raw text", "gap"]
+    return "\n".join([*lines, table(headers, rows)]) + "\n"
 
 
 def main() -> None:

@@ -321,8 +321,9 @@ def _from_tables(tables: Any, dataset: str, tag_column: str | None, token_column
             tags = [[names[t] for t in row] for row in tags]
         splits[canonical_split(split)] = [(list(w), [str(t) for t in row])
                                           for w, row in zip(tokens, tags, strict=True)]
-        texts = table["text"] if "text" in columns else None
-        miscs = table["misc"] if "misc" in columns else None
+        # Whole columns as lists: a datasets Column decodes a row per index.
+        texts = list(table["text"]) if "text" in columns else None
+        miscs = list(table["misc"]) if "misc" in columns else None
         surfaces[canonical_split(split)] = _surfaces(splits[canonical_split(split)], texts,
                                                      miscs)
     return splits, names, tag_column, surfaces
@@ -334,7 +335,7 @@ def _surfaces(sentences: list[Sentence], texts: list[str] | None,
     sentences whose words do not spell their text are left out."""
     found = []
     for i, (forms, tags) in enumerate(sentences):
-        kept = [(f, t, i) for i, (f, t) in enumerate(zip(forms, tags, strict=True))
+        kept = [(f, t, j) for j, (f, t) in enumerate(zip(forms, tags, strict=True))
                 if t != UNANNOTATED]  # the hub's multiword surface forms: the text has them
         words = [f for f, _, _ in kept]
         labels = [t for _, t, _ in kept]

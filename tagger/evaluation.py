@@ -170,14 +170,11 @@ def evaluate_raw_text(model: str | Path, source: CorpusSource, *, split: str = "
     from tagger import corpora, raw_scoring
     from tagger import spans as span_files
     from tagger.pipeline import Tagger
-    from tagger.text.tokenizer import Rules
 
     trained = model_folder.read(Path(model), verify=False)
     path = corpora.raw_text_file(source.dataset, split)
-    tagger = Tagger.load(model, backend)
+    tagger = Tagger.load(model, backend, tokenizer=tokenizer)
     tagger.warn_of_tokenizer = False  # the scores say how far off its tokens are
-    if tokenizer == "rules":
-        tagger.tokenizer = Rules()
     if span_files.is_span_file(path):
         gold = span_files.read(path)
         return score_spans(gold, tagger.tag([item.text for item in gold]))

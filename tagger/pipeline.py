@@ -82,19 +82,20 @@ class Tagger:
         self.weights_changed()
 
     @classmethod
-    def load(cls, path: str | Path, backend: str = "auto", threads: int | None = None
-             ) -> Tagger:
+    def load(cls, path: str | Path, backend: str = "auto", threads: int | None = None,
+             tokenizer: str = "model") -> Tagger:
         """The tagger of model folder `path`, verified against its manifest, on `backend`
         (see `tagger.backends.CHOICES`; "auto": onnx where the folder has its network).
-        `threads`: the backend's threads per call (default: its own choice)."""
+        `threads`: the backend's threads per call (default: its own choice). `tokenizer`
+        (settings.TAGGING_TOKENIZERS): the model's own, or the rules whatever it has."""
         path = Path(path)
         config = model_folder.read(path)
         featurizer = Featurizer.load(path, config)
-        tokenizer = None
-        if config.tokenizer == "learned":
-            tokenizer = Segmenter.load(path / model_folder.SEGMENTER)
+        own = None
+        if config.tokenizer == "learned" and tokenizer == "model":
+            own = Segmenter.load(path / model_folder.SEGMENTER)
         return cls(config, featurizer, backends.load(path, config, backend, threads),
-                   model_folder.read_metrics(path), tokenizer)
+                   model_folder.read_metrics(path), own)
 
     def save(self, path: str | Path, *, force: bool = False, int8: bool = False) -> None:
         """Write this tagger as model folder `path` (replacing it only with `force`), with

@@ -22,6 +22,8 @@ CHAR_MODELS = ("cnn", "lstm")
 OPTIMIZERS = ("adam", "nadam", "sgd")
 TRAIN_SCHEMES = ("corpus", "iobes")
 TOKENIZERS = ("auto", "learned", "rules")
+# What a trained model tags raw text with: its own tokenizer, or the rules (to compare).
+TAGGING_TOKENIZERS = ("model", "rules")
 # Tokens F1 (%) on validation at which the rules count as agreeing with a corpus: `auto`
 # keeps them there (DISAGREEING for text rebuilt from tokens: see training.tokenizers).
 # Below DISAGREEING, tagging raw text warns that tokens will be off.

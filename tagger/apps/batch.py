@@ -226,22 +226,19 @@ class Workers:
     model: Path
     runtime: str
     jobs: int
-    rules: bool = False  # tokenize with the rules rather than the model's tokenizer
+    tokenizer: str = "model"  # how raw text is split (settings.TAGGING_TOKENIZERS)
 
 
 _worker_tagger = None  # the tagger of a worker process, or the TaggerError loading it gave
 
 
-def _start_worker(model: Path, runtime: str, rules: bool) -> None:
+def _start_worker(model: Path, runtime: str, tokenizer: str) -> None:
     global _worker_tagger
     from tagger.pipeline import Tagger
-    from tagger.text.tokenizer import Rules
 
     try:
-        _worker_tagger = Tagger.load(model, runtime, threads=1)
+        _worker_tagger = Tagger.load(model, runtime, threads=1, tokenizer=tokenizer)
         _worker_tagger.warn_of_tokenizer = False  # once, by the parent, not per worker
-        if rules:
-            _worker_tagger.tokenizer = Rules()
     except TaggerError as error:  # raised with the first chunk: the parent reports it
         _worker_tagger = error
 
@@ -271,7 +268,7 @@ def _rendered(tagger, items: Iterable, pretokenized: bool, fmt: str, confidence:
     # spawn: a forked child would share the parent's runtime threads and locks.
     with ProcessPoolExecutor(tagger.jobs, multiprocessing.get_context("spawn"),
                              initializer=_start_worker,
-                             initargs=(tagger.model, tagger.runtime, tagger.rules)) as pool:
+                             initargs=(tagger.model, tagger.runtime, tagger.tokenizer)) as pool:
         pending: deque = deque()
         for chunk in _chunks(items, CHUNK_LINES):
             pending.append(pool.submit(_tag_chunk, chunk, pretokenized, fmt, confidence,

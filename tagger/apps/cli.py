@@ -16,7 +16,7 @@ import click
 from tagger import backends
 from tagger.apps.batch import FORMATS, INPUT_FORMATS
 from tagger.errors import TaggerError
-from tagger.settings import SECTIONS, SERVE_SPECS, SPECS, ServeLimits, Spec
+from tagger.settings import SECTIONS, SERVE_SPECS, SPECS, TAGGING_TOKENIZERS, ServeLimits, Spec
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
@@ -210,36 +210,33 @@ def train(ctx, recipe, output, force, checkpoint_dir, quiet, **options):
                                                    "epochs_run", "train_minutes")}))
 
 
-def _load_tagger(path: Path, runtime: str = "auto", rules: bool = False):
-    """The `pipeline.Tagger` of model folder `path` on backend `runtime` (tokenizing with
-    the rules if `rules`)."""
+def _load_tagger(path: Path, runtime: str = "auto", tokenizer: str = "model"):
+    """The `pipeline.Tagger` of model folder `path` on backend `runtime`, splitting raw text
+    with `tokenizer` (`settings.TAGGING_TOKENIZERS`)."""
     from tagger import model_folder
     from tagger.pipeline import Tagger
 
     model_folder.read(path, verify=False)  # a missing folder fails before any backend loads
     if backends.resolve(path, runtime).tensorflow:
         _silence_native_logs()
-    tagger = Tagger.load(path, runtime)
+    tagger = Tagger.load(path, runtime, tokenizer=tokenizer)
     tagger.warn_of_tokenizer = False  # `_say_tokenizer_warning` says it
-    if rules:
-        from tagger.text.tokenizer import Rules
-
-        tagger.tokenizer = Rules()
     return tagger
 
 
-def _say_tokenizer_warning(path: Path, rules: bool = False) -> None:
-    """One line on stderr where the model's tokenizer (or the rules, with `rules`)
-    disagrees with its corpus (the taggers made here stay quiet about it)."""
+def _say_tokenizer_warning(path: Path, tokenizer: str = "model") -> None:
+    """One line on stderr where the tokenizer tagging raw text (`settings.TAGGING_TOKENIZERS`)
+    disagrees with the model's corpus (the taggers made here stay quiet about it)."""
     from tagger import model_folder
     from tagger.pipeline import tokenizer_warning
 
-    warning = tokenizer_warning(model_folder.read_metrics(path), "rules" if rules else None)
+    warning = tokenizer_warning(model_folder.read_metrics(path),
+                                "rules" if tokenizer == "rules" else None)
     if warning:
         click.echo(f"warning: {warning}", err=True)
 
 
-def _workers(path: Path, runtime: str, jobs: int, rules: bool = False):
+def _workers(path: Path, runtime: str, jobs: int, tokenizer: str = "model"):
     """Worker processes for batch tagging; the folder is checked here, loaded in each."""
     from tagger import model_folder
     from tagger.apps.batch import Workers
@@ -247,7 +244,7 @@ def _workers(path: Path, runtime: str, jobs: int, rules: bool = False):
     model_folder.read(path)
     if backends.resolve(path, runtime).tensorflow:
         _silence_native_logs()  # the workers inherit descriptor 2
-    return Workers(path, runtime, jobs, rules)
+    return Workers(path, runtime, jobs, tokenizer)
 
 
 def runtime_option(f):
@@ -284,7 +281,7 @@ def runtime_option(f):
 @click.option("--jobs", "-j", type=click.IntRange(1), default=1, show_default=True,
               help="Processes tagging --input, each with the model and one thread; the "
                    "output keeps the input's order.")
-@click.option("--tokenizer", type=click.Choice(["model", "rules"]), default="model",
+@click.option("--tokenizer", type=click.Choice(TAGGING_TOKENIZERS), default="model",
               show_default=True,
               help="How raw text becomes tokens: the model's own tokenizer, or the rules.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress output.")
@@ -299,18 +296,17 @@ def tag(model, text, input_path, output, fmt, input_format, confidence, min_conf
         raise click.UsageError("give either TEXT or --input FILE (or '-' for stdin)")
     from tagger.apps import batch
 
-    rules = tokenizer == "rules"
     if text:
-        tagger = _load_tagger(model, runtime, rules)
-        _say_tokenizer_warning(model, rules)
+        tagger = _load_tagger(model, runtime, tokenizer)
+        _say_tokenizer_warning(model, tokenizer)
         batch.tag_texts(tagger, [" ".join(text)], output, fmt or "text",
                         min_confidence=min_confidence, confidence=confidence)
         return
     source = batch.open_input(input_path, input_format)  # fails before the model loads
-    tagger = _workers(model, runtime, jobs, rules) if jobs > 1 else \
-        _load_tagger(model, runtime, rules)
+    tagger = _workers(model, runtime, jobs, tokenizer) if jobs > 1 else \
+        _load_tagger(model, runtime, tokenizer)
     if not source.pretokenized:
-        _say_tokenizer_warning(model, rules)
+        _say_tokenizer_warning(model, tokenizer)
     batch.tag_file(tagger, source, output, fmt or "json", quiet=quiet,
                    min_confidence=min_confidence, confidence=confidence)
 
@@ -420,7 +416,7 @@ def ensemble(models, output, force):
               help="Tag each text from its raw text and score by characters: CoNLL-U '# text' "
                    "for tokens, words and tags as the CoNLL 2018 scorer does (POS models), "
                    "span JSON Lines for exact spans (entity models).")
-@click.option("--tokenizer", type=click.Choice(["model", "rules"]), default="model",
+@click.option("--tokenizer", type=click.Choice(TAGGING_TOKENIZERS), default="model",
               show_default=True,
               help="With --raw-text: the model's own tokenizer, or the rules (to compare).")
 @runtime_option

@@ -123,15 +123,18 @@ class Segmenter:
         self.lexicon = lexicon
 
     # -- features ---------------------------------------------------------------------
-    def encoded(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+    def encoded(self, text: str, lower: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """(lower-cased code points, classes) of `text` with PAD newlines each side; every
-        white space character reads as SPACE_POINT."""
+        white space character reads as SPACE_POINT. Without `lower`, the code points as
+        they are."""
         padded = "\n" * PAD + text + "\n" * PAD
         points = np.frombuffer(padded.encode("utf-32-le", "surrogatepass"), "<u4")
         points = points.astype(np.int64)
         known = points < TABLE_CODE_POINTS
         index = np.minimum(points, TABLE_CODE_POINTS - 1)
         classes = np.where(known, self.classes[index], OTHER).astype(np.int64)
+        if not lower:
+            return points, classes
         lowered = np.where(known, self.lower[index], points).astype(np.int64)
         lowered[classes == SPACE] = SPACE_POINT
         return lowered, classes
@@ -216,7 +219,7 @@ class Segmenter:
         further), and its words are copied to every place it occurs.
         """
         joined = ("\n" * PAD).join(texts)
-        _, classes = self.encoded(joined)
+        _, classes = self.encoded(joined, lower=False)  # where the chunks are
         solid = np.concatenate([[0], classes[PAD:len(classes) - PAD] != SPACE, [0]])
         edges = np.diff(solid.astype(np.int8))
         chunk_starts, chunk_ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
