@@ -71,7 +71,8 @@ def training_stream(features: dict[str, tf.RaggedTensor], targets: tf.RaggedTens
             lambda x, _: tf.shape(x["words"])[0],
             bucket_boundaries=BUCKET_BOUNDARIES,
             bucket_batch_sizes=[batch_size] * (len(BUCKET_BOUNDARIES) + 1),
-            padding_values=({name: PAD_ID for name in features}, 0),
+            padding_values=({name: tf.constant(PAD_ID, f.dtype)
+                             for name, f in features.items()}, 0),
         )
         key = tf.random.experimental.stateless_fold_in(
             tf.stack([tf.constant(seed, tf.int64), e]), worker)

@@ -7,7 +7,10 @@
     segmenter.npz      the learned tokenizer (`text.segmenter`), if the model has one
     model.weights.h5   Keras weights (the keras backend)
     network.onnx       the network as an ONNX graph (the onnx backend); chars.onnx beside it
-                       for a model with character features
+                       for a model with character features, encoder.onnx for one with a
+                       contextual encoder
+    encoder.json       a contextual encoder's shape, with encoder.safetensors (its weights,
+                       for the keras backend) and encoder_vocab.txt (`encoders.checkpoint`)
     metrics.json       validation scores per epoch and of the kept epoch (trained models)
     manifest.json      size and SHA-256 of every other file, written last
 
@@ -43,6 +46,7 @@ CHARS = "chars.json"
 WEIGHTS = "model.weights.h5"
 NETWORK = "network.onnx"
 CHARS_NETWORK = "chars.onnx"
+ENCODER_NETWORK = "encoder.onnx"
 SEGMENTER = "segmenter.npz"
 METRICS = "metrics.json"
 MANIFEST = "manifest.json"
@@ -85,6 +89,10 @@ class ModelConfig:
     tuned_vocab_size: int = 0
     char_vocab_size: int = 0  # 0: no character features
     casing_size: int = 0  # 0: no casing feature
+    # A contextual encoder (encoder.json and its files): the top `context_layers` of its
+    # layers, `context_dim` wide, mixed per word. 0: none.
+    context_layers: int = 0
+    context_dim: int = 0
     members: int = 1  # >1: an ensemble averaging this many encoders' outputs
     # How raw text becomes tokens: "learned" (segmenter.npz) or "rules" (folders written
     # before the learned tokenizer have no such key and keep the rules).
@@ -129,7 +137,8 @@ class ModelConfig:
         for name, kind in (("labels", list), ("scheme", str), ("crf", bool),
                            ("vocab_size", int), ("tuned_vocab_size", int),
                            ("char_vocab_size", int), ("casing_size", int), ("members", int),
-                           ("tokenizer", str)):
+                           ("tokenizer", str), ("context_layers", int),
+                           ("context_dim", int)):
             if not isinstance(getattr(config, name), kind):
                 raise TypeError(f"{name} should be of type {kind.__name__}")
         return config

@@ -8,6 +8,7 @@ One pipeline, free of TensorFlow, whatever runs the network:
 
     text -> tokens (the model's tokenizer: the rules or a learned segmenter)
          -> ids (features.Featurizer)
+            [+ contextual features: encoders.context on the backend's encoder, if any]
          -> length-sorted padded batches (batching.sorted_batches)
          -> backend.scores (tagger.backends: onnx or keras)
          -> best labels and confidences (decoding.Decoder) -> records (records.Records)
@@ -29,12 +30,15 @@ import numpy as np
 
 from tagger import backends, batching, model_folder, settings
 from tagger.decoding import Decoder
+from tagger.encoders import checkpoint
+from tagger.encoders.context import ContextFeatures
 from tagger.errors import TaggerError
 from tagger.model_folder import ModelConfig
 from tagger.records import Records, Scored, Tagged, TextPredictions
 from tagger.text.features import Featurizer, with_rows
 from tagger.text.segmenter import Segmenter
 from tagger.text.tokenizer import Rules
+from tagger.text.wordpiece import WordPiece
 
 
 class TokenizerWarning(UserWarning):
@@ -59,6 +63,13 @@ def tokenizer_warning(metrics: dict[str, Any] | None, tokenizer: str | None = No
             "(--input-format conll) where you have it")
 
 
+def context_features(wordpiece: WordPiece, config: ModelConfig) -> ContextFeatures:
+    """The contextual features of a model with an encoder, as its settings say."""
+    features = config.settings.features
+    return ContextFeatures(wordpiece, features.encoder_window, features.encoder_pooling,
+                           config.context_layers, config.context_dim)
+
+
 class Tagger:
     """A model's vocabularies, labels and scheme with a backend: tags tokens or raw text.
 
@@ -70,10 +81,12 @@ class Tagger:
 
     def __init__(self, config: ModelConfig, featurizer: Featurizer, backend: Any,
                  metrics: dict[str, Any] | None = None,
-                 tokenizer: Rules | Segmenter | None = None) -> None:
+                 tokenizer: Rules | Segmenter | None = None,
+                 context: ContextFeatures | None = None) -> None:
         self.config = config
         self.featurizer = featurizer
         self.backend = backend
+        self.context = context
         self.metrics = metrics
         self.tokenizer = tokenizer or Rules()
         self.warn_of_tokenizer = True
@@ -94,8 +107,11 @@ class Tagger:
         own = None
         if config.tokenizer == "learned" and tokenizer == "model":
             own = Segmenter.load(path / model_folder.SEGMENTER)
+        context = None
+        if config.context_layers:
+            context = context_features(checkpoint.read_wordpiece(path), config)
         return cls(config, featurizer, backends.load(path, config, backend, threads),
-                   model_folder.read_metrics(path), own)
+                   model_folder.read_metrics(path), own, context)
 
     def save(self, path: str | Path, *, force: bool = False, int8: bool = False) -> None:
         """Write this tagger as model folder `path` (replacing it only with `force`), with
@@ -108,6 +124,8 @@ class Tagger:
         def fill(folder: Path) -> None:
             backends.write_all(folder, self.backend, self.config, int8)
             self.featurizer.save(folder)
+            if self.config.context_layers:
+                self.backend.checkpoint.save(folder)
             if isinstance(self.tokenizer, Segmenter):
                 self.tokenizer.save(folder / model_folder.SEGMENTER)
 
@@ -173,7 +191,7 @@ class Tagger:
             lengths, self.backend.max_batch_tokens, self.backend.max_batch_sentences)
             if lengths[rows[0]] > 0]  # empty sentences: nothing to score
         if len(batches) == 1:  # nothing to overlap with (one sentence, one request)
-            yield batches[0], lengths[batches[0]], self.backend.scores(
+            yield batches[0], lengths[batches[0]], self._run(
                 self.inputs([sentences[r] for r in batches[0]], lengths[batches[0]]))
             return
         if self._network is None:
@@ -185,7 +203,7 @@ class Tagger:
             batch_lengths = lengths[rows]
             inputs = self.inputs([sentences[r] for r in rows], batch_lengths)
             pending.append((rows, batch_lengths,
-                            self._network.submit(self.backend.scores, inputs)))
+                            self._network.submit(self._run, inputs)))
             if len(pending) > self.IN_FLIGHT:
                 rows, batch_lengths, scores = pending.popleft()
                 yield rows, batch_lengths, scores.result()
@@ -209,11 +227,22 @@ class Tagger:
             if warning:
                 warnings.warn(warning, TokenizerWarning, stacklevel=4)
 
+    def _run(self, inputs: dict[str, Any]) -> np.ndarray:
+        """The backend's scores of `inputs`, running its encoder first where the model has
+        one (on the backend's thread, with the network)."""
+        if "context" in inputs:
+            inputs = {**inputs, "context": self.context.features(
+                inputs["context"], self.backend.encoder_states)}
+        return self.backend.scores(inputs)
+
     def inputs(self, sentences: list[Sequence[str]], lengths: np.ndarray
-                ) -> dict[str, np.ndarray]:
-        """The backend's inputs for one padded batch. The character model runs only on
-        words the featurizer has not seen before; the others' features are kept."""
-        features = self.featurizer(sentences)
+                ) -> dict[str, Any]:
+        """The backend's inputs for one padded batch (the contextual features as a plan
+        for `_run`). The character model runs only on words the featurizer has not seen
+        before; the others' features are kept."""
+        features: dict[str, Any] = self.featurizer(sentences)
+        if self.context is not None:
+            features["context"] = self.context.prepare(sentences)
         slots = features.pop("slots")
         features["lengths"] = np.maximum(lengths, 1).astype(np.int32)
         if self.backend.char_size:

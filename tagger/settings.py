@@ -22,6 +22,7 @@ CHAR_MODELS = ("cnn", "lstm")
 OPTIMIZERS = ("adam", "nadam", "sgd")
 TRAIN_SCHEMES = ("corpus", "iobes")
 TOKENIZERS = ("auto", "learned", "rules")
+POOLINGS = ("first", "mean")  # a word's contextual features from its subwords' states
 # What a trained model tags raw text with: its own tokenizer, or the rules (to compare).
 TAGGING_TOKENIZERS = ("model", "rules")
 # Tokens F1 (%) on validation at which the rules count as agreeing with a corpus: `auto`
@@ -76,6 +77,18 @@ class FeatureSettings(_Checked):
     tune_vectors: bool = setting(True, "Fine-tune the pretrained vectors of train words "
                                        "(words only the file has stay as they are either "
                                        "way); off: only words without a vector learn one.")
+    encoder: str | None = setting(None, "A BERT-family encoder's folder in the Hugging Face "
+                                        "layout (config.json, model.safetensors, "
+                                        "tokenizer.json or vocab.txt): its states, frozen, "
+                                        "join each word's features; copied into the model.",
+                                  path=True)
+    encoder_layers: int = setting(4, "How many of the encoder's top layers are mixed (a "
+                                     "learned weight each).", low=1)
+    encoder_pooling: str = setting("first", "A word's encoder features: its first subword's "
+                                            "state, or the mean of its subwords'.",
+                                   choices=POOLINGS)
+    encoder_window: int = setting(128, "Subwords the encoder reads at once; longer sentences "
+                                       "are read in windows overlapping by half.", low=8)
     tokenizer: str = setting("auto", "How raw text becomes tokens: learned from the corpus's "
                                      "text, the rules, or auto: learned unless the rules "
                                      f"agree with the corpus (tokens F1 at least "

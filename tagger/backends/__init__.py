@@ -12,8 +12,10 @@ and the backend it loads has
     crf                             `decoding.CrfScores`, or None for a softmax head
     max_batch_tokens, max_batch_sentences   the padded batch it runs best
     char_features(chars)            (words, chars) int32 -> (words, char_size) float32
-    scores(inputs)                  words, casing, char_features (batch, T, ...) and
-                                    lengths (batch,) -> (batch, T, labels) float32
+    encoder_states(subwords)        (windows, S) int32 -> (windows, S, layers, hidden)
+                                    float32: the contextual encoder (models with one)
+    scores(inputs)                  words, casing, char_features, context (batch, T, ...)
+                                    and lengths (batch,) -> (batch, T, labels) float32
 
 Adding a backend is one module and one entry in BACKENDS: the command line's choices,
 `auto`, its help and its errors come from here, and `Tagger.save` writes its files into

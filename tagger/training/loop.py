@@ -22,10 +22,11 @@ from tagger import batching, schemes
 from tagger.backends.keras.backend import KerasBackend
 from tagger.backends.keras.network import LearningRate, build_model, compile_model
 from tagger.corpora import Corpus, CorpusSource
+from tagger.encoders.checkpoint import Checkpoint, read_folder
 from tagger.errors import TaggerError
 from tagger.evaluation import score
 from tagger.model_folder import CorpusInfo, ModelConfig
-from tagger.pipeline import Tagger
+from tagger.pipeline import Tagger, context_features
 from tagger.progress import Progress, clock, rate
 from tagger.settings import OptimizationSettings, TrainConfig
 from tagger.text.features import Featurizer
@@ -76,6 +77,7 @@ def train(corpus: Corpus, config: TrainConfig, *, progress: Progress | None = No
         progress.line(f"{config.features.embeddings}: {len(vectors.words)} vectors of dimension "
                       f"{vectors.dimension}; vocabulary {train_words} train words + "
                       f"{len(featurizer.words) - train_words} from the vectors")
+    encoder = _read_encoder(config)
     features = _ragged_features(featurizer, sentences)
     source = corpus.source or CorpusSource(corpus.name, tag_column=corpus.tag_column)
     info = CorpusInfo(**dataclasses.asdict(source), notes=corpus.notes,
@@ -85,7 +87,8 @@ def train(corpus: Corpus, config: TrainConfig, *, progress: Progress | None = No
     gold = [t for _, t in train_split]
     # Variables made in the strategy's scope are mirrored on every worker.
     with strategy.scope() if strategy else contextlib.nullcontext():
-        tagger = untrained(featurizer, corpus.labels, corpus.scheme, config, info, tokenizer)
+        tagger = untrained(featurizer, corpus.labels, corpus.scheme, config, info, tokenizer,
+                           encoder)
         model = tagger.backend.model
         if vectors is not None:
             rows, matrix = rows_of(featurizer.words.words, vectors)
@@ -98,6 +101,8 @@ def train(corpus: Corpus, config: TrainConfig, *, progress: Progress | None = No
         batches = batching.batch_count(targets.row_lengths().numpy(), optimization.batch_size)
         schedule = compile_model(model, optimization, batches)
 
+    if encoder is not None:
+        features["context"] = _context_features(tagger, sentences, validation, progress)
     tracker = _EpochTracker(tagger, validation, optimization, schedule, progress,
                             tokens=info.train_tokens, batches=batches)
     identity = {"settings": config.to_dict(), "dataset": corpus.name,
@@ -159,6 +164,8 @@ def train(corpus: Corpus, config: TrainConfig, *, progress: Progress | None = No
     minutes = earlier_minutes + (time.monotonic() - started) / 60
     model.set_weights(tracker.best_weights)
     tagger.weights_changed()
+    if tagger.context is not None:
+        tagger.context.known = {}  # the validation split's, needed no more
     if cluster and not cluster.is_chief:
         tagger.metrics = {"worker": cluster.index, "workers": cluster.workers,
                           "best_epoch": tracker.best_epoch, "train_minutes": round(minutes, 2)}
@@ -182,10 +189,11 @@ def train(corpus: Corpus, config: TrainConfig, *, progress: Progress | None = No
 
 def untrained(featurizer: Featurizer, labels: Sequence[str], scheme: str,
               settings: TrainConfig, corpus: CorpusInfo | None = None,
-              tokenizer: Rules | Segmenter | None = None) -> Tagger:
+              tokenizer: Rules | Segmenter | None = None,
+              encoder: Checkpoint | None = None) -> Tagger:
     """A tagger on the keras backend with a freshly initialized network of the shape that
     these vocabularies, labels and settings call for, tokenizing with `tokenizer` (default:
-    the rules)."""
+    the rules), with contextual features from `encoder` if given."""
     tokenizer = tokenizer or Rules()
     head = settings.network.head
     config = ModelConfig(
@@ -196,8 +204,59 @@ def untrained(featurizer: Featurizer, labels: Sequence[str], scheme: str,
         else 0,
         char_vocab_size=len(featurizer.chars) if featurizer.chars is not None else 0,
         casing_size=featurizer.casing_size, settings=settings, corpus=corpus,
-        tokenizer=tokenizer.name)
-    return Tagger(config, featurizer, KerasBackend(build_model(config)), tokenizer=tokenizer)
+        tokenizer=tokenizer.name,
+        context_layers=settings.features.encoder_layers if encoder else 0,
+        context_dim=encoder.config.hidden_size if encoder else 0)
+    backend = KerasBackend(build_model(config), encoder, config.context_layers)
+    context = context_features(encoder.wordpiece, config) if encoder else None
+    return Tagger(config, featurizer, backend, tokenizer=tokenizer, context=context)
+
+
+def _read_encoder(config: TrainConfig) -> Checkpoint | None:
+    """The checkpoint of `--encoder`, checked against the other encoder settings."""
+    features = config.features
+    if not features.encoder:
+        return None
+    encoder = read_folder(features.encoder)
+    if features.encoder_layers > encoder.config.layers:
+        raise TaggerError(f"encoder_layers {features.encoder_layers}: {features.encoder} "
+                          f"has {encoder.config.layers} layers", param="encoder_layers")
+    if features.encoder_window > encoder.config.max_positions:
+        raise TaggerError(f"encoder_window {features.encoder_window}: {features.encoder} "
+                          f"reads at most {encoder.config.max_positions} subwords",
+                          param="encoder_window")
+    return encoder
+
+
+def _context_features(tagger: Tagger, sentences: Sequence[Sequence[str]],
+                      validation: list, progress: Progress) -> tf.Tensor:
+    """The train sentences' contextual features, `(tokens, layers, hidden)` float16, computed
+    once (the encoder is frozen); the validation split's are kept by the tagger's
+    `context` for the scores after each epoch."""
+    context, encode = tagger.context, tagger.backend.encoder_states
+    name = tagger.backend.checkpoint.name
+    started = time.monotonic()
+    held = [w for w, _ in validation]
+    tokens = sum(map(len, sentences)) + sum(map(len, held))
+    done = 0
+
+    def encode_counting(windows: np.ndarray) -> np.ndarray:
+        nonlocal done
+        states = encode(windows)
+        done += int((windows > 0).sum())
+        elapsed = time.monotonic() - started
+        progress.update(f"encoder {name}: {rate(done, elapsed)} subwords")
+        return states
+
+    train = context.per_sentence(sentences, encode_counting)
+    context.known = dict(zip(map(tuple, held), context.per_sentence(held, encode_counting),
+                             strict=True))
+    progress.line(f"encoder {name}: features of {tokens} words ({done} subwords) in "
+                  f"{time.monotonic() - started:.0f} s")
+    return tf.RaggedTensor.from_row_lengths(
+        np.concatenate(train) if train else
+        np.zeros((0, context.layers, context.dim), np.float16),
+        np.fromiter(map(len, sentences), np.int64, len(sentences)))
 
 
 def _ragged_features(featurizer: Featurizer, sentences: Sequence[Sequence[str]]

@@ -15,7 +15,9 @@ import tensorflow as tf
 
 from tagger import model_folder
 from tagger.backends.keras.network import TaggerModel, build_model, load_weights
+from tagger.backends.keras.transformer import BertEncoder
 from tagger.decoding import CrfScores
+from tagger.encoders.checkpoint import Checkpoint
 from tagger.model_folder import ModelConfig
 
 
@@ -28,8 +30,10 @@ class KerasBackend:
     max_batch_tokens = 8192
     max_batch_sentences = 256
 
-    def __init__(self, model: TaggerModel) -> None:
+    def __init__(self, model: TaggerModel, checkpoint: Checkpoint | None = None,
+                 layers: int = 0) -> None:
         self.model = model
+        self.checkpoint = checkpoint  # the contextual encoder's, if the model has one
         parts = model.parts
         self.char_size = sum(p.char_size for p in parts)
         ids = tf.TensorSpec([None, None], tf.int32)
@@ -38,6 +42,12 @@ class KerasBackend:
             spec["casing"] = ids
         if self.char_size:
             spec["char_features"] = tf.TensorSpec([None, None, self.char_size], tf.float32)
+        if checkpoint is not None:
+            spec["context"] = tf.TensorSpec([None, None, layers,
+                                             checkpoint.config.hidden_size], tf.float32)
+            encoder = BertEncoder(checkpoint, layers, name="encoder")
+            self._encoder_states = tf.function(encoder.call, autograph=False,
+                                               input_signature=[ids])
 
         def scores(inputs: dict[str, tf.Tensor]) -> tf.Tensor:
             members, offset = [], 0
@@ -47,7 +57,7 @@ class KerasBackend:
                     features = inputs["char_features"][..., offset:offset + part.char_size]
                     offset += part.char_size
                 members.append(part.scores(inputs["words"], features, inputs.get("casing"),
-                                           training=False))
+                                           inputs.get("context"), training=False))
             return members[0] if len(members) == 1 else tf.add_n(members) / len(members)
 
         def char_features(chars: tf.Tensor) -> tf.Tensor:
@@ -72,6 +82,10 @@ class KerasBackend:
         """`(words, chars)` character ids to `(words, char_size)` features."""
         return self._char_features(chars).numpy()
 
+    def encoder_states(self, subwords: np.ndarray) -> np.ndarray:
+        """`(windows, S)` subword ids to the encoder's `(windows, S, layers, hidden)`."""
+        return self._encoder_states(subwords).numpy()
+
     def scores(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
         """`(batch, T, labels)` scores of one padded batch."""
         return self._scores(inputs).numpy()
@@ -84,7 +98,8 @@ def load(path: Path, config: ModelConfig, threads: int | None = None) -> KerasBa
         tf.config.threading.set_inter_op_parallelism_threads(threads)
     model = build_model(config)
     load_weights(model, path / model_folder.WEIGHTS)
-    return KerasBackend(model)
+    encoder = Checkpoint.load(path) if config.context_layers else None
+    return KerasBackend(model, encoder, config.context_layers)
 
 
 def write(folder: Path, network: KerasBackend, config: ModelConfig, int8: bool = False

@@ -5,6 +5,8 @@
                                          -> max over characters       (batch, timesteps, F)
                                          (or a BiLSTM over them: its final states)
     casing (batch, timesteps)         -> Embedding                     (batch, timesteps, 4)
+    context (batch, timesteps, L, H)  -> ContextMix: softmax-weighted sum of an encoder's
+                                         top L layers, scaled          (batch, timesteps, H)
     concatenate -> dropout -> N x (Bi)LSTM(return_sequences=True) -> dropout
     -> Dense per step                                                  (batch, timesteps, classes)
     -> TaggerModel: the head's loss (CRF or softmax)
@@ -49,8 +51,8 @@ def build_model(config: ModelConfig) -> TaggerModel:
     else:
         parts = [EncoderParts.of(config) for _ in range(config.members)]
         members = [p.model(f"member_{i}") for i, p in enumerate(parts)]
-        inputs = {name: keras.Input(shape=(None,) * (len(x.shape) - 1), dtype="int32",
-                                    name=name) for name, x in members[0].input.items()}
+        inputs = {name: keras.Input(shape=x.shape[1:], dtype=x.dtype, name=name)
+                  for name, x in members[0].input.items()}
         averaged = keras.layers.Average(name="average")([m(inputs) for m in members])
         encoder = keras.Model(inputs, averaged, name="encoder")
     return TaggerModel(encoder, parts, config.network_labels, config.network_scheme,
@@ -65,6 +67,7 @@ class EncoderParts:
     word_embedding: keras.layers.Layer  # keras.layers.Embedding or PretrainedEmbedding
     chars: CharCNN | CharLSTM | None
     casing: keras.layers.Embedding | None
+    context: ContextMix | None  # a contextual encoder's word features, mixed
     feature_dropout: keras.layers.Dropout
     recurrent: list[keras.layers.Layer]  # LSTM, or Bidirectional(LSTM), one per layer
     dropouts: list[keras.layers.Dropout]
@@ -92,6 +95,8 @@ class EncoderParts:
                             network.char_width, name="char_cnn")
         casing = keras.layers.Embedding(config.casing_size, CASING_DIM,
                                         name="casing_embedding") if config.casing_size else None
+        context = ContextMix(config.context_layers, config.context_dim, name="context_mix") \
+            if config.context_layers else None
         # Locked (variational) dropout draws one mask per sentence, shared by all its words.
         noise_shape = (None, 1, None) if network.locked_dropout else None
         # Made in the order of the network, input to output: each layer's random state is
@@ -110,8 +115,8 @@ class EncoderParts:
         dense = keras.layers.Dense(len(config.network_labels),
                                    activation=None if config.crf else "softmax",
                                    name="emissions" if config.crf else "tags")
-        return cls(word_embedding, chars, casing, feature_dropout, recurrent, dropouts, dense,
-                   not config.crf)
+        return cls(word_embedding, chars, casing, context, feature_dropout, recurrent,
+                   dropouts, dense, not config.crf)
 
     @property
     def char_size(self) -> int:
@@ -131,16 +136,26 @@ class EncoderParts:
         if self.casing is not None:
             casing = inputs["casing"] = keras.Input(shape=(None,), dtype="int32",
                                                     name="casing")
-        return keras.Model(inputs, self.scores(words, char_features, casing), name=name)
+        context = None
+        if self.context is not None:
+            # float16 in training (precomputed features, half the memory), float32 tagging
+            context = inputs["context"] = keras.Input(
+                shape=(None, self.context.layers, self.context.dim), dtype="float16",
+                name="context")
+        return keras.Model(inputs, self.scores(words, char_features, casing, context),
+                           name=name)
 
-    def scores(self, words, char_features=None, casing=None, training=None):
+    def scores(self, words, char_features=None, casing=None, context=None, training=None):
         """Per-step scores `(batch, timesteps, labels)` from word ids, each word's character
-        features `(batch, timesteps, char_size)` and casing classes."""
+        features `(batch, timesteps, char_size)`, casing classes and contextual features
+        `(batch, timesteps, layers, hidden)`."""
         pieces = [self.word_embedding(words)]
         if char_features is not None:
             pieces.append(char_features)
         if casing is not None:
             pieces.append(self.casing(casing))
+        if context is not None:
+            pieces.append(self.context(context))
         x = pieces[0] if len(pieces) == 1 else keras.layers.Concatenate(name="features")(
             pieces)
         x = self.feature_dropout(x, training=training)
@@ -210,6 +225,36 @@ class PretrainedEmbedding(keras.layers.Layer):
         return {**super().get_config(), "vocab_size": self.vocab_size,
                 "tuned_rows": self.tuned_rows, "dim": self.dim,
                 "tune_pretrained": self.tune_pretrained}
+
+
+class ContextMix(keras.layers.Layer):
+    """(batch, timesteps, layers, hidden) -> (batch, timesteps, hidden): a learned scalar mix
+    of an encoder's layers (softmax-normalized weights, times a learned scale), as ELMo
+    mixes its layers (Peters et al. 2018). The weights start equal and the scale at 1."""
+
+    def __init__(self, layers: int, dim: int, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.layers, self.dim = layers, dim
+
+    def build(self, input_shape=None) -> None:
+        self.mix = self.add_weight((self.layers,), initializer="zeros", name="mix")
+        self.scale = self.add_weight((), initializer="ones", name="scale")
+
+    def call(self, context):
+        weights = tf.nn.softmax(self.mix) * self.scale
+        return tf.einsum("btlh,l->bth", tf.cast(context, weights.dtype), weights)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], input_shape[1], input_shape[3])
+
+    def layer_weights(self) -> np.ndarray:
+        """Each layer's weight as `call` applies it (the softmax times the scale)."""
+        mix = keras.ops.convert_to_numpy(self.mix).astype(np.float64)
+        soft = np.exp(mix - mix.max())
+        return soft / soft.sum() * float(keras.ops.convert_to_numpy(self.scale))
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "layers": self.layers, "dim": self.dim}
 
 
 class CRF(keras.layers.Layer):

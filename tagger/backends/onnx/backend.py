@@ -15,7 +15,7 @@ import numpy as np
 from tagger import model_folder
 from tagger.decoding import CrfScores
 from tagger.errors import TaggerError
-from tagger.model_folder import CHARS_NETWORK, NETWORK, ModelConfig
+from tagger.model_folder import CHARS_NETWORK, ENCODER_NETWORK, NETWORK, ModelConfig
 
 
 class OnnxBackend:
@@ -27,15 +27,21 @@ class OnnxBackend:
     max_batch_tokens = 4096
     max_batch_sentences = 128
 
-    def __init__(self, session, chars_session, crf: CrfScores | None) -> None:
+    def __init__(self, session, chars_session, crf: CrfScores | None,
+                 encoder_session=None) -> None:
         self.session = session
         self.chars_session = chars_session
+        self.encoder_session = encoder_session
         self.crf = crf
         self.char_size = chars_session.get_outputs()[0].shape[1] if chars_session else 0
 
     def char_features(self, chars: np.ndarray) -> np.ndarray:
         """`(words, chars)` character ids to `(words, char_size)` features."""
         return self.chars_session.run(None, {"chars": chars})[0]
+
+    def encoder_states(self, subwords: np.ndarray) -> np.ndarray:
+        """`(windows, S)` subword ids to the encoder's `(windows, S, layers, hidden)`."""
+        return self.encoder_session.run(None, {"subwords": subwords})[0]
 
     def scores(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
         """`(batch, T, labels)` scores of one padded batch."""
@@ -61,11 +67,13 @@ def load(path: Path, config: ModelConfig, threads: int | None = None) -> OnnxBac
             raise TaggerError(f"{path / name} cannot be loaded ({error}); export the "
                               "model again") from None
 
-    chars = None
-    if config.char_vocab_size:
-        if not (path / CHARS_NETWORK).is_file():
-            raise TaggerError(f"{path} has no {CHARS_NETWORK}; export the model again")
-        chars = session(CHARS_NETWORK)
+    def needed(name: str):
+        if not (path / name).is_file():
+            raise TaggerError(f"{path} has no {name}; export the model again")
+        return session(name)
+
+    chars = needed(CHARS_NETWORK) if config.char_vocab_size else None
+    encoder = needed(ENCODER_NETWORK) if config.context_layers else None
     network = session(NETWORK)
     stored = network.get_modelmeta().custom_metadata_map
     # Graphs exported by taggers before 0.2 do not record their config.
@@ -81,7 +89,7 @@ def load(path: Path, config: ModelConfig, threads: int | None = None) -> OnnxBac
         except (KeyError, ValueError) as error:
             raise TaggerError(f"{NETWORK} lacks the CRF's scores ({error}); export the "
                               "model again") from None
-    return OnnxBackend(network, chars, crf)
+    return OnnxBackend(network, chars, crf, encoder)
 
 
 def write(folder: Path, network, config: ModelConfig, int8: bool = False) -> None:
@@ -89,6 +97,7 @@ def write(folder: Path, network, config: ModelConfig, int8: bool = False) -> Non
     stored as 8-bit integers)."""
     from tagger.backends.onnx.export import graphs
 
-    for name, content in graphs(network.model, config, int8=int8).items():
+    for name, content in graphs(network.model, config, network.checkpoint,
+                                int8=int8).items():
         (folder / name).write_bytes(content)
 

@@ -6,8 +6,11 @@ the word alone: the pipeline runs it once per distinct word and keeps the result
 
     chars.onnx    chars [words, C] int32 -> char_features [words, F] float32
                   (an ensemble's members' features side by side)
+    encoder.onnx  subwords [windows, S] int32 (0 padding) -> states [windows, S, L, H]
+                  float32: the contextual encoder's top L layers (a model with an encoder)
     network.onnx  words [batch, T] int32, char_features [batch, T, F] float32 (if the model
-                  has them), casing [batch, T] int32 (if), lengths [batch] int32 (>= 1)
+                  has them), casing [batch, T] int32 (if), context [batch, T, L, H] float32
+                  (if it has an encoder), lengths [batch] int32 (>= 1)
                   -> scores [batch, T, labels] float32: emission scores for a CRF head,
                   probabilities for a softmax head (an ensemble's average)
 
@@ -30,37 +33,47 @@ from onnx import TensorProto, helper, numpy_helper
 from tagger.backends.keras.network import (
     CharCNN,
     CharLSTM,
+    ContextMix,
     EncoderParts,
     PretrainedEmbedding,
     TaggerModel,
 )
-from tagger.model_folder import CHARS_NETWORK, NETWORK, ModelConfig
+from tagger.encoders.checkpoint import Checkpoint
+from tagger.model_folder import CHARS_NETWORK, ENCODER_NETWORK, NETWORK, ModelConfig
 
 OPSET = 17
 
 
-def graphs(model: TaggerModel, config: ModelConfig, *, int8: bool = False
-           ) -> dict[str, bytes]:
-    """The model folder files of `model`'s ONNX graphs. With `int8`, the network's LSTM and
-    Dense weights are stored as 8-bit integers and its activations quantized per call (ONNX
-    Runtime's dynamic quantization): faster, with a few tags that differ
-    (scripts/bench_speed.py measures both)."""
+def graphs(model: TaggerModel, config: ModelConfig, checkpoint: Checkpoint | None = None,
+           *, int8: bool = False) -> dict[str, bytes]:
+    """The model folder files of `model`'s ONNX graphs (and of its encoder, `checkpoint`).
+    With `int8`, the network's LSTM and Dense weights and the encoder's matrices are stored
+    as 8-bit integers and activations quantized per call (ONNX Runtime's dynamic
+    quantization): faster, with a few tags that differ (scripts/bench_speed.py and
+    scripts/encoder_benchmark.py measure both)."""
     network = network_graph(model, config)
     files = {NETWORK: (int8_weights(network) if int8 else network).SerializeToString()}
     if config.char_vocab_size:
         files[CHARS_NETWORK] = chars_graph(model).SerializeToString()
+    if config.context_layers:
+        encoder = encoder_graph(checkpoint, config.context_layers)
+        files[ENCODER_NETWORK] = (int8_weights(encoder, per_channel=True) if int8
+                                  else encoder).SerializeToString()
     return files
 
 
-def int8_weights(model: onnx.ModelProto) -> onnx.ModelProto:
+def int8_weights(model: onnx.ModelProto, per_channel: bool = False) -> onnx.ModelProto:
     """`model` with int8 weights in its LSTM and MatMul nodes, activations quantized per
-    call; its metadata (the CRF's scores) kept."""
+    call; its metadata (the CRF's scores) kept. Products of two activations (attention)
+    stay float. `per_channel`: a scale per output column (the encoder's wide matrices
+    lose much more to one scale per matrix: scripts/encoder_benchmark.py)."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     with tempfile.TemporaryDirectory() as work:
         out = Path(work) / "int8.onnx"
         quantize_dynamic(model, out, weight_type=QuantType.QInt8,
-                         op_types_to_quantize=["LSTM", "MatMul"])
+                         op_types_to_quantize=["LSTM", "MatMul"], per_channel=per_channel,
+                         extra_options={"MatMulConstBOnly": True})
         quantized = onnx.load(out)
     del quantized.metadata_props[:]
     helper.set_model_props(quantized, {**{p.key: p.value for p in model.metadata_props},
@@ -106,6 +119,9 @@ def network_graph(model: TaggerModel, config: ModelConfig) -> onnx.ModelProto:
         inputs["char_features"] = (TensorProto.FLOAT, ["batch", "T", offset])
     if config.casing_size:
         inputs["casing"] = (TensorProto.INT32, ["batch", "T"])
+    if config.context_layers:
+        inputs["context"] = (TensorProto.FLOAT, ["batch", "T", config.context_layers,
+                                                 config.context_dim])
     inputs["lengths"] = (TensorProto.INT32, ["batch"])
     graph = _model(g, inputs, "scores", ["batch", "T", len(config.network_labels)])
     metadata = {"config": config.canonical_json()}
@@ -170,6 +186,8 @@ def _encoder(g: _Graph, part: EncoderParts, char_offset: int) -> str:
     if part.casing is not None:
         pieces.append(g.node("Gather", [g.constant(_array(part.casing.embeddings), "casing"),
                                         "casing"]))
+    if part.context is not None:
+        pieces.append(_context_mix(g, part.context))
     x = pieces[0] if len(pieces) == 1 else g.node("Concat", pieces, axis=-1)
     for layer in part.recurrent:
         cells = [layer.forward_layer, layer.backward_layer] \
@@ -181,6 +199,84 @@ def _encoder(g: _Graph, part: EncoderParts, char_offset: int) -> str:
     if part.softmax:
         scores = g.node("Softmax", [scores], axis=-1)
     return scores
+
+
+def _context_mix(g: _Graph, mix: ContextMix) -> str:
+    """ContextMix.call on context [batch, T, L, H]: the layers' weighted sum, scaled."""
+    weights = mix.layer_weights().astype(np.float32).reshape(-1, 1)  # (L, 1)
+    return g.node("ReduceSum", [g.node("Mul", [g.constant(weights, "mix"), "context"]),
+                                g.constant(np.array([2], np.int64))], keepdims=0)
+
+
+def encoder_graph(checkpoint: Checkpoint, layers: int) -> onnx.ModelProto:
+    """BertEncoder.call as an ONNX model: subwords [windows, S] -> states
+    [windows, S, layers, hidden], the same operations in the same order."""
+    config, w = checkpoint.config, checkpoint.arrays
+    g = _Graph()
+    heads, size = config.heads, config.hidden_size // config.heads
+
+    def const(name: str, transpose: bool = False) -> str:
+        return g.constant(w[name].T.copy() if transpose else w[name], name.replace(".", "_"))
+
+    def norm(x: str, name: str) -> str:
+        return g.node("LayerNormalization", [x, const(name + ".weight"), const(name + ".bias")],
+                      axis=-1, epsilon=config.layer_norm_eps)
+
+    def dense(x: str, name: str) -> str:
+        return g.node("Add", [g.node("MatMul", [x, const(name + ".weight", True)]),
+                              const(name + ".bias")])
+
+    subwords = "subwords"
+    steps = g.node("Squeeze", [g.node("Slice", [g.node("Shape", [subwords]),
+                                                g.constant(np.array([1], np.int64)),
+                                                g.constant(np.array([2], np.int64))]),
+                               g.constant(np.array([0], np.int64))])
+    positions = g.node("Range", [g.constant(np.array(0, np.int64)), steps,
+                                 g.constant(np.array(1, np.int64))])
+    x = g.node("Add", [g.node("Gather", [const("embeddings.word_embeddings.weight"),
+                                         subwords]),
+                       g.node("Gather", [const("embeddings.position_embeddings.weight"),
+                                         positions])])
+    x = g.node("Add", [x, g.constant(w["embeddings.token_type_embeddings.weight"][0],
+                                     "segment")])
+    x = norm(x, "embeddings.LayerNorm")
+    padded = g.node("Cast", [g.node("Equal", [subwords, g.constant(
+        np.array(checkpoint.wordpiece.pad, np.int32))])], to=TensorProto.FLOAT)
+    blocked = g.node("Mul", [g.node("Unsqueeze", [padded, g.constant(
+        np.array([1, 2], np.int64))]), g.constant(np.array(-1e9, np.float32))])
+    split_shape = g.constant(np.array([0, 0, heads, size], np.int64))
+    outputs = []
+    for i in range(config.layers):
+        layer = f"encoder.layer.{i}."
+
+        def split(name: str, perm: list[int]) -> str:
+            return g.node("Transpose", [g.node("Reshape", [dense(x, layer + name),  # noqa: B023
+                                                           split_shape])], perm=perm)
+
+        q = split("attention.self.query", [0, 2, 1, 3])
+        k = split("attention.self.key", [0, 2, 3, 1])  # (batch, heads, size, steps)
+        v = split("attention.self.value", [0, 2, 1, 3])
+        scores = g.node("Add", [g.node("Mul", [g.node("MatMul", [q, k]), g.constant(
+            np.array(1 / np.sqrt(size), np.float32))]), blocked])
+        attended = g.node("MatMul", [g.node("Softmax", [scores], axis=-1), v])
+        attended = g.node("Reshape", [g.node("Transpose", [attended], perm=[0, 2, 1, 3]),
+                                      g.constant(np.array([0, 0, -1], np.int64))])
+        x = norm(g.node("Add", [x, dense(attended, layer + "attention.output.dense")]),
+                 layer + "attention.output.LayerNorm")
+        hidden = dense(x, layer + "intermediate.dense")
+        hidden = g.node("Mul", [hidden, g.node("Mul", [g.constant(np.array(0.5, np.float32)),
+            g.node("Add", [g.constant(np.array(1.0, np.float32)), g.node("Erf", [
+                g.node("Mul", [hidden, g.constant(np.array(1 / np.sqrt(2), np.float32))])])])])])
+        x = norm(g.node("Add", [x, dense(hidden, layer + "output.dense")]),
+                 layer + "output.LayerNorm")
+        outputs.append(x)
+    axis = g.constant(np.array([2], np.int64))
+    g.node("Concat", [g.node("Unsqueeze", [out, axis]) for out in outputs[-layers:]],
+           "states", axis=2)
+    graph = _model(g, {subwords: (TensorProto.INT32, ["windows", "S"])}, "states",
+                   ["windows", "S", layers, config.hidden_size])
+    onnx.checker.check_model(graph)
+    return graph
 
 
 def _pretrained_embedding(g: _Graph, layer: PretrainedEmbedding, words: str) -> str:

@@ -1,0 +1,143 @@
+"""Each word's contextual features, from an encoder run on subword windows (NumPy only; the
+backend runs the encoder):
+
+    sentences (words) -> subword ids (text.wordpiece) -> windows of at most `window`
+    subwords, [CLS] ... [SEP], a long sentence's windows overlapping by half
+    -> backend.encoder_states (windows, S, L, H) -> each subword's state from the window
+    where it sits farthest from an edge -> per word: its first subword's, or the mean
+    -> (batch, T, L, H)
+
+No sentence is cut short: every subword is read in some window, with at least a quarter
+window of context on each side where the sentence has it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from tagger.text.wordpiece import WordPiece
+
+Encode = Callable[[np.ndarray], np.ndarray]  # (windows, S) int32 -> (windows, S, L, H)
+
+
+@dataclass
+class Plan:
+    """Where a batch's subwords are read: the windows' ids and, per word, its subwords'
+    rows in the encoder's flattened output."""
+
+    windows: np.ndarray  # (windows, S) int32, 0 padding
+    rows: np.ndarray  # each subword's row in the (windows * S) states
+    word_starts: np.ndarray  # each word's first subword, in `rows`
+    word_counts: np.ndarray  # each word's number of subwords
+    lengths: np.ndarray  # words per sentence
+
+
+class ContextFeatures:
+    """An encoder's vocabulary, window and pooling: the pipeline's contextual features."""
+
+    def __init__(self, wordpiece: WordPiece, window: int, pooling: str, layers: int,
+                 dim: int) -> None:
+        self.wordpiece = wordpiece
+        self.body = window - 2  # subwords per window beside [CLS] and [SEP]
+        self.pooling, self.layers, self.dim = pooling, layers, dim
+        # Features computed ahead for given sentences (training's validation split, scored
+        # after every epoch), by their words.
+        self.known: dict[tuple[str, ...], np.ndarray] = {}
+
+    def prepare(self, sentences: Sequence[Sequence[str]]) -> Plan | np.ndarray:
+        """What `features` needs: the features themselves if all are `known`, else a plan
+        for the encoder (made on the caller's thread, run on the backend's)."""
+        if self.known:
+            known = [self.known.get(tuple(s)) for s in sentences]
+            if all(k is not None for k in known):
+                longest = max(len(k) for k in known)
+                out = np.zeros((len(known), longest, self.layers, self.dim), np.float32)
+                for i, k in enumerate(known):
+                    out[i, :len(k)] = k
+                return out
+        return self.plan(sentences)
+
+    def features(self, prepared: Plan | np.ndarray, encode: Encode) -> np.ndarray:
+        """`(sentences, longest, L, H)` features from `prepare`'s result."""
+        return prepared if isinstance(prepared, np.ndarray) else self.padded(prepared, encode)
+
+    def plan(self, sentences: Sequence[Sequence[str]]) -> Plan:
+        """The windows of `sentences` (the encoder is not run yet)."""
+        ids = self.wordpiece.ids
+        windows: list[list[int]] = []
+        rows: list[np.ndarray] = []
+        counts: list[int] = []
+        step = max(self.body // 2, 1)
+        for sentence in sentences:
+            pieces = [ids(word) for word in sentence]
+            counts.extend(map(len, pieces))
+            flat = [i for word in pieces for i in word]
+            total = len(flat)
+            if total <= self.body:
+                starts = np.zeros(1, np.int64)
+            else:  # the last window ends at the sentence's end
+                starts = np.unique(np.minimum(np.arange(0, total - self.body + step, step),
+                                              total - self.body))
+            first = len(windows)
+            for start in starts:
+                windows.append([self.wordpiece.cls, *flat[start:start + self.body],
+                                self.wordpiece.sep])
+            # Each subword from the window whose middle is nearest.
+            position = np.arange(total)
+            middle = starts + min(self.body, total) / 2
+            best = np.abs(position[:, None] - middle[None, :]).argmin(axis=1)
+            rows.append(np.stack([first + best, 1 + position - starts[best]], axis=1))
+        width = max(map(len, windows), default=2)
+        padded = np.zeros((len(windows), width), np.int32)
+        for i, window in enumerate(windows):
+            padded[i, :len(window)] = window
+        where = np.concatenate(rows) if rows else np.zeros((0, 2), np.int64)
+        counts_array = np.asarray(counts, np.int64)
+        return Plan(padded, where[:, 0] * width + where[:, 1],
+                    np.cumsum(counts_array) - counts_array, counts_array,
+                    np.fromiter(map(len, sentences), np.int64, len(sentences)))
+
+    def pooled(self, plan: Plan, states: np.ndarray) -> np.ndarray:
+        """Each word's features `(words, L, H)` from the encoder's `states` of the plan's
+        windows."""
+        flat = states.reshape(-1, *states.shape[2:])[plan.rows]  # (subwords, L, H)
+        if self.pooling == "first" or not len(flat):
+            return flat[plan.word_starts]
+        sums = np.add.reduceat(flat, plan.word_starts, axis=0)
+        return sums / plan.word_counts[:, None, None]
+
+    def padded(self, plan: Plan, encode: Encode, dtype=np.float32) -> np.ndarray:
+        """`(sentences, longest, L, H)` features of a plan's sentences, zeros after each
+        sentence's end."""
+        words = self.pooled(plan, encode(plan.windows))
+        longest = int(plan.lengths.max(initial=0))
+        out = np.zeros((len(plan.lengths), longest, self.layers, self.dim), dtype)
+        mask = np.arange(longest)[None, :] < plan.lengths[:, None]
+        out[mask] = words
+        return out
+
+    def per_sentence(self, sentences: Sequence[Sequence[str]], encode: Encode,
+                     batch_subwords: int = 4096, dtype=np.float16) -> list[np.ndarray]:
+        """`(words, L, H)` features of each sentence, encoded in batches of about
+        `batch_subwords` subwords, sentences of similar length together (for training,
+        which computes them once)."""
+        out: list[np.ndarray] = [np.zeros((0, self.layers, self.dim), dtype)] * len(sentences)
+        order = np.argsort([len(s) for s in sentences], kind="stable")
+        start = 0
+        while start < len(order):
+            end = start
+            budget = 0
+            while end < len(order) and (budget < batch_subwords or end == start):
+                budget += 2 * len(sentences[order[end]]) + 2
+                end += 1
+            rows = order[start:end]
+            plan = self.plan([sentences[r] for r in rows])
+            words = self.pooled(plan, encode(plan.windows)).astype(dtype)
+            cuts = np.cumsum(plan.lengths)[:-1]
+            for row, features in zip(rows, np.split(words, cuts), strict=True):
+                out[row] = features
+            start = end
+        return out
