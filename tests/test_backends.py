@@ -23,6 +23,7 @@ from tagger.settings import TrainConfig
 from tagger.training import train
 from tagger.training.ensembles import combine
 
+from . import tiny_bert
 from .conftest import DEMO
 from .helpers import assert_same_records, assert_same_up_to_ties
 from .texts import EWT_DEV, ODD, conllu_texts
@@ -32,7 +33,7 @@ pytestmark = pytest.mark.slow
 SMALL = dict(epochs=3, units=16, embedding_dim=16, char_filters=16, batch_size=16,
              learning_rate=0.01)
 VARIANTS = ["crf-charcnn", "pos-softmax", "charlstm-iobes-oneway-2layers-softmax",
-            "vectors-words-only", "vectors-frozen-ensemble"]
+            "vectors-words-only", "vectors-frozen-ensemble", "vectors-encoder-mean"]
 
 
 def _vectors(tmp_path: Path) -> Path:
@@ -59,6 +60,7 @@ def variants(demo_tagger: Tagger, pos_tagger: Tagger,
 
     frozen = [trained(embeddings=str(vectors), tune_vectors=False, seed=seed)
               for seed in (1, 2)]
+    bert = tiny_bert.write(work / "tiny-bert")
     taggers = {
         "crf-charcnn": demo_tagger,
         "pos-softmax": pos_tagger,
@@ -67,6 +69,10 @@ def variants(demo_tagger: Tagger, pos_tagger: Tagger,
             head="softmax", casing=False),
         "vectors-words-only": trained(embeddings=str(vectors), chars=False, casing=False),
         "vectors-frozen-ensemble": combine(frozen),
+        # Window 16: EWT dev's long sentences are read in several windows.
+        "vectors-encoder-mean": trained(embeddings=str(vectors), encoder=str(bert),
+                                        encoder_layers=2, encoder_window=16,
+                                        encoder_pooling="mean"),
     }
     folders = {}
     for name, tagger in taggers.items():
@@ -190,7 +196,7 @@ def test_the_savedmodel_tags_as_the_pipeline_in_a_fresh_process(name, variants, 
     assert any("multiword" in r for r in got["texts"]) == learned
 
 
-@pytest.mark.parametrize("name", ["crf-charcnn", "pos-softmax"])
+@pytest.mark.parametrize("name", ["crf-charcnn", "pos-softmax", "vectors-encoder-mean"])
 def test_the_int8_onnx_backend_tags_almost_as_float32(name, variants, reference,
                                                       tmp_path: Path):
     import onnx
@@ -200,6 +206,9 @@ def test_the_int8_onnx_backend_tags_almost_as_float32(name, variants, reference,
     kinds = {node.op_type for node in network.graph.node}
     assert {"DynamicQuantizeLSTM", "MatMulInteger"} <= kinds and "LSTM" not in kinds
     assert {p.key: p.value for p in network.metadata_props}["weights"] == "int8"
+    if name.endswith("encoder-mean"):
+        encoder = onnx.load(tmp_path / "int8" / model_folder.ENCODER_NETWORK)
+        assert "MatMulInteger" in {node.op_type for node in encoder.graph.node}
     # EWT dev's text (ODD's repeated 2,000-token line would weigh one sentence's errors
     # 400 times).
     texts = conllu_texts()

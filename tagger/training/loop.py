@@ -220,10 +220,12 @@ def _read_encoder(config: TrainConfig) -> Checkpoint | None:
     encoder = read_folder(features.encoder)
     if features.encoder_layers > encoder.config.layers:
         raise TaggerError(f"encoder_layers {features.encoder_layers}: {features.encoder} "
-                          f"has {encoder.config.layers} layers", param="encoder_layers")
+                          f"has {encoder.config.layers} layers: give --encoder-layers "
+                          f"{encoder.config.layers} or fewer", param="encoder_layers")
     if features.encoder_window > encoder.config.max_positions:
         raise TaggerError(f"encoder_window {features.encoder_window}: {features.encoder} "
-                          f"reads at most {encoder.config.max_positions} subwords",
+                          f"reads at most {encoder.config.max_positions} subwords: give "
+                          "a smaller --encoder-window",
                           param="encoder_window")
     return encoder
 

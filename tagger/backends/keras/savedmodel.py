@@ -46,6 +46,7 @@ from tagger.backends.keras import crf
 from tagger.backends.keras.backend import KerasBackend
 from tagger.backends.keras.network import TaggerModel
 from tagger.backends.keras.segmenting import InGraphSegmenter
+from tagger.errors import TaggerError
 from tagger.files import atomic_folder
 from tagger.text import tokenizer
 from tagger.text.features import CASING_CLASSES, CASING_OTHER, MAX_WORD_CHARS
@@ -64,6 +65,10 @@ def export(tagger: Tagger, path: str | Path, *, force: bool = False) -> None:
     """Write `tagger` (on the keras backend) as a SavedModel folder `path` (a version folder
     for TF Serving)."""
     path = Path(path)
+    if tagger.config.context_layers:
+        raise TaggerError("a model with a contextual encoder (--encoder) has no SavedModel "
+                          "export yet: tag or serve it with the onnx or keras backend "
+                          "('tagger serve MODEL')", param="format")
     model_folder.check_writable(path, force)
     module = ExportedTagger(tagger)
     signatures = {

@@ -1,0 +1,277 @@
+"""The contextual encoder: a BERT-family folder read without PyTorch, its WordPiece split,
+its network on every backend (against a NumPy BERT written here), the subword windows of
+long sentences, and `tagger train --encoder` end to end on a tiny random BERT."""
+
+import json
+import math
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from tagger.apps.cli import main
+from tagger.encoders.checkpoint import read_folder
+from tagger.encoders.context import ContextFeatures
+from tagger.errors import TaggerError
+from tagger.text.wordpiece import WordPiece
+
+from . import tiny_bert
+from .conftest import DEMO
+from .helpers import assert_one_line_error, assert_same_up_to_ties
+
+
+@pytest.fixture(scope="module")
+def bert(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tiny_bert.write(tmp_path_factory.mktemp("encoders") / "tiny-bert")
+
+
+def _wordpiece() -> WordPiece:
+    return WordPiece(tiny_bert.vocabulary(), lowercase=True, strip_accents=True)
+
+
+def _pieces(wordpiece: WordPiece, word: str) -> list[str]:
+    return [wordpiece.vocab[i] for i in wordpiece.ids(word)]
+
+
+def test_words_split_as_bert_splits_them():
+    wordpiece = _wordpiece()
+    assert _pieces(wordpiece, "Paris") == ["paris"]
+    assert _pieces(wordpiece, "Zürich") == ["zurich"]  # lower-cased, accent stripped
+    assert _pieces(wordpiece, "unable") == ["un", "##able"]
+    assert _pieces(wordpiece, "U.S.") == ["u", ".", "s", "."]  # cut at punctuation
+    assert _pieces(wordpiece, "cats") == ["c", "##a", "##t", "##s"]
+    assert _pieces(wordpiece, "naïve") == ["n", "##a", "##i", "##v", "##e"]
+    assert _pieces(wordpiece, "Ω") == ["[UNK]"]  # not in the vocabulary
+    assert _pieces(wordpiece, "\u200b\x07") == ["[UNK]"]  # nothing left: still one subword
+    assert _pieces(wordpiece, "東京") == ["[UNK]", "[UNK]"]  # each ideograph on its own
+    assert _pieces(wordpiece, "a" * 101) == ["[UNK]"]  # longer than BERT reads
+
+
+def test_a_cased_vocabulary_keeps_case_and_accents():
+    vocab = [*tiny_bert.SPECIAL, "Paris", "Z", "##ü", "##rich"]
+    wordpiece = WordPiece(vocab, lowercase=False, strip_accents=False)
+    assert _pieces(wordpiece, "Paris") == ["Paris"]
+    assert _pieces(wordpiece, "Zürich") == ["Z", "##ü", "##rich"]
+    assert _pieces(wordpiece, "paris") == ["[UNK]"]
+
+
+@pytest.mark.parametrize("layout", [dict(), dict(vocab_txt=True), dict(prefix="bert."),
+                                    dict(dtype="F16"), dict(dtype="BF16")])
+def test_encoder_folders_in_every_layout_read_alike(bert, tmp_path, layout):
+    reference = read_folder(bert)
+    other = read_folder(tiny_bert.write(tmp_path / "other", **layout))
+    assert other.wordpiece.vocab == reference.wordpiece.vocab
+    assert (other.wordpiece.lowercase, other.wordpiece.strip_accents) == (True, True)
+    assert other.arrays.keys() == reference.arrays.keys()
+    tolerance = {"F16": 2e-3, "BF16": 1e-2}.get(layout.get("dtype"), 0)
+    for name, value in reference.arrays.items():
+        np.testing.assert_allclose(other.arrays[name], value, atol=tolerance * 4,
+                                   rtol=tolerance)
+    assert "pooler.dense.weight" not in other.arrays  # never run, never copied
+
+
+def test_bad_encoder_folders_say_what_is_wrong(bert, tmp_path):
+    with pytest.raises(TaggerError, match="is not a folder"):
+        read_folder(tmp_path / "missing")
+    broken = tmp_path / "broken"
+    shutil.copytree(bert, broken)
+    (broken / "tokenizer.json").unlink()
+    with pytest.raises(TaggerError, match="neither tokenizer.json nor vocab.txt"):
+        read_folder(broken)
+    config = json.loads((bert / "config.json").read_text())
+    (broken / "config.json").write_text(json.dumps({**config, "hidden_act": "relu"}))
+    with pytest.raises(TaggerError, match="hidden_act 'relu' is not supported"):
+        read_folder(broken)
+    (broken / "config.json").write_text(json.dumps({**config, "num_hidden_layers": 4}))
+    with pytest.raises(TaggerError, match="has no encoder.layer.3"):
+        read_folder(broken)
+    (broken / "model.safetensors").write_bytes(b"\x00\x01")
+    with pytest.raises(TaggerError, match="not a safetensors file"):
+        read_folder(broken)
+
+
+def _numpy_bert(arrays: dict, config, ids: np.ndarray) -> list[np.ndarray]:
+    """BertModel's forward pass, one sequence without padding: each layer's output."""
+    def norm(x, name):
+        mean = x.mean(-1, keepdims=True)
+        var = ((x - mean) ** 2).mean(-1, keepdims=True)
+        return (x - mean) / np.sqrt(var + config.layer_norm_eps) * arrays[name + ".weight"] \
+            + arrays[name + ".bias"]
+
+    def linear(x, name):
+        return x @ arrays[name + ".weight"].T + arrays[name + ".bias"]
+
+    heads, size = config.heads, config.hidden_size // config.heads
+    x = arrays["embeddings.word_embeddings.weight"][ids] + \
+        arrays["embeddings.position_embeddings.weight"][: len(ids)] + \
+        arrays["embeddings.token_type_embeddings.weight"][0]
+    x = norm(x, "embeddings.LayerNorm")
+    out = []
+    for i in range(config.layers):
+        p = f"encoder.layer.{i}."
+        q, k, v = (linear(x, p + f"attention.self.{n}").reshape(len(ids), heads, size)
+                   for n in ("query", "key", "value"))
+        scores = np.einsum("qhd,khd->hqk", q, k) / math.sqrt(size)
+        weights = np.exp(scores - scores.max(-1, keepdims=True))
+        weights /= weights.sum(-1, keepdims=True)
+        attended = np.einsum("hqk,khd->qhd", weights, v).reshape(len(ids), -1)
+        x = norm(x + linear(attended, p + "attention.output.dense"),
+                 p + "attention.output.LayerNorm")
+        h = linear(x, p + "intermediate.dense")
+        h = 0.5 * h * (1 + np.vectorize(math.erf)(h / math.sqrt(2)))
+        x = norm(x + linear(h, p + "output.dense"), p + "output.LayerNorm")
+        out.append(x)
+    return out
+
+
+@pytest.mark.slow
+def test_the_encoder_runs_alike_in_keras_in_onnx_and_in_numpy(bert):
+    import onnxruntime
+
+    from tagger.backends.keras.transformer import BertEncoder
+    from tagger.backends.onnx.export import encoder_graph, int8_weights
+
+    checkpoint = read_folder(bert)
+    wordpiece = checkpoint.wordpiece
+    long = [wordpiece.cls, *wordpiece.ids("police"), *wordpiece.ids("said"),
+            *wordpiece.ids("unable"), *wordpiece.ids("Berlin"), wordpiece.sep]
+    short = long[:4]
+    batch = np.zeros((2, len(long)), np.int32)
+    batch[0], batch[1, :len(short)] = long, short
+    keras_states = np.asarray(BertEncoder(checkpoint, 2)(batch))
+    assert keras_states.shape == (2, len(long), 2, 16)
+    session = onnxruntime.InferenceSession(encoder_graph(checkpoint, 2).SerializeToString(),
+                                           providers=["CPUExecutionProvider"])
+    onnx_states = session.run(None, {"subwords": batch})[0]
+    np.testing.assert_allclose(onnx_states, keras_states, atol=1e-4)
+    for row, ids in enumerate((long, short)):  # padding changes nothing before it
+        expected = np.stack(_numpy_bert(checkpoint.arrays, checkpoint.config,
+                                        np.array(ids))[-2:], axis=1)
+        np.testing.assert_allclose(keras_states[row, :len(ids)], expected, atol=1e-4)
+    int8 = onnxruntime.InferenceSession(
+        int8_weights(encoder_graph(checkpoint, 2), per_channel=True).SerializeToString(),
+        providers=["CPUExecutionProvider"])
+    error = np.abs(int8.run(None, {"subwords": batch})[0] - onnx_states)[0]
+    assert error.mean() < 0.1 * np.abs(onnx_states[0]).mean()
+
+
+def _fake_encode(windows: np.ndarray) -> np.ndarray:
+    """States that say where they were read: (subword id, distance from the window's
+    nearest edge), as (windows, S, 1 layer, 2)."""
+    lengths = (windows != 0).sum(axis=1, keepdims=True)
+    position = np.arange(windows.shape[1])[None, :]
+    edge = np.minimum(position, lengths - 1 - position)
+    return np.stack([windows, edge], axis=-1)[:, :, None, :].astype(np.float32)
+
+
+@pytest.mark.parametrize("window", [8, 11, 16, 128])
+def test_long_sentences_are_read_whole_in_overlapping_windows(window):
+    wordpiece = _wordpiece()
+    words = ("Police said the unable officials in Paris met cats of Berlin " * 6).split()
+    features = ContextFeatures(wordpiece, window, "first", 1, 2)
+    plan = features.plan([words, ["Paris"], words[:3]])
+    assert plan.windows.shape[1] <= window
+    padded = features.padded(plan, _fake_encode)
+    assert padded.shape == (3, len(words), 1, 2)
+    pieces = [wordpiece.ids(w) for w in words]
+    # Every word's features are its first subword's, from some window: nothing cut off.
+    assert padded[0, :, 0, 0].tolist() == [p[0] for p in pieces]
+    assert padded[1, 0, 0, 0] == wordpiece.ids("Paris")[0]
+    assert padded[2, 3:].sum() == 0  # padding after the short sentence
+    # Each subword is read with at least a quarter window on either side where the
+    # sentence has that much context: no word sits at a window's edge needlessly.
+    flat = [i for p in pieces for i in p]
+    starts = np.cumsum([0] + [len(p) for p in pieces])[:-1]
+    body = window - 2
+    context = np.minimum(starts, len(flat) - 1 - starts)
+    assert np.all(padded[0, :, 0, 1] >= np.minimum(context, body // 4))
+    mean = ContextFeatures(wordpiece, window, "mean", 1, 2).padded(plan, _fake_encode)
+    assert mean[0, :, 0, 0] == pytest.approx([np.mean(p) for p in pieces])
+
+
+def test_training_keeps_known_features_and_tagging_agrees_with_encoding():
+    wordpiece = _wordpiece()
+    features = ContextFeatures(wordpiece, 16, "first", 1, 2)
+    sentences = [["Paris", "said"], ["the", "police", "in", "Berlin"]]
+    stored = features.per_sentence(sentences, _fake_encode, batch_subwords=3)
+    direct = features.padded(features.plan(sentences), _fake_encode)
+    for row, sentence in enumerate(sentences):
+        np.testing.assert_array_equal(stored[row], direct[row, :len(sentence)])
+    features.known = {tuple(s): f for s, f in zip(sentences, stored, strict=True)}
+    known = features.prepare(sentences[::-1])
+    assert isinstance(known, np.ndarray)
+    np.testing.assert_array_equal(known, features.padded(features.plan(sentences[::-1]),
+                                                         _fake_encode))
+    assert not isinstance(features.prepare([["unseen"]]), np.ndarray)  # a plan to encode
+
+
+@pytest.fixture(scope="module")
+def encoder_model(bert, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A model trained with `tagger train --encoder` on the demo corpus, its encoder folder
+    removed afterwards: the model folder must need nothing else."""
+    encoder = tmp_path_factory.mktemp("encoder-copy") / "bert"
+    shutil.copytree(bert, encoder)
+    output = tmp_path_factory.mktemp("models") / "with-encoder"
+    result = CliRunner().invoke(main, [
+        "train", "--dataset", str(DEMO), "--output", str(output), "--epochs", "2",
+        "--units", "16", "--embedding-dim", "16", "--char-filters", "16",
+        "--learning-rate", "0.01", "--encoder", str(encoder), "--encoder-layers", "2",
+        "--encoder-window", "16", "--quiet"])
+    assert result.exit_code == 0, result.output
+    shutil.rmtree(encoder)
+    return output
+
+
+@pytest.mark.slow
+def test_a_model_with_an_encoder_is_one_folder_and_tags_alike_on_both_backends(
+        encoder_model):
+    from tagger.pipeline import Tagger
+
+    files = set(json.loads((encoder_model / "manifest.json").read_text())["files"])
+    assert {"encoder.json", "encoder.safetensors", "encoder_vocab.txt",
+            "encoder.onnx"} <= files
+    config = json.loads((encoder_model / "config.json").read_text())
+    assert (config["context_layers"], config["context_dim"]) == (2, 16)
+    texts = ["Police in Warsaw said the unable officials met in Paris on Monday . " * 4,
+             "Paris", "", "Zürich ?"]
+    keras_records = [t.to_dict() for t in Tagger.load(encoder_model, "keras").tag(texts)]
+    onnx_records = [t.to_dict() for t in Tagger.load(encoder_model, "onnx").tag(texts)]
+    assert_same_up_to_ties(onnx_records, keras_records)
+    assert len(keras_records[0]["tags"]) == 13 * 4  # a text past the window: every token
+
+
+@pytest.mark.slow
+def test_the_encoder_changes_the_tags_it_is_trained_with(encoder_model):
+    """The contextual features reach the network: with them zeroed the scores move."""
+    from tagger.pipeline import Tagger
+
+    tagger = Tagger.load(encoder_model, "onnx")
+    sentences = [["Police", "in", "Paris", "said"]]
+    with_context = tagger.scores(sentences)[0]
+    encode = tagger.backend.encoder_states
+    tagger.backend.encoder_states = lambda windows: np.zeros_like(encode(windows))
+    assert np.abs(tagger.scores(sentences)[0] - with_context).max() > 1e-3
+
+
+@pytest.mark.slow
+def test_a_model_with_an_encoder_refuses_a_savedmodel_export_in_one_line(encoder_model,
+                                                                          tmp_path):
+    result = CliRunner().invoke(main, ["export", str(encoder_model), str(tmp_path / "sm")])
+    assert_one_line_error(result, "no SavedModel export yet")
+    assert not (tmp_path / "sm").exists()
+
+
+def test_train_with_a_bad_encoder_fails_in_one_line(bert, tmp_path):
+    base = ["train", "--dataset", str(DEMO), "--output", str(tmp_path / "m"),
+            "--epochs", "1", "--quiet"]
+    result = CliRunner().invoke(main, [*base, "--encoder", str(tmp_path / "nothing")])
+    assert_one_line_error(result, "nothing is not a folder")
+    result = CliRunner().invoke(main, [*base, "--encoder", str(bert), "--encoder-layers",
+                                       "5"])
+    assert_one_line_error(result, "has 3 layers")
+    result = CliRunner().invoke(main, [*base, "--encoder", str(bert), "--encoder-layers",
+                                       "2", "--encoder-window", "100"])
+    assert_one_line_error(result, "reads at most 64 subwords")
+    assert not (tmp_path / "m").exists()
