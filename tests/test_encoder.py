@@ -255,14 +255,6 @@ def test_the_encoder_changes_the_tags_it_is_trained_with(encoder_model):
     assert np.abs(tagger.scores(sentences)[0] - with_context).max() > 1e-3
 
 
-@pytest.mark.slow
-def test_a_model_with_an_encoder_refuses_a_savedmodel_export_in_one_line(encoder_model,
-                                                                          tmp_path):
-    result = CliRunner().invoke(main, ["export", str(encoder_model), str(tmp_path / "sm")])
-    assert_one_line_error(result, "no SavedModel export yet")
-    assert not (tmp_path / "sm").exists()
-
-
 def test_train_with_a_bad_encoder_fails_in_one_line(bert, tmp_path):
     base = ["train", "--dataset", str(DEMO), "--output", str(tmp_path / "m"),
             "--epochs", "1", "--quiet"]

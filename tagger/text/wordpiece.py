@@ -90,15 +90,16 @@ class WordPiece:
             if cp == 0 or cp == 0xFFFD or (unicodedata.category(char).startswith("C")
                                            and char not in "\t\n\r"):
                 continue
-            chars.append(" " if char.isspace() else f" {char} " if _is_cjk(cp) else char)
+            space = char in " \t\n\r" or unicodedata.category(char) == "Zs"
+            chars.append(" " if space else f" {char} " if _is_cjk(cp) else char)
         text = "".join(chars)
-        if self.lowercase:
-            text = text.lower()
+        if self.lowercase:  # code point by code point (no final sigma), as BERT's tokenizers
+            text = "".join(c.lower() for c in text)
         if self.strip_accents:
             text = "".join(c for c in unicodedata.normalize("NFD", text)
                            if unicodedata.category(c) != "Mn")
         out: list[str] = []
-        for chunk in text.split():
+        for chunk in text.split(" "):
             start = 0
             for i, char in enumerate(chunk):
                 if _is_punctuation(char):

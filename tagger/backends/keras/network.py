@@ -138,9 +138,9 @@ class EncoderParts:
                                                     name="casing")
         context = None
         if self.context is not None:
-            # float16 in training (precomputed features, half the memory), float32 tagging
+            # Training feeds float16 (precomputed features, half the memory), widened here.
             context = inputs["context"] = keras.Input(
-                shape=(None, self.context.layers, self.context.dim), dtype="float16",
+                shape=(None, self.context.layers, self.context.dim), dtype="float32",
                 name="context")
         return keras.Model(inputs, self.scores(words, char_features, casing, context),
                            name=name)

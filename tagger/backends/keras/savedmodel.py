@@ -46,7 +46,8 @@ from tagger.backends.keras import crf
 from tagger.backends.keras.backend import KerasBackend
 from tagger.backends.keras.network import TaggerModel
 from tagger.backends.keras.segmenting import InGraphSegmenter
-from tagger.errors import TaggerError
+from tagger.backends.keras.subwords import InGraphContext
+from tagger.backends.keras.transformer import BertEncoder
 from tagger.files import atomic_folder
 from tagger.text import tokenizer
 from tagger.text.features import CASING_CLASSES, CASING_OTHER, MAX_WORD_CHARS
@@ -65,10 +66,6 @@ def export(tagger: Tagger, path: str | Path, *, force: bool = False) -> None:
     """Write `tagger` (on the keras backend) as a SavedModel folder `path` (a version folder
     for TF Serving)."""
     path = Path(path)
-    if tagger.config.context_layers:
-        raise TaggerError("a model with a contextual encoder (--encoder) has no SavedModel "
-                          "export yet: tag or serve it with the onnx or keras backend "
-                          "('tagger serve MODEL')", param="format")
     model_folder.check_writable(path, force)
     module = ExportedTagger(tagger)
     signatures = {
@@ -93,6 +90,12 @@ class ExportedTagger(tf.Module):
             self.tables.append(lookup_table(
                 tf.constant(featurizer.chars.code_points, tf.int32), 2))
         self._casing = featurizer.use_casing
+        self.context = None
+        if tagger.context is not None:  # a model with a contextual encoder
+            backend = tagger.backend
+            self.context = InGraphContext(
+                BertEncoder(backend.checkpoint, tagger.config.context_layers),
+                tagger.context.wordpiece, tagger.context.body + 2, tagger.context.pooling)
         # A model with a learned tokenizer runs it; the others run the rules' patterns.
         self.segmenter = InGraphSegmenter(tagger.tokenizer) \
             if isinstance(tagger.tokenizer, Segmenter) else None
@@ -210,6 +213,8 @@ class ExportedTagger(tf.Module):
                 self.tables[1].lookup, code_points[:, :, :MAX_WORD_CHARS])
         if self._casing:
             features["casing"] = tf.ragged.map_flat_values(casing, tokens)
+        if self.context is not None:
+            features["context"] = self.context(tokens)
         return features
 
     def _spans(self, best, confidence, real, starts, ends) -> dict[str, tf.Tensor]:
