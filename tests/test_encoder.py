@@ -267,3 +267,33 @@ def test_train_with_a_bad_encoder_fails_in_one_line(bert, tmp_path):
                                        "2", "--encoder-window", "100"])
     assert_one_line_error(result, "reads at most 64 subwords")
     assert not (tmp_path / "m").exists()
+
+
+@pytest.mark.slow
+def test_models_with_one_encoder_make_an_ensemble_and_with_others_do_not(tmp_path):
+    from tagger.corpora import load_corpus
+    from tagger.settings import TrainConfig
+    from tagger.training import train
+    from tagger.training.ensembles import combine
+
+    corpus = load_corpus(str(DEMO))
+
+    def trained(encoder: Path, seed: int):
+        return train(corpus, TrainConfig.from_flat(
+            epochs=1, units=8, embedding_dim=8, char_filters=8, encoder=str(encoder),
+            encoder_layers=1, encoder_window=32, seed=seed))[0]
+
+    encoder = tiny_bert.write(tmp_path / "bert")
+    members = [trained(encoder, 1), trained(encoder, 2)]
+    ensemble = combine(members)
+    ensemble.save(tmp_path / "ensemble")
+    sentences = [["Police", "in", "Paris", "said", "unable"]]
+    from tagger.pipeline import Tagger
+
+    loaded = Tagger.load(tmp_path / "ensemble")  # onnx: the encoder.onnx beside it
+    expected = np.mean([m.scores(sentences)[0] for m in members], axis=0)
+    np.testing.assert_allclose(loaded.scores(sentences)[0], expected, atol=1e-4)
+    # The same settings, the folder's weights replaced since.
+    other = trained(tiny_bert.write(tmp_path / "bert", seed=1), 3)
+    with pytest.raises(TaggerError, match="contextual encoder"):
+        combine([members[0], other])

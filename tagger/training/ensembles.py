@@ -45,7 +45,8 @@ def combine(members: Sequence[Tagger]) -> Tagger:
                            for m in members]}
     if "tokenizer" in (first.metrics or {}):
         metrics["tokenizer"] = first.metrics["tokenizer"]
-    return Tagger(config, first.featurizer, KerasBackend(model), metrics, first.tokenizer)
+    backend = KerasBackend(model, first.backend.checkpoint, config.context_layers)
+    return Tagger(config, first.featurizer, backend, metrics, first.tokenizer, first.context)
 
 
 def _difference(a: Tagger, b: Tagger) -> str:
@@ -61,6 +62,11 @@ def _difference(a: Tagger, b: Tagger) -> str:
     chars = [t.featurizer.chars.code_points if t.featurizer.chars else None for t in (a, b)]
     if chars[0] != chars[1]:
         return "character vocabulary"
+    encoders = [t.backend.checkpoint for t in (a, b)]
+    if encoders[0] is not None and (encoders[0].wordpiece.vocab != encoders[1].wordpiece.vocab
+                                    or not all(np.array_equal(value, encoders[1].arrays[name])
+                                               for name, value in encoders[0].arrays.items())):
+        return "contextual encoder"
     return ""
 
 
