@@ -218,7 +218,7 @@ def encoder_model(bert, tmp_path_factory: pytest.TempPathFactory) -> Path:
         "train", "--dataset", str(DEMO), "--output", str(output), "--epochs", "2",
         "--units", "16", "--embedding-dim", "16", "--char-filters", "16",
         "--learning-rate", "0.01", "--encoder", str(encoder), "--encoder-layers", "2",
-        "--encoder-window", "16", "--quiet"])
+        "--encoder-window", "16", "--no-encoder-int8", "--quiet"])
     assert result.exit_code == 0, result.output
     shutil.rmtree(encoder)
     return output
@@ -290,9 +290,15 @@ def test_models_with_one_encoder_make_an_ensemble_and_with_others_do_not(tmp_pat
     sentences = [["Police", "in", "Paris", "said", "unable"]]
     from tagger.pipeline import Tagger
 
-    loaded = Tagger.load(tmp_path / "ensemble")  # onnx: the encoder.onnx beside it
+    loaded = Tagger.load(tmp_path / "ensemble", "keras")
     expected = np.mean([m.scores(sentences)[0] for m in members], axis=0)
     np.testing.assert_allclose(loaded.scores(sentences)[0], expected, atol=1e-4)
+    # By default the folder's encoder graph has int8 weights (how close it stays: the
+    # encoder test above and test_backends' int8 test).
+    import onnx
+
+    graph = onnx.load(tmp_path / "ensemble" / "encoder.onnx")
+    assert "MatMulInteger" in {node.op_type for node in graph.graph.node}
     # The same settings, the folder's weights replaced since.
     other = trained(tiny_bert.write(tmp_path / "bert", seed=1), 3)
     with pytest.raises(TaggerError, match="contextual encoder"):

@@ -20,6 +20,7 @@ import numpy as np
 
 from tagger.text.wordpiece import WordPiece
 
+GROUP_SUBWORDS = 1024  # padded subwords per encoder call: a batch's windows in a few calls
 Encode = Callable[[np.ndarray], np.ndarray]  # (windows, S) int32 -> (windows, S, L, H)
 
 
@@ -29,7 +30,9 @@ class Plan:
     rows in the encoder's flattened output."""
 
     windows: np.ndarray  # (windows, S) int32, 0 padding
-    rows: np.ndarray  # each subword's row in the (windows * S) states
+    widths: np.ndarray  # each window's subwords with [CLS] and [SEP]
+    window_of: np.ndarray  # each subword's window
+    position: np.ndarray  # and its position there
     word_starts: np.ndarray  # each word's first subword, in `rows`
     word_counts: np.ndarray  # each word's number of subwords
     lengths: np.ndarray  # words per sentence
@@ -90,29 +93,56 @@ class ContextFeatures:
             middle = starts + min(self.body, total) / 2
             best = np.abs(position[:, None] - middle[None, :]).argmin(axis=1)
             rows.append(np.stack([first + best, 1 + position - starts[best]], axis=1))
-        width = max(map(len, windows), default=2)
-        padded = np.zeros((len(windows), width), np.int32)
+        widths = np.fromiter(map(len, windows), np.int64, len(windows))
+        padded = np.zeros((len(windows), int(widths.max(initial=2))), np.int32)
         for i, window in enumerate(windows):
             padded[i, :len(window)] = window
         where = np.concatenate(rows) if rows else np.zeros((0, 2), np.int64)
         counts_array = np.asarray(counts, np.int64)
-        return Plan(padded, where[:, 0] * width + where[:, 1],
+        return Plan(padded, widths, where[:, 0], where[:, 1],
                     np.cumsum(counts_array) - counts_array, counts_array,
                     np.fromiter(map(len, sentences), np.int64, len(sentences)))
 
+    def encoded(self, plan: Plan, encode: Encode) -> np.ndarray:
+        """The encoder's state of each of the plan's subwords, `(subwords, L, H)`.
+
+        Windows are encoded in groups of similar width, each padded to its own widest:
+        sentences of one word count differ in subwords, and padding them all to the
+        batch's widest window would have the encoder spend much of its time on padding.
+        """
+        out = np.empty((len(plan.window_of), self.layers, self.dim), np.float32)
+        order = np.argsort(-plan.widths, kind="stable")
+        group_of = np.empty(len(order), np.int64)
+        row_in_group = np.empty(len(order), np.int64)
+        groups = []
+        start = 0
+        while start < len(order):
+            widest = int(plan.widths[order[start]])
+            # Up to GROUP_SUBWORDS padded subwords a call (at least one window)
+            size = max(1, min(len(order) - start, GROUP_SUBWORDS // widest))
+            members = order[start:start + size]
+            group_of[members] = len(groups)
+            row_in_group[members] = np.arange(size)
+            groups.append((members, widest))
+            start += size
+        subword_group = group_of[plan.window_of]
+        for number, (members, widest) in enumerate(groups):
+            states = encode(np.ascontiguousarray(plan.windows[members, :widest]))
+            mine = np.flatnonzero(subword_group == number)
+            out[mine] = states[row_in_group[plan.window_of[mine]], plan.position[mine]]
+        return out
+
     def pooled(self, plan: Plan, states: np.ndarray) -> np.ndarray:
-        """Each word's features `(words, L, H)` from the encoder's `states` of the plan's
-        windows."""
-        flat = states.reshape(-1, *states.shape[2:])[plan.rows]  # (subwords, L, H)
-        if self.pooling == "first" or not len(flat):
-            return flat[plan.word_starts]
-        sums = np.add.reduceat(flat, plan.word_starts, axis=0)
+        """Each word's features `(words, L, H)` from its subwords' `states`."""
+        if self.pooling == "first" or not len(states):
+            return states[plan.word_starts]
+        sums = np.add.reduceat(states, plan.word_starts, axis=0)
         return sums / plan.word_counts[:, None, None]
 
     def padded(self, plan: Plan, encode: Encode, dtype=np.float32) -> np.ndarray:
         """`(sentences, longest, L, H)` features of a plan's sentences, zeros after each
         sentence's end."""
-        words = self.pooled(plan, encode(plan.windows))
+        words = self.pooled(plan, self.encoded(plan, encode))
         longest = int(plan.lengths.max(initial=0))
         out = np.zeros((len(plan.lengths), longest, self.layers, self.dim), dtype)
         mask = np.arange(longest)[None, :] < plan.lengths[:, None]
@@ -135,7 +165,7 @@ class ContextFeatures:
                 end += 1
             rows = order[start:end]
             plan = self.plan([sentences[r] for r in rows])
-            words = self.pooled(plan, encode(plan.windows)).astype(dtype)
+            words = self.pooled(plan, self.encoded(plan, encode)).astype(dtype)
             cuts = np.cumsum(plan.lengths)[:-1]
             for row, features in zip(rows, np.split(words, cuts), strict=True):
                 out[row] = features

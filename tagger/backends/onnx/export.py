@@ -47,8 +47,8 @@ OPSET = 17
 def graphs(model: TaggerModel, config: ModelConfig, checkpoint: Checkpoint | None = None,
            *, int8: bool = False) -> dict[str, bytes]:
     """The model folder files of `model`'s ONNX graphs (and of its encoder, `checkpoint`).
-    With `int8`, the network's LSTM and Dense weights and the encoder's matrices are stored
-    as 8-bit integers and activations quantized per call (ONNX Runtime's dynamic
+    With `int8`, the network's LSTM and Dense weights and the encoder's matrices (those by
+    default: the `encoder_int8` setting) are stored as 8-bit integers and activations quantized per call (ONNX Runtime's dynamic
     quantization): faster, with a few tags that differ (scripts/bench_speed.py and
     scripts/encoder_benchmark.py measure both)."""
     network = network_graph(model, config)
@@ -57,7 +57,8 @@ def graphs(model: TaggerModel, config: ModelConfig, checkpoint: Checkpoint | Non
         files[CHARS_NETWORK] = chars_graph(model).SerializeToString()
     if config.context_layers:
         encoder = encoder_graph(checkpoint, config.context_layers)
-        files[ENCODER_NETWORK] = (int8_weights(encoder, per_channel=True) if int8
+        quantize = int8 or config.settings.features.encoder_int8
+        files[ENCODER_NETWORK] = (int8_weights(encoder, per_channel=True) if quantize
                                   else encoder).SerializeToString()
     return files
 
