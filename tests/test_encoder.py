@@ -78,14 +78,14 @@ def test_bad_encoder_folders_say_what_is_wrong(bert, tmp_path):
     broken = tmp_path / "broken"
     shutil.copytree(bert, broken)
     (broken / "tokenizer.json").unlink()
-    with pytest.raises(TaggerError, match="neither tokenizer.json nor vocab.txt"):
+    with pytest.raises(TaggerError, match=r"neither tokenizer\.json nor vocab\.txt"):
         read_folder(broken)
     config = json.loads((bert / "config.json").read_text())
     (broken / "config.json").write_text(json.dumps({**config, "hidden_act": "relu"}))
     with pytest.raises(TaggerError, match="hidden_act 'relu' is not supported"):
         read_folder(broken)
     (broken / "config.json").write_text(json.dumps({**config, "num_hidden_layers": 4}))
-    with pytest.raises(TaggerError, match="has no encoder.layer.3"):
+    with pytest.raises(TaggerError, match=r"has no encoder\.layer\.3"):
         read_folder(broken)
     (broken / "model.safetensors").write_bytes(b"\x00\x01")
     with pytest.raises(TaggerError, match="not a safetensors file"):

@@ -48,9 +48,9 @@ def graphs(model: TaggerModel, config: ModelConfig, checkpoint: Checkpoint | Non
            *, int8: bool = False) -> dict[str, bytes]:
     """The model folder files of `model`'s ONNX graphs (and of its encoder, `checkpoint`).
     With `int8`, the network's LSTM and Dense weights and the encoder's matrices (those by
-    default: the `encoder_int8` setting) are stored as 8-bit integers and activations quantized per call (ONNX Runtime's dynamic
-    quantization): faster, with a few tags that differ (scripts/bench_speed.py and
-    scripts/encoder_benchmark.py measure both)."""
+    default: the `encoder_int8` setting) are stored as 8-bit integers and activations
+    quantized per call (ONNX Runtime's dynamic quantization): faster, with a few tags that
+    differ (scripts/bench_speed.py and scripts/encoder_benchmark.py measure both)."""
     network = network_graph(model, config)
     files = {NETWORK: (int8_weights(network) if int8 else network).SerializeToString()}
     if config.char_vocab_size:

