@@ -2,6 +2,8 @@
 
     python scripts/ablation.py data/recipes/wnut_17.toml --seeds 1,2,3
     python scripts/ablation.py data/recipes/conll2003.toml --only recipe,iobes,nadam --glove
+    python scripts/ablation.py data/recipes/conll2003.toml --glove --encoder DIR \
+        --only encoder,encoder-mean,encoder-top,encoder-6-layers
 
 Each variant is the recipe plus the options below, trained once per seed in a fresh process
 (see benchmark.py); the table gives each variant's median validation score, its spread
@@ -45,7 +47,15 @@ VARIANTS: dict[str, tuple[str, str]] = {
     "ema": ("--ema 0.99", "weights averaged over about the last 100 steps (momentum 0.99)"),
     # With --glove only.
     "frozen-vectors": ("--no-tune-vectors", "pretrained vectors frozen, train words' too"),
+    # With --encoder (a BERT-family folder): the contextual tier's choices.
+    "encoder": ("--encoder {encoder}", "the encoder's top 4 layers mixed, first subwords"),
+    "encoder-mean": ("--encoder {encoder} --encoder-pooling mean",
+                     "the mean of each word's subwords"),
+    "encoder-top": ("--encoder {encoder} --encoder-layers 1", "the top layer alone"),
+    "encoder-6-layers": ("--encoder {encoder} --encoder-layers 6",
+                         "six layers mixed (all of MiniLM's)"),
 }
+ENCODER_VARIANTS = {name for name, (options, _) in VARIANTS.items() if "{encoder}" in options}
 
 
 def markdown(rows: list[dict], header: str) -> str:
@@ -64,8 +74,10 @@ def markdown(rows: list[dict], header: str) -> str:
 
 def main() -> None:
     parser = training_parser(__doc__.split("\n")[0], seeds="1,2,3")
-    parser.add_argument("--only", default=",".join(v for v in VARIANTS if v != "frozen-vectors"),
+    parser.add_argument("--only", default=",".join(
+        v for v in VARIANTS if v != "frozen-vectors" and v not in ENCODER_VARIANTS),
                         help=f"variants to run, of: {', '.join(VARIANTS)}")
+    parser.add_argument("--encoder", help="the encoder folder of the encoder variants")
     parser.add_argument("--name", default="",
                         help="names the results (ablation-CORPUS-NAME.md), e.g. for a "
                              "second round whose table should not replace the first's")
@@ -75,6 +87,8 @@ def main() -> None:
     unknown = set(names) - set(VARIANTS)
     if unknown:
         parser.error(f"unknown variant {sorted(unknown)[0]!r}; choose from {', '.join(VARIANTS)}")
+    if ENCODER_VARIANTS & set(names) and not args.encoder:
+        parser.error("the encoder variants need --encoder FOLDER")
     vectors = ["--embeddings", glove_folder()] if args.glove else []
     import tensorflow as tf
 
@@ -83,7 +97,7 @@ def main() -> None:
         results = stem + (f"-{args.name}" if args.name else "")
         rows = []
         for name in names:
-            options = VARIANTS[name][0]
+            options = VARIANTS[name][0].format(encoder=args.encoder)
             runs = []
             for seed in seeds:
                 print(f"{recipe.stem} {name} seed {seed} ...", file=sys.stderr, flush=True)
