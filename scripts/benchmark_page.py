@@ -20,6 +20,7 @@ import ablation
 import bench_precision
 import bench_speed
 import benchmark
+import encoder_benchmark
 import load_test
 import raw_text_table
 import soak
@@ -52,6 +53,10 @@ SECTIONS: list[tuple[str, str, str, Callable[[dict], str]]] = [
     ("Ablations", "One technique changed at a time against the recipe, three seeds each; "
      "the story of these runs is in [experiments.md](experiments.md).", "ablation-*.json",
      _ablation),
+    ("Contextual encoder", "GloVe 6B 50d plus a frozen BERT-family encoder "
+     "(`--encoder`) beside the GloVe tier: accuracy over seeds, the model folder's int8 "
+     "encoder on the onnx backend, training time, tagging speed and memory.",
+     "encoder*.json", encoder_benchmark.markdown),
     ("Raw text", "POS tagging from raw text against gold tokens, with the rules and with the "
      "tokenizer each model learned from its treebank: the tokenizer's share of the errors.",
      "raw-text.json", raw_text_table.markdown),

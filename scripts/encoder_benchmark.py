@@ -171,19 +171,11 @@ def _float32_encoder(model: Path, out: Path) -> None:
     tagger.save(out, force=True)
 
 
-def write(rows: list[dict], timing: dict, args) -> None:
-    import tensorflow as tf
-
-    date = datetime.now(UTC).strftime("%Y-%m-%d")
-    command = shlex.join(["python", "scripts/encoder_benchmark.py", *sys.argv[1:]])
-    about = {"date": date, "machine": machine(), "command": command,
-             "python": platform.python_version(), "tensorflow": tf.__version__,
-             "encoder": args.encoder,
-             "note": f"validation splits; seeds {args.seeds}; GloVe 6B 50d + the encoder; "
-                     "machine shared"}
-    lines = [f"{date}, {about['machine']}, TensorFlow {tf.__version__}; `{command}`; "
-             f"validation splits, seeds {args.seeds}, GloVe 6B 50d + {args.encoder} "
-             "(frozen).", ""]
+def markdown(data: dict) -> str:
+    """The tables of a results file (what `write` wrote)."""
+    lines = [f"{data['date']}, {data['machine']}, TensorFlow {data['tensorflow']}; "
+             f"`{data['command']}`; {data['note']}.", ""]
+    rows = data["results"]
     lines.append(table(
         ["corpus", "metric", "GloVe tier median (min-max)", "+ encoder, median (min-max)",
          "difference", "onnx, int8 encoder", "kept epoch / run", "train min (GloVe tier)"],
@@ -197,20 +189,33 @@ def write(rows: list[dict], timing: dict, args) -> None:
           f"{r['best_epoch']} / {r['epochs_run']}",
           f"{r['train_minutes']} ({r['glove_tier']['train_minutes']})" if "glove_tier" in r
           else str(r["train_minutes"])] for r in rows]))
+    timing = data.get("speed")
     if timing:
         lines += ["", f"Tagging {timing['tokens']:,} tokens of {timing['recipe']} validation "
                       "text (repeated), `tagger tag MODEL -i FILE -o OUT -q`, whole "
-                      f"processes alternating, median of {args.repeats}:", ""]
-        lines.append(table(["model", "seconds", "tokens/s", "peak RSS MB"],
-                           [[name, m["seconds"], f"{m['tokens_per_s']:,}", m["peak_mb"]]
-                            for name, m in timing["models"].items()]))
-    markdown = "\n".join(lines) + "\n"
+                      "processes alternating, medians:", ""]
+        lines.append(table(["model", "seconds", "tokens/s", "peak RSS MB", "runs"],
+                           [[name, m["seconds"], f"{m['tokens_per_s']:,}", m["peak_mb"],
+                             m["runs"]] for name, m in timing["models"].items()]))
+    return "\n".join(lines) + "\n"
+
+
+def write(rows: list[dict], timing: dict, args) -> None:
+    import tensorflow as tf
+
+    date = datetime.now(UTC).strftime("%Y-%m-%d")
+    command = shlex.join(["python", "scripts/encoder_benchmark.py", *sys.argv[1:]])
+    data = {"date": date, "machine": machine(), "command": command,
+            "python": platform.python_version(), "tensorflow": tf.__version__,
+            "encoder": args.encoder,
+            "note": f"validation splits, seeds {args.seeds}, GloVe 6B 50d + {args.encoder} "
+                    "(frozen); the GloVe tier from data/benchmarks/results-glove.json",
+            "results": rows, "speed": timing}
     name = "encoder" + (f"-{args.name}" if args.name != "minilm" else "")
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / f"{name}.json").write_text(json.dumps(
-        {**about, "results": rows, "speed": timing}, indent=2) + "\n")
-    (args.out / f"{name}.md").write_text(markdown)
-    print(markdown)
+    (args.out / f"{name}.json").write_text(json.dumps(data, indent=2) + "\n")
+    (args.out / f"{name}.md").write_text(markdown(data))
+    print(markdown(data))
 
 
 if __name__ == "__main__":
