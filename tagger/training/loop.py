@@ -247,13 +247,14 @@ def _context_features(tagger: Tagger, sentences: Sequence[Sequence[str]],
         states = encode(windows)
         done += int((windows > 0).sum())
         elapsed = time.monotonic() - started
-        progress.update(f"encoder {name}: {rate(done, elapsed)} subwords")
+        progress.update(f"encoder {name}: {done:,} subwords read "
+                        f"({done / max(elapsed, 1e-9):,.0f}/s)")
         return states
 
     train = context.per_sentence(sentences, encode_counting)
     context.known = dict(zip(map(tuple, held), context.per_sentence(held, encode_counting),
                              strict=True))
-    progress.line(f"encoder {name}: features of {tokens} words ({done} subwords) in "
+    progress.line(f"encoder {name}: features of {tokens} words ({done} subwords read) in "
                   f"{time.monotonic() - started:.0f} s")
     return tf.RaggedTensor.from_row_lengths(
         np.concatenate(train) if train else
