@@ -19,7 +19,7 @@ from tagger.text.wordpiece import WordPiece
 
 from . import tiny_bert
 from .conftest import DEMO
-from .helpers import assert_one_line_error, assert_same_up_to_ties
+from .helpers import assert_one_line_error, assert_same_records, assert_same_up_to_ties
 
 
 @pytest.fixture(scope="module")
@@ -303,3 +303,19 @@ def test_models_with_one_encoder_make_an_ensemble_and_with_others_do_not(tmp_pat
     other = trained(tiny_bert.write(tmp_path / "bert", seed=1), 3)
     with pytest.raises(TaggerError, match="contextual encoder"):
         combine([members[0], other])
+
+
+@pytest.mark.slow
+def test_the_server_tags_with_a_model_with_an_encoder_as_the_library(encoder_model):
+    from starlette.testclient import TestClient
+
+    from tagger.apps.serve import Limits, create_app
+    from tagger.pipeline import Tagger
+
+    tagger = Tagger.load(encoder_model)
+    texts = ["Police in Paris said the unable officials met . " * 5, "", "Zürich"]
+    with TestClient(create_app(tagger, "encoder", Limits())) as client:
+        answer = client.post("/v1/tag", json={"texts": texts})
+    assert answer.status_code == 200
+    expected = [t.to_dict() for t in Tagger.load(encoder_model).tag(texts)]
+    assert_same_records(answer.json()["records"], expected)
