@@ -21,7 +21,9 @@ content (`config`), so that a network is never run with another model's config.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import tempfile
 from pathlib import Path
 
@@ -70,7 +72,9 @@ def int8_weights(model: onnx.ModelProto, per_channel: bool = False) -> onnx.Mode
     lose much more to one scale per matrix: scripts/encoder_benchmark.py)."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    with tempfile.TemporaryDirectory() as work:
+    # The quantizer logs advice on the root logger ("consider pre-processing") every call:
+    # not for a user training a model.
+    with tempfile.TemporaryDirectory() as work, _quiet_logging():
         out = Path(work) / "int8.onnx"
         quantize_dynamic(model, out, weight_type=QuantType.QInt8,
                          op_types_to_quantize=["LSTM", "MatMul"], per_channel=per_channel,
@@ -80,6 +84,15 @@ def int8_weights(model: onnx.ModelProto, per_channel: bool = False) -> onnx.Mode
     helper.set_model_props(quantized, {**{p.key: p.value for p in model.metadata_props},
                                        "weights": "int8"})
     return quantized
+
+
+@contextlib.contextmanager
+def _quiet_logging():
+    logging.disable(logging.WARNING)
+    try:
+        yield
+    finally:
+        logging.disable(logging.NOTSET)
 
 
 def _model(g: _Graph, inputs: dict[str, tuple[int, list]], output: str, shape: list
