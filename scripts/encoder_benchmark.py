@@ -9,8 +9,8 @@ over seeds, training time, end-to-end tagging speed and peak memory.
    scores that script's models too). Each model folder is written again as training
    writes it now (`tagger export --format onnx`: the encoder's ONNX graph in int8 by
    default) and scored with `tagger evaluate` on the onnx backend, beside the score
-   training kept (the keras backend, float32). The GloVe tier's numbers are read from
-   data/benchmarks/results-glove.json (same recipes and seeds).
+   training kept (the keras backend, float32). The GloVe tier's numbers (same recipes and
+   seeds) are read from the latest runs of each recipe with GloVe: `glove_tier`.
 2. Speed and memory: `tagger tag MODEL -i FILE -o OUT -q`, whole processes, on the
    --speed-recipe's validation text repeated to --tokens tokens, for the tier's seed-1
    model (int8 encoder; also float32 with --float32) and the GloVe tier's seed-1 model
@@ -71,10 +71,23 @@ def onnx_score(model: Path, recipe: Path) -> float:
     return round(report["score"] * 100, 2)
 
 
-def glove_tier() -> dict[str, dict]:
-    """The GloVe tier's rows of data/benchmarks/results-glove.json, by corpus."""
-    path = ROOT / "data" / "benchmarks" / "results-glove.json"
-    return {r["corpus"]: r for r in json.loads(path.read_text())["results"]}
+def glove_tier(corpus: str) -> dict | None:
+    """The GloVe tier's latest scores of `corpus`'s recipe as it is: the recipe row of
+    ablation-CORPUS-glove.json where there is one (the recipe changed after
+    results-glove.json for WNUT-17), else results-glove.json's row."""
+    results = ROOT / "data" / "benchmarks"
+    ablation = results / f"ablation-{corpus}-glove.json"
+    if ablation.exists():
+        data = json.loads(ablation.read_text())
+        row = next((r for r in data["variants"] if r["variant"] == "recipe"), None)
+    else:
+        data = json.loads((results / "results-glove.json").read_text())
+        row = next((r for r in data["results"] if r["corpus"] == corpus), None)
+        ablation = results / "results-glove.json"
+    if row is None:
+        return None
+    return {**{k: row[k] for k in ("validation", "min", "max", "train_minutes")},
+            "source": f"{ablation.name} ({data['date']})"}
 
 
 def speed(models: dict[str, Path], text: Path, tokens: int, repeats: int) -> dict[str, dict]:
@@ -112,7 +125,6 @@ def main() -> None:
     seeds = [int(s) for s in args.seeds.split(",")]
     glove = ["--embeddings", glove_folder()]
     tier = [*glove, "--encoder", args.encoder]
-    reference = glove_tier()
     rows, speed_models, speed_recipe = [], {}, None
     with tempfile.TemporaryDirectory() as scratch:
         work = Path(scratch)
@@ -138,10 +150,9 @@ def main() -> None:
             int8 = sorted(r["onnx_int8"] for r in runs)
             row.update(onnx_int8=round(statistics.median(int8), 2), onnx_int8_min=int8[0],
                        onnx_int8_max=int8[-1], runs=runs)
-            base = reference.get(recipe.stem)
+            base = glove_tier(recipe.stem)
             if base:
-                row["glove_tier"] = {k: base[k] for k in ("validation", "min", "max",
-                                                          "train_minutes")}
+                row["glove_tier"] = base
             rows.append(row)
         timing = {}
         if speed_recipe is not None:
@@ -177,11 +188,12 @@ def markdown(data: dict) -> str:
              f"`{data['command']}`; {data['note']}.", ""]
     rows = data["results"]
     lines.append(table(
-        ["corpus", "metric", "GloVe tier median (min-max)", "+ encoder, median (min-max)",
+        ["corpus", "metric", "GloVe tier median (min-max), from", "+ encoder, median (min-max)",
          "difference", "onnx, int8 encoder", "kept epoch / run", "train min (GloVe tier)"],
         [[r["corpus"], r["metric"],
           f"{r['glove_tier']['validation']:.2f} ({r['glove_tier']['min']:.2f}-"
-          f"{r['glove_tier']['max']:.2f})" if "glove_tier" in r else "n/a",
+          f"{r['glove_tier']['max']:.2f}), {r['glove_tier']['source']}" if "glove_tier" in r
+          else "n/a",
           f"{r['validation']:.2f} ({r['min']:.2f}-{r['max']:.2f})",
           f"{r['validation'] - r['glove_tier']['validation']:+.2f}" if "glove_tier" in r
           else "n/a",
@@ -209,7 +221,7 @@ def write(rows: list[dict], timing: dict, args) -> None:
             "python": platform.python_version(), "tensorflow": tf.__version__,
             "encoder": args.encoder,
             "note": f"validation splits, seeds {args.seeds}, GloVe 6B 50d + {args.encoder} "
-                    "(frozen); the GloVe tier from data/benchmarks/results-glove.json",
+                    "(frozen); the GloVe tier's figures from the files its column names",
             "results": rows, "speed": timing}
     name = "encoder" + (f"-{args.name}" if args.name != "minilm" else "")
     args.out.mkdir(parents=True, exist_ok=True)
