@@ -87,10 +87,11 @@ class FeatureSettings(_Checked):
     encoder_pooling: str = setting("first", "A word's encoder features: its first subword's "
                                             "state, or the mean of its subwords'.",
                                    choices=POOLINGS)
-    encoder_int8: bool = setting(True, "Store the encoder's ONNX graph with int8 weights: "
-                                       "about twice as fast on a CPU for a fraction of a "
-                                       "point (docs/benchmarks.md#contextual-encoder); the "
-                                       "keras backend runs it in float32 either way.")
+    encoder_int8: bool = setting(False, "Store the encoder's ONNX graph with int8 weights: "
+                                        "about 1.6x as fast on a CPU for a fraction of a "
+                                        "point, but a text's tags can then change with the "
+                                        "texts tagged beside it (activations are quantized "
+                                        "per call: docs/training.md#a-contextual-encoder).")
     encoder_window: int = setting(128, "Subwords the encoder reads at once; longer sentences "
                                        "are read in windows overlapping by half.", low=8)
     tokenizer: str = setting("auto", "How raw text becomes tokens: learned from the corpus's "

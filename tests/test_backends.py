@@ -69,11 +69,10 @@ def variants(demo_tagger: Tagger, pos_tagger: Tagger,
             head="softmax", casing=False),
         "vectors-words-only": trained(embeddings=str(vectors), chars=False, casing=False),
         "vectors-frozen-ensemble": combine(frozen),
-        # Window 16: EWT dev's long sentences are read in several windows. A float32
-        # encoder graph: the int8 one is the test below's.
+        # Window 16: EWT dev's long sentences are read in several windows.
         "vectors-encoder-mean": trained(embeddings=str(vectors), encoder=str(bert),
                                         encoder_layers=2, encoder_window=16,
-                                        encoder_pooling="mean", encoder_int8=False),
+                                        encoder_pooling="mean"),
     }
     folders = {}
     for name, tagger in taggers.items():

@@ -218,7 +218,7 @@ def encoder_model(bert, tmp_path_factory: pytest.TempPathFactory) -> Path:
         "train", "--dataset", str(DEMO), "--output", str(output), "--epochs", "2",
         "--units", "16", "--embedding-dim", "16", "--char-filters", "16",
         "--learning-rate", "0.01", "--encoder", str(encoder), "--encoder-layers", "2",
-        "--encoder-window", "16", "--no-encoder-int8", "--quiet"])
+        "--encoder-window", "16", "--quiet"])
     assert result.exit_code == 0, result.output
     shutil.rmtree(encoder)
     return output
@@ -290,19 +290,33 @@ def test_models_with_one_encoder_make_an_ensemble_and_with_others_do_not(tmp_pat
     sentences = [["Police", "in", "Paris", "said", "unable"]]
     from tagger.pipeline import Tagger
 
-    loaded = Tagger.load(tmp_path / "ensemble", "keras")
     expected = np.mean([m.scores(sentences)[0] for m in members], axis=0)
-    np.testing.assert_allclose(loaded.scores(sentences)[0], expected, atol=1e-4)
-    # By default the folder's encoder graph has int8 weights (how close it stays: the
-    # encoder test above and test_backends' int8 test).
+    for backend in ("keras", "onnx"):
+        loaded = Tagger.load(tmp_path / "ensemble", backend)
+        np.testing.assert_allclose(loaded.scores(sentences)[0], expected, atol=1e-4)
+    # The folder's encoder graph is float32 unless trained with --encoder-int8 (how close
+    # int8 stays: the encoder test above and test_backends' int8 test).
+    import dataclasses
+
     import onnx
 
-    graph = onnx.load(tmp_path / "ensemble" / "encoder.onnx")
-    assert "MatMulInteger" in {node.op_type for node in graph.graph.node}
-    # The same settings, the folder's weights replaced since.
-    other = trained(tiny_bert.write(tmp_path / "bert", seed=1), 3)
+    def kinds(folder: Path) -> set[str]:
+        return {node.op_type for node in onnx.load(folder / "encoder.onnx").graph.node}
+
+    assert "MatMulInteger" not in kinds(tmp_path / "ensemble")
+    member, config = members[0], members[0].config
+    member.config = dataclasses.replace(config, settings=config.settings.replace(
+        encoder_int8=True))
+    member.save(tmp_path / "int8")
+    member.config = config
+    assert "MatMulInteger" in kinds(tmp_path / "int8")
+    # The same settings, the encoder's weights other (its folder replaced since).
+    other = Tagger.load(tmp_path / "int8", "keras")
+    other.config = members[1].config
+    arrays = other.backend.checkpoint.arrays
+    arrays["embeddings.LayerNorm.bias"] = arrays["embeddings.LayerNorm.bias"] + 1
     with pytest.raises(TaggerError, match="contextual encoder"):
-        combine([members[0], other])
+        combine([members[1], other])
 
 
 @pytest.mark.slow
