@@ -119,6 +119,9 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=200_000,
                         help="tokens of the tagging speed file")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--existing", action="store_true",
+                        help="score the seeds whose models are there (as --reuse), leave "
+                             "the others out (the table says which seeds it has)")
     parser.add_argument("--int8", action="store_true",
                         help="score and time the int8 encoder graph (--encoder-int8) too")
     args = parser.parse_args()
@@ -131,10 +134,13 @@ def main() -> None:
         for recipe in args.recipes:
             runs = []
             for seed in seeds:
+                folder = args.models / args.name / f"{recipe.stem}-seed{seed}"
+                if args.existing and not (folder / "metrics.json").exists():
+                    print(f"{recipe.stem} seed {seed}: no model, left out", file=sys.stderr)
+                    continue
                 print(f"{recipe.stem} seed {seed} ...", file=sys.stderr, flush=True)
                 result = run(recipe.resolve(), args.models / args.name, seed, tier,
-                             args.reuse)
-                folder = args.models / args.name / f"{recipe.stem}-seed{seed}"
+                             args.reuse or args.existing)
                 current = exported(folder, work / recipe.stem)
                 result["onnx"] = onnx_score(current, recipe)
                 quantized = None
@@ -144,11 +150,13 @@ def main() -> None:
                     result["onnx_int8"] = onnx_score(quantized, recipe)
                 print(json.dumps(result), file=sys.stderr, flush=True)
                 runs.append(result)
-                if recipe.stem == args.speed_recipe and seed == seeds[0]:
+                if recipe.stem == args.speed_recipe and speed_recipe is None:
                     speed_recipe = recipe
                     speed_models["encoder, float32"] = current
                     if quantized is not None:
                         speed_models["encoder, int8 (--encoder-int8)"] = quantized
+            if not runs:
+                continue
             row = summary(runs)
             for key in ("onnx", "onnx_int8"):
                 if key in runs[0]:
@@ -200,12 +208,12 @@ def markdown(data: dict) -> str:
     int8 = any("onnx_int8" in r for r in rows)
     lines.append(table(
         ["corpus", "metric", "GloVe tier median (min-max), from",
-         "+ encoder, median (min-max)", "difference", "onnx backend",
+         "+ encoder, median (min-max)", "seeds", "difference", "onnx backend",
          *(["int8 encoder"] if int8 else []), "kept epoch / run", "train min (GloVe tier)"],
         [[r["corpus"], r["metric"],
           f"{spread({'median': r['glove_tier']['validation'], **r['glove_tier']})}, "
           f"{r['glove_tier']['source']}" if "glove_tier" in r else "n/a",
-          spread({"median": r["validation"], **r}),
+          spread({"median": r["validation"], **r}), ",".join(map(str, r["seeds"])),
           f"{r['validation'] - r['glove_tier']['validation']:+.2f}" if "glove_tier" in r
           else "n/a",
           spread(r["onnx"]), *([spread(r["onnx_int8"])] if int8 else []),
