@@ -171,7 +171,7 @@ def main() -> None:
         timing = {}
         if speed_recipe is not None:
             plain = run(speed_recipe.resolve(), args.models / "glove", seeds[0], glove,
-                        args.reuse)
+                        args.reuse or args.existing)
             speed_models["GloVe tier"] = args.models / "glove" / \
                 f"{speed_recipe.stem}-seed{seeds[0]}"
             text = work / "speed.txt"
