@@ -62,6 +62,7 @@ def train(corpus: Corpus, config: TrainConfig, *, progress: Progress | None = No
     keras.utils.set_random_seed(optimization.seed)
 
     sentences = [w for w, _ in train_split]
+    encoder = _read_encoder(config)  # a bad folder fails before any work
     tokenizer, tokenizer_metrics = tokenizers.choose(corpus, config.features.tokenizer,
                                                      optimization.seed, progress)
     vectors = None
@@ -77,7 +78,6 @@ def train(corpus: Corpus, config: TrainConfig, *, progress: Progress | None = No
         progress.line(f"{config.features.embeddings}: {len(vectors.words)} vectors of dimension "
                       f"{vectors.dimension}; vocabulary {train_words} train words + "
                       f"{len(featurizer.words) - train_words} from the vectors")
-    encoder = _read_encoder(config)
     features = _ragged_features(featurizer, sentences)
     source = corpus.source or CorpusSource(corpus.name, tag_column=corpus.tag_column)
     info = CorpusInfo(**dataclasses.asdict(source), notes=corpus.notes,
