@@ -3,9 +3,10 @@ over seeds, training time, end-to-end tagging speed and peak memory.
 
     python scripts/encoder_benchmark.py --seeds 1,2,3          # MiniLM, three recipes
     python scripts/encoder_benchmark.py data/recipes/wnut_17.toml --encoder DIR --name mine
+    python scripts/encoder_benchmark.py --name minilm-mean --options "--encoder-pooling mean"
 
 1. Accuracy: each recipe trained per seed with `--embeddings GLOVE --encoder DIR`, as
-   `benchmark.py --glove --name NAME --options "--encoder DIR"` trains it (so --reuse
+   `benchmark.py --glove --name NAME --options "--encoder DIR OPTIONS"` trains it (so --reuse
    scores that script's models too). Each model folder is written again as training
    writes it now (`tagger export --format onnx`) and scored with `tagger evaluate` on the
    onnx backend, beside the score training kept (the keras backend); with --int8 also
@@ -114,6 +115,9 @@ def main() -> None:
     parser.add_argument("--encoder", default="models/all-MiniLM-L6-v2",
                         help="the encoder folder (Hugging Face layout)")
     parser.add_argument("--name", default="minilm", help="names the models and results")
+    parser.add_argument("--options", default="",
+                        help='training options of the tier on top of the encoder, e.g. '
+                             '"--encoder-pooling mean"')
     parser.add_argument("--speed-recipe", default="conll2003",
                         help="the recipe whose models and validation text time tagging")
     parser.add_argument("--tokens", type=int, default=200_000,
@@ -127,7 +131,7 @@ def main() -> None:
     args = parser.parse_args()
     seeds = [int(s) for s in args.seeds.split(",")]
     glove = ["--embeddings", glove_folder()]
-    tier = [*glove, "--encoder", args.encoder]
+    tier = [*glove, "--encoder", args.encoder, *shlex.split(args.options)]
     rows, speed_models, speed_recipe = [], {}, None
     with tempfile.TemporaryDirectory() as scratch:
         work = Path(scratch)
@@ -240,7 +244,8 @@ def write(rows: list[dict], timing: dict, args) -> None:
             "python": platform.python_version(), "tensorflow": tf.__version__,
             "encoder": args.encoder,
             "note": f"validation splits, seeds {args.seeds}, GloVe 6B 50d + {args.encoder} "
-                    "(frozen); the GloVe tier's figures from the files its column names",
+                    f"(frozen{'; ' + args.options if args.options else ''}); the GloVe "
+                    "tier's figures from the files its column names",
             "results": rows, "speed": timing}
     name = "encoder" + (f"-{args.name}" if args.name != "minilm" else "")
     args.out.mkdir(parents=True, exist_ok=True)
