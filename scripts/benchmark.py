@@ -167,15 +167,18 @@ def _record_of(output: Path) -> dict | None:
 
 
 def _same_training(record: dict | None, wanted: dict) -> bool:
-    """Whether `record` trained what `wanted` asks for, wherever its model was written: a
-    model folder moved or copied from another script's models (ablation.py's recipe row)
-    is reused."""
-    def without_output(command: list[str]) -> list[str]:
+    """Whether `record` trained what `wanted` asks for, wherever its model was written and
+    wherever its recipe was (the recipe's settings hash says it is the same recipe): a model
+    folder moved or copied from another script's models (ablation.py's recipe row), or from
+    another checkout, is reused."""
+    def comparable(command: list[str]) -> list[str]:
         at = command.index("--output")
-        return command[:at] + command[at + 2:]
+        command = command[:at] + command[at + 2:]
+        at = command.index("--recipe") + 1
+        return [*command[:at], Path(command[at]).name, *command[at + 1:]]
 
     return record is not None and record["recipe_sha256"] == wanted["recipe_sha256"] and \
-        without_output(record["command"]) == without_output(wanted["command"])
+        comparable(record["command"]) == comparable(wanted["command"])
 
 
 def summary(runs: list[dict]) -> dict:
