@@ -3,7 +3,7 @@
     python scripts/ablation.py data/recipes/wnut_17.toml --seeds 1,2,3
     python scripts/ablation.py data/recipes/conll2003.toml --only recipe,iobes,nadam --glove
     python scripts/ablation.py data/recipes/conll2003.toml --glove --encoder DIR \
-        --only encoder,encoder-mean,encoder-top,encoder-6-layers
+        --only encoder,encoder-first,encoder-top,encoder-6-layers
 
 Each variant is the recipe plus the options below, trained once per seed in a fresh process
 (see benchmark.py); the table gives each variant's median validation score, its spread
@@ -48,9 +48,11 @@ VARIANTS: dict[str, tuple[str, str]] = {
     # With --glove only.
     "frozen-vectors": ("--no-tune-vectors", "pretrained vectors frozen, train words' too"),
     # With --encoder (a BERT-family folder): the contextual tier's choices.
-    "encoder": ("--encoder {encoder}", "the encoder's top 4 layers mixed, first subwords"),
+    "encoder": ("--encoder {encoder}", "the encoder's top 4 layers mixed, subwords averaged"),
+    "encoder-first": ("--encoder {encoder} --encoder-pooling first",
+                      "each word's first subword, not the mean"),
     "encoder-mean": ("--encoder {encoder} --encoder-pooling mean",
-                     "the mean of each word's subwords"),
+                     "the mean of each word's subwords, named (the default)"),
     "encoder-top": ("--encoder {encoder} --encoder-layers 1", "the top layer alone"),
     "encoder-6-layers": ("--encoder {encoder} --encoder-layers 6",
                          "six layers mixed (all of MiniLM's)"),

@@ -84,8 +84,8 @@ class FeatureSettings(_Checked):
                                   path=True)
     encoder_layers: int = setting(4, "How many of the encoder's top layers are mixed (a "
                                      "learned weight each).", low=1)
-    encoder_pooling: str = setting("first", "A word's encoder features: its first subword's "
-                                            "state, or the mean of its subwords'.",
+    encoder_pooling: str = setting("mean", "A word's encoder features: the mean of its "
+                                           "subwords' states, or its first subword's.",
                                    choices=POOLINGS)
     encoder_int8: bool = setting(False, "Store the encoder's ONNX graph with int8 weights: "
                                         "about 1.6x as fast on a CPU for a fraction of a "

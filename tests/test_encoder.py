@@ -234,6 +234,7 @@ def test_a_model_with_an_encoder_is_one_folder_and_tags_alike_on_both_backends(
             "encoder.onnx"} <= files
     config = json.loads((encoder_model / "config.json").read_text())
     assert (config["context_layers"], config["context_dim"]) == (2, 16)
+    assert config["settings"]["features"]["encoder_pooling"] == "mean"  # the default
     texts = ["Police in Warsaw said the unable officials met in Paris on Monday . " * 4,
              "Paris", "", "Zürich ?"]
     keras_records = [t.to_dict() for t in Tagger.load(encoder_model, "keras").tag(texts)]
