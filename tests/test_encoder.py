@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from tagger.apps.cli import main
 from tagger.encoders.checkpoint import read_folder
-from tagger.encoders.context import ContextFeatures
+from tagger.encoders.context import GROUP_SUBWORDS, ContextFeatures, window_groups
 from tagger.errors import TaggerError
 from tagger.text.wordpiece import WordPiece
 
@@ -189,6 +189,24 @@ def test_long_sentences_are_read_whole_in_overlapping_windows(window):
     assert np.all(padded[0, :, 0, 1] >= np.minimum(context, body // 4))
     mean = ContextFeatures(wordpiece, window, "mean", 1, 2).padded(plan, _fake_encode)
     assert mean[0, :, 0, 0] == pytest.approx([np.mean(p) for p in pieces])
+
+
+@pytest.mark.parametrize("widths, calls", [
+    ([100] + [10] * 20, 2),  # short windows are not padded to the long one
+    ([10] * 50, 1),  # one call where one holds them all
+    ([10] * 150, 2),  # but never more than GROUP_SUBWORDS padded subwords a call
+    ([GROUP_SUBWORDS + 2, 5, 3, 3], 2),  # a window wider than that alone
+])
+def test_windows_are_encoded_in_few_calls_with_little_padding(widths, calls):
+    widths = np.array(widths)
+    groups = window_groups(widths)
+    assert len(groups) == calls
+    assert sorted(np.concatenate(groups).tolist()) == list(range(len(widths)))
+    for members in groups:
+        assert widths[members[0]] == widths[members].max()  # padded to its first
+        assert len(members) == 1 or len(members) * widths[members[0]] <= GROUP_SUBWORDS
+    padded = sum(len(m) * widths[m[0]] for m in groups)
+    assert padded - widths.sum() <= 2 * max(len(m) for m in groups)
 
 
 def test_training_keeps_known_features_and_tagging_agrees_with_encoding():

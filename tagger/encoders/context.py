@@ -20,7 +20,9 @@ import numpy as np
 
 from tagger.text.wordpiece import WordPiece
 
-GROUP_SUBWORDS = 1024  # padded subwords per encoder call: a batch's windows in a few calls
+GROUP_SUBWORDS = 1024  # padded subwords per encoder call at most
+# An encoder call's own cost, in subwords' worth of encoding (scripts/encoder_speed.py).
+CALL_SUBWORDS = 24
 Encode = Callable[[np.ndarray], np.ndarray]  # (windows, S) int32 -> (windows, S, L, H)
 
 
@@ -104,29 +106,18 @@ class ContextFeatures:
                     np.fromiter(map(len, sentences), np.int64, len(sentences)))
 
     def encoded(self, plan: Plan, encode: Encode) -> np.ndarray:
-        """The encoder's state of each of the plan's subwords, `(subwords, L, H)`.
-
-        Windows are encoded in groups of similar width, each padded to its own widest:
-        sentences of one word count differ in subwords, and padding them all to the
-        batch's widest window would have the encoder spend much of its time on padding.
-        """
+        """The encoder's state of each of the plan's subwords, `(subwords, L, H)`, the
+        windows encoded in the groups `window_groups` picks."""
         out = np.empty((len(plan.window_of), self.layers, self.dim), np.float32)
-        order = np.argsort(-plan.widths, kind="stable")
-        group_of = np.empty(len(order), np.int64)
-        row_in_group = np.empty(len(order), np.int64)
-        groups = []
-        start = 0
-        while start < len(order):
-            widest = int(plan.widths[order[start]])
-            # Up to GROUP_SUBWORDS padded subwords a call (at least one window)
-            size = max(1, min(len(order) - start, GROUP_SUBWORDS // widest))
-            members = order[start:start + size]
-            group_of[members] = len(groups)
-            row_in_group[members] = np.arange(size)
-            groups.append((members, widest))
-            start += size
+        group_of = np.empty(len(plan.widths), np.int64)
+        row_in_group = np.empty(len(plan.widths), np.int64)
+        groups = window_groups(plan.widths)
+        for number, members in enumerate(groups):
+            group_of[members] = number
+            row_in_group[members] = np.arange(len(members))
         subword_group = group_of[plan.window_of]
-        for number, (members, widest) in enumerate(groups):
+        for number, members in enumerate(groups):
+            widest = int(plan.widths[members[0]])
             states = encode(np.ascontiguousarray(plan.windows[members, :widest]))
             mine = np.flatnonzero(subword_group == number)
             out[mine] = states[row_in_group[plan.window_of[mine]], plan.position[mine]]
@@ -134,10 +125,17 @@ class ContextFeatures:
 
     def pooled(self, plan: Plan, states: np.ndarray) -> np.ndarray:
         """Each word's features `(words, L, H)` from its subwords' `states`."""
+        words = states[plan.word_starts]
         if self.pooling == "first" or not len(states):
-            return states[plan.word_starts]
-        sums = np.add.reduceat(states, plan.word_starts, axis=0)
-        return sums / plan.word_counts[:, None, None]
+            return words
+        # Sums built up one subword position at a time over the words that have it: most
+        # words are one subword, and np.add.reduceat is slow on (subwords, L, H) arrays.
+        counts, longer = plan.word_counts, np.flatnonzero(plan.word_counts > 1)
+        for k in range(1, int(counts.max())):
+            longer = longer[counts[longer] > k]
+            words[longer] += states[plan.word_starts[longer] + k]
+        words /= counts[:, None, None]
+        return words
 
     def padded(self, plan: Plan, encode: Encode, dtype=np.float32) -> np.ndarray:
         """`(sentences, longest, L, H)` features of a plan's sentences, zeros after each
@@ -171,3 +169,33 @@ class ContextFeatures:
                 out[row] = features
             start = end
         return out
+
+
+def window_groups(widths: np.ndarray) -> list[np.ndarray]:
+    """The windows of one encoder call each, widest first, each group padded to its own
+    widest window and holding at most GROUP_SUBWORDS padded subwords (or one window).
+
+    Windows are sorted by width and cut where the encoder's estimated time is least: a
+    group's padded subwords plus CALL_SUBWORDS for the call itself. One cut per batch
+    would pad short windows to the longest; many small calls each cost their overhead.
+    """
+    order = np.argsort(-widths, kind="stable")
+    sorted_widths = widths[order].astype(np.int64)
+    n = len(order)
+    # cost[j]: the least time for the first j windows; cut[j]: where its last group starts.
+    cost = np.zeros(n + 1)
+    cut = np.zeros(n + 1, np.int64)
+    for end in range(1, n + 1):
+        # A window holds at least [CLS] and [SEP]: a group at most GROUP_SUBWORDS // 2.
+        firsts = np.arange(max(0, end - GROUP_SUBWORDS // 2), end)
+        padded = (end - firsts) * sorted_widths[firsts]
+        total = np.where((padded <= GROUP_SUBWORDS) | (firsts == end - 1),
+                         cost[firsts] + padded + CALL_SUBWORDS, np.inf)
+        best = int(np.argmin(total))
+        cost[end], cut[end] = total[best], firsts[best]
+    groups = []
+    end = n
+    while end:
+        groups.append(order[cut[end]:end])
+        end = int(cut[end])
+    return groups[::-1]
