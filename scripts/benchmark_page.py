@@ -21,6 +21,7 @@ import bench_precision
 import bench_speed
 import benchmark
 import encoder_benchmark
+import encoder_speed
 import load_test
 import raw_text_table
 import soak
@@ -57,6 +58,10 @@ SECTIONS: list[tuple[str, str, str, Callable[[dict], str]]] = [
      "(`--encoder`) beside the GloVe tier: accuracy over seeds, the model folder's int8 "
      "encoder on the onnx backend, training time, tagging speed and memory.",
      "encoder*.json", encoder_benchmark.markdown),
+    ("Encoder speed", "The encoder's ONNX graph call by call, float32 and int8 (what a call "
+     "costs beside its subwords sets how tagging cuts windows into calls), and whole "
+     "`tagger tag` processes on one model folder with each.", "speed-encoder.json",
+     encoder_speed.markdown),
     ("Raw text", "POS tagging from raw text against gold tokens, with the rules and with the "
      "tokenizer each model learned from its treebank: the tokenizer's share of the errors.",
      "raw-text.json", raw_text_table.markdown),

@@ -150,7 +150,7 @@ def main() -> None:
                 quantized = None
                 if args.int8:
                     quantized = work / "int8" / recipe.stem / folder.name
-                    _int8_encoder(current, quantized)
+                    int8_encoder_copy(current, quantized)
                     result["onnx_int8"] = onnx_score(quantized, recipe)
                 print(json.dumps(result), file=sys.stderr, flush=True)
                 runs.append(result)
@@ -187,7 +187,7 @@ def main() -> None:
     write(rows, timing, args)
 
 
-def _int8_encoder(model: Path, out: Path) -> None:
+def int8_encoder_copy(model: Path, out: Path) -> None:
     """`model` written again as `out` with the encoder's ONNX graph in int8 (the
     `--encoder-int8` training setting)."""
     import dataclasses
