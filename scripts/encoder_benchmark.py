@@ -110,6 +110,13 @@ def speed(models: dict[str, Path], text: Path, tokens: int, repeats: int) -> dic
     return out
 
 
+def speed_table(models: dict[str, dict], column: str) -> str:
+    """`speed`'s figures as a markdown table, a row per model named under `column`."""
+    return table([column, "seconds", "tokens/s", "peak RSS MB", "runs"],
+                 [[name, m["seconds"], f"{m['tokens_per_s']:,}", m["peak_mb"], m["runs"]]
+                  for name, m in models.items()])
+
+
 def main() -> None:
     parser = training_parser(__doc__.split("\n")[0], seeds="1,2,3")
     parser.add_argument("--encoder", default="models/all-MiniLM-L6-v2",
@@ -229,9 +236,7 @@ def markdown(data: dict) -> str:
         lines += ["", f"Tagging {timing['tokens']:,} tokens of {timing['recipe']} validation "
                       "text (repeated), `tagger tag MODEL -i FILE -o OUT -q`, whole "
                       "processes alternating, medians:", ""]
-        lines.append(table(["model", "seconds", "tokens/s", "peak RSS MB", "runs"],
-                           [[name, m["seconds"], f"{m['tokens_per_s']:,}", m["peak_mb"],
-                             m["runs"]] for name, m in timing["models"].items()]))
+        lines.append(speed_table(timing["models"], "model"))
     return "\n".join(lines) + "\n"
 
 

@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 from bench_speed import write_text_file
 from benchmark import ROOT, machine, table, validation_sentences
-from encoder_benchmark import int8_encoder_copy, speed
+from encoder_benchmark import int8_encoder_copy, speed, speed_table
 
 BLOCKS = (4, 8, 16, 32, 64)  # windows per call
 
@@ -131,9 +131,7 @@ def markdown(data: dict) -> str:
         lines += ["", f"Tagging {tagging['tokens']:,} tokens of {tagging['recipe']} "
                       "validation text, `tagger tag MODEL -i FILE -o OUT -q`, whole processes "
                       "alternating, medians:", ""]
-        lines.append(table(["encoder", "seconds", "tokens/s", "peak RSS MB", "runs"],
-                           [[name, m["seconds"], f"{m['tokens_per_s']:,}", m["peak_mb"],
-                             m["runs"]] for name, m in tagging["models"].items()]))
+        lines.append(speed_table(tagging["models"], "encoder"))
     return "\n".join(lines) + "\n"
 
 
