@@ -136,6 +136,16 @@ def test_tokens_cover_every_character_but_white_space_once_and_never_split_a_mar
             assert start == 0 or text[start - 1] != "\u200d"
 
 
+def test_a_format_character_between_letters_keeps_the_word_whole_as_in_the_rules(segmenter):
+    """A soft hyphen or zero-width space inside a word joins it (the tables class format
+    characters as white space); between other characters it still separates."""
+    texts = ["anti\u00adconstitution\u00adnellement", "a\u200bb", "x \u200b y",
+             "\u00adabc", "abc\u00ad", "le\u200b« mot »"]
+    assert segmenter(texts).tokens == Rules()(texts).tokens
+    assert segmenter(texts[:2]).tokens == [["anti\u00adconstitution\u00adnellement"],
+                                           ["a\u200bb"]]
+
+
 def unicode_category(character: str) -> str:
     import unicodedata
 
@@ -175,9 +185,13 @@ def test_a_saved_segmenter_loads_and_tokenizes_the_same(segmenter, tmp_path: Pat
     texts = [text for text, _ in _SENTENCES] + ODD
     assert loaded(texts).tokens == segmenter(texts).tokens
     assert np.array_equal(loaded.weights, segmenter.weights)
-    (tmp_path / "broken.npz").write_bytes(b"not a zip file")
-    with pytest.raises(TaggerError, match=r"broken\.npz is damaged"):
-        Segmenter.load(tmp_path / "broken.npz")
+    saved = (tmp_path / "segmenter.npz").read_bytes()
+    flipped = bytearray(saved)
+    flipped[len(saved) // 2] ^= 0xFF
+    for damaged in [b"not a zip file", saved[:len(saved) // 2], bytes(flipped)]:
+        (tmp_path / "broken.npz").write_bytes(damaged)
+        with pytest.raises(TaggerError, match=r"broken\.npz is damaged"):
+            Segmenter.load(tmp_path / "broken.npz")
 
 
 def _write_corpus(folder: Path, sentences: list[tuple[str, list[str]]]) -> Path:
@@ -288,7 +302,8 @@ def test_the_savedmodel_runs_the_learned_tokenizer(elided_models, tmp_path: Path
 
     tagger = Tagger.load(elided_models["auto"], "keras")
     export(tagger, tmp_path / "1")
-    texts = ["J'aime du pain.", "Du pain, l'eau !", "", "a\u0301 b"]
+    texts = ["J'aime du pain.", "Du pain, l'eau !", "", "a\u0301 b",
+             "anti\u00adconstitution\u00adnellement", "x\u200b y", "a\u200bb"]
     out = tf.saved_model.load(str(tmp_path / "1")).signatures["serving_default"](
         texts=tf.constant(texts))
     for i, expected in enumerate(tagger.tag(texts)):

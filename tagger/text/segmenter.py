@@ -18,6 +18,8 @@ from __future__ import annotations
 import itertools
 import json
 import unicodedata
+import zipfile
+import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -64,6 +66,9 @@ _BY_CATEGORY = {"Lu": UPPER, "Lt": UPPER, "Ll": LOWER, "Lm": LETTER, "Lo": LETTE
 # Characters that never start a token: they extend the one before (combining marks and
 # skin tones, joiners and what a zero-width joiner joins).
 _SKIN_TONES = range(0x1F3FB, 0x1F400)
+# Classes between which a format character (a soft hyphen, a zero-width space) keeps a
+# word whole, as the rules keep it (`tokenizer._WORD`).
+WORDLIKE = (UPPER, LOWER, LETTER, MARK, DIGIT)
 
 # The feature templates: (offsets into the lower-cased code points, offsets into classes).
 TEMPLATES: tuple[tuple[tuple[int, ...], tuple[int, ...]], ...] = (
@@ -93,6 +98,28 @@ def unicode_tables() -> tuple[np.ndarray, np.ndarray]:
         classes[[ord(c) for c in characters]] = kind
     classes[list(_SKIN_TONES)] = MARK
     return classes, lower
+
+
+def format_points() -> np.ndarray:
+    """The format characters (Unicode category Cf) below TABLE_CODE_POINTS, sorted: the
+    tables class them as white space, but between two letters they join (`joined_formats`)."""
+    return np.array([p for p in range(TABLE_CODE_POINTS)
+                     if unicodedata.category(chr(p)) == "Cf"], np.int64)
+
+
+def joined_formats(points: np.ndarray, classes: np.ndarray) -> np.ndarray:
+    """`classes` with each format character that stands between two WORDLIKE characters
+    read as a JOINER (it and the character after it continue the word), whatever the
+    model's tables say: `anti\u00adconstitution` is one word, as in the rules."""
+    spaces = np.unique(points[classes == SPACE])
+    formats = [p for p in spaces.tolist() if unicodedata.category(chr(p)) == "Cf"]
+    if not formats:
+        return classes
+    inner = np.isin(points[1:-1], formats)
+    word = np.isin(classes, WORDLIKE)
+    classes = classes.copy()
+    classes[1:-1][inner & word[:-2] & word[2:]] = JOINER
+    return classes
 
 
 class _ChunkWords(NamedTuple):
@@ -132,7 +159,8 @@ class Segmenter:
         points = points.astype(np.int64)
         known = points < TABLE_CODE_POINTS
         index = np.minimum(points, TABLE_CODE_POINTS - 1)
-        classes = np.where(known, self.classes[index], OTHER).astype(np.int64)
+        classes = joined_formats(points, np.where(known, self.classes[index], OTHER)
+                                 .astype(np.int64))
         if not lower:
             return points, classes
         lowered = np.where(known, self.lower[index], points).astype(np.int64)
@@ -429,7 +457,8 @@ class Segmenter:
                 weights, classes, lower = data["weights"], data["classes"], data["lower"]
                 dictionary = data["dictionary"]
                 lexicon = json.loads(str(data["lexicon"]))
-        except (OSError, ValueError, KeyError) as error:
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile,
+                zlib.error) as error:
             raise TaggerError(f"{path} is damaged ({error}); restore the folder or retrain "
                               "the model") from None
         if weights.shape != (TABLE_SIZE, LABELS) or classes.shape != (TABLE_CODE_POINTS,):

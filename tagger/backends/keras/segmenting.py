@@ -29,7 +29,9 @@ from tagger.text.segmenter import (
     TOKEN,
     UPPER,
     WORD,
+    WORDLIKE,
     Segmenter,
+    format_points,
 )
 
 _NEWLINE = 10
@@ -46,6 +48,7 @@ class InGraphSegmenter(tf.Module):
         self._classes = tf.constant(segmenter.classes.astype(np.int64))
         self._lower = tf.constant(segmenter.lower.astype(np.int64))
         self._dictionary = tf.constant(segmenter.dictionary.astype(np.int64))
+        self._formats = tf.constant(format_points())
         self._dictionary_size = len(segmenter.dictionary)
         surfaces = sorted(segmenter.lexicon)
         self._lexicon = None
@@ -71,7 +74,8 @@ class InGraphSegmenter(tf.Module):
                                                                               tf.int64))], 0)
         known = flat < TABLE_CODE_POINTS
         index = tf.minimum(flat, TABLE_CODE_POINTS - 1)
-        classes = tf.where(known, tf.gather(self._classes, index), OTHER)
+        classes = self._joined_formats(flat, tf.where(known, tf.gather(self._classes, index),
+                                                      OTHER))
         lowered = tf.where(classes == SPACE, tf.constant(SPACE_POINT, tf.int64),
                            tf.where(known, tf.gather(self._lower, index), flat))
         count = tf.size(flat) - 2 * PAD  # the positions labelled: all but the outer pads
@@ -122,6 +126,15 @@ class InGraphSegmenter(tf.Module):
                 per_text(tf.repeat(starts + PAD - text_start, repeat)),
                 per_text(tf.repeat(ends + PAD - text_start, repeat)),
                 held(first), held(last))
+
+    def _joined_formats(self, flat: tf.Tensor, classes: tf.Tensor) -> tf.Tensor:
+        """`segmenter.joined_formats`: a format character between two word characters
+        reads as a joiner."""
+        found = tf.minimum(tf.searchsorted(self._formats, flat), tf.size(self._formats) - 1)
+        inner = ((tf.gather(self._formats, found) == flat) & (classes == SPACE))[1:-1]
+        word = tf.reduce_any(classes[:, tf.newaxis] == tf.constant(WORDLIKE, tf.int64), axis=1)
+        between = tf.concat([[False], inner & word[:-2] & word[2:], [False]], 0)
+        return tf.where(between, tf.constant(JOINER, tf.int64), classes)
 
     def _labels(self, lowered: tf.Tensor, classes: tf.Tensor, shifted) -> tf.Tensor:
         """`Segmenter.labels_of`: the label of each position."""
