@@ -115,12 +115,15 @@ def read_tagged(path: Path, tag_column: str | None) -> list[tuple[list[str], lis
 
 
 def open_text(path: Path):
-    """Open a UTF-8 text file, turning OS and decoding errors into one-line messages."""
+    """Open a UTF-8 text file (without its byte-order mark, if any), turning OS and decoding
+    errors into one-line messages."""
     if path.is_dir():
         raise TaggerError(f"{path} is a directory; give a file")
     try:
         # Lines end at "\n" only: a lone "\r" or U+2028 inside a line is part of its text.
-        handle = open(path, encoding="utf-8", newline="\n")  # noqa: SIM115 (closed by the guard)
+        # utf-8-sig: a byte-order mark that editors put first is dropped, not read as text.
+        # The guard closes the handle.
+        handle = open(path, encoding="utf-8-sig", newline="\n")  # noqa: SIM115
     except OSError as error:
         raise TaggerError(f"cannot read {path}: {error.strerror}") from None
     return _DecodingGuard(handle, path)

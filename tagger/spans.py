@@ -7,7 +7,12 @@ tools write:
     {"text": "...", "entities": [[0, 4, "PER"]]}                            spaCy-style
     {"text": "...", "spans": [{"start": 0, "end": 4, "label": "PER"}]}       spaCy-style
     {"data": {"text": "..."}, "label": [{"start": 0, "end": 4, "labels": ["PER"]}]}
-                                                      Label Studio (JSON-MIN, one a line)
+                                                      Label Studio, one task a line
+
+or one JSON array of such objects, as Label Studio's JSON-MIN export writes:
+
+    [{"id": 1, "text": "...", "label": [{"start": 0, "end": 4, "labels": ["PER"]}]}, ...]
+
 
 Offsets count characters (code points), end excluded. The text is split by the tokenizer,
 and a span becomes B-/I- tags on the tokens it covers. A span whose ends are not token
@@ -19,6 +24,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -73,37 +79,49 @@ def is_span_file(path: Path) -> bool:
     """Whether a .jsonl / .json file holds texts with spans (not token and tag lists)."""
     if path.suffix.lower() not in (".jsonl", ".json"):
         return False
+    try:
+        first = next(_items(path), None)
+    except ValueError:
+        return False
+    return first is not None and isinstance(first[1], dict) \
+        and ("text" in first[1] or "data" in first[1]) and "tokens" not in first[1]
+
+
+def _items(path: Path) -> Iterator[tuple[int, Any]]:
+    """(number, decoded JSON value) of each object of a span file: a JSON Lines file's
+    lines, or the items of a JSON array (JSON-MIN), numbered from 1. Raises ValueError,
+    naming the line, where the file is neither."""
     with conll.open_text(path) as lines:
-        for line in lines:
-            if line.strip():
-                try:
-                    first = json.loads(line)
-                except ValueError:
-                    return False
-                return isinstance(first, dict) and ("text" in first or "data" in first) \
-                    and "tokens" not in first
-    return False
+        first = True
+        for number, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                if first and line.lstrip().startswith("["):  # the whole file is one array
+                    values = json.loads(line + "".join(lines))
+                    yield from enumerate(values, 1)
+                    return
+                first = False
+                yield number, json.loads(line)
+            except ValueError as error:
+                raise ValueError(f"{path}:{number}: not JSON ({error}); write one JSON "
+                                 "object a line, or one JSON array of objects") from None
 
 
 def read(path: Path) -> list[Annotated]:
-    """The texts and spans of a span JSON Lines file; errors name the line."""
-    texts = []
-    with conll.open_text(path) as lines:
-        for number, line in enumerate(lines, 1):
-            if line.strip():
-                texts.append(_annotated(line, number, path))
+    """The texts and spans of a span file; errors name the line (or the array's item)."""
+    try:
+        texts = [_annotated(item, path, number) for number, item in _items(path)]
+    except ValueError as error:
+        raise TaggerError(str(error)) from None
     if not texts:
         raise TaggerError(f"{path}: no texts found; write one JSON object a line with "
                           '"text" and its spans')
     return texts
 
 
-def _annotated(line: str, number: int, path: Path) -> Annotated:
+def _annotated(item: Any, path: Path, number: int) -> Annotated:
     where = f"{path}:{number}"
-    try:
-        item = json.loads(line)
-    except ValueError as error:
-        raise TaggerError(f"{where}: not a JSON object ({error})") from None
     if not isinstance(item, dict):
         raise TaggerError(f"{where}: not a JSON object")
     text = item.get("text", item.get("data", {}).get("text")

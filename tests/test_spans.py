@@ -71,6 +71,38 @@ def test_bad_spans_are_errors_that_name_the_line(tmp_path: Path, item, message):
         spans.read(path)
 
 
+def test_a_byte_order_mark_before_the_first_line_is_not_text(tmp_path: Path):
+    path = tmp_path / "doccano.jsonl"
+    path.write_bytes(b"\xef\xbb\xbf" + _write(tmp_path / "plain.jsonl", LINES[:2]).read_bytes())
+    assert spans.is_span_file(path)
+    assert [item.text for item in spans.read(path)] == [LINES[0]["text"], LINES[1]["text"]]
+    tokens, tags = load_corpus(f"train={path},validation={path}").splits["train"][0]
+    assert tokens[0] == "Anna" and tags[0] == "B-PER"
+
+
+def test_label_studio_json_min_export_is_one_array_of_tasks(tmp_path: Path):
+    """Label Studio's JSON-MIN export: one JSON array, each task flat with its text and a
+    "label" list of {start, end, text, labels}."""
+    tasks = [{"id": 7, "text": "Anna Schmidt flew to Oslo.", "annotator": 1,
+              "label": [{"start": 0, "end": 12, "text": "Anna Schmidt", "labels": ["PER"]},
+                        {"start": 21, "end": 25, "text": "Oslo", "labels": ["LOC"]}]},
+             {"id": 8, "text": "Nothing here."}]
+    path = tmp_path / "export.json"
+    path.write_text(json.dumps(tasks, indent=2), encoding="utf-8")
+    assert spans.is_span_file(path)
+    corpus = spans.to_sentences(spans.read(path))
+    assert corpus.sentences[0][1] == ["B-PER", "I-PER", "O", "O", "B-LOC", "O"]
+    assert len(corpus.sentences) == 2
+    path.write_text(json.dumps([tasks[0], {"id": 9, "text": "Anna", "label": [
+        {"start": 0, "end": 9, "labels": ["PER"]}]}]), encoding="utf-8")
+    with pytest.raises(TaggerError, match=r"export.json:2: span PER 0-9 is not inside"):
+        spans.read(path)
+    path.write_text('[{"text": "cut short"', encoding="utf-8")
+    assert not spans.is_span_file(path)
+    with pytest.raises(TaggerError, match="not JSON"):
+        spans.read(path)
+
+
 def _demo_as_spans(source: Path, target: Path) -> Path:
     """The demo corpus's sentences as span lines: tokens joined by spaces."""
     items = []

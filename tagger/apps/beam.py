@@ -124,7 +124,7 @@ def numbered_lines(readable: fileio.ReadableFile, input_format: str = "text"
     with readable.open() as stream:
         for number, raw in enumerate(stream, 1):  # binary lines end at b"\n" only
             try:
-                text = text_of(raw.decode("utf-8"))
+                text = text_of(raw.decode("utf-8-sig" if number == 1 else "utf-8"))
             except UnicodeDecodeError as error:
                 raise TaggerError(f"{path}: line {number} is not UTF-8 ({error.reason}); "
                                   "convert the file to UTF-8") from None

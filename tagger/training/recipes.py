@@ -49,7 +49,7 @@ def load_recipe(path: str | Path) -> Recipe:
     """The recipe in TOML file `path`, checked against the known keys and settings."""
     path = Path(path)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(path.read_text(encoding="utf-8-sig"))
     except OSError as error:
         raise TaggerError(f"cannot read recipe {path}: {error.strerror}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
