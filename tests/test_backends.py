@@ -169,6 +169,9 @@ out = model.signatures["tag_tokens"](
     tokens=tf.constant([s + [""] * (width - len(s)) for s in sentences]),
     lengths=tf.constant([len(s) for s in sentences], tf.int32))
 result["sentences"] = list(records(out, [" ".join(s) for s in sentences]))
+# Calls in which no text has a token.
+result["tokenless"] = [list(records(model.signatures["serving_default"](
+    texts=tf.constant(batch)), batch)) for batch in job["tokenless"]]
 assert not any(name == "tagger" or name.startswith("tagger.") for name in sys.modules)
 json.dump(result, open(response, "w", encoding="utf-8"), ensure_ascii=False)
 """
@@ -180,7 +183,9 @@ def test_the_savedmodel_tags_as_the_pipeline_in_a_fresh_process(name, variants, 
     folder = tmp_path / "exported" / "1"
     export(Tagger.load(variants[name], "keras"), folder)
     request, response = tmp_path / "request.json", tmp_path / "response.json"
-    request.write_text(json.dumps({"texts": TEXTS, "sentences": SENTENCES}), encoding="utf-8")
+    tokenless = [[""], ["   "], ["\u200b"], ["\x00"], ["", ""]]
+    request.write_text(json.dumps({"texts": TEXTS, "sentences": SENTENCES,
+                                   "tokenless": tokenless}), encoding="utf-8")
     subprocess.run([sys.executable, "-c", SAVEDMODEL_CLIENT, str(folder), str(request),
                     str(response)], check=True)
     got = json.loads(response.read_text(encoding="utf-8"))
@@ -188,6 +193,9 @@ def test_the_savedmodel_tags_as_the_pipeline_in_a_fresh_process(name, variants, 
     assert len(got["texts"]) == len(texts) > 2000
     assert_same_up_to_ties(got["texts"], texts)
     assert_same_up_to_ties(got["sentences"], [r for r in sentences if r["tokens"]])
+    assert got["tokenless"] == [[{"text": t, "tokens": [], "tags": [], "offsets": [],
+                                  "confidences": [], "spans": []} for t in batch]
+                                for batch in tokenless]
     spans = sum(len(r["spans"]) for r in got["texts"])
     assert spans == 0 if name == "pos-softmax" else spans > 0
     # The POS model's tokenizer is learned (the rules do not agree with EWT): its

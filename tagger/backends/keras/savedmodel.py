@@ -198,8 +198,10 @@ class ExportedTagger(tf.Module):
                     tf.tensor_scatter_nd_update(confidence, rows,
                                                 tf.pad(probabilities, widen)))
 
-        _, best, confidence = tf.while_loop(lambda start, *_: start < count, one_batch,
-                                            [tf.constant(0), best, confidence])
+        # Texts with no token at all (steps 0) leave nothing to decode: the loop's updates
+        # would have an empty shape, which tensor_scatter_nd_update refuses.
+        _, best, confidence = tf.while_loop(lambda start, *_: (start < count) & (steps > 0),
+                                            one_batch, [tf.constant(0), best, confidence])
         return best, confidence
 
     def _features(self, tokens: tf.RaggedTensor) -> dict[str, tf.RaggedTensor]:
