@@ -31,6 +31,24 @@ def test_config_edited_to_disagree_with_the_weights(model_copy: Path):
     assert_one_line_error(run_cli("tag", model_copy, SENTENCE), "config.json")
 
 
+@pytest.mark.parametrize("runtime", ["onnx", "keras"])
+def test_labels_reordered_with_the_manifest_rewritten_are_refused_by_every_backend(
+        model_copy: Path, runtime: str):
+    """Shapes cannot tell labels apart: the network's files record the config they were
+    written with, and both backends compare it with config.json."""
+    from tagger import model_folder
+
+    config = json.loads((model_copy / "config.json").read_text())
+    config["labels"] = config["labels"][::-1]
+    (model_copy / "config.json").write_text(json.dumps(config))
+    manifest = json.loads((model_copy / model_folder.MANIFEST).read_text())
+    manifest["files"]["config.json"] = model_folder.fingerprint(model_copy / "config.json")
+    (model_copy / model_folder.MANIFEST).write_text(json.dumps(manifest))
+    file = "model.weights.h5" if runtime == "keras" else "network.onnx"
+    assert_one_line_error(run_cli("tag", model_copy, "--runtime", runtime, SENTENCE),
+                          file, "does not fit config.json")
+
+
 def test_vocabulary_cut_in_half_is_detected(model_copy: Path):
     vocab = model_copy / "vocab.txt"
     words = vocab.read_text(encoding="utf-8").split("\n")[:-1]

@@ -14,7 +14,7 @@ import numpy as np
 import tensorflow as tf
 
 from tagger import model_folder
-from tagger.backends.keras.network import TaggerModel, build_model, load_weights
+from tagger.backends.keras.network import TaggerModel, build_model, load_weights, save_weights
 from tagger.backends.keras.transformer import BertEncoder
 from tagger.decoding import CrfScores
 from tagger.encoders.checkpoint import Checkpoint
@@ -97,7 +97,7 @@ def load(path: Path, config: ModelConfig, threads: int | None = None) -> KerasBa
         tf.config.threading.set_intra_op_parallelism_threads(threads)
         tf.config.threading.set_inter_op_parallelism_threads(threads)
     model = build_model(config)
-    load_weights(model, path / model_folder.WEIGHTS)
+    load_weights(model, path / model_folder.WEIGHTS, config)
     encoder = Checkpoint.load(path) if config.context_layers else None
     return KerasBackend(model, encoder, config.context_layers)
 
@@ -109,4 +109,4 @@ def write(folder: Path, network: KerasBackend, config: ModelConfig, int8: bool =
     # tripling the file.
     weights_only = build_model(config)
     weights_only.set_weights(network.model.get_weights())
-    weights_only.save_weights(folder / model_folder.WEIGHTS)
+    save_weights(weights_only, folder / model_folder.WEIGHTS, config)

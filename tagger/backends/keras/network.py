@@ -31,6 +31,7 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
+from tagger import model_folder
 from tagger.backends.keras import crf
 from tagger.errors import TaggerError
 from tagger.model_folder import ModelConfig
@@ -403,11 +404,27 @@ class CharLSTM(keras.layers.Layer):
                 "size": self.size}
 
 
-def load_weights(model: TaggerModel, path: Path) -> None:
+# The attribute of a weights file that records the config it was written with, as
+# network.onnx's metadata does: both backends refuse a config.json edited since.
+CONFIG_ATTRIBUTE = "tagger_config"
+
+
+def save_weights(model: TaggerModel, path: Path, config: ModelConfig) -> None:
+    """Write `model`'s weights to `path`, recording `config` beside them."""
+    import h5py  # a dependency of Keras
+
+    model.save_weights(path)
+    with h5py.File(path, "a") as stored:
+        stored.attrs[CONFIG_ATTRIBUTE] = config.canonical_json()
+
+
+def load_weights(model: TaggerModel, path: Path, config: ModelConfig) -> None:
     """Load weights saved from a model of the same config; any mismatch is a TaggerError.
 
     Keras checks the shapes of the arrays it loads, but skips arrays the model has no place
     for (a CRF's, if config.json lost its CRF): the file must hold exactly the model's arrays.
+    Shapes alone miss labels reordered in config.json: the config recorded in the file
+    (files written before it was recorded have none) must be config.json's.
     """
     import h5py  # a dependency of Keras
 
@@ -423,12 +440,15 @@ def load_weights(model: TaggerModel, path: Path) -> None:
                 arrays: list[str] = []
                 stored.visititems(lambda name, item: arrays.append(name)
                                   if isinstance(item, h5py.Dataset) else None)
+                recorded = stored.attrs.get(CONFIG_ATTRIBUTE)
             model.load_weights(path)
         except Exception as error:  # h5py and Keras raise many types; all mean a bad file
             raise mismatch((str(error).strip().splitlines() or [type(error).__name__])[0]) \
                 from None
     if len(arrays) != len(model.weights):
         raise mismatch(f"it holds {len(arrays)} arrays, the model {len(model.weights)}")
+    if recorded is not None and not model_folder.recorded_fits(str(recorded), config):
+        raise mismatch("it was written for another model")
     for warning in caught:
         warnings.warn_explicit(warning.message, warning.category, warning.filename,
                                warning.lineno)
