@@ -24,3 +24,18 @@ class TaggerError(Exception):
     def render(self, spell: Callable[[str], str]) -> str:
         """The message with every `name` replaced by `spell(name)`."""
         return PARAMETER.sub(lambda m: spell(m.group(1)), str(self))
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread as Ctrl-C raises KeyboardInterrupt: the same clean-up
+    runs (partial files removed, worker processes ended), then the process exits 143."""
+
+
+def raise_on_sigterm() -> None:
+    """From now on SIGTERM raises `Terminated` in the main thread (call it from there)."""
+    import signal
+
+    def terminate(signum: int, frame: object) -> None:
+        raise Terminated
+
+    signal.signal(signal.SIGTERM, terminate)

@@ -70,6 +70,42 @@ def context_features(wordpiece: WordPiece, config: ModelConfig) -> ContextFeatur
                            config.context_layers, config.context_dim)
 
 
+def windows(sentences: Sequence[Sequence[str]], size: int | None = None
+            ) -> tuple[Sequence[Sequence[str]], np.ndarray | None]:
+    """`sentences` with each one longer than `size` tokens (settings.MAX_SEQUENCE_TOKENS)
+    cut into windows of at most `size`, each ending after the last sentence end
+    (settings.SENTENCE_ENDS) of its second half, else at `size`; and the sentence each
+    window comes from (None where nothing was cut, as is usual: then the sentences are
+    returned as they are)."""
+    size = size or settings.MAX_SEQUENCE_TOKENS
+    if all(len(s) <= size for s in sentences):
+        return sentences, None
+    pieces: list[Sequence[str]] = []
+    owners: list[int] = []
+    for row, sentence in enumerate(sentences):
+        start = 0
+        while len(sentence) - start > size:
+            end = start + size
+            ends = [k + 1 for k in range(end - 1, start + size // 2 - 1, -1)
+                    if sentence[k] in settings.SENTENCE_ENDS]
+            end = ends[0] if ends else end
+            pieces.append(sentence[start:end])
+            owners.append(row)
+            start = end
+        pieces.append(sentence[start:])
+        owners.append(row)
+    return pieces, np.array(owners)
+
+
+def stitched(values: list[np.ndarray], owners: np.ndarray | None) -> list[np.ndarray]:
+    """Per-window arrays from `windows` joined back into one per sentence."""
+    if owners is None:
+        return values
+    bounds = np.flatnonzero(np.diff(owners)) + 1
+    return [np.concatenate(values[a:b]) for a, b in
+            zip([0, *bounds.tolist()], [*bounds.tolist(), len(values)], strict=True)]
+
+
 class Tagger:
     """A model's vocabularies, labels and scheme with a backend: tags tokens or raw text.
 
@@ -159,24 +195,27 @@ class Tagger:
     # predict_* run the network; annotate_* turn their results into `Tagged` records. Batch
     # tagging overlaps the two on different chunks.
     def predict_tokens(self, sentences: Sequence[Sequence[str]]) -> Scored:
-        """Label ids and their probabilities for each pre-tokenized sentence."""
-        labels = [np.zeros(0, np.int32)] * len(sentences)
-        confidences = [np.zeros(0, np.float32)] * len(sentences)
-        for rows, lengths, scores in self._scored_batches(sentences):
+        """Label ids and their probabilities for each pre-tokenized sentence (one longer
+        than settings.MAX_SEQUENCE_TOKENS in windows: `windows`)."""
+        pieces, owners = windows(sentences)
+        labels = [np.zeros(0, np.int32)] * len(pieces)
+        confidences = [np.zeros(0, np.float32)] * len(pieces)
+        for rows, lengths, scores in self._scored_batches(pieces):
             best, probability = self.decoder(scores, lengths)
             for i, row in enumerate(rows):
                 labels[row] = best[i, :lengths[i]]
                 confidences[row] = probability[i, :lengths[i]]
-        return Scored(labels, confidences)
+        return Scored(stitched(labels, owners), stitched(confidences, owners))
 
     def scores(self, sentences: Sequence[Sequence[str]]) -> list[np.ndarray]:
         """The network's per-step scores of each pre-tokenized sentence, `(tokens, labels)`:
         emission scores for a CRF head, probabilities for a softmax head."""
-        out = [np.zeros((0, len(self.config.network_labels)), np.float32)] * len(sentences)
-        for rows, lengths, scores in self._scored_batches(sentences):
+        pieces, owners = windows(sentences)
+        out = [np.zeros((0, len(self.config.network_labels)), np.float32)] * len(pieces)
+        for rows, lengths, scores in self._scored_batches(pieces):
             for i, row in enumerate(rows):
                 out[row] = scores[i, :lengths[i]]
-        return out
+        return stitched(out, owners)
 
     def _scored_batches(self, sentences: Sequence[Sequence[str]]
                         ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:

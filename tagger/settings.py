@@ -30,6 +30,14 @@ TAGGING_TOKENIZERS = ("model", "rules")
 # Below DISAGREEING, tagging raw text warns that tokens will be off.
 RULES_AGREE = 99.5
 DISAGREEING = 95.0
+# The most tokens the network reads as one sequence: a longer text is tagged in windows of
+# at most this many, each cut after a sentence's end where one falls in its second half,
+# so that a line's length does not set the memory tagging takes (docs/tagging.md).
+MAX_SEQUENCE_TOKENS = 4096
+# The longest line (text, or CoNLL sentence) `tagger tag` takes by default: a line's tokens
+# and record are held whole, so memory grows with the longest line (docs/tagging.md).
+MAX_LINE_CHARS = 1_000_000
+SENTENCE_ENDS = frozenset({".", "!", "?", "\u3002", "\uff01", "\uff1f", "\u2026"})
 
 
 def setting(default: Any, help: str, *, low: float | None = None, high: float | None = None,

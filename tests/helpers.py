@@ -1,9 +1,11 @@
 """Helpers the tests share: comparing tagged records, checking a command's one-line error,
 and starting a real server."""
 
+import signal
 import subprocess
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
@@ -84,3 +86,16 @@ def started_server(command: list[str], port: int, **popen) -> subprocess.Popen:
             assert process.poll() is None, process.stderr.read()
             assert time.monotonic() < deadline, "the server did not get ready in 120 s"
             time.sleep(0.3)
+
+
+def catches_sigterm(pid: int) -> bool:
+    """Whether process `pid` has a handler of its own for SIGTERM (bit 15 of SigCgt)."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    caught = next(line for line in status.splitlines() if line.startswith("SigCgt:"))
+    return bool(int(caught.split()[1], 16) & (1 << (signal.SIGTERM - 1)))
+
+
+def children(pid: int) -> list[int]:
+    """The processes `pid` started that still run."""
+    return [int(child) for task in Path(f"/proc/{pid}/task").iterdir()
+            for child in (task / "children").read_text().split()]

@@ -109,6 +109,32 @@ def test_batch_stdin_to_stdout_and_conll_input(demo_model: Path, tmp_path: Path)
     assert [x.split("\t")[0] for x in out.stdout.split("\n\n")[0].splitlines()] == ["Mei", "Lin"]
 
 
+@pytest.mark.parametrize("suffix", [".txt", ".jsonl", "-"])
+def test_a_byte_order_mark_is_dropped_from_every_input(demo_model: Path, tmp_path: Path,
+                                                        suffix: str):
+    """Editors on Windows start UTF-8 files with a BOM: it is not text, so offsets count
+    from the character after it."""
+    lines = ["Oslo is big", "Hi"]
+    if suffix == ".jsonl":
+        lines = [json.dumps({"text": line}) for line in lines]
+    data = b"\xef\xbb\xbf" + "".join(f"{line}\n" for line in lines).encode()
+    if suffix == "-":
+        result = run("tag", demo_model, "--input", "-", "-q", input=data)
+    else:
+        (tmp_path / f"in{suffix}").write_bytes(data)
+        result = run("tag", demo_model, "--input", tmp_path / f"in{suffix}", "-q")
+    assert result.exit_code == 0, result.output
+    first = json.loads(result.stdout.splitlines()[0])
+    assert first["text"] == "Oslo is big" and first["offsets"][0] == [0, 4]
+
+
+def test_several_text_arguments_are_one_text_joined_by_spaces(demo_model: Path):
+    result = run("tag", demo_model, "-f", "json", "Oslo", "is big.", "Kyoto.")
+    assert result.exit_code == 0, result.output
+    [record] = [json.loads(line) for line in result.stdout.splitlines()]
+    assert record["text"] == "Oslo is big. Kyoto."
+
+
 def test_conllu_input_tags_the_form_column(demo_model: Path, conllu_file: Path):
     result = run("tag", demo_model, "--input", conllu_file, "-q")
     assert result.exit_code == 0, result.output
@@ -208,6 +234,14 @@ def test_serve_on_a_port_in_use_fails_before_loading(demo_model: Path):
         port = taken.getsockname()[1]
         assert_one_line_error(run("serve", demo_model, "--port", port), f"127.0.0.1:{port}",
                           "--port")
+
+
+@pytest.mark.parametrize(("option", "value"), [
+    ("--name", "a/b"), ("--name", "x:predict"), ("--name", ""), ("--label", "canary:1"),
+    ("--name", "tab\there")])
+def test_serve_refuses_a_name_no_request_path_can_hold(demo_model: Path, option: str,
+                                                       value: str):
+    assert_one_line_error(run("serve", demo_model, option, value), option, repr(value))
 
 
 def test_existing_output_folder_needs_force(tmp_path: Path):

@@ -3,15 +3,17 @@
 import json
 import os
 import shutil
+import signal
 import stat
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
 
-from .helpers import assert_one_line_error, run_cli
+from .helpers import assert_one_line_error, children, run_cli
 
 SENTENCE = "Anna Schmidt flew from Berlin to Toronto."
 
@@ -184,5 +186,71 @@ def test_a_full_disk_is_one_line_on_every_path(demo_model: Path, lines_file: Pat
         result = subprocess.run(args, stdout=full if where != "--output" else None,
                                 stderr=subprocess.PIPE, text=True, timeout=300)
     assert result.returncode == 1
-    assert result.stderr.strip().splitlines()[-1:] == ["error: No space left on device"]
+    named = "/dev/full" if where == "--output" else "standard output"
+    assert result.stderr.strip().splitlines()[-1:] == [
+        f"error: No space left on device: {named}"]
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_sigterm_while_tagging_a_file_keeps_the_old_output_and_ends_the_workers(
+        demo_model: Path, tmp_path: Path, jobs: int):
+    """SIGTERM is handled as Ctrl-C: the partial file is removed, the file there before is
+    kept, worker processes end, exit status 143, one line and no traceback."""
+    source = tmp_path / "in.txt"
+    source.write_text("Anna Schmidt flew from Berlin to Toronto with Mei Lin .\n" * 200_000,
+                      encoding="utf-8")
+    output = tmp_path / "out.jsonl"
+    output.write_text("the old output\n", encoding="utf-8")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tagger.apps.cli", "tag", str(demo_model), "-i", str(source),
+         "-o", str(output), "--jobs", str(jobs), "-q"], stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    # Tagging is under way once the partial file has records in it.
+    while not any(p.stat().st_size for p in tmp_path.glob(".out.jsonl.*.partial")):
+        assert process.poll() is None and time.monotonic() < deadline, process.stderr.read()
+        time.sleep(0.05)
+    workers = children(process.pid) if jobs > 1 else []
+    assert len(workers) >= (jobs if jobs > 1 else 0)
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=60) == 143
+    assert process.stderr.read().strip() == "terminated"
+    assert output.read_text(encoding="utf-8") == "the old output\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.txt", "out.jsonl"]
+    time.sleep(0.5)
+    assert not [pid for pid in workers if Path(f"/proc/{pid}").exists()
+                and "Z" not in Path(f"/proc/{pid}/stat").read_text().split()[2]]
+
+
+def test_a_20_mb_line_is_refused_in_one_line_within_a_bounded_memory(demo_model: Path,
+                                                                     tmp_path: Path):
+    """A line's tokens and record are held whole: past --max-chars (a million characters
+    by default) the job stops before tagging it, naming the line and the option, in a
+    memory that the line's own text bounds (300 MB for 20 MB of text)."""
+    source = tmp_path / "one-line.txt"
+    source.write_text("Anna flew to Oslo . " * 1_000_000 + "\n", encoding="utf-8")
+    output, peak = tmp_path / "out.jsonl", tmp_path / "peak"
+    result = subprocess.run(
+        [sys.executable, "-c", PEAK_REPORTED, str(peak), "tag", str(demo_model), "-i",
+         str(source), "-o", str(output), "-q"], stderr=subprocess.PIPE, text=True)
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        f"error: {source}: line 1 has 20,000,000 characters, more than --max-chars "
+        "(1,000,000); split it into paragraphs, or raise --max-chars (memory grows with the "
+        "longest line)")
+    assert int(peak.read_text()) < 300 * 1024  # kB
+    assert not output.exists() and sorted(p.name for p in tmp_path.iterdir()) == [
+        "one-line.txt", "peak"]
+
+
+# `tagger ARGS...` that writes its peak resident memory (kB) to the file named first.
+PEAK_REPORTED = """
+import atexit, re, sys
+from pathlib import Path
+report = Path(sys.argv.pop(1))
+atexit.register(lambda: report.write_text(
+    re.search(r"VmHWM:\\s+(\\d+)", Path("/proc/self/status").read_text())[1]))
+from tagger.apps.cli import main
+main()
+"""

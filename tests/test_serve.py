@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -21,7 +22,7 @@ from tagger.apps.serve import Batcher, Limits, Metrics, RequestError, create_app
 from tagger.pipeline import Tagger
 
 from .conftest import ROOT, free_port
-from .helpers import assert_same_records, started_server
+from .helpers import assert_same_records, catches_sigterm, started_server
 
 TEXTS = ["Anna Schmidt flew from Berlin to Toronto.", "", "Elena Vasquez told reporters ."]
 LIMITS = Limits(max_body_bytes=20_000, max_texts=8, max_chars=500)
@@ -106,6 +107,9 @@ def test_tf_serving_versions_and_labels_reach_the_model(demo_tagger: Tagger):
      "'signature_name' key must be a string value."),
     ("POST", "/v1/models/demo:predict", {"instances": []}, 400,
      "No values in 'instances' array"),
+    ("POST", "/v1/models/demo:predict", {"inputs": []}, 400, "No values in 'inputs' array"),
+    ("POST", "/v1/models/demo:predict", {"inputs": {"texts": []}}, 400,
+     "No values in 'inputs' array"),
     ("POST", "/v1/models/demo:predict", {"inputs": {"text": ["a"]}}, 400,
      "Missing named input: texts in 'inputs' object."),
     ("POST", "/v1/models/demo:predict", {"texts": ["a"]}, 400,
@@ -521,6 +525,63 @@ def test_sigterm_past_the_grace_period_answers_503_and_exits_0(demo_model: Path)
     lines = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
     assert sorted(line["status"] for line in lines if line["path"] == "/v1/tag") == sorted(
         status for status, _ in answers)
+
+
+@pytest.mark.slow
+def test_a_second_signal_ends_the_grace_at_once_with_json_503s(demo_model: Path):
+    """After SIGTERM the server still listens: /readyz and new requests get JSON 503s.
+    A second signal (Ctrl-C) answers what waits with JSON 503s at once and exits 0."""
+    port = free_port()
+    process = started_server(
+        [sys.executable, "-m", "tagger.apps.cli", "serve", str(demo_model), "--port", str(port),
+         "--grace-seconds", "120"], port)
+    url = f"http://127.0.0.1:{port}"
+    texts = ["Anna Schmidt flew from Berlin to Toronto . " * 90] * 200
+    answers: list = []
+
+    def send(body: dict) -> None:
+        try:
+            answers.append((200, _post(url + "/v1/tag", body)))
+        except urllib.error.HTTPError as error:
+            answers.append((error.code, json.loads(error.read())))
+
+    senders = [threading.Thread(target=send, args=({"texts": texts},)) for _ in range(6)]
+    for sender in senders:
+        sender.start()
+    time.sleep(1.0)
+    process.send_signal(signal.SIGTERM)
+    time.sleep(0.5)
+    with pytest.raises(urllib.error.HTTPError) as ready:
+        urllib.request.urlopen(url + "/readyz", timeout=10)
+    assert ready.value.code == 503 and json.loads(ready.value.read()) == {
+        "status": "shutting down"}
+    send({"texts": ["Oslo"]})  # a new request while the others have their grace
+    assert answers[-1][0] == 503 and "shutting down" in answers[-1][1]["error"]
+    signalled = time.monotonic()
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=60) == 0
+    assert time.monotonic() - signalled < 30  # not the 120 s grace
+    for sender in senders:
+        sender.join(timeout=30)
+    log = process.stderr.read()
+    assert len(answers) == 7 and {status for status, _ in answers} <= {200, 503}
+    assert all("shut" in body["error"] for status, body in answers[:-1] if status == 503)
+    assert "Traceback" not in log
+
+
+@pytest.mark.slow
+def test_sigterm_while_the_model_loads_stops_cleanly(demo_model: Path):
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tagger.apps.cli", "serve", str(demo_model), "--port", str(port),
+         "--runtime", "keras"], stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not catches_sigterm(process.pid):  # the command's handler is in place
+        assert process.poll() is None and time.monotonic() < deadline
+        time.sleep(0.01)
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=60) == 0
+    assert process.stderr.read().strip().splitlines()[-1] == "stopped before serving"
 
 
 def test_unknown_paths_wrong_methods_and_deep_nesting_get_json_errors(client):

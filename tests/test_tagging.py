@@ -4,10 +4,10 @@ import json
 import numpy as np
 import pytest
 
-from tagger import decoding
+from tagger import decoding, settings
 from tagger.apps.batch import tag_stream
 from tagger.corpora import load_corpus
-from tagger.pipeline import Tagger
+from tagger.pipeline import Tagger, windows
 from tagger.settings import TrainConfig
 from tagger.training import train
 
@@ -28,6 +28,33 @@ def test_tag_returns_tokens_tags_offsets_and_spans(demo_tagger: Tagger):
         assert text[span.start:span.end] == span.text
     assert {(s.label, s.text) for s in tagged.spans} >= {("PER", "Anna Schmidt"),
                                                          ("LOC", "Berlin")}
+
+
+def test_windows_cut_after_a_sentence_end_in_their_second_half_or_at_their_size():
+    sentences = [["a"] * 10, [], ["b", ".", "c", "d", ".", "e", "f", "g", "h"], ["x"] * 4]
+    pieces, owners = windows(sentences, 4)
+    assert pieces == [["a"] * 4, ["a"] * 4, ["a"] * 2, [], ["b", ".", "c", "d"],
+                      [".", "e", "f", "g"], ["h"], ["x"] * 4]
+    assert owners.tolist() == [0, 0, 0, 1, 2, 2, 2, 3]
+    assert windows(sentences, 10) == (sentences, None)
+
+
+def test_a_text_longer_than_the_sequence_limit_is_tagged_in_windows(demo_tagger: Tagger,
+                                                                     monkeypatch):
+    """Past settings.MAX_SEQUENCE_TOKENS a text is tagged window by window (each as a text of
+    its own), so a line's length does not set the network's memory; its record is whole."""
+    monkeypatch.setattr(settings, "MAX_SEQUENCE_TOKENS", 12)
+    sentence = ["Anna", "Schmidt", "flew", "from", "Berlin", "to", "Toronto", "on",
+                "Monday", "."]
+    text = " ".join([" ".join(sentence)] * 5)
+    [tagged] = demo_tagger.tag([text, "Oslo"])[:1]
+    assert len(tagged.tokens) == 50 and len(tagged.tags) == len(tagged.confidences) == 50
+    [alone] = demo_tagger.tag_tokens([sentence])
+    assert tagged.tags == alone * 5  # cut after each "." (the window's second half)
+    assert [(s.label, s.text) for s in tagged.spans][:2] == [
+        (s.label, s.text) for s in demo_tagger.tag([" ".join(sentence)])[0].spans][:2]
+    monkeypatch.setattr(settings, "MAX_SEQUENCE_TOKENS", 4096)
+    assert demo_tagger.tag([text])[0].tokens == tagged.tokens
 
 
 def test_batched_tagging_equals_one_sentence_at_a_time(demo_tagger: Tagger):

@@ -17,6 +17,7 @@ import time
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -26,6 +27,7 @@ from tagger import spans as span_files
 from tagger.errors import TaggerError
 from tagger.files import atomic_file, writes_in_place
 from tagger.progress import Progress, clock, rate
+from tagger.settings import MAX_LINE_CHARS
 
 FORMATS = ("text", "json", "conll", "spans")
 # Lines read, tagged and written as one unit when streaming: bounds memory on any input size.
@@ -63,7 +65,18 @@ def render(tagged, fmt: str, confidence: bool = False) -> str:
 def output_stream(target: str) -> Iterator[TextIO]:
     """Where tagged records go: stdout for '-'; pipes and devices written in place; a regular
     file through a temporary file renamed over it on success (through a symlink, its target:
-    the link stays)."""
+    the link stays). A failed write (a full disk) names the output."""
+    try:
+        with _opened_output(target) as stream:
+            yield stream
+    except OSError as error:
+        if error.filename is None and not isinstance(error, BrokenPipeError):
+            error.filename = "standard output" if target == "-" else target
+        raise
+
+
+@contextlib.contextmanager
+def _opened_output(target: str) -> Iterator[TextIO]:
     if target == "-":
         yield sys.stdout
         sys.stdout.flush()
@@ -105,7 +118,7 @@ class Source:
 def open_input(path: str, input_format: str | None) -> Source:
     """Open a file (or '-' for stdin) for tagging; errors name the file and what to do."""
     if path == "-":
-        stream = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", newline="\n")
+        stream = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8-sig", newline="\n")
         return Source(_decoded(stream, "stdin"), "stdin", input_format or "text")
     file = Path(path)
     if not file.exists():
@@ -124,18 +137,38 @@ def _decoded(stream: TextIO, name: str) -> Iterator[str]:
             from None
 
 
-def _items(source: Source, lines: Iterable[str]) -> Iterator[str] | Iterator[list[str]]:
-    """Lines without their line ends, or token lists of CoNLL / CoNLL-U sentences."""
-    if source.format == "conllu":  # the token is the FORM column; IDs come first
-        return ([row[1] for row in rows]
-                for rows in conll.conllu_sentences(lines, source.name))
-    if source.format == "conll":
-        return ([row[0] for row in rows]
-                for rows in conll.conll_sentences(lines, source.name))
-    if source.format == "jsonl":
-        return (json_text(text_of(line), source.name, number) if line.strip() else ""
-                for number, line in enumerate(lines, 1))
-    return (text_of(line) for line in lines)
+def _items(source: Source, lines: Iterable[str], max_chars: int = MAX_LINE_CHARS
+           ) -> Iterator[str] | Iterator[list[str]]:
+    """Lines without their line ends, or token lists of CoNLL / CoNLL-U sentences; a line
+    (or sentence) of more than `max_chars` characters is an error."""
+    if source.format in ("conll", "conllu"):  # a CoNLL-U token is its FORM; IDs come first
+        reader, column = ((conll.conllu_sentences, 1) if source.format == "conllu"
+                          else (conll.conll_sentences, 0))
+        for number, rows in enumerate(reader(_bounded(lines, source, max_chars),
+                                             source.name), 1):
+            tokens = [row[column] for row in rows]
+            _check_length(sum(map(len, tokens)), f"sentence {number}", source, max_chars)
+            yield tokens
+        return
+    for number, line in enumerate(_bounded(lines, source, max_chars), 1):
+        if source.format == "jsonl":
+            yield json_text(text_of(line), source.name, number) if line.strip() else ""
+        else:
+            yield text_of(line)
+
+
+def _bounded(lines: Iterable[str], source: Source, max_chars: int) -> Iterator[str]:
+    """`lines`, each checked against `max_chars` before it is tagged."""
+    for number, line in enumerate(lines, 1):
+        _check_length(len(line) - line.endswith("\n"), f"line {number}", source, max_chars)
+        yield line
+
+
+def _check_length(length: int, where: str, source: Source, max_chars: int) -> None:
+    if length > max_chars:
+        raise TaggerError(f"{source.name}: {where} has {length:,} characters, more than "
+                          f"`max_chars` ({max_chars:,}); split it into paragraphs, or raise "
+                          "`max_chars` (memory grows with the longest line)", param="max_chars")
 
 
 def json_text(line: str, name: str, number: int) -> str:
@@ -270,23 +303,44 @@ def _rendered(tagger, items: Iterable, pretokenized: bool, fmt: str, confidence:
                              initializer=_start_worker,
                              initargs=(tagger.model, tagger.runtime, tagger.tokenizer)) as pool:
         pending: deque = deque()
-        for chunk in _chunks(items, CHUNK_LINES):
-            pending.append(pool.submit(_tag_chunk, chunk, pretokenized, fmt, confidence,
-                                       min_confidence))
-            if len(pending) == 2 * tagger.jobs:
+        try:
+            for chunk in _chunks(items, CHUNK_LINES):
+                pending.append(pool.submit(_tag_chunk, chunk, pretokenized, fmt, confidence,
+                                           min_confidence))
+                if len(pending) == 2 * tagger.jobs:
+                    yield pending.popleft().result()
+            while pending:
                 yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
+        except BrokenProcessPool:
+            _end_workers(pool)
+            raise TaggerError("a tagging worker process ended unexpectedly (killed, or out "
+                              "of memory); nothing was written: run again, with fewer "
+                              "`jobs`") from None
+        except BaseException:  # Ctrl-C, SIGTERM, a bad line: nobody will write the rest
+            _end_workers(pool)
+            raise
+
+
+def _end_workers(pool: ProcessPoolExecutor) -> None:
+    """Stop a pool's workers now, dropping their queued and running chunks."""
+    # ProcessPoolExecutor has no public way to stop a running task before Python 3.14;
+    # shutdown forgets the processes, so they are taken first.
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        process.terminate()
 
 
 def tag_file(tagger, source: Source, output: str, fmt: str, *, quiet: bool = False,
              progress: Progress | None = None, min_confidence: float = 0.0,
-             confidence: bool = False) -> int:
+             confidence: bool = False, max_chars: int = MAX_LINE_CHARS) -> int:
     """Tag every line (or CoNLL sentence) of `source` into `output`; returns records written.
 
     `tagger` is a loaded tagger, or `Workers` to tag in several processes. Exactly one
     record per input line, in input order, empty lines included. Spans below
     `min_confidence` are left out; `confidence` shows confidences in text and CoNLL output.
+    A line (or sentence) longer than `max_chars` characters stops it with an error: memory
+    grows with the longest line, and no line is ever left out.
     """
     progress = progress or Progress(enabled=not quiet)
     read = _Counted(source.lines)
@@ -296,7 +350,8 @@ def tag_file(tagger, source: Source, output: str, fmt: str, *, quiet: bool = Fal
         if hasattr(source.lines, "__exit__"):
             stack.enter_context(source.lines)
         stream = stack.enter_context(output_stream(output))
-        blocks = _rendered(tagger, _items(source, read), source.pretokenized, fmt, confidence,
+        blocks = _rendered(tagger, _items(source, read, max_chars), source.pretokenized, fmt,
+                           confidence,
                            min_confidence)
         stack.enter_context(_collecting_per_block())
         for text, block_records, block_tokens in blocks:

@@ -15,8 +15,16 @@ import click
 
 from tagger import backends
 from tagger.apps.batch import FORMATS, INPUT_FORMATS
-from tagger.errors import TaggerError
-from tagger.settings import SECTIONS, SERVE_SPECS, SPECS, TAGGING_TOKENIZERS, ServeLimits, Spec
+from tagger.errors import TaggerError, Terminated, raise_on_sigterm
+from tagger.settings import (
+    MAX_LINE_CHARS,
+    SECTIONS,
+    SERVE_SPECS,
+    SPECS,
+    TAGGING_TOKENIZERS,
+    ServeLimits,
+    Spec,
+)
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
@@ -56,6 +64,7 @@ class _Group(click.Group):
     """Turns user-facing failures into one line on stderr and a non-zero exit code."""
 
     def invoke(self, ctx: click.Context):
+        raise_on_sigterm()
         try:
             return super().invoke(ctx)
         except TaggerError as error:
@@ -71,9 +80,10 @@ class _Group(click.Group):
             where = f": {error.filename}" if error.filename else ""
             click.echo(f"error: {error.strerror or error}{where}", err=True)
             sys.exit(1)
-        except KeyboardInterrupt:
-            click.echo("interrupted", err=True)
-            sys.exit(130)
+        except KeyboardInterrupt as stop:  # Ctrl-C, or SIGTERM (`Terminated`)
+            terminated = isinstance(stop, Terminated)
+            click.echo("terminated" if terminated else "interrupted", err=True)
+            sys.exit(143 if terminated else 130)
 
 
 @click.group(cls=_Group)
@@ -284,10 +294,17 @@ def runtime_option(f):
 @click.option("--tokenizer", type=click.Choice(TAGGING_TOKENIZERS), default="model",
               show_default=True,
               help="How raw text becomes tokens: the model's own tokenizer, or the rules.")
+@click.option("--max-chars", type=click.IntRange(1), default=MAX_LINE_CHARS,
+              show_default=True,
+              help="The longest line (or CoNLL sentence) of --input, in characters: a longer "
+                   "one stops the job with an error (memory grows with the longest line).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress output.")
 def tag(model, text, input_path, output, fmt, input_format, confidence, min_confidence, runtime,
-        jobs, tokenizer, quiet):
+        jobs, tokenizer, max_chars, quiet):
     """Tag TEXT, or every line of --input, with the model in folder MODEL.
+
+    TEXT in several arguments is one text, joined by spaces (an unquoted sentence works);
+    several texts go one per line in --input.
 
     A tag's confidence is its probability given the whole text (a CRF model's marginal, a
     softmax model's probability); a span's is the lowest of its tokens'.
@@ -308,7 +325,7 @@ def tag(model, text, input_path, output, fmt, input_format, confidence, min_conf
     if not source.pretokenized:
         _say_tokenizer_warning(model, tokenizer)
     batch.tag_file(tagger, source, output, fmt or "json", quiet=quiet,
-                   min_confidence=min_confidence, confidence=confidence)
+                   min_confidence=min_confidence, confidence=confidence, max_chars=max_chars)
 
 
 @main.command()
@@ -328,17 +345,23 @@ def tag(model, text, input_path, output, fmt, input_format, confidence, min_conf
 def serve(model, host, port, name, runtime, labels, quiet, **limits):
     """Serve MODEL over HTTP: TensorFlow Serving's REST API, /v1/tag, metrics and a page.
 
-    Open http://HOST:PORT/ to try it. SIGTERM gives requests in flight --grace-seconds to
-    finish, answers the rest 503, then exits 0.
+    Open http://HOST:PORT/ to try it. SIGTERM (or Ctrl-C) gives requests in flight
+    --grace-seconds to finish, answers new ones and what is left 503, then exits 0; a second
+    signal ends the grace at once.
     """
-    from tagger.apps import serve as server
+    try:
+        from tagger.apps import serve as server
 
-    server.check_address(host, port)  # before the model loads
-    tagger = _load_tagger(model, runtime)
-    _say_tokenizer_warning(model)
-    click.echo(f"serving {model} as {name or model.name} on http://{host}:{port}/", err=True)
-    server.run(tagger, name or model.name, host, port, ServeLimits(**limits), labels,
-               access_log=not quiet)
+        name = server.check_names(model.resolve().name if name is None else name, labels)
+        server.check_address(host, port)  # before the model loads
+        tagger = _load_tagger(model, runtime)
+        _say_tokenizer_warning(model)
+        click.echo(f"serving {model} as {name} on http://{host}:{port}/", err=True)
+        # While it serves, the server handles the signals itself.
+        server.run(tagger, name, host, port, ServeLimits(**limits), labels,
+                   access_log=not quiet)
+    except Terminated:  # before the server listened: nothing was served, a clean stop
+        click.echo("stopped before serving", err=True)
 
 
 @main.command(name="export")

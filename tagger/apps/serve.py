@@ -24,12 +24,12 @@ import html
 import json
 import logging
 import re
-import signal
 import socket
 import sys
 import time
 import uuid
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from importlib import resources
@@ -63,6 +63,9 @@ VERSION = "1"  # the one version a server has
 # TF Serving's request paths.
 _MODEL = r"/v1/models/(?P<name>[^/:]+)(?:/versions/(?P<version>\d+)|/labels/(?P<label>[^/:]+))?"
 _VERB_PATH = re.compile(_MODEL + r":(?P<verb>classify|regress|predict)")
+# A NAME or LABEL those paths can match (a client percent-encodes the rest), without
+# control characters.
+_NAME = re.compile(r"[^/:\x00-\x1f\x7f]+")
 _INFO_PATH = re.compile(r"/v1/models(?:/(?P<name>[^/:]+)(?:/versions/(?P<version>\d+)"
                         r"|/labels/(?P<label>[^/:]+))?)?(?P<metadata>/metadata)?")
 
@@ -277,18 +280,30 @@ def create_app(tagger, name: str, limits: Limits | None = None,
             worker.cancel()
             batcher.executor.shutdown(wait=True, cancel_futures=True)
 
-    def begin_shutdown() -> None:
-        """Refuse new requests, and answer those still waiting after the grace period."""
+    def begin_shutdown(drained: Callable[[], None]) -> None:
+        """The first time: report not ready, answer new requests 503, and give those
+        waiting the grace period to be tagged (what is left then is answered 503); call
+        `drained` once every waiting request has its answer. Again: the grace ends now."""
         if "loop" not in state:  # still starting: Uvicorn stops before serving anything
+            drained()
             return
+        shut_down = RequestError(503, "the server shut down before this request was tagged; "
+                                      "retry on another replica", {"Retry-After": "1"})
+
+        async def drain(batcher: Batcher) -> None:
+            while batcher.live:
+                await asyncio.sleep(0.05)
+            drained()
 
         def start() -> None:
-            state["ready"] = False
             batcher = state["batcher"]
+            if batcher.closing:
+                batcher.fail_all(shut_down)
+                return
+            state["ready"] = False
             batcher.closing = True
-            state["loop"].call_later(limits.grace_seconds, batcher.fail_all, RequestError(
-                503, "the server shut down before this request was tagged; retry on "
-                     "another replica", {"Retry-After": "1"}))
+            state["loop"].call_later(limits.grace_seconds, batcher.fail_all, shut_down)
+            state["drain"] = state["loop"].create_task(drain(batcher))
         state["loop"].call_soon_threadsafe(start)
 
     def finish(request: Request, response: Response, started: float,
@@ -405,6 +420,8 @@ def create_app(tagger, name: str, limits: Limits | None = None,
                     raise RequestError(400, "Missing named input: texts in 'inputs' object.")
                 inputs = inputs["texts"]
             texts = _strings(inputs, "inputs")
+            if not texts:  # as for 'instances': a predict call has a text
+                raise RequestError(400, "No values in 'inputs' array")
         else:
             raise RequestError(400, "Missing 'inputs' or 'instances' key")
         rows = [prediction(t) for t in await tag(request, texts)]
@@ -550,6 +567,18 @@ def _instance_text(instance: Any) -> str:
     return instance
 
 
+def check_names(name: str, labels: tuple[str, ...] = ()) -> str:
+    """`name` once it and the version `labels` are names a request path can hold, as TF
+    Serving's REST paths read them (`/v1/models/NAME/labels/LABEL:predict`): not empty,
+    no "/" or ":", no control characters."""
+    for value, option in [(name, "name"), *((label, "label") for label in labels)]:
+        if not _NAME.fullmatch(value):
+            raise TaggerError(f"`{option}` {value!r} cannot be named in a request path "
+                              "(/v1/models/NAME/labels/LABEL:predict): give a name without "
+                              "'/', ':' or control characters", param=option)
+    return name
+
+
 def check_address(host: str, port: int) -> None:
     """Fail with a clear message, before the model loads, if the address cannot be bound."""
     try:
@@ -577,14 +606,20 @@ def run(tagger, name: str, host: str, port: int, limits: Limits | None = None,
     app = create_app(tagger, name, limits, labels, access_log)
 
     class Server(uvicorn.Server):
-        def handle_exit(self, sig, frame) -> None:
-            if not self.should_exit:
-                app.state.begin_shutdown()
-            super().handle_exit(sig, frame)
+        """Stops on SIGTERM or SIGINT as `begin_shutdown` says, listening until every
+        request has its answer; a third signal stops at once. Uvicorn's own handling
+        (which stops listening at once, and raises the signal again after the shutdown)
+        is not used: the process exits 0."""
 
-    # Uvicorn drains on SIGTERM, then raises the signal again for the handler it found:
-    # this one makes that a clean exit rather than death by signal.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        signals = 0
+
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            self.signals += 1
+            if self.signals > 2:
+                self.should_exit = self.force_exit = True
+            else:
+                app.state.begin_shutdown(lambda: setattr(self, "should_exit", True))
+
     # Past the grace every request has its answer; Uvicorn's own timeout (which cancels
     # handlers) is only a backstop for a connection that never closes.
     config = uvicorn.Config(app, host=host, port=port, log_level="warning",
