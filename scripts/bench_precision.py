@@ -1,6 +1,8 @@
 """Reduced precision and other CPU runtimes for the network, against ONNX Runtime float32 in
-the same run: ONNX Runtime with int8 weights (dynamic quantization of the LSTM and Dense
-layers), and OpenVINO in float32 and in bfloat16.
+the same run: ONNX Runtime with int8 weights and float32 activations (`--int8`: a quarter
+of the file, float32's speed), ONNX
+Runtime's dynamic quantization (int8 weights and activations quantized with one scale per
+call: what `--int8` was before; not kept), and OpenVINO in float32 and in bfloat16.
 
     python scripts/bench_precision.py data/recipes/conll2003.toml \
         --model models/benchmark/conll2003
@@ -10,7 +12,10 @@ runs the network alone on the padded batches of the recipe's validation sentence
 thread, the variants in turn, `--repeats` rounds (medians); then it tags the validation
 split through the pipeline (tokens, Viterbi and all) to count the tags that differ from
 float32 and to score it. The largest output difference is given over all real tokens and
-over the sentences that fill their batch (no padded steps). Needs the bench extra
+over the sentences that fill their batch (no padded steps). "Alone differs" counts the
+first `--alone` validation sentences whose tags or confidences differ when each is tagged
+alone from when all are tagged together: a text's record must not depend on its
+neighbours. Needs the bench extra
 (`pip install -e '.[bench]'`, which brings OpenVINO). Writes
 data/benchmarks/precision.{md,json}.
 """
@@ -32,6 +37,7 @@ import numpy as np
 from benchmark import ROOT, machine, table
 
 from tagger import batching
+from tagger.backends.onnx.backend import session_options
 from tagger.evaluation import score
 from tagger.model_folder import NETWORK
 from tagger.pipeline import Tagger
@@ -60,20 +66,33 @@ def markdown(data: dict) -> str:
              f"thread, medians of {data['repeats']} rounds") if "tokens" in data else ""
     rows = data["rows"]
     return f"{data['date']}, {data['machine']}; `{data['command']}`{about}.\n\n" + table(
-        ["variant", "network tokens/s", "vs float32", "largest output difference (on "
-         "sentences without padding)", "tags differing", "validation"],
+        ["variant", "network tokens/s", "vs float32", "network file (MB)", "largest output "
+         "difference (on sentences without padding)", "tags differing", "alone differs",
+         "validation"],
         [[r["variant"], f"{r['network_tokens_per_s']:,}", f"{r['vs_float32']:.2f}x",
+          f"{r['file_mb']:.1f}" if "file_mb" in r else "",
           f"{r['max_output_difference']:.2g} ({r['max_difference_unpadded']:.2g})",
           f"{r['tags_differing']:,}",
+          f"{r['alone_differs']} of {r['alone_of']}" if "alone_of" in r else "",
           f"{r['validation']:.2f}"] for r in rows]) + "\n"
 
 
+def dynamic_int8(source: Path, target: Path) -> None:
+    """ONNX Runtime's dynamic quantization of the LSTM and MatMul nodes (int8 weights,
+    activations quantized per call), as `--int8` wrote it before."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quantize_dynamic(source, target, weight_type=QuantType.QInt8,
+                     op_types_to_quantize=["LSTM", "MatMul"],
+                     extra_options={"MatMulConstBOnly": True})
+
+
 def onnx_session(path: Path):
+    """A graph on one thread, with the onnx backend's options."""
     import onnxruntime
 
-    options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = 1
-    return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    return onnxruntime.InferenceSession(str(path), session_options(threads=1),
+                                        providers=["CPUExecutionProvider"])
 
 
 def main() -> None:
@@ -81,6 +100,8 @@ def main() -> None:
     parser.add_argument("recipe", type=Path)
     parser.add_argument("--model", type=Path, required=True, help="trained model folder")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--alone", type=int, default=300,
+                        help="sentences tagged alone and together (batch independence)")
     parser.add_argument("--out", type=Path, default=ROOT / "data" / "benchmarks")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-precision-"))
@@ -90,12 +111,16 @@ def main() -> None:
                        capture_output=True)
     exported = work / "onnx"
     network = exported / NETWORK
-    variants = {
-        "ONNX Runtime float32": onnx_session(network),
-        "ONNX Runtime int8 weights (`--int8`)": onnx_session(work / "int8" / NETWORK),
-        "OpenVINO float32": OpenVinoNetwork(network, "f32"),
-        "OpenVINO bfloat16": OpenVinoNetwork(network, "bf16"),
-    }
+    dynamic_int8(network, work / "dynamic.onnx")
+    files = {"ONNX Runtime float32": network,
+             "ONNX Runtime int8 weights, float32 activations (`--int8`)":
+                 work / "int8" / NETWORK,
+             "ONNX Runtime dynamic int8 (activations per call; not kept)":
+                 work / "dynamic.onnx",
+             "OpenVINO float32": network, "OpenVINO bfloat16": network}
+    variants = {name: onnx_session(path) for name, path in list(files.items())[:3]}
+    variants["OpenVINO float32"] = OpenVinoNetwork(network, "f32")
+    variants["OpenVINO bfloat16"] = OpenVinoNetwork(network, "bf16")
     corpus = load_recipe(args.recipe).load_corpus()
     validation = corpus.split("validation")
     sentences = [tokens for tokens, _ in validation]
@@ -128,6 +153,10 @@ def main() -> None:
         tagger.backend.session = session
         tags = tagger.tag_tokens(sentences)
         float32_tags = float32_tags or tags
+        some = sentences[:args.alone]
+        together = tagger.tag_conll_sentences(some)
+        alone = sum(tagger.tag_conll_sentences([s])[0].to_dict() != t.to_dict()
+                    for s, t in zip(some, together, strict=True))
         report = score([t for _, t in validation], tags, corpus.scheme)
         rows.append({
             "variant": name,
@@ -138,6 +167,9 @@ def main() -> None:
             "max_difference_unpadded": unpadded,
             "tags_differing": sum(a != b for x, y in zip(tags, float32_tags, strict=True)
                                   for a, b in zip(x, y, strict=True)),
+            "file_mb": round(files[name].stat().st_size / 1e6, 1),
+            "alone_differs": alone,
+            "alone_of": len(some),
             "metric": report["metric"],
             "validation": round(report["score"] * 100, 2),
         })

@@ -96,10 +96,9 @@ class FeatureSettings(_Checked):
                                            "subwords' states, or its first subword's.",
                                    choices=POOLINGS)
     encoder_int8: bool = setting(False, "Store the encoder's ONNX graph with int8 weights: "
-                                        "about 1.6x as fast on a CPU for a fraction of a "
-                                        "point, but a text's tags can then change with the "
-                                        "texts tagged beside it (activations are quantized "
-                                        "per call: docs/training.md#a-contextual-encoder).")
+                                        "about a quarter of the file, float32 activations "
+                                        "and speed, a few tags in 10,000 differ "
+                                        "(docs/training.md#a-contextual-encoder).")
     encoder_window: int = setting(128, "Subwords the encoder reads at once; longer sentences "
                                        "are read in windows overlapping by half.", low=8)
     tokenizer: str = setting("auto", "How raw text becomes tokens: learned from the corpus's "

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -206,27 +207,40 @@ def test_the_savedmodel_tags_as_the_pipeline_in_a_fresh_process(name, variants, 
 
 
 @pytest.mark.parametrize("name", ["crf-charcnn", "pos-softmax", "vectors-encoder-first"])
-def test_the_int8_onnx_backend_tags_almost_as_float32(name, variants, reference,
-                                                      tmp_path: Path):
+def test_the_int8_onnx_backend_tags_almost_as_float32_and_each_text_alike_anywhere(
+        name, variants, reference, tmp_path: Path):
+    """int8 weights, float32 activations: the tags of float32 but for a few, and a text's
+    record the same alone, among others and cut into other batches (activations quantized
+    per call made them depend on the neighbours, and saturate on CPUs without VNNI)."""
     import onnx
+    from onnx import TensorProto
 
     Tagger.load(variants[name], "keras").save(tmp_path / "int8", int8=True)
-    network = onnx.load(tmp_path / "int8" / NETWORK)
-    kinds = {node.op_type for node in network.graph.node}
-    assert {"DynamicQuantizeLSTM", "MatMulInteger"} <= kinds and "LSTM" not in kinds
-    assert {p.key: p.value for p in network.metadata_props}["weights"] == "int8"
-    if name.endswith("encoder-first"):
-        encoder = onnx.load(tmp_path / "int8" / model_folder.ENCODER_NETWORK)
-        assert "MatMulInteger" in {node.op_type for node in encoder.graph.node}
+    files = [NETWORK] + [model_folder.ENCODER_NETWORK] * name.endswith("encoder-first")
+    for file in files:
+        graph = onnx.load(tmp_path / "int8" / file)
+        kinds = {node.op_type for node in graph.graph.node}
+        assert "DequantizeLinear" in kinds and not kinds & {
+            "DynamicQuantizeLSTM", "MatMulInteger", "DynamicQuantizeLinear"}
+        assert {p.key: p.value for p in graph.metadata_props}["weights"] == "int8"
+        stored = {t.data_type for t in graph.graph.initializer if len(t.dims) > 1
+                  and np.prod(t.dims) >= 4096}
+        assert stored == {TensorProto.INT8}  # every large matrix
+        assert (tmp_path / "int8" / file).stat().st_size < \
+            0.4 * (variants[name] / file).stat().st_size
+    int8 = Tagger.load(tmp_path / "int8", "onnx")
     # EWT dev's text (ODD's repeated 2,000-token line would weigh one sentence's errors
     # 400 times).
     texts = conllu_texts()
     expected = [r["tags"] for r in reference[name][0][:len(texts)]]
-    got = [t.tags for t in Tagger.load(tmp_path / "int8", "onnx").tag(texts)]
+    records = [t.to_dict() for t in int8.tag(texts)]
     tags = sum(map(len, expected))
-    differing = sum(a != b for x, y in zip(got, expected, strict=True)
-                    for a, b in zip(x, y, strict=True))
-    assert differing / tags < 0.01
+    differing = sum(a != b for x, y in zip([r["tags"] for r in records], expected,
+                                           strict=True) for a, b in zip(x, y, strict=True))
+    assert differing / tags < 0.002
+    some = texts[::10]
+    assert [int8.tag([text])[0].to_dict() for text in some] == records[::10]
+    assert [t.to_dict() for t in int8.tag(some[::-1])][::-1] == records[::10]
 
 
 def test_export_refuses_an_existing_folder_without_force(demo_tagger: Tagger, tmp_path: Path):

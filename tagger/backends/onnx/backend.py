@@ -48,9 +48,9 @@ class OnnxBackend:
         return self.session.run(None, inputs)[0]
 
 
-def load(path: Path, config: ModelConfig, threads: int | None = None) -> OnnxBackend:
-    """The graphs of model folder `path`. `threads`: ONNX Runtime's threads per call
-    (default: its own choice, one per core)."""
+def session_options(threads: int | None = None):
+    """ONNX Runtime's options for a model folder's graphs: `threads` per call (default: its
+    own choice, one per core)."""
     import onnxruntime
 
     options = onnxruntime.SessionOptions()
@@ -58,6 +58,18 @@ def load(path: Path, config: ModelConfig, threads: int | None = None) -> OnnxBac
     # Idle threads sleep rather than spin: batch tagging runs Python work (tokenizing,
     # records) on another thread at the same time.
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    # int8 weights (`export.int8_weights`) become float32 constants when the session starts,
+    # rather than being converted again on every call.
+    options.add_session_config_entry("session.disable_quant_qdq", "1")
+    return options
+
+
+def load(path: Path, config: ModelConfig, threads: int | None = None) -> OnnxBackend:
+    """The graphs of model folder `path`. `threads`: ONNX Runtime's threads per call
+    (default: its own choice, one per core)."""
+    import onnxruntime
+
+    options = session_options(threads)
 
     def session(name: str):
         try:

@@ -21,11 +21,7 @@ content (`config`), so that a network is never run with another model's config.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import logging
-import tempfile
-from pathlib import Path
 
 import keras
 import numpy as np
@@ -50,9 +46,7 @@ def graphs(model: TaggerModel, config: ModelConfig, checkpoint: Checkpoint | Non
            *, int8: bool = False) -> dict[str, bytes]:
     """The model folder files of `model`'s ONNX graphs (and of its encoder, `checkpoint`).
     With `int8`, the network's LSTM and Dense weights and the encoder's matrices (those by
-    default: the `encoder_int8` setting) are stored as 8-bit integers and activations
-    quantized per call (ONNX Runtime's dynamic quantization): faster, with a few tags that
-    differ (scripts/bench_speed.py and scripts/encoder_benchmark.py measure both)."""
+    default: the `encoder_int8` setting) are stored as 8-bit integers (`int8_weights`)."""
     network = network_graph(model, config)
     files = {NETWORK: (int8_weights(network) if int8 else network).SerializeToString()}
     if config.char_vocab_size:
@@ -60,39 +54,64 @@ def graphs(model: TaggerModel, config: ModelConfig, checkpoint: Checkpoint | Non
     if config.context_layers:
         encoder = encoder_graph(checkpoint, config.context_layers)
         quantize = int8 or config.settings.features.encoder_int8
-        files[ENCODER_NETWORK] = (int8_weights(encoder, per_channel=True) if quantize
+        files[ENCODER_NETWORK] = (int8_weights(encoder) if quantize
                                   else encoder).SerializeToString()
     return files
 
 
-def int8_weights(model: onnx.ModelProto, per_channel: bool = False) -> onnx.ModelProto:
-    """`model` with int8 weights in its LSTM and MatMul nodes, activations quantized per
-    call; its metadata (the CRF's scores) kept. Products of two activations (attention)
-    stay float. `per_channel`: a scale per output column (the encoder's wide matrices
-    lose much more to one scale per matrix: scripts/encoder_benchmark.py)."""
-    from onnxruntime.quantization import QuantType, quantize_dynamic
+def int8_weights(model: onnx.ModelProto) -> onnx.ModelProto:
+    """`model` with its LSTM weights and the constant matrices of its MatMul nodes stored as
+    int8, a float32 scale per output channel, turned back into float32 by DequantizeLinear;
+    everything else, activations included, stays float32; its metadata kept, marked
+    "weights": "int8".
 
-    # The quantizer logs advice on the root logger ("consider pre-processing") every call:
-    # not for a user training a model.
-    with tempfile.TemporaryDirectory() as work, _quiet_logging():
-        out = Path(work) / "int8.onnx"
-        quantize_dynamic(model, out, weight_type=QuantType.QInt8,
-                         op_types_to_quantize=["LSTM", "MatMul"], per_channel=per_channel,
-                         extra_options={"MatMulConstBOnly": True})
-        quantized = onnx.load(out)
-    del quantized.metadata_props[:]
-    helper.set_model_props(quantized, {**{p.key: p.value for p in model.metadata_props},
-                                       "weights": "int8"})
-    return quantized
-
-
-@contextlib.contextmanager
-def _quiet_logging():
-    logging.disable(logging.WARNING)
-    try:
-        yield
-    finally:
-        logging.disable(logging.NOTSET)
+    Activations are not quantized: ONNX Runtime's dynamic quantization takes one scale per
+    call for a whole batch, so a text's tags changed with the texts beside it, and on CPUs
+    without VNNI its u8 x s8 products saturate (docs/experiments.md, int8). Stored this
+    way a text's tags never depend on its neighbours, on any CPU; the files are about a
+    quarter of the size, and the onnx backend turns the weights back into float32 once,
+    when it loads them, so the network runs at float32's speed (scripts/bench_precision.py
+    measures both)."""
+    model = onnx.ModelProto.FromString(model.SerializeToString())
+    graph = model.graph
+    initializers = {tensor.name: tensor for tensor in graph.initializer}
+    # Each weight and the axis of its channels (a scale each): LSTM W and R are
+    # [directions, 4 x units, inputs], a MatMul's constant B [inputs, outputs], an
+    # embedding table (a Gather's data) [rows, dimensions].
+    weights: dict[str, int] = {}
+    for node in graph.node:
+        if node.op_type == "LSTM":
+            weights.update({name: 1 for name in node.input[1:3]})
+        elif node.op_type == "MatMul" and node.input[1] in initializers:
+            weights[node.input[1]] = 1
+        elif node.op_type == "Gather" and node.input[0] in initializers:
+            table = initializers[node.input[0]]
+            if table.data_type == TensorProto.FLOAT and len(table.dims) == 2:
+                weights[node.input[0]] = 0
+    dequantize = []
+    for name, axis in weights.items():
+        tensor = initializers[name]
+        values = numpy_helper.to_array(tensor).astype(np.float32)
+        others = tuple(a for a in range(values.ndim) if a != axis)
+        scale = np.abs(values).max(axis=others) / 127
+        scale[scale == 0] = 1.0
+        shape = [-1 if a == axis else 1 for a in range(values.ndim)]
+        stored = np.clip(np.rint(values / scale.reshape(shape)), -127, 127).astype(np.int8)
+        graph.initializer.remove(tensor)
+        graph.initializer.extend([
+            numpy_helper.from_array(stored, f"{name}_int8"),
+            numpy_helper.from_array(scale.astype(np.float32), f"{name}_scale"),
+            numpy_helper.from_array(np.zeros_like(scale, np.int8), f"{name}_zero")])
+        dequantize.append(helper.make_node(
+            "DequantizeLinear", [f"{name}_int8", f"{name}_scale", f"{name}_zero"], [name],
+            axis=axis))
+    nodes = list(graph.node)
+    del graph.node[:]
+    graph.node.extend(dequantize + nodes)
+    helper.set_model_props(model, {**{p.key: p.value for p in model.metadata_props},
+                                   "weights": "int8"})
+    onnx.checker.check_model(model)
+    return model
 
 
 def _model(g: _Graph, inputs: dict[str, tuple[int, list]], output: str, shape: list
