@@ -156,7 +156,14 @@ class ExportedTagger(tf.Module):
              ) -> dict[str, tf.Tensor]:
         lengths = tf.cast(tokens.row_lengths(), tf.int32)
         steps = tf.shape(starts)[1]
-        best, confidence = self._decode_in_batches(self._features(tokens), lengths, steps)
+        # A call in which no text has a token leaves nothing to run: its features and the
+        # decoder's updates would have empty shapes, which ArgMax and
+        # tensor_scatter_nd_update refuse.
+        best, confidence = tf.cond(
+            steps > 0,
+            lambda: self._decode_in_batches(self._features(tokens), lengths, steps),
+            lambda: (tf.zeros([tf.size(lengths), 0], tf.int32),
+                     tf.zeros([tf.size(lengths), 0], tf.float32)))
         real = tf.sequence_mask(lengths, steps)
         outputs = {
             "lengths": lengths,
@@ -198,10 +205,8 @@ class ExportedTagger(tf.Module):
                     tf.tensor_scatter_nd_update(confidence, rows,
                                                 tf.pad(probabilities, widen)))
 
-        # Texts with no token at all (steps 0) leave nothing to decode: the loop's updates
-        # would have an empty shape, which tensor_scatter_nd_update refuses.
-        _, best, confidence = tf.while_loop(lambda start, *_: (start < count) & (steps > 0),
-                                            one_batch, [tf.constant(0), best, confidence])
+        _, best, confidence = tf.while_loop(lambda start, *_: start < count, one_batch,
+                                            [tf.constant(0), best, confidence])
         return best, confidence
 
     def _features(self, tokens: tf.RaggedTensor) -> dict[str, tf.RaggedTensor]:
