@@ -86,7 +86,9 @@ def int8_weights(model: onnx.ModelProto) -> onnx.ModelProto:
             weights[node.input[1]] = 1
         elif node.op_type == "Gather" and node.input[0] in initializers:
             table = initializers[node.input[0]]
-            if table.data_type == TensorProto.FLOAT and len(table.dims) == 2:
+            # A pretrained table is stored as float16 (`_pretrained_embedding`).
+            if table.data_type in (TensorProto.FLOAT, TensorProto.FLOAT16) \
+                    and len(table.dims) == 2:
                 weights[node.input[0]] = 0
     dequantize = []
     for name, axis in weights.items():
@@ -102,9 +104,14 @@ def int8_weights(model: onnx.ModelProto) -> onnx.ModelProto:
             numpy_helper.from_array(stored, f"{name}_int8"),
             numpy_helper.from_array(scale.astype(np.float32), f"{name}_scale"),
             numpy_helper.from_array(np.zeros_like(scale, np.int8), f"{name}_zero")])
+        # DequantizeLinear gives float32 (opset 17): a float16 table is cast back.
+        half = tensor.data_type == TensorProto.FLOAT16
         dequantize.append(helper.make_node(
-            "DequantizeLinear", [f"{name}_int8", f"{name}_scale", f"{name}_zero"], [name],
-            axis=axis))
+            "DequantizeLinear", [f"{name}_int8", f"{name}_scale", f"{name}_zero"],
+            [f"{name}_float32" if half else name], axis=axis))
+        if half:
+            dequantize.append(helper.make_node("Cast", [f"{name}_float32"], [name],
+                                               to=TensorProto.FLOAT16))
     nodes = list(graph.node)
     del graph.node[:]
     graph.node.extend(dequantize + nodes)
