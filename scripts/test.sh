@@ -14,4 +14,7 @@ if ! command -v chromium >/dev/null; then
         apt-get install -y -q chromium >/dev/null; }
 fi
 .venv/bin/ruff check tagger tests scripts
-HF_DATASETS_OFFLINE=1 HF_HUB_OFFLINE=1 .venv/bin/python -m pytest "$@"
+# Two processes, a test file each at a time (its module fixtures built once): most tests
+# spend their time in one thread. TEST_PROCESSES=0 runs the suite in this process.
+HF_DATASETS_OFFLINE=1 HF_HUB_OFFLINE=1 .venv/bin/python -m pytest \
+    -n "${TEST_PROCESSES:-2}" --dist loadfile "$@"
