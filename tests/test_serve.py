@@ -488,34 +488,51 @@ def test_sigterm_lets_the_request_in_flight_finish_then_exits_0(server):
     assert len(answers) == 1 and len(answers[0]["records"]) == 200
 
 
+# Requests that keep a server busy for several seconds.
+LONG_TEXTS = ["Anna Schmidt flew from Berlin to Toronto . " * 90] * 200
+
+
+class _BusyServer:
+    """`tagger serve` with `--grace-seconds grace`, tagging `requests` requests of
+    LONG_TEXTS sent from threads; `answers` gets each (status, JSON answer)."""
+
+    def __init__(self, model: Path, grace: int, requests: int) -> None:
+        port = free_port()
+        self.process = started_server(
+            [sys.executable, "-m", "tagger.apps.cli", "serve", str(model), "--port",
+             str(port), "--grace-seconds", str(grace)], port)
+        self.url = f"http://127.0.0.1:{port}"
+        self.answers: list = []
+        self.senders = [threading.Thread(target=self.send, args=({"texts": LONG_TEXTS},))
+                        for _ in range(requests)]
+        for sender in self.senders:
+            sender.start()
+        time.sleep(1.0)  # the requests are being tagged
+
+    def send(self, body: dict) -> tuple[int, dict]:
+        try:
+            answer = (200, _post(self.url + "/v1/tag", body))
+        except urllib.error.HTTPError as error:
+            answer = (error.code, json.loads(error.read()))
+        self.answers.append(answer)
+        return answer
+
+    def join(self) -> None:
+        for sender in self.senders:
+            sender.join(timeout=30)
+
+
 @pytest.mark.slow
 def test_sigterm_past_the_grace_period_answers_503_and_exits_0(demo_model: Path):
     """What is not tagged when the grace period ends gets a JSON 503; the process exits 0
     soon after, with a log line per request and no traceback."""
-    port = free_port()
-    process = started_server(
-        [sys.executable, "-m", "tagger.apps.cli", "serve", str(demo_model), "--port", str(port),
-         "--grace-seconds", "1"], port)
-    url = f"http://127.0.0.1:{port}"
-    texts = ["Anna Schmidt flew from Berlin to Toronto . " * 90] * 200
-    answers: list = []
-
-    def send() -> None:
-        try:
-            answers.append((200, _post(url + "/v1/tag", {"texts": texts})))
-        except urllib.error.HTTPError as error:
-            answers.append((error.code, json.loads(error.read())))
-
-    senders = [threading.Thread(target=send) for _ in range(8)]
-    for sender in senders:
-        sender.start()
-    time.sleep(1.0)
+    busy = _BusyServer(demo_model, grace=1, requests=8)
+    process, answers = busy.process, busy.answers
     signalled = time.monotonic()
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=30) == 0
     exited = time.monotonic() - signalled
-    for sender in senders:
-        sender.join(timeout=30)
+    busy.join()
     log = process.stderr.read()
     assert exited < 1 + 10  # the grace, and the tagging call then running
     refused = [body for status, body in answers if status == 503]
@@ -531,41 +548,24 @@ def test_sigterm_past_the_grace_period_answers_503_and_exits_0(demo_model: Path)
 def test_a_second_signal_ends_the_grace_at_once_with_json_503s(demo_model: Path):
     """After SIGTERM the server still listens: /readyz and new requests get JSON 503s.
     A second signal (Ctrl-C) answers what waits with JSON 503s at once and exits 0."""
-    port = free_port()
-    process = started_server(
-        [sys.executable, "-m", "tagger.apps.cli", "serve", str(demo_model), "--port", str(port),
-         "--grace-seconds", "120"], port)
-    url = f"http://127.0.0.1:{port}"
-    texts = ["Anna Schmidt flew from Berlin to Toronto . " * 90] * 200
-    answers: list = []
-
-    def send(body: dict) -> None:
-        try:
-            answers.append((200, _post(url + "/v1/tag", body)))
-        except urllib.error.HTTPError as error:
-            answers.append((error.code, json.loads(error.read())))
-
-    senders = [threading.Thread(target=send, args=({"texts": texts},)) for _ in range(6)]
-    for sender in senders:
-        sender.start()
-    time.sleep(1.0)
+    busy = _BusyServer(demo_model, grace=120, requests=6)
+    process, url, answers = busy.process, busy.url, busy.answers
     process.send_signal(signal.SIGTERM)
     time.sleep(0.5)
     with pytest.raises(urllib.error.HTTPError) as ready:
         urllib.request.urlopen(url + "/readyz", timeout=10)
     assert ready.value.code == 503 and json.loads(ready.value.read()) == {
         "status": "shutting down"}
-    send({"texts": ["Oslo"]})  # a new request while the others have their grace
-    assert answers[-1][0] == 503 and "shutting down" in answers[-1][1]["error"]
+    status, body = busy.send({"texts": ["Oslo"]})  # new, while the others have their grace
+    assert status == 503 and "shutting down" in body["error"]
     signalled = time.monotonic()
     process.send_signal(signal.SIGINT)
     assert process.wait(timeout=60) == 0
     assert time.monotonic() - signalled < 30  # not the 120 s grace
-    for sender in senders:
-        sender.join(timeout=30)
+    busy.join()
     log = process.stderr.read()
     assert len(answers) == 7 and {status for status, _ in answers} <= {200, 503}
-    assert all("shut" in body["error"] for status, body in answers[:-1] if status == 503)
+    assert all("shut" in body["error"] for status, body in answers if status == 503)
     assert "Traceback" not in log
 
 
