@@ -38,7 +38,7 @@ from benchmark import ROOT, machine, table
 
 from tagger import batching
 from tagger.backends.onnx.backend import session_options
-from tagger.evaluation import score
+from tagger.metrics import score
 from tagger.model_folder import NETWORK
 from tagger.pipeline import Tagger
 from tagger.training.recipes import load_recipe

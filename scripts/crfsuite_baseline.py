@@ -53,7 +53,7 @@ def sentence_features(tokens: list[str]) -> list[dict[str, object]]:
 
 def train(dataset: str, model: Path, iterations: int) -> None:
     from tagger.corpora import load_corpus
-    from tagger.evaluation import score
+    from tagger.metrics import score
 
     corpus = load_corpus(dataset)
     trainer = pycrfsuite.Trainer(algorithm="lbfgs", verbose=False)

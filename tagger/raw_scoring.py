@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 
 from tagger import conll
 from tagger.errors import TaggerError
-from tagger.evaluation import prf
+from tagger.metrics import prf
 from tagger.text import surface
 from tagger.text.surface import Surface
 from tagger.text.tokenizer import Tokenized

@@ -1,7 +1,8 @@
 import pytest
 
 from tagger.errors import TaggerError
-from tagger.evaluation import check_labels, format_report, score
+from tagger.evaluation import check_labels, format_report
+from tagger.metrics import score
 
 
 def test_entity_scores_match_a_hand_count():

@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 
 from tagger.corpora import load_corpus
-from tagger.evaluation import evaluate_tagger, score
+from tagger.evaluation import evaluate_tagger
+from tagger.metrics import score
 from tagger.pipeline import Tagger
 from tagger.settings import TrainConfig
 from tagger.training import train

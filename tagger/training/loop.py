@@ -24,7 +24,7 @@ from tagger.backends.keras.network import LearningRate, build_model, compile_mod
 from tagger.corpora import Corpus, CorpusSource
 from tagger.encoders.checkpoint import Checkpoint, read_folder
 from tagger.errors import TaggerError
-from tagger.evaluation import score
+from tagger.metrics import score
 from tagger.model_folder import CorpusInfo, ModelConfig
 from tagger.pipeline import Tagger, context_features
 from tagger.progress import Progress, clock, rate
