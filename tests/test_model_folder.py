@@ -13,6 +13,8 @@ from tagger.settings import TrainConfig
 from tagger.text.features import Featurizer
 from tagger.training import untrained
 
+from .helpers import assert_same_up_to_ties
+
 SENTENCES = [["Ada", "Lovelace", "wrote", "notes", "."], ["Notes", "by", "Ada", "!"],
              ["Zürich", "🙂", "1843"]]
 ENTITY = (["O", "B-PER", "I-PER", "B-LOC", "I-LOC"], "IOB2")
@@ -165,3 +167,18 @@ def test_round_trip_with_pretrained_vectors(tmp_path: Path):
                                   layer.table())
     probes = [["quokka", "Ada", "zyzzyva", "unseen"]]
     assert loaded.tag_tokens(probes) == tagger.tag_tokens(probes)
+
+
+# A folder written by tagger 0.2 and what it tagged then (fixtures/model-0.2/README.md).
+WRITTEN_BEFORE = Path(__file__).parent / "fixtures" / "model-0.2"
+
+
+@pytest.mark.parametrize("backend", ["keras", "onnx"])
+def test_a_folder_written_by_tagger_0_2_loads_and_tags_as_it_did(backend: str):
+    """Folders people have keep working: format 3 without the config recorded in
+    model.weights.h5, verified against its manifest, gives the records it gave."""
+    then = json.loads((WRITTEN_BEFORE / "records.json").read_text(encoding="utf-8"))
+    tagger = Tagger.load(WRITTEN_BEFORE / "model", backend)
+    got = [t.to_dict() for t in tagger.tag(then["texts"])]
+    assert_same_up_to_ties(got, then["records"][backend])
+    assert any(r["spans"] for r in got)
