@@ -1,4 +1,5 @@
-"""The one exception type for mistakes a user can fix (bad paths, options, input)."""
+"""The one exception type for mistakes a user can fix (bad paths, options, input), and
+SIGTERM turned into an exception the commands clean up after, as after Ctrl-C."""
 
 from __future__ import annotations
 

@@ -100,25 +100,25 @@ def unicode_tables() -> tuple[np.ndarray, np.ndarray]:
     return classes, lower
 
 
-def format_points() -> np.ndarray:
-    """The format characters (Unicode category Cf) below TABLE_CODE_POINTS, sorted: the
-    tables class them as white space, but between two letters they join (`joined_formats`)."""
-    return np.array([p for p in range(TABLE_CODE_POINTS)
+def format_points(classes: np.ndarray) -> np.ndarray:
+    """The format characters (Unicode category Cf) that a class table reads as white space,
+    sorted: between two letters they join (`joined_formats`)."""
+    return np.array([p for p in np.flatnonzero(classes == SPACE).tolist()
                      if unicodedata.category(chr(p)) == "Cf"], np.int64)
 
 
-def joined_formats(points: np.ndarray, classes: np.ndarray) -> np.ndarray:
-    """`classes` with each format character that stands between two WORDLIKE characters
-    read as a JOINER (it and the character after it continue the word), whatever the
-    model's tables say: `anti\u00adconstitution` is one word, as in the rules."""
-    spaces = np.unique(points[classes == SPACE])
-    formats = [p for p in spaces.tolist() if unicodedata.category(chr(p)) == "Cf"]
-    if not formats:
+def joined_formats(points: np.ndarray, classes: np.ndarray, formats: np.ndarray
+                   ) -> np.ndarray:
+    """`classes` (of padded `points`) with each of `formats` that stands between two
+    WORDLIKE characters read as a JOINER (it and the character after it continue the word),
+    whatever the model's tables say: `anti\u00adconstitution` is one word, as in the rules."""
+    at = np.flatnonzero(classes[1:-1] == SPACE) + 1
+    at = at[np.isin(points[at], formats)]
+    at = at[np.isin(classes[at - 1], WORDLIKE) & np.isin(classes[at + 1], WORDLIKE)]
+    if not len(at):
         return classes
-    inner = np.isin(points[1:-1], formats)
-    word = np.isin(classes, WORDLIKE)
     classes = classes.copy()
-    classes[1:-1][inner & word[:-2] & word[2:]] = JOINER
+    classes[at] = JOINER
     return classes
 
 
@@ -148,6 +148,7 @@ class Segmenter:
         self.classes = classes
         self.lower = lower
         self.lexicon = lexicon
+        self.formats = format_points(classes)
 
     # -- features ---------------------------------------------------------------------
     def encoded(self, text: str, lower: bool = True) -> tuple[np.ndarray, np.ndarray]:
@@ -160,7 +161,7 @@ class Segmenter:
         known = points < TABLE_CODE_POINTS
         index = np.minimum(points, TABLE_CODE_POINTS - 1)
         classes = joined_formats(points, np.where(known, self.classes[index], OTHER)
-                                 .astype(np.int64))
+                                 .astype(np.int64), self.formats)
         if not lower:
             return points, classes
         lowered = np.where(known, self.lower[index], points).astype(np.int64)

@@ -31,7 +31,6 @@ from tagger.text.segmenter import (
     WORD,
     WORDLIKE,
     Segmenter,
-    format_points,
 )
 
 _NEWLINE = 10
@@ -48,7 +47,7 @@ class InGraphSegmenter(tf.Module):
         self._classes = tf.constant(segmenter.classes.astype(np.int64))
         self._lower = tf.constant(segmenter.lower.astype(np.int64))
         self._dictionary = tf.constant(segmenter.dictionary.astype(np.int64))
-        self._formats = tf.constant(format_points())
+        self._formats = tf.constant(segmenter.formats)
         self._dictionary_size = len(segmenter.dictionary)
         surfaces = sorted(segmenter.lexicon)
         self._lexicon = None
@@ -129,9 +128,9 @@ class InGraphSegmenter(tf.Module):
 
     def _joined_formats(self, flat: tf.Tensor, classes: tf.Tensor) -> tf.Tensor:
         """`segmenter.joined_formats`: a format character between two word characters
-        reads as a joiner."""
+        reads as a joiner (the segmenter's formats are never empty: U+00AD is one)."""
         found = tf.minimum(tf.searchsorted(self._formats, flat), tf.size(self._formats) - 1)
-        inner = ((tf.gather(self._formats, found) == flat) & (classes == SPACE))[1:-1]
+        inner = (tf.gather(self._formats, found) == flat)[1:-1]
         word = tf.reduce_any(classes[:, tf.newaxis] == tf.constant(WORDLIKE, tf.int64), axis=1)
         between = tf.concat([[False], inner & word[:-2] & word[2:], [False]], 0)
         return tf.where(between, tf.constant(JOINER, tf.int64), classes)

@@ -45,8 +45,8 @@ OPSET = 17
 def graphs(model: TaggerModel, config: ModelConfig, checkpoint: Checkpoint | None = None,
            *, int8: bool = False) -> dict[str, bytes]:
     """The model folder files of `model`'s ONNX graphs (and of its encoder, `checkpoint`).
-    With `int8`, the network's LSTM and Dense weights and the encoder's matrices (those by
-    default: the `encoder_int8` setting) are stored as 8-bit integers (`int8_weights`)."""
+    With `int8`, the network's weights and the encoder's (those by default: the
+    `encoder_int8` setting) are stored as 8-bit integers (`int8_weights`)."""
     network = network_graph(model, config)
     files = {NETWORK: (int8_weights(network) if int8 else network).SerializeToString()}
     if config.char_vocab_size:
@@ -60,8 +60,9 @@ def graphs(model: TaggerModel, config: ModelConfig, checkpoint: Checkpoint | Non
 
 
 def int8_weights(model: onnx.ModelProto) -> onnx.ModelProto:
-    """`model` with its LSTM weights and the constant matrices of its MatMul nodes stored as
-    int8, a float32 scale per output channel, turned back into float32 by DequantizeLinear;
+    """`model` with its LSTM weights, the constant matrices of its MatMul nodes and its
+    embedding tables stored as int8 with a float32 scale per channel (per row for a table),
+    turned back into float32 by DequantizeLinear;
     everything else, activations included, stays float32; its metadata kept, marked
     "weights": "int8".
 
