@@ -27,14 +27,15 @@ def encode_tags(sentences: Sequence[Sequence[str]], labels: Sequence[str]) -> tf
         np.asarray(flat, dtype=np.int32), [len(t) for t in sentences])
 
 
-def training_stream(features: dict[str, tf.RaggedTensor], targets: tf.RaggedTensor,
+def training_stream(features: dict[str, tf.RaggedTensor], targets: tuple[tf.RaggedTensor, ...],
                     batch_size: int, *, seed: int, trained: int = 0, word_dropout: float = 0.0,
                     rare_from: int | None = None, shard: tuple[int, int] | None = None
                     ) -> tf.data.Dataset:
     """Batches of `(features, targets, weights)`, epoch after epoch without end, padded per
     batch and grouped by length; the caller counts the steps of an epoch (`batch_count`).
 
-    Features are `(batch, timesteps[, chars])`; targets and weights `(batch, timesteps)`.
+    Features are `(batch, timesteps[, chars])`; targets (a tuple, one per head, with the
+    same rows) and weights `(batch, timesteps)`.
     Weights are 1.0 on real tokens and 0.0 on padding, so padded steps count in neither the
     loss nor the metrics. With `word_dropout`, each word id from `rare_from` on (the words
     seen once) becomes UNK_ID with that probability, so the model learns what to do with
@@ -50,16 +51,17 @@ def training_stream(features: dict[str, tf.RaggedTensor], targets: tf.RaggedTens
     # Elements are dense slices of each feature's per-token values (padded_batch does not
     # take ragged ones), cut out by the sentence's row offsets.
     token_values = {name: f.values for name, f in features.items()}
-    target_values = targets.values
-    rows = tf.data.Dataset.from_tensor_slices((targets.row_starts(), targets.row_limits()))
+    target_values = tuple(t.values for t in targets)
+    rows = tf.data.Dataset.from_tensor_slices((targets[0].row_starts(),
+                                               targets[0].row_limits()))
     worker = shard[1] if shard else 0
-    size = int(targets.nrows())
+    size = int(targets[0].nrows())
 
     def sentence(start: tf.Tensor, end: tf.Tensor):
         cut = {name: v[start:end] for name, v in token_values.items()}
         cut = {name: v.to_tensor() if isinstance(v, tf.RaggedTensor) else v
                for name, v in cut.items()}
-        return cut, target_values[start:end]
+        return cut, tuple(values[start:end] for values in target_values)
 
     def epoch(e: tf.Tensor) -> tf.data.Dataset:
         data = rows.shuffle(size, seed=seed * 100_003 + e,
@@ -72,7 +74,7 @@ def training_stream(features: dict[str, tf.RaggedTensor], targets: tf.RaggedTens
             bucket_boundaries=BUCKET_BOUNDARIES,
             bucket_batch_sizes=[batch_size] * (len(BUCKET_BOUNDARIES) + 1),
             padding_values=({name: tf.constant(PAD_ID, f.dtype)
-                             for name, f in features.items()}, 0),
+                             for name, f in features.items()}, (0,) * len(targets)),
         )
         key = tf.random.experimental.stateless_fold_in(
             tf.stack([tf.constant(seed, tf.int64), e]), worker)
@@ -87,7 +89,7 @@ def training_stream(features: dict[str, tf.RaggedTensor], targets: tf.RaggedTens
                                         UNK_ID, words)}
         return x, y, tf.cast(words != PAD_ID, tf.float32)
 
-    per_epoch = batch_count(targets.row_lengths().numpy(), batch_size)
+    per_epoch = batch_count(targets[0].row_lengths().numpy(), batch_size)
     # Without shards every epoch has exactly `per_epoch` batches: start at the right epoch
     # rather than make and skip the batches done. A worker's share is not a whole number of
     # steps, so its stream runs on over epoch boundaries and is skipped batch by batch.

@@ -8,6 +8,8 @@ from pathlib import Path
 from tagger.errors import TaggerError
 
 CONLLU_COLUMNS = ("id", "form", "lemma", "upos", "xpos", "feats", "head", "deprel", "deps", "misc")
+# The hub's universal_dependencies layout names CoNLL-U's lemma column `lemmas`.
+HUB_NAMES = {"lemmas": "lemma"}
 
 
 def is_conllu(path: Path) -> bool:
@@ -84,8 +86,9 @@ def column_index(tag_column: str | None, conllu: bool) -> int:
     """The column that holds the tags: a CoNLL-U column name, or a 0-based / negative index."""
     if tag_column is None:
         return CONLLU_COLUMNS.index("upos") if conllu else -1
-    if conllu and tag_column.lower() in CONLLU_COLUMNS:
-        return CONLLU_COLUMNS.index(tag_column.lower())
+    name = HUB_NAMES.get(tag_column.lower(), tag_column.lower())
+    if conllu and name in CONLLU_COLUMNS:
+        return CONLLU_COLUMNS.index(name)
     try:
         return int(tag_column)
     except ValueError:
@@ -96,19 +99,28 @@ def column_index(tag_column: str | None, conllu: bool) -> int:
 
 def read_tagged(path: Path, tag_column: str | None) -> list[tuple[list[str], list[str]]]:
     """(tokens, tags) for each sentence of a CoNLL or CoNLL-U file."""
+    return [(tokens, tags) for tokens, tags, _ in read_columns(path, tag_column, ())]
+
+
+def read_columns(path: Path, tag_column: str | None, more: tuple[str, ...]
+                 ) -> list[tuple[list[str], list[str], list[list[str]]]]:
+    """(tokens, tags, the values of each column of `more`) for each sentence of a CoNLL or
+    CoNLL-U file; columns are named as `column_index` reads them."""
     conllu = is_conllu(path)
-    index = column_index(tag_column, conllu)
+    indices = [column_index(tag_column, conllu), *(column_index(c, conllu) for c in more)]
     token_index = 1 if conllu else 0
     reader = conllu_sentences if conllu else conll_sentences
     sentences = []
     with open_text(path) as lines:
         for rows in reader(lines, str(path)):
             width = min(len(r) for r in rows)
-            if not -width <= index < width or (not conllu and index in (0, -width)):
-                raise TaggerError(
-                    f"{path}: `tag_column` {index} is out of range: its rows have {width} "
-                    "columns, the first being the token", param="tag_column")
-            sentences.append(([r[token_index] for r in rows], [r[index] for r in rows]))
+            for index in indices:
+                if not -width <= index < width or (not conllu and index in (0, -width)):
+                    raise TaggerError(
+                        f"{path}: `tag_column` {index} is out of range: its rows have "
+                        f"{width} columns, the first being the token", param="tag_column")
+            sentences.append(([r[token_index] for r in rows], [r[indices[0]] for r in rows],
+                              [[r[index] for r in rows] for index in indices[1:]]))
     if not sentences:
         raise TaggerError(f"{path}: no sentences found; is it a CoNLL file?")
     return sentences

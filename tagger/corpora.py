@@ -46,6 +46,8 @@ class CorpusSource:
     revision: str | None = None
     tag_column: str | None = None
     token_column: str = "tokens"
+    # Tag columns learned beside `tag_column`, one head each (`tagger train --columns`).
+    columns: tuple[str, ...] = ()
 
     def load(self, default_tag_columns: tuple[str, ...] = DEFAULT_TAG_COLUMNS) -> Corpus:
         """The corpus, as `load_corpus` reads it."""
@@ -71,6 +73,15 @@ class Corpus:
     surfaces: dict[str, list[Surface]] = field(default_factory=dict)
     # Whether `surfaces` hold the corpus's own text (False: rebuilt from its words).
     has_text: bool = False
+    # The values of each further tag column (`CorpusSource.columns`), by column and split:
+    # a list per sentence, aligned with `splits`.
+    more: dict[str, dict[str, list[list[str]]]] = field(default_factory=dict)
+
+    def column(self, name: str, split: str) -> list[list[str]]:
+        """The values of tag column `name` (the first, or one of `more`) in a split."""
+        if name == self.tag_column:
+            return [tags for _, tags in self.split(split)]
+        return self.more[name][canonical_split(split)]
 
     def split(self, name: str, chosen_by: str = "split") -> list[Sentence]:
         """A split by name; `dev` and `validation` stand for each other. `chosen_by`: the
@@ -101,19 +112,25 @@ def canonical_split(name: str) -> str:
 
 def load_corpus(dataset: str, *, config: str | None = None, tag_column: str | None = None,
                 token_column: str = "tokens", revision: str | None = None,
+                columns: tuple[str, ...] = (),
                 default_tag_columns: tuple[str, ...] = DEFAULT_TAG_COLUMNS) -> Corpus:
     """Load `dataset`: a hub name, a local folder or file, or `split=path,...` pairs.
 
     Local files may be parquet, JSON (Lines) or CSV tables with a tokens and a tag column, or
     CoNLL / CoNLL-U text. IOB1 entity tags are converted to IOB2. Without `tag_column`, the
-    first of `default_tag_columns` that a dataset has holds the tags.
+    first of `default_tag_columns` that a dataset has holds the tags. `columns`: further
+    tag columns to read (`Corpus.more`).
     """
+    more: dict[str, dict[str, list[list[str]]]] = {}
     files = _explicit_files(dataset)
     path = Path(dataset)
     notes: list[str] = []
     if files is None and path.exists():
         files = _files_of(path)
     if files is not None and all(map(span_files.is_span_file, files.values())):
+        if columns:
+            raise TaggerError("span files hold one tag column, their spans; `columns` "
+                              "needs CoNLL-U files or a table", param="columns")
         splits, column = {}, SPANS_COLUMN
         labels = None
         surfaces, has_text = {}, True
@@ -124,7 +141,11 @@ def load_corpus(dataset: str, *, config: str | None = None, tag_column: str | No
             if converted.note():
                 notes.append(f"{file.name}: {converted.note()}")
     elif files is not None and all(_is_raw(f) for f in files.values()):
-        splits = {s: conll.read_tagged(f, tag_column) for s, f in files.items()}
+        read = {s: conll.read_columns(f, tag_column, columns) for s, f in files.items()}
+        splits = {s: [(tokens, tags) for tokens, tags, _ in found]
+                  for s, found in read.items()}
+        more = {name: {s: [values[i] for _, _, values in found] for s, found in read.items()}
+                for i, name in enumerate(columns)}
         labels: list[str] | None = None
         column = tag_column or ("upos" if all(map(conll.is_conllu, files.values())) else "-1")
         found = {s: _file_surfaces(f, splits[s]) for s, f in files.items()}
@@ -134,12 +155,32 @@ def load_corpus(dataset: str, *, config: str | None = None, tag_column: str | No
         tables = _load_tables(dataset, files, path, config, revision, notes)
         splits, labels, column, surfaces = _from_tables(tables, dataset, tag_column,
                                                          token_column, default_tag_columns)
+        columns = tuple(_table_column(tables, dataset, name) for name in columns)
+        more = {name: {canonical_split(s): [[UNANNOTATED if v is None else str(v)
+                                             for v in row] for row in table[name]]
+                       for s, table in tables.items()} for name in columns}
         has_text = "text" in next(iter(tables.values())).column_names
-    corpus = _finish(dataset, splits, labels, column, notes)
+    if column in more:
+        raise TaggerError(f"`columns` names {column}, the tag column, again; name each "
+                          "column once", param="columns")
+    corpus = _finish(dataset, splits, labels, column, notes, more)
     corpus.surfaces = surfaces
     corpus.has_text = has_text
-    corpus.source = CorpusSource(dataset, config, revision, corpus.tag_column, token_column)
+    corpus.source = CorpusSource(dataset, config, revision, corpus.tag_column, token_column,
+                                 columns)
     return corpus
+
+
+def _table_column(tables: Any, dataset: str, name: str) -> str:
+    """The table column `name` means: itself, or its name in the hub's layout (`lemma` is
+    `lemmas` there) or in CoNLL-U's."""
+    found = list(next(iter(tables.values())).column_names)
+    for candidate in (name, *(hub for hub, own in conll.HUB_NAMES.items() if own == name),
+                      conll.HUB_NAMES.get(name, name)):
+        if candidate in found:
+            return candidate
+    raise TaggerError(f"{dataset} has no column {name!r} (it has: {', '.join(found)}); "
+                      "name the tag columns with `columns`", param="columns")
 
 
 def _file_surfaces(path: Path, sentences: list[Sentence]) -> tuple[list[Surface], bool]:
@@ -354,10 +395,18 @@ def _surfaces(sentences: list[Sentence], texts: list[str] | None,
 
 
 def _finish(dataset: str, splits: dict[str, list[Sentence]], labels: list[str] | None,
-            column: str, notes: list[str]) -> Corpus:
-    """Drop unannotated tokens, convert IOB1, and settle the label list and scheme."""
+            column: str, notes: list[str],
+            more: dict[str, dict[str, list[list[str]]]] | None = None) -> Corpus:
+    """Drop unannotated tokens (those of the first tag column: in every column), convert
+    IOB1, and settle the label list and scheme."""
+    more = more or {}
     dropped = sum(t.count(UNANNOTATED) for sents in splits.values() for _, t in sents)
     if dropped:
+        for name, values in more.items():
+            more[name] = {s: [[v for v, t in zip(row, tags, strict=True) if t != UNANNOTATED]
+                              for row, (_, tags) in zip(values[s], sents, strict=True)
+                              if any(t != UNANNOTATED for t in tags)]
+                          for s, sents in splits.items()}
         splits = {s: [x for x in map(_drop_unannotated, sents) if x[0]]
                   for s, sents in splits.items()}
         notes.append(f"{dropped} tokens tagged '_' (multiword-token surface forms) were left out")
@@ -374,7 +423,7 @@ def _finish(dataset: str, splits: dict[str, list[Sentence]], labels: list[str] |
     labels = [t for t in labels or [] if t != UNANNOTATED]
     labels += sorted(seen - set(labels), key=lambda t: (t != "O", t))
     return Corpus(name=dataset, splits=splits, labels=labels, tag_column=column,
-                  scheme=schemes.detect_scheme(labels), notes=notes)
+                  scheme=schemes.detect_scheme(labels), notes=notes, more=more)
 
 
 def _drop_unannotated(sentence: Sentence) -> Sentence:

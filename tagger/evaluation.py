@@ -3,6 +3,7 @@ prints; the scores themselves are `tagger.metrics`."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,8 @@ from typing import Any
 from tagger import model_folder, raw_scoring, schemes
 from tagger.corpora import DEFAULT_TAG_COLUMNS, CorpusSource
 from tagger.errors import TaggerError
-from tagger.metrics import score, score_spans
+from tagger.metrics import layer_scores, score, score_spans
+from tagger.model_folder import column_name
 
 
 def check_labels(gold: Sequence[Sequence[str]], known: Sequence[str], where: str) -> None:
@@ -39,16 +41,29 @@ def format_report(report: dict[str, Any]) -> str:
                      f"{report['score'] * 100:.2f}")
     lines.append(f"token accuracy: {report['accuracy'] * 100:.2f}  "
                  f"({report['tokens']} tokens, {report['sentences']} sentences)")
+    if "layers" in report:
+        lines += ["", "every column, on gold tokens (as the CoNLL 2018 scorer counts them):",
+                  "  ".join(f"{name} {value * 100:.2f}"
+                            for name, value in report["layers"].items())]
     return "\n".join(lines)
 
 
 def evaluate_tagger(tagger, sentences: Sequence[tuple[list[str], list[str]]], mode: str = "default",
-                    where: str = "the data") -> dict[str, Any]:
-    """Tag the sentences' tokens with a `pipeline.Tagger` and score against their tags."""
+                    where: str = "the data",
+                    more: dict[str, list[list[str]]] | None = None) -> dict[str, Any]:
+    """Tag the sentences' tokens with a `pipeline.Tagger` and score against their tags.
+    With `more` (the gold values of the model's further columns, by its column names),
+    also `layers`: each column's accuracy as `metrics.layer_scores` gives it."""
     gold = [tags for _, tags in sentences]
     check_labels(gold, tagger.labels, where)
-    predicted = tagger.tag_tokens([tokens for tokens, _ in sentences])
-    return score(gold, predicted, tagger.scheme, mode)
+    tokens = [tokens for tokens, _ in sentences]
+    if not more:
+        return score(gold, tagger.tag_tokens(tokens), tagger.scheme, mode)
+    predicted = tagger.tag_columns(tokens)
+    tags = predicted.pop("tags")
+    first = tagger.heads[0].column
+    return {**score(gold, tags, tagger.scheme, mode),
+            "layers": layer_scores({first: gold, **more}, {first: tags, **predicted})}
 
 
 def evaluate_model(model: str | Path, source: CorpusSource, *, split: str = "validation",
@@ -62,12 +77,17 @@ def evaluate_model(model: str | Path, source: CorpusSource, *, split: str = "val
     """
     trained = model_folder.read(Path(model), verify=False).corpus
     preferred = (trained.tag_column,) if trained else ()
+    if trained and trained.columns and source.tag_column in (None, trained.tag_column):
+        # A model of several columns is scored on all of them.
+        source = dataclasses.replace(source, tag_column=trained.tag_column,
+                                     columns=tuple(trained.columns))
     corpus = source.load(default_tag_columns=(*preferred, *DEFAULT_TAG_COLUMNS))
     sentences = corpus.split(split)
     from tagger.pipeline import Tagger
 
+    more = {column_name(name): corpus.column(name, split) for name in corpus.more}
     report = evaluate_tagger(Tagger.load(model, backend), sentences, mode,
-                             where=f"{source.dataset} split {split!r}")
+                             where=f"{source.dataset} split {split!r}", more=more)
     return {**report, "notes": corpus.notes}
 
 
@@ -95,7 +115,11 @@ def evaluate_raw_text(model: str | Path, source: CorpusSource, *, split: str = "
                           "or with `tagger evaluate` on gold tokens")
     column = source.tag_column or (trained.corpus.tag_column if trained.corpus else "upos")
     gold = raw_scoring.read_conllu(path, column)
-    report = raw_scoring.score(gold, tagger.tag([sentence.text for sentence in gold]), column)
+    more = None
+    if column_name(column) == tagger.heads[0].column and len(tagger.heads) > 1:
+        more = raw_scoring.read_columns(path, [head.column for head in tagger.heads[1:]])
+    report = raw_scoring.score(gold, tagger.tag([sentence.text for sentence in gold]), column,
+                               more)
     return {**report, "tokenizer": tagger.tokenizer.name}
 
 

@@ -97,3 +97,51 @@ def score_spans(gold: Sequence[Any], system: Sequence[Any]) -> dict[str, Any]:
             "spans": prf(sum(right.values()), sum(found.values()), sum(expected.values())),
             "types": {label: prf(right[label], found[label], expected[label])
                       for label in labels}}
+
+
+# The CoNLL 2018 shared task's names of the UD layers, by the column (CoNLL-U's names).
+UD_LAYERS = {"upos": "UPOS", "xpos": "XPOS", "feats": "UFeats", "lemma": "Lemmas"}
+# The features its scorer counts in UFeats (its UNIVERSAL_FEATURES): others are left out
+# of a FEATS value before comparing.
+UNIVERSAL_FEATURES = frozenset({
+    "PronType", "NumType", "Poss", "Reflex", "Foreign", "Abbr", "Gender", "Animacy", "Number",
+    "Case", "Definite", "Degree", "VerbForm", "Mood", "Tense", "Aspect", "Voice", "Evident",
+    "Polarity", "Person", "Polite"})
+ALL_TAGS = "AllTags"
+
+
+def universal_features(feats: str) -> str:
+    """A FEATS value as the CoNLL 2018 scorer compares it: its universal features, sorted
+    (no features: "")."""
+    return "|".join(sorted(f for f in feats.split("|") if f.split("=", 1)[0]
+                           in UNIVERSAL_FEATURES))
+
+
+def layer_matches(column: str, gold: str, system: str) -> bool:
+    """Whether a word's system value of `column` counts as right, as the CoNLL 2018 scorer
+    counts it: FEATS by its universal features; any lemma where the gold one is `_`."""
+    if column == "feats":
+        return universal_features(gold) == universal_features(system)
+    if column == "lemma" and gold == "_":
+        return True
+    return gold == system
+
+
+def layer_scores(gold: dict[str, Sequence[Sequence[str]]],
+                 predicted: dict[str, Sequence[Sequence[str]]]) -> dict[str, float]:
+    """Accuracy of each column on the same words (gold tokens), named as the CoNLL 2018
+    scorer names the UD layers (UPOS, XPOS, UFeats, Lemmas; other columns by their name),
+    and AllTags (UPOS, XPOS and UFeats all right) where all three are there. On gold
+    tokens every word aligns, so each of the scorer's F1s is this accuracy."""
+    right: dict[str, list[bool]] = {}
+    for column, gold_values in gold.items():
+        right[column] = [layer_matches(column, g, p)
+                         for gs, ps in zip(gold_values, predicted[column], strict=True)
+                         for g, p in zip(gs, ps, strict=True)]
+    scores = {UD_LAYERS.get(column, column): sum(found) / len(found) if found else 0.0
+              for column, found in right.items()}
+    if all(column in right for column in ("upos", "xpos", "feats")):
+        together = [all(r) for r in zip(right["upos"], right["xpos"], right["feats"],
+                                        strict=True)]
+        scores[ALL_TAGS] = sum(together) / len(together) if together else 0.0
+    return scores

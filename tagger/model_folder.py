@@ -66,6 +66,7 @@ class CorpusInfo:
     config: str | None = None  # the hub configuration, e.g. en_ewt
     revision: str | None = None
     token_column: str = "tokens"
+    columns: list[str] = field(default_factory=list)  # tag columns after tag_column
 
     @property
     def source(self) -> CorpusSource:
@@ -73,7 +74,29 @@ class CorpusInfo:
         from tagger.corpora import CorpusSource
 
         return CorpusSource(self.dataset, self.config, self.revision, self.tag_column,
-                            self.token_column)
+                            self.token_column, tuple(self.columns))
+
+
+@dataclass(frozen=True)
+class HeadConfig:
+    """One head after a model's first: a tag column of the corpus, its labels, and how the
+    network predicts them (`tagger.heads`)."""
+
+    column: str  # the corpus column it learned, and its key in a tagged record
+    kind: str  # heads.KINDS: "tags", or "lemma" (edit scripts that turn forms into lemmas)
+    labels: list[str]
+    scheme: str = schemes.TOKEN
+    crf: bool = False
+    weight: float = 1.0  # its loss's weight in the sum of the heads' losses
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> HeadConfig:
+        head = cls(**data)
+        for name, kind in (("column", str), ("kind", str), ("labels", list),
+                           ("scheme", str), ("crf", bool), ("weight", (int, float))):
+            if not isinstance(getattr(head, name), kind):
+                raise TypeError(f"a head's {name} has the wrong type")
+        return head
 
 
 @dataclass(frozen=True)
@@ -100,6 +123,22 @@ class ModelConfig:
     settings: TrainConfig = field(default_factory=TrainConfig)
     corpus: CorpusInfo | None = None
     tagger_version: str = __version__
+    # The heads after the first, one per further tag column (`labels`, `scheme` and `crf`
+    # describe the first, whose tags a record holds as `tags`).
+    heads: list[HeadConfig] = field(default_factory=list)
+    first_weight: float = 1.0  # the first head's loss weight
+
+    @property
+    def first_column(self) -> str:
+        """The corpus column of the first head."""
+        return self.corpus.tag_column if self.corpus is not None else "tags"
+
+    @property
+    def all_heads(self) -> list[HeadConfig]:
+        """Every head, the first one with the labels and scheme the network predicts."""
+        first = HeadConfig(column_name(self.first_column), "tags", self.network_labels,
+                           self.network_scheme, self.crf, self.first_weight)
+        return [first, *self.heads]
 
     @property
     def network_scheme(self) -> str:
@@ -132,7 +171,8 @@ class ModelConfig:
             raise TaggerError("holds a model of another format")
         settings = TrainConfig.from_dict(data.pop("settings"))
         corpus = data.pop("corpus")
-        config = cls(**data, settings=settings,
+        heads = [HeadConfig.from_json(head) for head in data.pop("heads", [])]
+        config = cls(**data, settings=settings, heads=heads,
                      corpus=CorpusInfo(**corpus) if corpus is not None else None)
         for name, kind in (("labels", list), ("scheme", str), ("crf", bool),
                            ("vocab_size", int), ("tuned_vocab_size", int),
@@ -142,6 +182,13 @@ class ModelConfig:
             if not isinstance(getattr(config, name), kind):
                 raise TypeError(f"{name} should be of type {kind.__name__}")
         return config
+
+
+def column_name(column: str) -> str:
+    """The name a record and CoNLL-U output give a corpus column (`lemmas` -> `lemma`)."""
+    from tagger.conll import HUB_NAMES
+
+    return HUB_NAMES.get(column.lower(), column)
 
 
 def recorded_fits(recorded: str, config: ModelConfig) -> bool:

@@ -10,8 +10,9 @@ One pipeline, free of TensorFlow, whatever runs the network:
          -> ids (features.Featurizer)
             [+ contextual features: encoders.context on the backend's encoder, if any]
          -> length-sorted padded batches (batching.sorted_batches)
-         -> backend.scores (tagger.backends: onnx or keras)
-         -> best labels and confidences (decoding.Decoder) -> records (records.Records)
+         -> backend.scores (tagger.backends: onnx or keras), one per head
+         -> best labels and confidences (each head's decoder: tagger.heads)
+         -> records (records.Records: each head's values)
 
 The backend only turns padded ids into scores. Each word's character features are computed
 once per distinct word and kept, so text, which repeats its words, runs the character model
@@ -28,8 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from tagger import backends, batching, model_folder, settings
-from tagger.decoding import Decoder
+from tagger import backends, batching, heads, model_folder, settings
 from tagger.encoders import checkpoint
 from tagger.encoders.context import ContextFeatures
 from tagger.errors import TaggerError
@@ -126,7 +126,8 @@ class Tagger:
         self.metrics = metrics
         self.tokenizer = tokenizer or Rules()
         self.warn_of_tokenizer = True
-        self.records = Records(config)
+        self.heads = heads.of_model(config)
+        self.records = Records(config, self.heads)
         self._network = None  # the backend's thread, made when a call has several batches
         self.weights_changed()
 
@@ -169,9 +170,9 @@ class Tagger:
 
     def weights_changed(self) -> None:
         """Forget what was computed with the network's weights (the character features kept
-        per word, the CRF's scores): training calls it after each epoch."""
-        crf = self.backend.crf if self.config.crf else None
-        self.decoder = Decoder(self.config.network_labels, self.config.network_scheme, crf)
+        per word, the CRFs' scores): training calls it after each epoch."""
+        self.decoders = [head.decoder(crf) for head, crf in zip(self.heads, self.backend.crfs,
+                                                                strict=True)]
         self._forget_char_features()
 
     def _forget_char_features(self) -> None:
@@ -195,31 +196,38 @@ class Tagger:
     # predict_* run the network; annotate_* turn their results into `Tagged` records. Batch
     # tagging overlaps the two on different chunks.
     def predict_tokens(self, sentences: Sequence[Sequence[str]]) -> Scored:
-        """Label ids and their probabilities for each pre-tokenized sentence (one longer
-        than settings.MAX_SEQUENCE_TOKENS in windows: `windows`)."""
+        """Label ids of every head and the first head's probabilities for each
+        pre-tokenized sentence (one longer than settings.MAX_SEQUENCE_TOKENS in windows:
+        `windows`)."""
         pieces, owners = windows(sentences)
-        labels = [np.zeros(0, np.int32)] * len(pieces)
+        empty = np.zeros(0, np.int32)
+        labels = [[empty] * len(pieces) for _ in self.heads]
         confidences = [np.zeros(0, np.float32)] * len(pieces)
         for rows, lengths, scores in self._scored_batches(pieces):
-            best, probability = self.decoder(scores, lengths)
-            for i, row in enumerate(rows):
-                labels[row] = best[i, :lengths[i]]
-                confidences[row] = probability[i, :lengths[i]]
-        return Scored(stitched(labels, owners), stitched(confidences, owners))
+            for head, (decoder, head_scores) in enumerate(zip(self.decoders, scores,
+                                                              strict=True)):
+                best, probability = decoder(head_scores, lengths)
+                for i, row in enumerate(rows):
+                    labels[head][row] = best[i, :lengths[i]]
+                    if head == 0:
+                        confidences[row] = probability[i, :lengths[i]]
+        return Scored(stitched(labels[0], owners), stitched(confidences, owners),
+                      [stitched(more, owners) for more in labels[1:]])
 
-    def scores(self, sentences: Sequence[Sequence[str]]) -> list[np.ndarray]:
-        """The network's per-step scores of each pre-tokenized sentence, `(tokens, labels)`:
-        emission scores for a CRF head, probabilities for a softmax head."""
+    def scores(self, sentences: Sequence[Sequence[str]], head: int = 0) -> list[np.ndarray]:
+        """The network's per-step scores of each pre-tokenized sentence, `(tokens, labels)`,
+        of head `head`: emission scores for a CRF head, probabilities for a softmax head."""
         pieces, owners = windows(sentences)
-        out = [np.zeros((0, len(self.config.network_labels)), np.float32)] * len(pieces)
+        out = [np.zeros((0, self.heads[head].size), np.float32)] * len(pieces)
         for rows, lengths, scores in self._scored_batches(pieces):
             for i, row in enumerate(rows):
-                out[row] = scores[i, :lengths[i]]
+                out[row] = scores[head][i, :lengths[i]]
         return stitched(out, owners)
 
     def _scored_batches(self, sentences: Sequence[Sequence[str]]
-                        ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        """(rows, their lengths, the backend's padded scores) per length-sorted batch.
+                        ) -> Iterator[tuple[np.ndarray, np.ndarray, list[np.ndarray]]]:
+        """(rows, their lengths, the backend's padded scores of each head) per
+        length-sorted batch.
 
         The backend runs the batches on a thread of its own, up to IN_FLIGHT ahead, while
         this one prepares the next batches' inputs and the caller decodes earlier ones: the
@@ -266,7 +274,7 @@ class Tagger:
             if warning:
                 warnings.warn(warning, TokenizerWarning, stacklevel=4)
 
-    def _run(self, inputs: dict[str, Any]) -> np.ndarray:
+    def _run(self, inputs: dict[str, Any]) -> list[np.ndarray]:
         """The backend's scores of `inputs`, running its encoder first where the model has
         one (on the backend's thread, with the network)."""
         if "context" in inputs:
@@ -320,5 +328,11 @@ class Tagger:
         return self.annotate_tokens(sentences, self.predict_tokens(sentences), min_confidence)
 
     def tag_tokens(self, sentences: Sequence[Sequence[str]]) -> list[list[str]]:
-        """Tags of pre-tokenized sentences."""
+        """Tags (the first head's) of pre-tokenized sentences."""
         return self.records.tags(self.predict_tokens(sentences).labels)
+
+    def tag_columns(self, sentences: Sequence[Sequence[str]]) -> dict[str, list[list[str]]]:
+        """Every head's values of pre-tokenized sentences, by column: the first head's
+        under its corpus column's name."""
+        predicted = self.predict_tokens(sentences)
+        return self.records.columns(sentences, predicted)

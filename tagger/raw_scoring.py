@@ -19,7 +19,8 @@ from typing import Any, NamedTuple
 
 from tagger import conll
 from tagger.errors import TaggerError
-from tagger.metrics import prf
+from tagger.metrics import ALL_TAGS, UD_LAYERS, layer_matches, prf
+from tagger.model_folder import column_name
 from tagger.text import surface
 from tagger.text.surface import Surface
 from tagger.text.tokenizer import Tokenized
@@ -45,6 +46,22 @@ class _Word(NamedTuple):
     multiword: bool
     form: str
     tag: str
+    index: int  # its place among its sentence's words
+
+
+def read_columns(path: Path, columns: Sequence[str]) -> list[dict[str, list[str]]]:
+    """Each word's values of `columns` (CoNLL-U column names), per sentence of a CoNLL-U
+    file: the sentences and words of `read_conllu`, in its order."""
+    indices = {name: conll.column_index(name, conllu=True) for name in columns}
+    found = []
+    with conll.open_text(path) as lines:
+        for block in conll.blocks(lines):
+            if all(line.startswith("#") for _, line in block):
+                continue
+            rows = [row for _, row in conll.conllu_rows(block, str(path)) if "." not in row[0]
+                    and "-" not in row[0]]
+            found.append({name: [row[i] for row in rows] for name, i in indices.items()})
+    return found
 
 
 class _Counts:
@@ -61,28 +78,56 @@ class _Counts:
                 "gold": self.gold, "right": self.right}
 
 
-def score(gold: Sequence[Surface], system: Iterable[Any], tag_column: str = "upos"
-          ) -> dict[str, Any]:
+def score(gold: Sequence[Surface], system: Iterable[Any], tag_column: str = "upos",
+          more: Sequence[dict[str, list[str]]] | None = None) -> dict[str, Any]:
     """Tokens, words and tags F1 of `system` (a `records.Tagged` per gold sentence, tagged
-    from its text) against `gold`, whose tags are from `tag_column`."""
+    from its text) against `gold`, whose tags are from `tag_column`. With `more` (each
+    sentence's words' values of further columns: `read_columns`), `layers` too: each
+    column's F1 on the aligned words, compared as `metrics.layer_matches` compares them,
+    named as the CoNLL 2018 scorer names them, with AllTags where UPOS, XPOS and FEATS are
+    all there."""
     tokens, words, tags = _Counts(), _Counts(), _Counts()
-    for sentence, tagged in zip(gold, system, strict=True):
+    first = column_name(tag_column)
+    names = [first, *(more[0] if more else ())]
+    layers = {name: _Counts() for name in names}
+    together = {"upos", "xpos", "feats"} <= set(names)
+    all_tags = _Counts()
+    for number, (sentence, tagged) in enumerate(zip(gold, system, strict=True)):
         spans = surface_spans(tagged.offsets, tagged.multiword)
         tokens.add(len(set(spans) & set(sentence.tokens)), len(spans), len(sentence.tokens))
         held = [len(forms) for forms in sentence.forms()]
-        gold_words = [_Word(*sentence.tokens[t], held[t] > 1, form, tag)
-                      for t, form, tag in sentence.words]
+        gold_words = [_Word(*sentence.tokens[t], held[t] > 1, form, tag, i)
+                      for i, (t, form, tag) in enumerate(sentence.words)]
         multiword = [tuple(m) for m in tagged.multiword]
         system_words = []
-        for (start, end), form, tag in zip(tagged.offsets, tagged.tokens, tagged.tags,
-                                           strict=True):
+        for i, ((start, end), form, tag) in enumerate(zip(tagged.offsets, tagged.tokens,
+                                                          tagged.tags, strict=True)):
             token = next((m for m in multiword if m[0] <= start and end <= m[1]), None)
-            system_words.append(_Word(*(token or (start, end)), token is not None, form, tag))
+            system_words.append(_Word(*(token or (start, end)), token is not None, form, tag,
+                                      i))
         pairs = _align(gold_words, system_words)
         words.add(len(pairs), len(system_words), len(gold_words))
         tags.add(sum(g.tag == s.tag for g, s in pairs), len(system_words), len(gold_words))
-    return {"sentences": len(gold), "tag_column": tag_column, "tokens": tokens.report(),
-            "words": words.report(), "tags": tags.report()}
+        if more is None:
+            continue
+        gold_values = {first: [w.tag for w in gold_words], **more[number]}
+        system_values = {first: tagged.tags, **tagged.columns}
+        right = {name: [layer_matches(name, gold_values[name][g.index],
+                                      system_values[name][s.index]) for g, s in pairs]
+                 for name in names}
+        for name in names:
+            layers[name].add(sum(right[name]), len(system_words), len(gold_words))
+        if together:
+            all_tags.add(sum(map(all, zip(right["upos"], right["xpos"], right["feats"],
+                                          strict=True))), len(system_words), len(gold_words))
+    report = {"sentences": len(gold), "tag_column": tag_column, "tokens": tokens.report(),
+              "words": words.report(), "tags": tags.report()}
+    if more is not None:
+        report["layers"] = {UD_LAYERS.get(name, name): counts.report()
+                            for name, counts in layers.items()}
+        if together:
+            report["layers"][ALL_TAGS] = all_tags.report()
+    return report
 
 
 def surface_spans(offsets: Iterable[Sequence[int]], multiword: Iterable[Sequence[int]]
@@ -192,9 +237,12 @@ def format_report(report: dict[str, Any]) -> str:
              "tokenizer, tokens aligned by their characters as the CoNLL 2018 scorer aligns "
              "them)",
              f"{'':8}{'precision':>10}{'recall':>10}{'f1':>10}{'gold':>9}{'system':>9}"]
-    for name in ("tokens", "words", "tags"):
-        r = report[name]
-        label = report["tag_column"].upper() if name == "tags" else name
+    rows = [("tokens", report["tokens"]), ("words", report["words"])]
+    if "layers" in report:
+        rows += list(report["layers"].items())
+    else:
+        rows.append((report["tag_column"].upper(), report["tags"]))
+    for label, r in rows:
         lines.append(f"{label:8}{r['precision'] * 100:10.2f}"
                      f"{r['recall'] * 100:10.2f}{r['f1'] * 100:10.2f}{r['gold']:9}"
                      f"{r['system']:9}")

@@ -14,6 +14,7 @@ import numpy as np
 
 from tagger import schemes
 from tagger.batching import positions_in_rows
+from tagger.heads.tags import TagHead
 from tagger.model_folder import ModelConfig
 
 # Confidences in records are rounded to this many decimals.
@@ -56,6 +57,11 @@ class Tagged:
     multiword: Sequence[list[int]] = ()
     # `confidences` as the record shows them, when `Records` rounded a whole chunk's at once.
     rounded: list[float] | None = field(default=None, repr=False, compare=False)
+    # The values of a model's heads after the first, by column (`xpos`, `feats`, `lemma`,
+    # ...), a value per token; a one-head model has none.
+    columns: dict[str, list[str]] = field(default_factory=dict)
+    # The corpus column of `tags` (`upos`, `ner_tags`, ...), for formats that name columns.
+    column: str = field(default="tags", compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         """The record `tagger tag`, the server and Beam write (confidences rounded). It
@@ -63,7 +69,7 @@ class Tagged:
         rounded = self.rounded if self.rounded is not None else rounded_confidences(
             np.asarray(self.confidences, np.float32))
         record = {"text": self.text, "tokens": self.tokens, "tags": self.tags,
-                  "offsets": self.offsets, "confidences": rounded,
+                  **self.columns, "offsets": self.offsets, "confidences": rounded,
                   "spans": [s.to_dict() for s in self.spans]}
         if self.multiword:  # only models with a learned tokenizer find them
             record["multiword"] = self.multiword
@@ -84,18 +90,21 @@ def rounded_confidences(confidences: np.ndarray) -> list[float]:
 
 
 class Scored(NamedTuple):
-    """Label ids per sentence and each label's probability (see `Tagged`)."""
+    """The first head's label ids per sentence and each label's probability (see
+    `Tagged`); `more`: the label ids of each further head, per sentence."""
 
     labels: list[np.ndarray]
     confidences: list[np.ndarray]
+    more: Sequence[list[np.ndarray]] = ()
 
 
 class TextPredictions(NamedTuple):
-    """Label ids and confidences per text, and its tokens with their character offsets
-    (offsets flat, split per text)."""
+    """Label ids (the first head's and `more` heads') and confidences per text, and its
+    tokens with their character offsets (offsets flat, split per text)."""
 
     labels: list[np.ndarray]
     confidences: list[np.ndarray]
+    more: Sequence[list[np.ndarray]]
     tokens: list[list[str]]
     splits: np.ndarray
     starts: np.ndarray
@@ -104,14 +113,15 @@ class TextPredictions(NamedTuple):
 
 
 class Records:
-    """Label ids to `Tagged` records, for one model's labels and scheme."""
+    """Label ids to `Tagged` records, for one model's heads: the first head's tags (and
+    entity spans, for an entity scheme), and each further head's values (`heads`)."""
 
-    def __init__(self, config: ModelConfig) -> None:
+    def __init__(self, config: ModelConfig, model_heads: Sequence[TagHead]) -> None:
         self.scheme = config.scheme
+        self.column = model_heads[0].column
+        self.more = list(model_heads[1:])
         # The network's label ids -> the corpus's labels (IOBES ones mapped back to IOB2).
-        output = config.network_labels
-        if config.network_scheme != config.scheme:
-            output = [schemes.iobes_to_iob2(label) for label in output]
+        output = model_heads[0].output_labels
         self._label_array = np.asarray(output, dtype=object)
         # Per label id, what `schemes.spans` reads in it: the entity type (0: none), whether
         # it may continue an open span of its type (I-, E-), and whether a span stays open
@@ -132,11 +142,30 @@ class Records:
         """The tags of each sentence's label ids."""
         return [self._label_array[p].tolist() for p in predictions]
 
+    def columns(self, sentences: Sequence[Sequence[str]], predicted: Scored
+                ) -> dict[str, list[list[str]]]:
+        """Each head's values per sentence, by column; the first head's as `tags`."""
+        found = {"tags": self.tags(predicted.labels)}
+        bounds = np.cumsum([0, *map(len, sentences)]).tolist()
+        forms = [form for sentence in sentences for form in sentence]
+        for head, values in self._more_values(forms, predicted.more).items():
+            found[head] = [values[a:b] for a, b in itertools.pairwise(bounds)]
+        return found
+
+    def _more_values(self, forms: Sequence[str], more: Sequence[list[np.ndarray]]
+                     ) -> dict[str, list[str]]:
+        """Each further head's values of flat `forms`, by column."""
+        values = {}
+        for head, ids in zip(self.more, more, strict=True):
+            flat = np.concatenate(ids) if ids else np.zeros(0, np.int32)
+            values[head.column] = head.values(flat, forms)
+        return values
+
     def of_texts(self, texts: Sequence[str], predicted: TextPredictions) -> list[Tagged]:
         """Texts with their tokens, offsets, tags and spans."""
         tagged = self._annotate(texts, predicted.tokens, predicted.labels,
-                                predicted.confidences, predicted.splits, predicted.starts,
-                                predicted.ends)
+                                predicted.confidences, predicted.more, predicted.splits,
+                                predicted.starts, predicted.ends)
         for record, multiword in zip(tagged, predicted.multiword or (), strict=False):
             if multiword:
                 record.multiword = multiword
@@ -153,11 +182,12 @@ class Records:
         starts = positions_in_rows(lengths + 1, counts)  # each token and a space
         ends = starts + lengths
         return self._annotate(texts, sentences, predicted.labels, predicted.confidences,
-                              splits, starts, ends)
+                              predicted.more, splits, starts, ends)
 
     def _annotate(self, texts: Sequence[str], tokens: Sequence[Sequence[str]],
-                  labels: list[np.ndarray], confidences: list[np.ndarray], splits: np.ndarray,
-                  starts: np.ndarray, ends: np.ndarray) -> list[Tagged]:
+                  labels: list[np.ndarray], confidences: list[np.ndarray],
+                  more: Sequence[list[np.ndarray]], splits: np.ndarray, starts: np.ndarray,
+                  ends: np.ndarray) -> list[Tagged]:
         """`Tagged` records from flat per-token arrays (`splits` cuts them into texts): the
         spans of all texts are found at once, on arrays, rather than tag by tag."""
         flat_labels = np.concatenate(labels) if labels else np.zeros(0, np.int32)
@@ -175,8 +205,14 @@ class Records:
                                      confidence.tolist(), strict=True):
                 entities[t].append(Entity(self._kinds[k], a, b, texts[t][a:b], c))
         bounds = splits.tolist()
+        values = {}
+        if self.more:
+            values = self._more_values([form for sentence in tokens for form in sentence],
+                                       more)
         return [Tagged(text, list(tokens[i]), tags[a:b], offsets[a:b], entities[i], scores[a:b],
-                       rounded=rounded[a:b])
+                       rounded=rounded[a:b],
+                       columns={column: found[a:b] for column, found in values.items()},
+                       column=self.column)
                 for i, (text, (a, b)) in enumerate(zip(texts, itertools.pairwise(bounds),
                                                        strict=True))]
 

@@ -22,7 +22,8 @@ CHAR_MODELS = ("cnn", "lstm")
 OPTIMIZERS = ("adam", "nadam", "sgd")
 TRAIN_SCHEMES = ("corpus", "iobes")
 TOKENIZERS = ("auto", "learned", "rules")
-POOLINGS = ("first", "mean")  # a word's contextual features from its subwords' states
+POOLINGS = ("first", "mean")
+SELECTIONS = ("first", "alltags")  # a word's contextual features from its subwords' states
 # What a trained model tags raw text with: its own tokenizer, or the rules (to compare).
 TAGGING_TOKENIZERS = ("model", "rules")
 # Tokens F1 (%) on validation at which the rules count as agreeing with a corpus: `auto`
@@ -135,12 +136,35 @@ class NetworkSettings(_Checked):
     head: str = setting("auto", "Output layer: a CRF, a softmax, or auto (CRF for entity tags, "
                                 "softmax for POS). Entity taggers decode under the scheme's "
                                 "constraints either way.", choices=HEADS)
+    head_weights: str | None = setting(None, "Loss weight of each tag column's head, "
+                                             "comma-separated in the order of --columns "
+                                             "(default: 1 each); the loss is their "
+                                             "weighted sum.")
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        if self.head_weights is not None:
+            self.weights(1)  # a malformed list fails here, before any training
         if self.char_model == "lstm" and self.char_filters % 2:
             raise TaggerError(f"training setting char_filters must be even with char_model "
                               f"lstm (half per direction), not {self.char_filters}")
+
+    def weights(self, heads: int) -> list[float]:
+        """The loss weight of each of `heads` heads (`head_weights`); a wrong count is an
+        error only where the number of heads is known (heads > 1 or weights given)."""
+        if self.head_weights is None:
+            return [1.0] * heads
+        try:
+            weights = [float(w) for w in self.head_weights.split(",")]
+        except ValueError:
+            weights = []
+        if not weights or any(not w >= 0 for w in weights):
+            raise TaggerError(f"training setting head_weights {self.head_weights!r}: give "
+                              "numbers of 0 or more joined by commas, e.g. 1,0.5")
+        if heads > 1 and len(weights) != heads:
+            raise TaggerError(f"training setting head_weights gives {len(weights)} weights "
+                              f"for {heads} tag columns; give one per column of --columns")
+        return weights if heads > 1 else weights[:1]
 
 
 @dataclass(frozen=True)
@@ -167,6 +191,10 @@ class OptimizationSettings(_Checked):
     word_dropout: float = setting(0.5, "Probability of replacing a word seen once in train by "
                                        "the unknown word.", low=0, high=1, high_open=True)
     seed: int = setting(1, "Random seed of initialization, shuffling and dropout.")
+    select_on: str = setting("first", "The validation score that keeps an epoch and stops "
+                                      "training: the first column's, or alltags (UPOS, XPOS "
+                                      "and UFeats all right; needs those three --columns).",
+                             choices=SELECTIONS)
 
 
 SECTIONS: dict[str, type] = {"features": FeatureSettings, "network": NetworkSettings,

@@ -112,6 +112,26 @@ def pos_tagger():
 
 
 @pytest.fixture(scope="session")
+def heads_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small four-head model (UPOS, XPOS, features, lemmas) on part of EWT train, saved."""
+    from tagger.corpora import load_corpus
+    from tagger.settings import TrainConfig
+    from tagger.training import train
+
+    corpus = load_corpus(str(SHARED / "ud_en_ewt"), tag_column="upos",
+                         columns=("xpos", "feats", "lemmas"))
+    corpus.splits = {name: rows[:400] for name, rows in corpus.splits.items()}
+    corpus.surfaces = {name: rows[:400] for name, rows in corpus.surfaces.items()}
+    corpus.more = {column: {name: rows[:400] for name, rows in splits.items()}
+                   for column, splits in corpus.more.items()}
+    trained, _ = train(corpus, TrainConfig.from_flat(epochs=2, units=16, embedding_dim=16,
+                                                     char_filters=16))
+    folder = tmp_path_factory.mktemp("models") / "heads"
+    trained.save(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
 def pos_model(pos_tagger, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """`pos_tagger` saved as a model folder."""
     folder = tmp_path_factory.mktemp("models") / "pos"

@@ -13,7 +13,10 @@ def _data(lengths, word_ids=None):
         lengths)
     features = {"words": tf.RaggedTensor.from_row_lengths(words, lengths), "chars": chars}
     targets = tf.RaggedTensor.from_row_lengths(np.ones(total, dtype=np.int32), lengths)
-    return features, targets
+    # A second head's targets: each token's position in its sentence.
+    positions = tf.RaggedTensor.from_row_lengths(
+        np.concatenate([np.arange(n, dtype=np.int32) for n in lengths]), lengths)
+    return features, (targets, positions)
 
 
 def test_batches_are_padded_per_batch_and_grouped_by_length():
@@ -24,10 +27,13 @@ def test_batches_are_padded_per_batch_and_grouped_by_length():
                    .take(count))
     widths = sorted(int(x["words"].shape[1]) for x, _, _ in batches)
     assert widths == [3, 3, 14, 14, 60]  # short batches are not padded to 60
-    for x, y, w in batches:
-        assert x["words"].shape == y.shape == w.shape
+    for x, (y, positions), w in batches:
+        assert x["words"].shape == y.shape == positions.shape == w.shape
         assert x["chars"].shape == (*x["words"].shape, 3)
         assert x["words"].dtype == tf.int32 and y.dtype == tf.int32
+        # Every head's targets stay with their sentence: real steps count 0, 1, 2, ...
+        steps = np.broadcast_to(np.arange(y.shape[1]), y.shape)
+        np.testing.assert_array_equal(positions.numpy(), np.where(w.numpy() > 0, steps, 0))
         np.testing.assert_array_equal(w.numpy(), (x["words"].numpy() != 0).astype(np.float32))
     assert sum(int(w.numpy().sum()) for _, _, w in batches) == sum(lengths)
     assert count == 5  # 8 short, 8 middle, 4 long sentences in batches of 4

@@ -163,7 +163,7 @@ def test_softmax_ner_model_decodes_only_valid_iob2(tmp_path):
                                                      head="softmax"))
     trained.save(tmp_path / "m")
     tagger = Tagger.load(tmp_path / "m")
-    assert tagger.backend.crf is None and not tagger.config.crf
+    assert tagger.backend.crfs == [None] and not tagger.config.crf
     sentences = [w for w, _ in load_corpus(str(DEMO)).split("validation")]
     assert all(_valid_iob2(tags) for tags in tagger.tag_tokens(sentences))
     # Confidence: the softmax probability of the tag chosen by constrained decoding.

@@ -120,7 +120,8 @@ def test_iobes_training_with_the_literature_options_tags_in_the_corpus_scheme(tm
     tagger, _ = train(corpus, config)
     assert tagger.config.network_scheme == "IOBES"
     assert "S-PER" in tagger.config.network_labels and "S-PER" not in tagger.labels
-    assert tagger.backend.model.encoder.output.shape[-1] == len(tagger.config.network_labels)
+    [output] = tagger.backend.model.encoder.output
+    assert output.shape[-1] == len(tagger.config.network_labels)
     assert isinstance(tagger.backend.model.parts[0].chars, CharLSTM)
     sentences = [w for w, _ in corpus.split("validation")]
     tags = tagger.tag_tokens(sentences)

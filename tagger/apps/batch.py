@@ -29,7 +29,7 @@ from tagger.files import atomic_file, writes_in_place
 from tagger.progress import Progress, clock, rate
 from tagger.settings import MAX_LINE_CHARS
 
-FORMATS = ("text", "json", "conll", "spans")
+FORMATS = ("text", "json", "conll", "conllu", "spans")
 # Lines read, tagged and written as one unit when streaming: bounds memory on any input size.
 CHUNK_LINES = 2048
 # json.dumps(record, ensure_ascii=False), without making an encoder for every record.
@@ -46,6 +46,8 @@ def render(tagged, fmt: str, confidence: bool = False) -> str:
         return _to_json(tagged.to_dict()) + "\n"
     if fmt == "spans":
         return _to_json(span_files.record(tagged)) + "\n"
+    if fmt == "conllu":
+        return conllu(tagged)
     rows = zip(tagged.tokens, tagged.tags, tagged.confidences, strict=True)
     if fmt == "conll":
         if confidence:
@@ -59,6 +61,45 @@ def render(tagged, fmt: str, confidence: bool = False) -> str:
         pairs = " ".join(f"{w}/{t}" for w, t, _ in rows)
         spans = "".join(f"  {s.label}\t{s.start}-{s.end}\t{s.text}\n" for s in tagged.spans)
     return pairs + "\n" + spans
+
+
+def conllu(tagged) -> str:
+    """One tagged text as a CoNLL-U sentence: `# text`, a line per word with its FORM,
+    LEMMA, UPOS, XPOS and FEATS where the model has those columns (`_` otherwise, and for
+    HEAD, DEPREL and DEPS), a multiword-token line before the words of each surface token
+    holding several, and SpaceAfter=No where no space follows a token. A first column that
+    is none of CoNLL-U's (entity tags) goes to MISC as `column=tag`."""
+    values = {tagged.column: tagged.tags, **tagged.columns}
+    fields = [values.get(name) for name in ("lemma", "upos", "xpos", "feats")]
+    other = tagged.column if tagged.column not in conll.CONLLU_COLUMNS else None
+    text = tagged.text
+    lines = [f"# text = {text}"]
+    spans = [tuple(span) for span in tagged.multiword]
+    count = len(tagged.tokens)
+    word = 0
+    while word < count:
+        start, end = tagged.offsets[word]
+        # A surface token holding several words: the words inside its span.
+        token = next(((a, b) for a, b in spans if a <= start and end <= b), None)
+        last = word
+        if token is not None:
+            start, end = token
+            while last + 1 < count and start <= tagged.offsets[last + 1][0] \
+                    and tagged.offsets[last + 1][1] <= end:
+                last += 1
+        spaced = end >= len(text) or text[end].isspace()
+        misc = [] if spaced else ["SpaceAfter=No"]
+        if token is not None:
+            lines.append(f"{word + 1}-{last + 1}\t{text[start:end]}\t_\t_\t_\t_\t_\t_\t_\t"
+                         + ("|".join(misc) or "_"))
+            misc = []
+        for i in range(word, last + 1):
+            own = [f"{other}={tagged.tags[i]}"] if other else []
+            cells = [column[i] if column is not None else "_" for column in fields]
+            lines.append("\t".join([str(i + 1), tagged.tokens[i], *cells, "_", "_", "_",
+                                    "|".join(own + misc) or "_"]))
+        word = last + 1
+    return "\n".join(lines) + "\n\n"
 
 
 @contextlib.contextmanager

@@ -186,6 +186,11 @@ class _TrainCommand(click.Command):
               help="Keep the training's state here after each epoch; the same command "
                    "run again carries on after the last finished epoch.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress output.")
+@click.option("--columns", default=None,
+              help="Tag columns to learn, one head each over one shared network, joined by "
+                   "commas, e.g. upos,xpos,feats,lemma (the first is --tag-column; lemma "
+                   "or lemmas: lemmas as edit scripts). CoNLL-U's column names, or a "
+                   "table's.")
 @setting_options
 def train(ctx, recipe, output, force, checkpoint_dir, quiet, **options):
     """Train a tagger on a corpus's train split, selecting the epoch on validation.

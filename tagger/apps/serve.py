@@ -253,7 +253,14 @@ def prediction(tagged) -> dict[str, Any]:
         "multiword_counts": len(tagged.multiword),
         "multiword_starts": [s for s, _ in tagged.multiword],
         "multiword_ends": [e for _, e in tagged.multiword],
+        **tagged.columns,  # a model's further heads: xpos, feats, lemma, ...
     }
+
+
+def signature_outputs(tagger) -> dict[str, tuple[str, list[int]]]:
+    """The outputs of `tagger`'s signature: OUTPUTS, and a string per token for each
+    head after the first, by its column (as the SavedModel has them)."""
+    return {**OUTPUTS, **{head.column: ("DT_STRING", [-1]) for head in tagger.heads[1:]}}
 
 
 def create_app(tagger, name: str, limits: Limits | None = None,
@@ -368,7 +375,7 @@ def create_app(tagger, name: str, limits: Limits | None = None,
     def metadata() -> dict[str, Any]:
         outputs = {key: {"dtype": dtype, "tensor_shape": {"dim": [{"size": "-1"}, *(
             {"size": str(d)} for d in dims)]}, "name": key}
-            for key, (dtype, dims) in OUTPUTS.items()}
+            for key, (dtype, dims) in signature_outputs(tagger).items()}
         signature = {"inputs": {"texts": {"dtype": "DT_STRING", "name": "texts",
                                           "tensor_shape": {"dim": [{"size": "-1"}]}}},
                      "outputs": outputs, "method_name": "tensorflow/serving/predict"}
@@ -427,7 +434,8 @@ def create_app(tagger, name: str, limits: Limits | None = None,
         rows = [prediction(t) for t in await tag(request, texts)]
         if "instances" in body:
             return JSONResponse({"predictions": rows})
-        return JSONResponse({"outputs": {key: [r[key] for r in rows] for key in OUTPUTS}})
+        return JSONResponse({"outputs": {key: [r[key] for r in rows]
+                                         for key in signature_outputs(tagger)}})
 
     async def tag_endpoint(request: Request) -> Response:
         body = await read_json(request, limits.max_body_bytes)

@@ -4,14 +4,15 @@ recipes and ensembles.
     from tagger.training import train
     tagger, metrics = train(corpus, TrainConfig.from_flat(epochs=20))
 
-`train` and `untrained` are loaded on first use: recipes and checkpoints need no TensorFlow.
+`train`, `initialized` and `untrained` are loaded on first use: recipes and checkpoints
+need no TensorFlow.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["train", "untrained"]
+__all__ = ["initialized", "train", "untrained"]
 
 
 def __getattr__(name: str) -> Any:

@@ -10,22 +10,22 @@ import contextlib
 import dataclasses
 import itertools
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from tagger import batching, schemes
+from tagger import batching, heads, schemes
 from tagger.backends.keras.backend import KerasBackend
 from tagger.backends.keras.network import LearningRate, build_model, compile_model
 from tagger.corpora import Corpus, CorpusSource
 from tagger.encoders.checkpoint import Checkpoint, read_folder
 from tagger.errors import TaggerError
-from tagger.metrics import score
-from tagger.model_folder import CorpusInfo, ModelConfig
+from tagger.metrics import ALL_TAGS, layer_scores, score
+from tagger.model_folder import CorpusInfo, HeadConfig, ModelConfig
 from tagger.pipeline import Tagger, context_features
 from tagger.progress import Progress, clock, rate
 from tagger.settings import OptimizationSettings, TrainConfig
@@ -59,54 +59,34 @@ def train(corpus: Corpus, config: TrainConfig, *, progress: Progress | None = No
     if config.features.train_scheme == "iobes" and corpus.scheme == schemes.TOKEN:
         raise TaggerError(f"train_scheme iobes needs entity tags; {corpus.name} "
                           f"{corpus.tag_column} has no B-/I- tags", param="train_scheme")
-    keras.utils.set_random_seed(optimization.seed)
-
-    sentences = [w for w, _ in train_split]
-    encoder = _read_encoder(config)  # a bad folder fails before any work
-    tokenizer, tokenizer_metrics = tokenizers.choose(corpus, config.features.tokenizer,
-                                                     optimization.seed, progress)
-    vectors = None
-    if config.features.embeddings:
-        vectors = read_vectors(Path(config.features.embeddings),
-                               lowercase=config.features.lowercase,
-                               limit=config.features.max_vectors)
-        config = config.replace(embedding_dim=vectors.dimension)
-    featurizer = Featurizer.build(sentences, config.features,
-                                  vectors.words if vectors is not None else ())
-    if vectors is not None:
-        train_words = featurizer.words.extended_from
-        progress.line(f"{config.features.embeddings}: {len(vectors.words)} vectors of dimension "
-                      f"{vectors.dimension}; vocabulary {train_words} train words + "
-                      f"{len(featurizer.words) - train_words} from the vectors")
-    features = _ragged_features(featurizer, sentences)
-    source = corpus.source or CorpusSource(corpus.name, tag_column=corpus.tag_column)
-    info = CorpusInfo(**dataclasses.asdict(source), notes=corpus.notes,
-                      train_sentences=len(train_split),
-                      train_tokens=sum(len(w) for w in sentences),
-                      validation_sentences=len(validation))
-    gold = [t for _, t in train_split]
     # Variables made in the strategy's scope are mirrored on every worker.
-    with strategy.scope() if strategy else contextlib.nullcontext():
-        tagger = untrained(featurizer, corpus.labels, corpus.scheme, config, info, tokenizer,
-                           encoder)
+    scope = strategy.scope if strategy else contextlib.nullcontext
+    tagger, config, more_heads, tokenizer_metrics, info = initialized(corpus, config, progress,
+                                                                      scope)
+    featurizer, encoder = tagger.featurizer, tagger.backend.checkpoint
+    sentences = [w for w, _ in train_split]
+    features = _ragged_features(featurizer, sentences)
+    gold = [t for _, t in train_split]
+    with scope():
         model = tagger.backend.model
-        if vectors is not None:
-            rows, matrix = rows_of(featurizer.words.words, vectors)
-            model.parts[0].word_embedding.set_vectors(rows, matrix)
-            progress.line(f"{int((rows < featurizer.words.extended_from).sum())} of "
-                          f"{featurizer.words.extended_from - 2} train words have a vector")
         if tagger.config.network_scheme == schemes.IOBES and corpus.scheme == schemes.IOB2:
             gold = [schemes.iob2_to_iobes(tags) for tags in gold]
-        targets = batching.encode_tags(gold, tagger.config.network_labels)
-        batches = batching.batch_count(targets.row_lengths().numpy(), optimization.batch_size)
+        targets = (batching.encode_tags(gold, tagger.config.network_labels),
+                   *(batching.encode_tags(_targets(head, corpus, "train"), head.labels)
+                     for head in more_heads))
+        batches = batching.batch_count(targets[0].row_lengths().numpy(),
+                                       optimization.batch_size)
         schedule = compile_model(model, optimization, batches)
 
     if encoder is not None:
         features["context"] = _context_features(tagger, sentences, validation, progress)
+    more_gold = {head.column: corpus.column(name, "validation")
+                 for head, name in zip(more_heads, corpus.more, strict=True)}
     tracker = _EpochTracker(tagger, validation, optimization, schedule, progress,
-                            tokens=info.train_tokens, batches=batches)
+                            tokens=info.train_tokens, batches=batches, more_gold=more_gold)
     identity = {"settings": config.to_dict(), "dataset": corpus.name,
                 "tag_column": corpus.tag_column, "labels": list(corpus.labels),
+                "columns": [dataclasses.asdict(head) for head in more_heads],
                 "train_tokens": info.train_tokens, "vocabulary": len(featurizer.words),
                 "workers": cluster.workers if cluster else 1}
     resumed = checkpoints.read(checkpoint_dir, identity) if checkpoint_dir else None
@@ -187,13 +167,101 @@ def train(corpus: Corpus, config: TrainConfig, *, progress: Progress | None = No
     return tagger, tagger.metrics
 
 
+class Start(NamedTuple):
+    """What training starts from (`initialized`)."""
+
+    tagger: Tagger
+    config: TrainConfig  # the settings, `embedding_dim` the pretrained vectors'
+    more_heads: list[HeadConfig]
+    tokenizer_metrics: dict[str, Any] | None
+    info: CorpusInfo
+
+
+def initialized(corpus: Corpus, config: TrainConfig, progress: Progress | None = None,
+                scope: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext
+                ) -> Start:
+    """The tagger that training on `corpus` with `config` starts from: its tokenizer chosen
+    or learned, vocabularies, heads, and a network initialized from `config`'s seed (its
+    variables made in `scope`, a distribution strategy's), pretrained vectors in place.
+    Its weights are random but for the vectors: tests of backends, exports and formats
+    that need a network of some shape, not a trained one, start here."""
+    progress = progress or Progress(enabled=False)
+    keras.utils.set_random_seed(config.optimization.seed)
+    sentences = [w for w, _ in corpus.split("train", chosen_by="dataset")]
+    more_heads = further_heads(corpus, config)
+    encoder = _read_encoder(config)  # a bad folder fails before any work
+    tokenizer, tokenizer_metrics = tokenizers.choose(corpus, config.features.tokenizer,
+                                                     config.optimization.seed, progress)
+    vectors = None
+    if config.features.embeddings:
+        vectors = read_vectors(Path(config.features.embeddings),
+                               lowercase=config.features.lowercase,
+                               limit=config.features.max_vectors)
+        config = config.replace(embedding_dim=vectors.dimension)
+    featurizer = Featurizer.build(sentences, config.features,
+                                  vectors.words if vectors is not None else ())
+    if vectors is not None:
+        train_words = featurizer.words.extended_from
+        progress.line(f"{config.features.embeddings}: {len(vectors.words)} vectors of dimension "
+                      f"{vectors.dimension}; vocabulary {train_words} train words + "
+                      f"{len(featurizer.words) - train_words} from the vectors")
+    source = corpus.source or CorpusSource(corpus.name, tag_column=corpus.tag_column)
+    info = CorpusInfo(**dataclasses.asdict(source), notes=corpus.notes,
+                      train_sentences=len(sentences),
+                      train_tokens=sum(len(w) for w in sentences),
+                      validation_sentences=len(corpus.split("validation",
+                                                            chosen_by="dataset")))
+    with scope():
+        tagger = untrained(featurizer, corpus.labels, corpus.scheme, config, info, tokenizer,
+                           encoder, more_heads)
+        if vectors is not None:
+            rows, matrix = rows_of(featurizer.words.words, vectors)
+            tagger.backend.model.parts[0].word_embedding.set_vectors(rows, matrix)
+            progress.line(f"{int((rows < featurizer.words.extended_from).sum())} of "
+                          f"{featurizer.words.extended_from - 2} train words have a vector")
+    return Start(tagger, config, more_heads, tokenizer_metrics, info)
+
+
+def further_heads(corpus: Corpus, config: TrainConfig) -> list[HeadConfig]:
+    """The heads of the corpus's further tag columns (`Corpus.more`): a tag head each, a
+    lemma head for lemmas (its labels the edit scripts of the train split), a softmax (a
+    CRF only for the first column's entity tags), weighted as `head_weights` says."""
+    weights = config.network.weights(1 + len(corpus.more))
+    found = []
+    for name, weight in zip(corpus.more, weights[1:], strict=True):
+        kind = heads.kind_of(name)
+        head = HeadConfig(heads.column_name(name), kind, [], weight=weight)
+        values = _targets(head, corpus, "train")
+        labels = sorted({v for row in values for v in row})
+        found.append(dataclasses.replace(head, labels=labels))
+    if config.optimization.select_on == "alltags" and not {"upos", "xpos", "feats"} <= {
+            heads.column_name(c) for c in (corpus.tag_column, *corpus.more)}:
+        raise TaggerError("select_on alltags scores UPOS, XPOS and UFeats together: give "
+                          "--columns upos,xpos,feats (and others, if you like)",
+                          param="select_on")
+    return found
+
+
+def _targets(head: HeadConfig, corpus: Corpus, split: str) -> list[list[str]]:
+    """What `head` learns of a split: its column's values, or for lemmas the edit scripts
+    that turn the forms into them."""
+    name = next(c for c in corpus.more if heads.column_name(c) == head.column)
+    values = corpus.column(name, split)
+    if head.kind != "lemma":
+        return values
+    return [heads.LemmaHead.targets(tokens, lemmas)
+            for (tokens, _), lemmas in zip(corpus.split(split), values, strict=True)]
+
+
 def untrained(featurizer: Featurizer, labels: Sequence[str], scheme: str,
               settings: TrainConfig, corpus: CorpusInfo | None = None,
               tokenizer: Rules | Segmenter | None = None,
-              encoder: Checkpoint | None = None) -> Tagger:
+              encoder: Checkpoint | None = None,
+              more_heads: Sequence[HeadConfig] = ()) -> Tagger:
     """A tagger on the keras backend with a freshly initialized network of the shape that
     these vocabularies, labels and settings call for, tokenizing with `tokenizer` (default:
-    the rules), with contextual features from `encoder` if given."""
+    the rules), with contextual features from `encoder` if given, and `more_heads` after
+    the first."""
     tokenizer = tokenizer or Rules()
     head = settings.network.head
     config = ModelConfig(
@@ -206,7 +274,9 @@ def untrained(featurizer: Featurizer, labels: Sequence[str], scheme: str,
         casing_size=featurizer.casing_size, settings=settings, corpus=corpus,
         tokenizer=tokenizer.name,
         context_layers=settings.features.encoder_layers if encoder else 0,
-        context_dim=encoder.config.hidden_size if encoder else 0)
+        context_dim=encoder.config.hidden_size if encoder else 0,
+        heads=list(more_heads),
+        first_weight=settings.network.weights(1 + len(more_heads))[0])
     backend = KerasBackend(build_model(config), encoder, config.context_layers)
     context = context_features(encoder.wordpiece, config) if encoder else None
     return Tagger(config, featurizer, backend, tokenizer=tokenizer, context=context)
@@ -414,11 +484,14 @@ class _EpochTracker(keras.callbacks.Callback):
     after `lr_plateau` epochs without progress, and stops after `patience`."""
 
     def __init__(self, tagger: Tagger, validation: list, optimization: OptimizationSettings,
-                 schedule: LearningRate, progress: Progress, tokens: int, batches: int) -> None:
+                 schedule: LearningRate, progress: Progress, tokens: int, batches: int,
+                 more_gold: dict[str, list[list[str]]] | None = None) -> None:
         super().__init__()
         self.tagger = tagger
         self.sentences = [w for w, _ in validation]
         self.gold = [t for _, t in validation]
+        self.more_gold = more_gold or {}
+        self.select_on = optimization.select_on
         self.epochs = optimization.epochs
         self.patience = optimization.patience
         self.plateau = optimization.lr_plateau
@@ -448,19 +521,23 @@ class _EpochTracker(keras.callbacks.Callback):
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         seconds = time.monotonic() - self._epoch_start
         self.tagger.weights_changed()
-        report = score(self.gold, self.tagger.tag_tokens(self.sentences), self.tagger.scheme)
+        report = self._report()
         self.history.append({"epoch": epoch + 1, "loss": float((logs or {}).get("loss", 0)),
                              "metric": report["metric"], "score": report["score"],
                              "accuracy": report["accuracy"], "seconds": round(seconds, 1),
-                             "learning_rate": float(self.model.optimizer.learning_rate)})
+                             "learning_rate": float(self.model.optimizer.learning_rate),
+                             **({"layers": report["layers"]} if "layers" in report else {})})
         improved = report["score"] > self.best_score
         if improved:
             self.best_score, self.best_epoch, self.best_report = report["score"], epoch + 1, report
             self.best_weights = [w.copy() for w in self.model.get_weights()]
+        layers = "".join(f"  {name} {value * 100:.2f}"
+                         for name, value in report.get("layers", {}).items())
         self.progress.line(
             f"epoch {epoch + 1}/{self.epochs}  loss {self.history[-1]['loss']:.4f}  "
             f"validation {report['metric']} {report['score'] * 100:.2f}"
-            f"{' *' if improved else ''}  {seconds:.0f} s ({rate(self.tokens, seconds)})")
+            f"{' *' if improved else ''}{layers}  {seconds:.0f} s "
+            f"({rate(self.tokens, seconds)})")
         if epoch + 1 - self.best_epoch >= self.patience:
             self.progress.line(f"no improvement for {self.patience} epochs: stopping")
             self.model.stop_training = True
@@ -469,3 +546,18 @@ class _EpochTracker(keras.callbacks.Callback):
             self.last_cut = epoch + 1
             self.progress.line(f"no improvement for {self.plateau} epochs: learning rate "
                                f"x{float(self.schedule.factor):g}")
+
+    def _report(self) -> dict[str, Any]:
+        """The validation scores: the first column's report, with every column's accuracy
+        as `layers` where the model has several heads; the headline `select_on`'s."""
+        if not self.more_gold:
+            return score(self.gold, self.tagger.tag_tokens(self.sentences), self.tagger.scheme)
+        predicted = self.tagger.tag_columns(self.sentences)
+        tags = predicted.pop("tags")
+        report = score(self.gold, tags, self.tagger.scheme)
+        first = heads.column_name(self.tagger.config.first_column)
+        layers = layer_scores({first: self.gold, **self.more_gold}, {first: tags, **predicted})
+        report["layers"] = layers
+        if self.select_on == "alltags":
+            report = {**report, "metric": ALL_TAGS, "score": layers[ALL_TAGS]}
+        return report

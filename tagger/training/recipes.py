@@ -19,8 +19,29 @@ from tagger.corpora import SOURCE_KEYS, CorpusSource
 from tagger.errors import TaggerError
 from tagger.settings import TrainConfig
 
-# A recipe names its corpus with the fields of `corpora.CorpusSource`.
+# A recipe names its corpus with the fields of `corpora.CorpusSource`; its `columns`
+# list every tag column, the first being `tag_column` (`with_columns`).
 DATASET_KEYS = SOURCE_KEYS
+
+
+def with_columns(dataset: dict[str, Any]) -> dict[str, Any]:
+    """`dataset` keys with `columns` as a user gives them (every tag column, a list or a
+    string joined by commas) made `CorpusSource`'s: the first as `tag_column`, the others
+    as `columns`."""
+    given = dataset.get("columns")
+    if given is None or isinstance(given, tuple):
+        return dataset
+    names = [c.strip() for c in given.split(",")] if isinstance(given, str) else given
+    if not names or not all(isinstance(c, str) and c for c in names) \
+            or len(set(names)) != len(names):
+        raise TaggerError(f"`columns` {given!r}: name each tag column once, joined by "
+                          "commas, e.g. upos,xpos,feats,lemma", param="columns")
+    first = dataset.get("tag_column")
+    if first is not None and first != names[0]:
+        raise TaggerError(f"`tag_column` {first} and `columns` {','.join(names)} disagree: "
+                          "the first of `columns` is the tag column; give one of them",
+                          param="columns")
+    return {**dataset, "tag_column": names[0], "columns": tuple(names[1:])}
 
 
 @dataclass(frozen=True)
@@ -32,7 +53,10 @@ class Recipe:
 
     def with_options(self, **values: Any) -> Recipe:
         """A copy where `values` (dataset keys or setting names) win over the recipe's."""
-        dataset = {**self.dataset, **{k: v for k, v in values.items() if k in DATASET_KEYS}}
+        given = {k: v for k, v in values.items() if k in DATASET_KEYS}
+        if "columns" in given and "tag_column" not in given:
+            given["tag_column"] = None  # the recipe's first column gives way too
+        dataset = with_columns({**self.dataset, **given})
         settings = self.settings.replace(**{k: v for k, v in values.items()
                                             if k not in DATASET_KEYS})
         return Recipe(dataset, settings)
@@ -67,4 +91,8 @@ def load_recipe(path: str | Path) -> Recipe:
         beside = path.parent / data["dataset"]
         if beside.exists():
             data["dataset"] = str(beside)
+    try:
+        data = with_columns(data)
+    except TaggerError as error:
+        raise TaggerError(f"recipe {path}: {error}") from None
     return Recipe(data, settings)

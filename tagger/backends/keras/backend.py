@@ -49,7 +49,7 @@ class KerasBackend:
             self._encoder_states = tf.function(encoder.call, autograph=False,
                                                input_signature=[ids])
 
-        def scores(inputs: dict[str, tf.Tensor]) -> tf.Tensor:
+        def scores(inputs: dict[str, tf.Tensor]) -> list[tf.Tensor]:
             members, offset = [], 0
             for part in parts:
                 features = None
@@ -58,7 +58,9 @@ class KerasBackend:
                     offset += part.char_size
                 members.append(part.scores(inputs["words"], features, inputs.get("casing"),
                                            inputs.get("context"), training=False))
-            return members[0] if len(members) == 1 else tf.add_n(members) / len(members)
+            if len(members) == 1:
+                return members[0]
+            return [tf.add_n(list(head)) / len(members) for head in zip(*members, strict=True)]
 
         def char_features(chars: tf.Tensor) -> tf.Tensor:
             # Each member's features side by side, as the slots of `scores` expect them.
@@ -70,13 +72,12 @@ class KerasBackend:
                                           input_signature=[ids])
 
     @property
-    def crf(self) -> CrfScores | None:
-        """The CRF's scores as they are now (None for a softmax head)."""
-        crf = self.model.crf
-        if crf is None:
-            return None
-        return CrfScores(*(np.asarray(v.numpy(), np.float32)
-                           for v in (crf.transitions, crf.start, crf.end)))
+    def crfs(self) -> list[CrfScores | None]:
+        """Each head's CRF scores as they are now (None for a softmax head)."""
+        return [None if crf is None else CrfScores(*(np.asarray(v.numpy(), np.float32)
+                                                     for v in (crf.transitions, crf.start,
+                                                               crf.end)))
+                for crf in self.model.crfs]
 
     def char_features(self, chars: np.ndarray) -> np.ndarray:
         """`(words, chars)` character ids to `(words, char_size)` features."""
@@ -86,9 +87,9 @@ class KerasBackend:
         """`(windows, S)` subword ids to the encoder's `(windows, S, layers, hidden)`."""
         return self._encoder_states(subwords).numpy()
 
-    def scores(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
-        """`(batch, T, labels)` scores of one padded batch."""
-        return self._scores(inputs).numpy()
+    def scores(self, inputs: dict[str, np.ndarray]) -> list[np.ndarray]:
+        """Each head's `(batch, T, labels)` scores of one padded batch."""
+        return [scores.numpy() for scores in self._scores(inputs)]
 
 
 def load(path: Path, config: ModelConfig, threads: int | None = None) -> KerasBackend:

@@ -8,9 +8,9 @@
     context (batch, timesteps, L, H)  -> ContextMix: softmax-weighted sum of an encoder's
                                          top L layers, scaled          (batch, timesteps, H)
     concatenate -> dropout -> N x (Bi)LSTM(return_sequences=True) -> dropout
-    -> Dense per step                                                  (batch, timesteps, classes)
-    -> TaggerModel: the head's loss (CRF or softmax)
-    (an ensemble averages several such encoders' outputs before the head)
+    -> per head (`tagger.heads`), its layer per step                   (batch, timesteps, classes)
+    -> TaggerModel: the heads' losses (CRF or softmax), weighted and summed
+    (an ensemble averages several such encoders' outputs, head by head)
 
 `EncoderParts` holds one encoder's layers; the keras backend runs them from character
 features computed once per distinct word, and the ONNX export translates them.
@@ -31,8 +31,7 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from tagger import model_folder
-from tagger.backends.keras import crf
+from tagger import heads, model_folder
 from tagger.errors import TaggerError
 from tagger.model_folder import ModelConfig
 from tagger.settings import OptimizationSettings
@@ -46,18 +45,27 @@ def build_model(config: ModelConfig) -> TaggerModel:
     An ensemble (`config.members` > 1) runs that many encoders on the same inputs and
     averages their outputs: probabilities for a softmax head, emission scores for a CRF.
     """
+    model_heads = heads.of_model(config)
     if config.members == 1:
-        parts = [EncoderParts.of(config)]
+        parts = [EncoderParts.of(config, model_heads)]
         encoder = parts[0].model("encoder")
     else:
-        parts = [EncoderParts.of(config) for _ in range(config.members)]
+        parts = [EncoderParts.of(config, model_heads) for _ in range(config.members)]
         members = [p.model(f"member_{i}") for i, p in enumerate(parts)]
         inputs = {name: keras.Input(shape=x.shape[1:], dtype=x.dtype, name=name)
                   for name, x in members[0].input.items()}
-        averaged = keras.layers.Average(name="average")([m(inputs) for m in members])
+        outputs = [m(inputs) for m in members]
+        averaged = [keras.layers.Average(name="average" if i == 0 else f"average_{i}")(
+            [out[i] for out in outputs]) for i in range(len(model_heads))]
         encoder = keras.Model(inputs, averaged, name="encoder")
-    return TaggerModel(encoder, parts, config.network_labels, config.network_scheme,
-                       config.crf)
+    return TaggerModel(encoder, parts, model_heads)
+
+
+def output_name(index: int, head: heads.TagHead) -> str:
+    """The name of a head's output layer: the first head's as models have always named it."""
+    if index == 0:
+        return "emissions" if head.crf else "tags"
+    return f"head_{head.column}"
 
 
 @dataclass(frozen=True)
@@ -72,11 +80,11 @@ class EncoderParts:
     feature_dropout: keras.layers.Dropout
     recurrent: list[keras.layers.Layer]  # LSTM, or Bidirectional(LSTM), one per layer
     dropouts: list[keras.layers.Dropout]
-    dense: keras.layers.Dense  # emission scores (CRF) or softmax probabilities
-    softmax: bool
+    # Each head's output layer: emission scores (CRF) or softmax probabilities.
+    outputs: list[keras.layers.Layer]
 
     @classmethod
-    def of(cls, config: ModelConfig) -> EncoderParts:
+    def of(cls, config: ModelConfig, model_heads: Sequence[heads.TagHead]) -> EncoderParts:
         """Fresh layers of the shape `config` describes."""
         network = config.settings.network
         if config.tuned_vocab_size:
@@ -112,12 +120,9 @@ class EncoderParts:
             recurrent.append(lstm)
             dropouts.append(keras.layers.Dropout(network.dropout, noise_shape,
                                                  name=f"dropout_{i}"))
-        # A CRF scores the emissions itself; a softmax head gives probabilities per step.
-        dense = keras.layers.Dense(len(config.network_labels),
-                                   activation=None if config.crf else "softmax",
-                                   name="emissions" if config.crf else "tags")
+        outputs = [head.layer(output_name(i, head)) for i, head in enumerate(model_heads)]
         return cls(word_embedding, chars, casing, context, feature_dropout, recurrent,
-                   dropouts, dense, not config.crf)
+                   dropouts, outputs)
 
     @property
     def char_size(self) -> int:
@@ -147,9 +152,9 @@ class EncoderParts:
                            name=name)
 
     def scores(self, words, char_features=None, casing=None, context=None, training=None):
-        """Per-step scores `(batch, timesteps, labels)` from word ids, each word's character
-        features `(batch, timesteps, char_size)`, casing classes and contextual features
-        `(batch, timesteps, layers, hidden)`."""
+        """Each head's per-step scores `(batch, timesteps, labels)` from word ids, each
+        word's character features `(batch, timesteps, char_size)`, casing classes and
+        contextual features `(batch, timesteps, layers, hidden)`."""
         pieces = [self.word_embedding(words)]
         if char_features is not None:
             pieces.append(char_features)
@@ -163,7 +168,7 @@ class EncoderParts:
         mask = ops.not_equal(words, 0)
         for lstm, dropout in zip(self.recurrent, self.dropouts, strict=True):
             x = dropout(lstm(x, mask=mask, training=training), training=training)
-        return self.dense(x)
+        return [output(x) for output in self.outputs]
 
 
 class PretrainedEmbedding(keras.layers.Layer):
@@ -276,42 +281,60 @@ class CRF(keras.layers.Layer):
 
 
 class TaggerModel(keras.Model):
-    """The encoder's per-step scores with the head's loss.
+    """The encoder's per-step scores with the heads' losses.
 
-    Calling the model gives `(batch, timesteps, labels)`: probabilities for a softmax head,
-    emission scores for a CRF head (whose own scores are `crf`'s weights). Decoding is
-    `decoding.Decoder`'s, on every backend; the SavedModel runs the same rule in its graph.
+    Calling the model gives a list, one `(batch, timesteps, labels)` per head:
+    probabilities for a softmax head, emission scores for a CRF head (whose own scores are
+    its `crfs` layer's weights). Decoding is each head's (`tagger.heads`), on every backend.
     """
 
     def __init__(self, encoder: keras.Model, parts: Sequence[EncoderParts],
-                 labels: Sequence[str], scheme: str, use_crf: bool, **kwargs) -> None:
+                 model_heads: Sequence[heads.TagHead], **kwargs) -> None:
         super().__init__(**kwargs)
         self.encoder = encoder
-        # A tuple of plain objects: Keras tracks the layers through `encoder` alone.
+        # Tuples of plain objects: Keras tracks the layers through `encoder` alone.
         self.parts = tuple(parts)
-        self.crf = CRF(len(labels), name="crf") if use_crf else None
-        if self.crf is not None:
-            self.crf.build()
-        self.labels, self.scheme = list(labels), scheme
+        self.heads = tuple(model_heads)
+        crfs = [CRF(head.size, name="crf" if i == 0 else f"crf_{head.column}")
+                if head.crf else None for i, head in enumerate(model_heads)]
+        for layer in crfs:
+            if layer is not None:
+                layer.build()
+        # The first head's CRF keeps the attribute, and so the place in the weights file,
+        # that it had when a model had one head.
+        self.crf, self.more_crfs = crfs[0], crfs[1:]
         self.built = True  # every part is built: weights can be loaded without a first call
 
+    @property
+    def crfs(self) -> list[CRF | None]:
+        """Each head's CRF layer (None for a softmax head)."""
+        return [self.crf, *self.more_crfs]
+
     def call(self, inputs, training=None):
-        return self.encoder(inputs, training=training)
+        return as_list(self.encoder(inputs, training=training))
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        """Mean over real tokens: CRF sequence negative log-likelihood, or cross-entropy.
+        """The heads' losses (`heads.TagHead.loss`: CRF sequence negative log-likelihood,
+        or cross-entropy), each a mean over real tokens, weighted and summed; `y` holds one
+        target per head.
 
         Dividing by the number of real tokens rather than by batch * timesteps keeps the loss
         independent of how much padding a batch has.
         """
         mask = ops.not_equal(x["words"], 0)
-        real = ops.maximum(ops.sum(ops.cast(mask, y_pred.dtype)), 1.0)
-        if self.crf is not None:
-            likelihood = crf.log_likelihood(y_pred, y, mask, self.crf.transitions,
-                                            self.crf.start, self.crf.end)
-            return -ops.sum(likelihood) / real
-        entropy = keras.losses.sparse_categorical_crossentropy(y, y_pred)
-        return ops.sum(entropy * ops.cast(mask, entropy.dtype)) / real
+        real = ops.maximum(ops.sum(ops.cast(mask, "float32")), 1.0)
+        total = 0.0
+        for head, crf_layer, scores, targets in zip(self.heads, self.crfs, as_list(y_pred),
+                                                    as_list(y), strict=True):
+            total = total + head.config.weight * head.loss(scores, targets, mask,
+                                                           crf_layer) / real
+        return total
+
+
+def as_list(values) -> list:
+    """One value per head: Keras hands a model's one output (or a batch's one target) over
+    bare, not in a list."""
+    return list(values) if isinstance(values, (list, tuple)) else [values]
 
 
 class CharCNN(keras.layers.Layer):
@@ -480,7 +503,6 @@ def compile_model(model: TaggerModel, optimization: OptimizationSettings,
     """The optimizer of `optimization`, with gradient clipping; the loss is the model's own.
 
     Returns the learning-rate schedule (its `factor` can be lowered during training).
-    Accuracy counts real tokens only: the pipeline gives padded steps a sample weight of 0.
     """
     schedule = LearningRate(optimization.learning_rate, optimization.lr_decay, steps_per_epoch)
     options = {"clipnorm": 5.0, "use_ema": optimization.ema > 0,
@@ -490,8 +512,5 @@ def compile_model(model: TaggerModel, optimization: OptimizationSettings,
         "nadam": lambda: keras.optimizers.Nadam(schedule, **options),
         "sgd": lambda: keras.optimizers.SGD(schedule, momentum=0.9, **options),
     }[optimization.optimizer]()
-    model.compile(
-        optimizer=optimizer,
-        weighted_metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
-    )
+    model.compile(optimizer=optimizer)
     return schedule

@@ -26,6 +26,8 @@ both return
     span_labels   string  [batch, S]
     span_starts, span_ends  int32 [batch, S]   character offsets
     span_confidences        float32 [batch, S] the lowest confidence of the span's tokens
+    <column>      string  [batch, T]       each further head's values, by its column (a
+                                           model trained with --columns: xpos, feats, lemma)
 
 and serving_default also
     multiword_counts        int32   [batch]    surface tokens of several of `tokens` (its
@@ -38,11 +40,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
-import numpy as np
 import tensorflow as tf
 
-from tagger import decoding, model_folder, schemes
-from tagger.backends.keras import crf
+from tagger import model_folder, schemes
 from tagger.backends.keras.backend import KerasBackend
 from tagger.backends.keras.network import TaggerModel
 from tagger.backends.keras.segmenting import InGraphSegmenter
@@ -99,8 +99,7 @@ class ExportedTagger(tf.Module):
         # A model with a learned tokenizer runs it; the others run the rules' patterns.
         self.segmenter = InGraphSegmenter(tagger.tokenizer) \
             if isinstance(tagger.tokenizer, Segmenter) else None
-        self._constraints = decoding.constraints(tagger.config.network_labels,
-                                                 tagger.config.network_scheme)
+        self.more = tagger.heads[1:]
         labels = tagger.output_labels
         self._labels = tf.constant(labels)
         entity = tagger.scheme != schemes.TOKEN
@@ -159,55 +158,60 @@ class ExportedTagger(tf.Module):
         # A call in which no text has a token leaves nothing to run: its features and the
         # decoder's updates would have empty shapes, which ArgMax and
         # tensor_scatter_nd_update refuse.
-        best, confidence = tf.cond(
+        heads = 1 + len(self.more)
+        *bests, confidence = tf.cond(
             steps > 0,
             lambda: self._decode_in_batches(self._features(tokens), lengths, steps),
-            lambda: (tf.zeros([tf.size(lengths), 0], tf.int32),
-                     tf.zeros([tf.size(lengths), 0], tf.float32)))
+            lambda: [*[tf.zeros([tf.size(lengths), 0], tf.int32)] * heads,
+                     tf.zeros([tf.size(lengths), 0], tf.float32)])
+        best = bests[0]
         real = tf.sequence_mask(lengths, steps)
+        padded = tokens.to_tensor(default_value="")
         outputs = {
             "lengths": lengths,
-            "tokens": tokens.to_tensor(default_value=""),
+            "tokens": padded,
             "starts": tf.where(real, starts, 0),
             "ends": tf.where(real, ends, 0),
             "tags": tf.where(real, tf.gather(self._labels, best), ""),
             "confidences": tf.where(real, confidence, 0.0),
         }
+        for head, head_best in zip(self.more, bests[1:], strict=True):
+            outputs[head.column] = tf.where(real, head.values_in_graph(head_best, padded), "")
         return {**outputs, **self._spans(best, confidence, real, starts, ends)}
 
     def _decode_in_batches(self, features: dict[str, tf.RaggedTensor], lengths: tf.Tensor,
-                           steps: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+                           steps: tf.Tensor) -> list[tf.Tensor]:
         """`decode_with_confidence` over length-sorted batches of the texts, each padded to
         its own longest text and bounded as the keras backend bounds its batches
         (`batching.sorted_batches`' rule): the network's memory follows that budget, not
-        the number of texts times the longest one. Label ids and confidences `(texts,
-        steps)`."""
+        the number of texts times the longest one. Each head's label ids, then the first
+        head's confidences, all `(texts, steps)`."""
         count = tf.shape(lengths)[0]
         order = tf.argsort(lengths, direction="DESCENDING", stable=True)
         ordered = {name: tf.gather(values, order) for name, values in features.items()}
         longest_first = tf.gather(lengths, order)
-        best = tf.zeros([count, steps], tf.int32)
-        confidence = tf.zeros([count, steps], tf.float32)
+        heads = 1 + len(self.more)
+        found = [tf.zeros([count, steps], tf.int32)] * heads + [
+            tf.zeros([count, steps], tf.float32)]
 
-        def one_batch(start, best, confidence):
+        def one_batch(start, *found):
             longest = tf.maximum(longest_first[start], 1)
             size = tf.clip_by_value(KerasBackend.max_batch_tokens // longest, 1,
                                     KerasBackend.max_batch_sentences)
             end = tf.minimum(start + size, count)
             batch = {name: pad_to_one_step(values[start:end].to_tensor())
                      for name, values in ordered.items()}
-            labels, probabilities = decode_with_confidence(self.network, batch,
-                                                           self._constraints)
-            labels, probabilities = labels[:, :steps], probabilities[:, :steps]
+            labels, probabilities = decode_with_confidence(self.network, batch)
             rows = order[start:end, tf.newaxis]
-            widen = [[0, 0], [0, steps - tf.shape(labels)[1]]]
-            return (end, tf.tensor_scatter_nd_update(best, rows, tf.pad(labels, widen)),
-                    tf.tensor_scatter_nd_update(confidence, rows,
-                                                tf.pad(probabilities, widen)))
+            widen = [[0, 0], [0, steps - tf.minimum(tf.shape(probabilities)[1], steps)]]
+            return (end, *[tf.tensor_scatter_nd_update(whole, rows,
+                                                       tf.pad(part[:, :steps], widen))
+                           for whole, part in zip(found, [*labels, probabilities],
+                                                  strict=True)])
 
-        _, best, confidence = tf.while_loop(lambda start, *_: start < count, one_batch,
-                                            [tf.constant(0), best, confidence])
-        return best, confidence
+        _, *found = tf.while_loop(lambda start, *_: start < count, one_batch,
+                                  [tf.constant(0), *found])
+        return found
 
     def _features(self, tokens: tf.RaggedTensor) -> dict[str, tf.RaggedTensor]:
         """`features.Featurizer`'s ids as TensorFlow ops, ragged `(texts, tokens[, chars])`."""
@@ -263,27 +267,15 @@ class ExportedTagger(tf.Module):
         }
 
 
-def decode_with_confidence(model: TaggerModel, inputs: dict[str, tf.Tensor],
-                           constraints: tuple[np.ndarray, np.ndarray, np.ndarray]
-                           ) -> tuple[tf.Tensor, tf.Tensor]:
-    """`decoding.Decoder`'s rule in the graph: the best label ids and each one's probability,
-    both `(batch, timesteps)`, for padded inputs."""
-    scores = model(inputs, training=False)
-    if model.crf is None and model.scheme == schemes.TOKEN:
-        best = tf.argmax(scores, axis=-1, output_type=tf.int32)
-        return best, tf.gather(scores, best, axis=2, batch_dims=2)
+def decode_with_confidence(model: TaggerModel, inputs: dict[str, tf.Tensor]
+                           ) -> tuple[list[tf.Tensor], tf.Tensor]:
+    """Each head's decoding in the graph (`heads.TagHead.decode_in_graph`): its best label
+    ids, and the first head's probability of each, all `(batch, timesteps)`, for padded
+    inputs."""
     mask = inputs["words"] != PAD_ID
-    transitions, start, end = (tf.constant(c) for c in constraints)
-    if model.crf is None:
-        emissions = tf.math.log(scores + decoding.Decoder.LOG_FLOOR)
-    else:
-        emissions = scores
-        transitions = model.crf.transitions + transitions
-        start, end = model.crf.start + start, model.crf.end + end
-    best = crf.viterbi(emissions, mask, transitions, start, end)
-    probabilities = scores if model.crf is None else crf.marginals(
-        emissions, mask, transitions, start, end)
-    return best, tf.gather(probabilities, best, axis=2, batch_dims=2)
+    decoded = [head.decode_in_graph(scores, mask, crf_layer) for head, crf_layer, scores in
+               zip(model.heads, model.crfs, model(inputs, training=False), strict=True)]
+    return [best for best, _ in decoded], decoded[0][1]
 
 
 class Tokenized(NamedTuple):

@@ -27,12 +27,12 @@ class OnnxBackend:
     max_batch_tokens = 4096
     max_batch_sentences = 128
 
-    def __init__(self, session, chars_session, crf: CrfScores | None,
+    def __init__(self, session, chars_session, crfs: list[CrfScores | None],
                  encoder_session=None) -> None:
         self.session = session
         self.chars_session = chars_session
         self.encoder_session = encoder_session
-        self.crf = crf
+        self.crfs = crfs
         self.char_size = chars_session.get_outputs()[0].shape[1] if chars_session else 0
 
     def char_features(self, chars: np.ndarray) -> np.ndarray:
@@ -43,9 +43,9 @@ class OnnxBackend:
         """`(windows, S)` subword ids to the encoder's `(windows, S, layers, hidden)`."""
         return self.encoder_session.run(None, {"subwords": subwords})[0]
 
-    def scores(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
-        """`(batch, T, labels)` scores of one padded batch."""
-        return self.session.run(None, inputs)[0]
+    def scores(self, inputs: dict[str, np.ndarray]) -> list[np.ndarray]:
+        """Each head's `(batch, T, labels)` scores of one padded batch."""
+        return self.session.run(None, inputs)
 
 
 def session_options(threads: int | None = None):
@@ -93,15 +93,27 @@ def load(path: Path, config: ModelConfig, threads: int | None = None) -> OnnxBac
         raise TaggerError(f"{path / NETWORK} does not fit {model_folder.CONFIG} (it was "
                           "written for another model); restore the folder or retrain the "
                           "model")
-    crf = None
-    if config.crf:
-        try:
-            crf = CrfScores(*(np.asarray(json.loads(stored[f"crf_{name}"]), np.float32)
-                              for name in CrfScores._fields))
-        except (KeyError, ValueError) as error:
-            raise TaggerError(f"{NETWORK} lacks the CRF's scores ({error}); export the "
-                              "model again") from None
-    return OnnxBackend(network, chars, crf, encoder)
+    crfs: list[CrfScores | None] = []
+    for index, head in enumerate(config.all_heads):
+        crfs.append(None)
+        if head.crf:
+            try:
+                crfs[-1] = CrfScores(*(np.asarray(json.loads(stored[crf_key(index, name)]),
+                                                  np.float32) for name in CrfScores._fields))
+            except (KeyError, ValueError) as error:
+                raise TaggerError(f"{NETWORK} lacks the CRF's scores ({error}); export the "
+                                  "model again") from None
+    if len(network.get_outputs()) != len(crfs):
+        raise TaggerError(f"{path / NETWORK} does not fit {model_folder.CONFIG} (it has "
+                          f"{len(network.get_outputs())} heads, the config {len(crfs)}); "
+                          "export the model again")
+    return OnnxBackend(network, chars, crfs, encoder)
+
+
+def crf_key(head: int, name: str) -> str:
+    """The metadata key of a head's CRF scores `name` in network.onnx (the first head's as
+    one-head models have always had it)."""
+    return f"crf_{name}" if head == 0 else f"crf_{head}_{name}"
 
 
 def write(folder: Path, network, config: ModelConfig, int8: bool = False) -> None:

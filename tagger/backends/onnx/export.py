@@ -12,16 +12,20 @@ the word alone: the pipeline runs it once per distinct word and keeps the result
                   has them), casing [batch, T] int32 (if), context [batch, T, L, H] float32
                   (if it has an encoder), lengths [batch] int32 (>= 1)
                   -> scores [batch, T, labels] float32: emission scores for a CRF head,
-                  probabilities for a softmax head (an ensemble's average)
+                  probabilities for a softmax head (an ensemble's average); and one
+                  output more per further head, `scores_<column>`, in the heads' order
+                  (each head's nodes are its own: `heads.TagHead.onnx`)
 
-The CRF's transition, start and end scores ride along in network.onnx's metadata
-(`crf_transitions`, `crf_start`, `crf_end`, JSON lists), and so does the model's config.json
-content (`config`), so that a network is never run with another model's config.
+A CRF's transition, start and end scores ride along in network.onnx's metadata
+(`crf_transitions`, `crf_start`, `crf_end`, JSON lists; `crf_<head>_...` for heads after
+the first), and so does the model's config.json content (`config`), so that a network is
+never run with another model's config.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 
 import keras
 import numpy as np
@@ -36,7 +40,9 @@ from tagger.backends.keras.network import (
     PretrainedEmbedding,
     TaggerModel,
 )
+from tagger.backends.onnx.backend import crf_key
 from tagger.encoders.checkpoint import Checkpoint
+from tagger.heads.tags import TagHead
 from tagger.model_folder import CHARS_NETWORK, ENCODER_NETWORK, NETWORK, ModelConfig
 
 OPSET = 17
@@ -122,13 +128,14 @@ def int8_weights(model: onnx.ModelProto) -> onnx.ModelProto:
     return model
 
 
-def _model(g: _Graph, inputs: dict[str, tuple[int, list]], output: str, shape: list
+def _model(g: _Graph, inputs: dict[str, tuple[int, list]], outputs: dict[str, list]
            ) -> onnx.ModelProto:
     graph = helper.make_graph(
         g.nodes, "tagger",
         [helper.make_tensor_value_info(name, kind, dims) for name, (kind, dims) in
          inputs.items()],
-        [helper.make_tensor_value_info(output, TensorProto.FLOAT, shape)], g.initializers)
+        [helper.make_tensor_value_info(name, TensorProto.FLOAT, shape)
+         for name, shape in outputs.items()], g.initializers)
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
                              producer_name="tagger")
 
@@ -140,21 +147,26 @@ def chars_graph(model: TaggerModel) -> onnx.ModelProto:
               else _char_lstm(g, part.chars) for part in model.parts]
     g.node("Concat", pieces, "char_features", axis=-1)
     size = sum(part.char_size for part in model.parts)
-    graph = _model(g, {"chars": (TensorProto.INT32, ["words", "C"])}, "char_features",
-                   ["words", size])
+    graph = _model(g, {"chars": (TensorProto.INT32, ["words", "C"])},
+                   {"char_features": ["words", size]})
     onnx.checker.check_model(graph)
     return graph
 
 
 def network_graph(model: TaggerModel, config: ModelConfig) -> onnx.ModelProto:
-    """The network from word ids, character features and casing classes to per-step
-    scores (encoders and their average; no decoding) as an ONNX model."""
+    """The network from word ids, character features and casing classes to each head's
+    per-step scores (encoders and their average; no decoding) as an ONNX model."""
     g = _Graph()
     members, offset = [], 0
     for part in model.parts:
-        members.append(_encoder(g, part, offset))
+        members.append(_encoder(g, part, model.heads, offset))
         offset += part.char_size
-    g.node("Mean" if len(members) > 1 else "Identity", members, "scores")
+    outputs = {}
+    for index, head in enumerate(model.heads):
+        name = output_name(index, head.column)
+        g.node("Mean" if len(members) > 1 else "Identity",
+               [scores[index] for scores in members], name)
+        outputs[name] = ["batch", "T", head.size]
     inputs = {"words": (TensorProto.INT32, ["batch", "T"])}
     if config.char_vocab_size:
         inputs["char_features"] = (TensorProto.FLOAT, ["batch", "T", offset])
@@ -164,16 +176,21 @@ def network_graph(model: TaggerModel, config: ModelConfig) -> onnx.ModelProto:
         inputs["context"] = (TensorProto.FLOAT, ["batch", "T", config.context_layers,
                                                  config.context_dim])
     inputs["lengths"] = (TensorProto.INT32, ["batch"])
-    graph = _model(g, inputs, "scores", ["batch", "T", len(config.network_labels)])
+    graph = _model(g, inputs, outputs)
     metadata = {"config": config.canonical_json()}
-    if model.crf is not None:
-        crf = model.crf
-        metadata.update({f"crf_{name}": json.dumps(_array(weight).tolist())
-                         for name, weight in (("transitions", crf.transitions),
-                                              ("start", crf.start), ("end", crf.end))})
+    for index, crf in enumerate(model.crfs):
+        if crf is not None:
+            metadata.update({crf_key(index, name): json.dumps(_array(weight).tolist())
+                             for name, weight in (("transitions", crf.transitions),
+                                                  ("start", crf.start), ("end", crf.end))})
     helper.set_model_props(graph, metadata)
     onnx.checker.check_model(graph)
     return graph
+
+
+def output_name(index: int, column: str) -> str:
+    """network.onnx's output of a head: `scores` for the first, as one-head models have it."""
+    return "scores" if index == 0 else f"scores_{column}"
 
 
 def _array(weight) -> np.ndarray:
@@ -209,9 +226,10 @@ class _Graph:
         return names
 
 
-def _encoder(g: _Graph, part: EncoderParts, char_offset: int) -> str:
-    """One encoder: features -> (Bi)LSTM layers -> per-step scores; returns the output.
-    Its character features are `char_features[..., char_offset:]`."""
+def _encoder(g: _Graph, part: EncoderParts, model_heads: Sequence[TagHead], char_offset: int
+             ) -> list[str]:
+    """One encoder: features -> (Bi)LSTM layers -> each head's per-step scores; returns
+    the outputs. Its character features are `char_features[..., char_offset:]`."""
     words = "words"
     embedding = part.word_embedding
     if isinstance(embedding, PretrainedEmbedding):
@@ -234,12 +252,8 @@ def _encoder(g: _Graph, part: EncoderParts, char_offset: int) -> str:
         cells = [layer.forward_layer, layer.backward_layer] \
             if isinstance(layer, keras.layers.Bidirectional) else [layer]
         x = _lstm_layer(g, x, cells)
-    scores = g.node("Add", [g.node("MatMul", [x, g.constant(_array(part.dense.kernel),
-                                                            "dense")]),
-                            g.constant(_array(part.dense.bias), "bias")])
-    if part.softmax:
-        scores = g.node("Softmax", [scores], axis=-1)
-    return scores
+    return [head.onnx(g, x, dense) for head, dense in zip(model_heads, part.outputs,
+                                                          strict=True)]
 
 
 def _context_mix(g: _Graph, mix: ContextMix) -> str:
@@ -314,8 +328,8 @@ def encoder_graph(checkpoint: Checkpoint, layers: int) -> onnx.ModelProto:
     axis = g.constant(np.array([2], np.int64))
     g.node("Concat", [g.node("Unsqueeze", [out, axis]) for out in outputs[-layers:]],
            "states", axis=2)
-    graph = _model(g, {subwords: (TensorProto.INT32, ["windows", "S"])}, "states",
-                   ["windows", "S", layers, config.hidden_size])
+    graph = _model(g, {subwords: (TensorProto.INT32, ["windows", "S"])},
+                   {"states": ["windows", "S", layers, config.hidden_size]})
     onnx.checker.check_model(graph)
     return graph
 
