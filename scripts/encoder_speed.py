@@ -43,8 +43,8 @@ def call_costs(encoder: Path, width: int, repeats: int) -> dict[str, dict]:
     fitted cost of a call in subwords."""
     import onnxruntime
 
-    from tagger.backends.onnx.export import encoder_graph, int8_weights
     from tagger.encoders.checkpoint import read_folder
+    from tagger.export.onnx import encoder_graph, int8_weights
     from tagger.settings import SPECS
 
     checkpoint = read_folder(encoder)

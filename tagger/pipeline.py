@@ -159,7 +159,9 @@ class Tagger:
                               "backend 'keras'", param="runtime")
 
         def fill(folder: Path) -> None:
-            backends.write_all(folder, self.backend, self.config, int8)
+            from tagger.export import write_all
+
+            write_all(folder, self.backend, self.config, int8)
             self.featurizer.save(folder)
             if self.config.context_layers:
                 self.backend.checkpoint.save(folder)

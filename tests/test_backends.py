@@ -16,9 +16,9 @@ from click.testing import CliRunner
 
 from tagger import backends, model_folder
 from tagger.apps.cli import main
-from tagger.backends.keras.savedmodel import export
 from tagger.corpora import load_corpus
 from tagger.errors import TaggerError
+from tagger.export.savedmodel import export
 from tagger.model_folder import CHARS_NETWORK, NETWORK
 from tagger.pipeline import Tagger
 from tagger.settings import TrainConfig

@@ -131,7 +131,7 @@ def test_the_encoder_runs_alike_in_keras_in_onnx_and_in_numpy(bert):
     import onnxruntime
 
     from tagger.backends.keras.transformer import BertEncoder
-    from tagger.backends.onnx.export import encoder_graph, int8_weights
+    from tagger.export.onnx import encoder_graph, int8_weights
 
     checkpoint = read_folder(bert)
     wordpiece = checkpoint.wordpiece

@@ -297,7 +297,7 @@ def test_a_new_model_keeps_its_learned_tokenizer_and_every_backend_runs_it(elide
 def test_the_savedmodel_runs_the_learned_tokenizer(elided_models, tmp_path: Path):
     import tensorflow as tf
 
-    from tagger.backends.keras.savedmodel import export
+    from tagger.export.savedmodel import export
     from tagger.pipeline import Tagger
 
     tagger = Tagger.load(elided_models["auto"], "keras")

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tagger.backends.keras.savedmodel import tokenize
+from tagger.export.savedmodel import tokenize
 from tagger.text.tokenizer import split
 
 from .texts import ODD, corpus_texts

@@ -398,7 +398,7 @@ def export_command(model, directory, fmt, int8, force):
     if fmt == "onnx":
         tagger.save(directory, force=force, int8=int8)
     else:
-        from tagger.backends.keras.savedmodel import export
+        from tagger.export.savedmodel import export
 
         export(tagger, directory, force=force)
     click.echo(f"exported {model} to {directory}", err=True)

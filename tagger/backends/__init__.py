@@ -4,22 +4,23 @@ ids, batching, decoding, records) is the pipeline's (`tagger.pipeline`), written
 A backend is a module with
 
     load(path, config, threads) -> backend   reads its files of model folder `path`
-    write(folder, network, config, int8)     writes them, from a keras backend's network
 
-and the backend it loads has
+(which `tagger.export.write_all` writes, from a keras backend's network), and the backend
+it loads has
 
     char_size                       width of the character features (0: none)
-    crf                             `decoding.CrfScores`, or None for a softmax head
+    crfs                            each head's `decoding.CrfScores`, None for a softmax
     max_batch_tokens, max_batch_sentences   the padded batch it runs best
     char_features(chars)            (words, chars) int32 -> (words, char_size) float32
     encoder_states(subwords)        (windows, S) int32 -> (windows, S, layers, hidden)
                                     float32: the contextual encoder (models with one)
     scores(inputs)                  words, casing, char_features, context (batch, T, ...)
-                                    and lengths (batch,) -> (batch, T, labels) float32
+                                    and lengths (batch,) -> each head's (batch, T, labels)
+                                    float32
 
-Adding a backend is one module and one entry in BACKENDS: the command line's choices,
-`auto`, its help and its errors come from here, and `Tagger.save` writes its files into
-every model folder.
+Adding a backend is one module, one entry in BACKENDS and, for files of its own, a writer
+in `tagger.export.write_all`: the command line's choices, `auto`, its help and its errors
+come from here, and `Tagger.save` writes its files into every model folder.
 """
 
 from __future__ import annotations
@@ -83,9 +84,3 @@ def load(path: Path, config: ModelConfig, name: str = "auto", threads: int | Non
     """The backend `name` for model folder `path`."""
     info = resolve(path, name)
     return importlib.import_module(info.module).load(path, config, threads)
-
-
-def write_all(folder: Path, network: Any, config: ModelConfig, int8: bool = False) -> None:
-    """Every backend's files of a model folder, from a keras backend's `network`."""
-    for info in BACKENDS.values():
-        importlib.import_module(info.module).write(folder, network, config, int8)

@@ -71,7 +71,7 @@ class TagHead:
 
     # ONNX -----------------------------------------------------------------------------
     def onnx(self, g: Any, states: str, dense: Any) -> str:
-        """The scores as ONNX nodes of graph `g` (`backends.onnx.export._Graph`), from the
+        """The scores as ONNX nodes of graph `g` (`export.onnx._Graph`), from the
         encoder's states `[batch, T, hidden]`, with `dense` (this head's layer)'s weights."""
         import keras
 

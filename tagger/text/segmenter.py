@@ -5,7 +5,7 @@ Each character that is not white space gets one of three labels: it continues a 
 `don't`). A linear model scores the labels from hashed features of the characters around
 it (lower-cased code points and character classes, up to three before and two after, and
 whether the training words end, start or run across there): the same arithmetic in NumPy
-here and in TensorFlow in the SavedModel (`backends.keras.segmenting`), with integer
+here and in TensorFlow in the SavedModel (`export.segmenting`), with integer
 weights, so every backend finds the same tokens. A multiword token whose words do not
 spell it (German `zum` = `zu dem`) is expanded by a lexicon of the training corpus's.
 

@@ -1,5 +1,5 @@
 """Raw text to tokens with character offsets (`split`); the SavedModel runs the same
-patterns in TensorFlow Text (`backends.keras.savedmodel.tokenize`).
+patterns in TensorFlow Text (`export.savedmodel.tokenize`).
 
 The rules follow the corpora's (Penn Treebank style) tokenization: punctuation is split off
 words, but abbreviations (U.S.), numbers and dates (1996-08-22, 3.5), URLs, @mentions and

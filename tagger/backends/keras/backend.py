@@ -14,7 +14,7 @@ import numpy as np
 import tensorflow as tf
 
 from tagger import model_folder
-from tagger.backends.keras.network import TaggerModel, build_model, load_weights, save_weights
+from tagger.backends.keras.network import TaggerModel, build_model, load_weights
 from tagger.backends.keras.transformer import BertEncoder
 from tagger.decoding import CrfScores
 from tagger.encoders.checkpoint import Checkpoint
@@ -101,13 +101,3 @@ def load(path: Path, config: ModelConfig, threads: int | None = None) -> KerasBa
     load_weights(model, path / model_folder.WEIGHTS, config)
     encoder = Checkpoint.load(path) if config.context_layers else None
     return KerasBackend(model, encoder, config.context_layers)
-
-
-def write(folder: Path, network: KerasBackend, config: ModelConfig, int8: bool = False
-          ) -> None:
-    """The weights file of a model folder (`int8` is the ONNX backend's)."""
-    # A fresh, uncompiled copy: a compiled model would also save the optimizer's state,
-    # tripling the file.
-    weights_only = build_model(config)
-    weights_only.set_weights(network.model.get_weights())
-    save_weights(weights_only, folder / model_folder.WEIGHTS, config)

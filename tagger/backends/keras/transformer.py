@@ -5,7 +5,7 @@
 the outputs of its top `layers` transformer layers at every subword. Written here rather
 than taken from KerasHub (whose `BertBackbone` loads the same folders) so that the network
 needs no package beyond Keras and its every operation has a counterpart in the ONNX export
-(`backends.onnx.export.encoder_graph`); scripts/encoder_reference.py checks it against
+(`export.onnx.encoder_graph`); scripts/encoder_reference.py checks it against
 KerasHub's on a real checkpoint.
 """
 

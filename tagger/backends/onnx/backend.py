@@ -2,7 +2,7 @@
 
 Importing it and loading a model take a fraction of a second and a fraction of
 TensorFlow's memory: TensorFlow is never imported. ONNX Runtime's fused LSTM kernel runs
-the whole recurrence in C++. The graphs are written by `tagger.backends.onnx.export`.
+the whole recurrence in C++. The graphs are written by `tagger.export.onnx`.
 """
 
 from __future__ import annotations
@@ -114,14 +114,3 @@ def crf_key(head: int, name: str) -> str:
     """The metadata key of a head's CRF scores `name` in network.onnx (the first head's as
     one-head models have always had it)."""
     return f"crf_{name}" if head == 0 else f"crf_{head}_{name}"
-
-
-def write(folder: Path, network, config: ModelConfig, int8: bool = False) -> None:
-    """The graphs of a model folder, from a keras backend's network (`int8`: weights
-    stored as 8-bit integers)."""
-    from tagger.backends.onnx.export import graphs
-
-    for name, content in graphs(network.model, config, network.checkpoint,
-                                int8=int8).items():
-        (folder / name).write_bytes(content)
-

@@ -45,9 +45,9 @@ import tensorflow as tf
 from tagger import model_folder, schemes
 from tagger.backends.keras.backend import KerasBackend
 from tagger.backends.keras.network import TaggerModel
-from tagger.backends.keras.segmenting import InGraphSegmenter
-from tagger.backends.keras.subwords import InGraphContext
 from tagger.backends.keras.transformer import BertEncoder
+from tagger.export.segmenting import InGraphSegmenter
+from tagger.export.subwords import InGraphContext
 from tagger.files import atomic_folder
 from tagger.text import tokenizer
 from tagger.text.features import CASING_CLASSES, CASING_OTHER, MAX_WORD_CHARS
