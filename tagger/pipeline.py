@@ -202,19 +202,21 @@ class Tagger:
         pre-tokenized sentence (one longer than settings.MAX_SEQUENCE_TOKENS in windows:
         `windows`)."""
         pieces, owners = windows(sentences)
-        empty = np.zeros(0, np.int32)
-        labels = [[empty] * len(pieces) for _ in self.heads]
+        labels = [np.zeros(0, np.int32)] * len(pieces)
         confidences = [np.zeros(0, np.float32)] * len(pieces)
+        more = [list(labels) for _ in self.heads[1:]]
         for rows, lengths, scores in self._scored_batches(pieces):
-            for head, (decoder, head_scores) in enumerate(zip(self.decoders, scores,
-                                                              strict=True)):
-                best, probability = decoder(head_scores, lengths)
+            best, probability = self.decoders[0](scores[0], lengths)
+            for i, row in enumerate(rows):
+                labels[row] = best[i, :lengths[i]]
+                confidences[row] = probability[i, :lengths[i]]
+            for decoder, head_scores, found in zip(self.decoders[1:], scores[1:], more,
+                                                   strict=True):
+                best, _ = decoder(head_scores, lengths)
                 for i, row in enumerate(rows):
-                    labels[head][row] = best[i, :lengths[i]]
-                    if head == 0:
-                        confidences[row] = probability[i, :lengths[i]]
-        return Scored(stitched(labels[0], owners), stitched(confidences, owners),
-                      [stitched(more, owners) for more in labels[1:]])
+                    found[row] = best[i, :lengths[i]]
+        return Scored(stitched(labels, owners), stitched(confidences, owners),
+                      [stitched(found, owners) for found in more])
 
     def scores(self, sentences: Sequence[Sequence[str]], head: int = 0) -> list[np.ndarray]:
         """The network's per-step scores of each pre-tokenized sentence, `(tokens, labels)`,

@@ -216,3 +216,26 @@ def test_evaluate_reports_every_layer_on_gold_tokens_and_from_raw_text(heads_mod
     assert set(layers) == set(report["layers"])
     for name, found in layers.items():  # words the tokenizer got wrong lower each layer
         assert found["f1"] <= report["layers"][name] + 0.01
+
+
+def test_the_server_gives_every_column(heads_model: Path):
+    from starlette.testclient import TestClient
+
+    from tagger.apps.serve import create_app
+
+    tagger = Tagger.load(heads_model)
+    texts = ["The cats were sitting on the mat.", "I don't know."]
+    expected = [t.to_dict() for t in tagger.tag(texts)]
+    with TestClient(create_app(tagger, "ud")) as client:
+        records = client.post("/v1/tag", json={"texts": texts}).json()["records"]
+        metadata = client.get("/v1/models/ud/metadata").json()
+        rows = client.post("/v1/models/ud:predict", json={"instances": texts}).json()
+        columns = client.post("/v1/models/ud:predict", json={"inputs": texts}).json()
+    for key in ("tags", *EWT_COLUMNS):
+        assert [r[key] for r in records] == [r[key] for r in expected]
+    outputs = metadata["metadata"]["signature_def"]["signature_def"]["serving_default"][
+        "outputs"]
+    assert {"xpos", "feats", "lemma"} <= set(outputs)
+    assert set(rows["predictions"][0]) == set(outputs)
+    assert [p["lemma"] for p in rows["predictions"]] == [r["lemma"] for r in expected]
+    assert columns["outputs"]["feats"] == [r["feats"] for r in expected]
