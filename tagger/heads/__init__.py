@@ -25,18 +25,19 @@ KINDS: dict[str, type[TagHead]] = {"tags": TagHead, "lemma": LemmaHead}
 KIND_OF_COLUMN = {"lemma": "lemma"}
 
 
-def head(config: HeadConfig) -> TagHead:
-    """The head `config` describes."""
+def head(config: HeadConfig, probabilities: bool = True) -> TagHead:
+    """The head `config` describes (`probabilities`: see `TagHead`)."""
     kind = KINDS.get(config.kind)
     if kind is None:
         raise ValueError(f"no kind of head {config.kind!r}; the kinds are {', '.join(KINDS)}")
-    return kind(config)
+    return kind(config, probabilities)
 
 
 def of_model(config: ModelConfig) -> list[TagHead]:
-    """A model's heads, in order; the first one's tags come out in the corpus's scheme
-    (IOB2, where the network learned IOBES)."""
-    found = [head(h) for h in config.all_heads]
+    """A model's heads, in order. Only the first one's confidences reach a record: the
+    others give logits. The first one's tags come out in the corpus's scheme (IOB2, where
+    the network learned IOBES)."""
+    found = [head(h, probabilities=i == 0) for i, h in enumerate(config.all_heads)]
     if config.network_scheme != config.scheme:
         found[0].output_labels = [schemes.iobes_to_iob2(label) for label in found[0].labels]
     return found

@@ -57,19 +57,27 @@ def script(form: str, lemma: str) -> str:
                        lemma[lemma_start + size:]], ensure_ascii=False)
 
 
+@lru_cache(maxsize=1 << 14)
 def parts(script_text: str) -> tuple[str, int, str, int, str]:
     """A script's casing, cut and addition before, cut and addition after."""
     casing, cut_before, add_before, cut_after, add_after = json.loads(script_text)
     return casing, int(cut_before), add_before, int(cut_after), add_after
 
 
+def fits(script_text: str, form: str) -> bool:
+    """Whether `script_text` applies to `form`: it cuts no more than the form has, and
+    leaves something."""
+    _, cut_before, add_before, cut_after, add_after = parts(script_text)
+    cut = cut_before + cut_after
+    return cut < len(form) or (cut == len(form) and bool(add_before or add_after))
+
+
 def apply(script_text: str, form: str) -> str:
-    """The lemma `script_text` makes of `form`; where the script cannot apply (it cuts
-    more than the form has, or leaves nothing), `fallback(form, casing)`."""
+    """The lemma `script_text` makes of `form`; where the script does not fit it (`fits`),
+    `fallback(form, casing)`."""
     casing, cut_before, add_before, cut_after, add_after = parts(script_text)
     base = cased(form, casing)
-    if cut_before + cut_after > len(base) or (
-            cut_before + cut_after == len(base) and not (add_before or add_after)):
+    if not fits(script_text, base):
         return fallback(form, casing)
     return add_before + base[cut_before:len(base) - cut_after] + add_after
 

@@ -19,10 +19,12 @@ class LemmaHead(TagHead):
     """Lemmas as classification over the edit scripts learned from the corpus."""
 
     kind = "lemma"
+    KEPT = 1 << 18  # (script, form) pairs whose lemma is kept, at most
 
-    def __init__(self, config: HeadConfig) -> None:
-        super().__init__(config)
+    def __init__(self, config: HeadConfig, probabilities: bool = True) -> None:
+        super().__init__(config, probabilities)
         self.scripts = [edits.parts(label) for label in self.labels]
+        self._made: dict[tuple[int, str], str] = {}
 
     @staticmethod
     def targets(forms: Sequence[str], lemmas: Sequence[str]) -> list[str]:
@@ -30,9 +32,17 @@ class LemmaHead(TagHead):
         return [edits.script(form, lemma) for form, lemma in zip(forms, lemmas, strict=True)]
 
     def values(self, ids: np.ndarray, forms: Sequence[str]) -> list[str]:
-        labels = self.labels
-        return [edits.apply(labels[i], form) for i, form in zip(ids.tolist(), forms,
-                                                                 strict=True)]
+        # Text repeats its words: each (script, form) is made into a lemma once and kept.
+        made = self._made
+        if len(made) > self.KEPT:
+            made.clear()
+        lemmas = []
+        for key in zip(ids.tolist(), forms, strict=True):
+            lemma = made.get(key)
+            if lemma is None:
+                lemma = made[key] = edits.apply(self.labels[key[0]], key[1])
+            lemmas.append(lemma)
+        return lemmas
 
     def values_in_graph(self, best: Any, tokens: Any) -> Any:
         """`edits.apply` in TensorFlow on padded tokens `(batch, T)` strings."""

@@ -1,7 +1,9 @@
 """A tag column's head: labels such as UPOS, XPOS, UFeats or entity tags, one per token.
 
     Keras   Dense(labels) over the encoder's states: softmax probabilities, or emission
-            scores for a CRF (whose transition, start and end scores are its own layer)
+            scores for a CRF (whose transition, start and end scores are its own layer);
+            a head whose confidences no record shows (one after the first) gives its
+            logits, which its argmax decodes alike, without a softmax over its labels
     loss    cross-entropy, or the CRF's negative log-likelihood, summed over real tokens
     ONNX    MatMul + Add (+ Softmax): the same scores
     NumPy   `decoding.Decoder`: argmax, or Viterbi under the scheme's constraints
@@ -26,8 +28,10 @@ class TagHead:
 
     kind = "tags"
 
-    def __init__(self, config: HeadConfig) -> None:
+    def __init__(self, config: HeadConfig, probabilities: bool = True) -> None:
         self.config = config
+        # Whether a softmax head's scores are probabilities (else logits: `layer`).
+        self.probabilities = probabilities
         self.column = config.column
         self.labels = list(config.labels)  # what the network predicts
         self.scheme = config.scheme
@@ -52,8 +56,13 @@ class TagHead:
         """The output layer: `(batch, T, hidden)` -> `(batch, T, labels)`."""
         import keras
 
-        return keras.layers.Dense(self.size, activation=None if self.crf else "softmax",
+        return keras.layers.Dense(self.size, activation="softmax" if self.softmax else None,
                                   name=name)
+
+    @property
+    def softmax(self) -> bool:
+        """Whether the layer ends in a softmax (a CRF's emissions and logits do not)."""
+        return not self.crf and self.probabilities
 
     def loss(self, scores: Any, targets: Any, mask: Any, crf_layer: Any) -> Any:
         """The loss summed over the real tokens of a batch (`mask`)."""
@@ -66,7 +75,8 @@ class TagHead:
                                                crf_layer.start, crf_layer.end))
         import keras
 
-        entropy = keras.losses.sparse_categorical_crossentropy(targets, scores)
+        entropy = keras.losses.sparse_categorical_crossentropy(
+            targets, scores, from_logits=not self.softmax)
         return ops.sum(entropy * ops.cast(mask, entropy.dtype))
 
     # ONNX -----------------------------------------------------------------------------
@@ -79,7 +89,7 @@ class TagHead:
         bias = np.asarray(keras.ops.convert_to_numpy(dense.bias))
         scores = g.node("Add", [g.node("MatMul", [states, g.constant(kernel, "dense")]),
                                 g.constant(bias, "bias")])
-        return scores if self.crf else g.node("Softmax", [scores], axis=-1)
+        return g.node("Softmax", [scores], axis=-1) if self.softmax else scores
 
     # NumPy ----------------------------------------------------------------------------
     def decoder(self, crf: CrfScores | None) -> Decoder:
