@@ -49,6 +49,15 @@ def machine() -> str:
     return f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.machine()}"
 
 
+def write_results(name: str, data: dict, markdown) -> None:
+    """data/benchmarks/NAME.json holding `data`, and NAME.md its `markdown(data)`, which is
+    printed too."""
+    out = ROOT / "data" / "benchmarks" / name
+    out.with_suffix(".json").write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    out.with_suffix(".md").write_text(markdown(data) + "\n", encoding="utf-8")
+    print(markdown(data))
+
+
 def folder_megabytes(path: Path) -> float:
     return sum(f.stat().st_size for f in path.iterdir()) / 1e6
 

@@ -17,9 +17,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import ablation
+import bench_ab
+import bench_heads
 import bench_precision
 import bench_speed
 import benchmark
+import check_conll18
 import encoder_benchmark
 import encoder_speed
 import load_test
@@ -54,6 +57,15 @@ SECTIONS: list[tuple[str, str, str, Callable[[dict], str]]] = [
     ("Ablations", "One technique changed at a time against the recipe, three seeds each; "
      "the story of these runs is in [experiments.md](experiments.md).", "ablation-*.json",
      _ablation),
+    ("Heads", "Several tag columns from one network (`tagger train --columns`): every UD "
+     "layer's validation score, scored as the CoNLL 2018 scorer does, beside the "
+     "one-column model of the same recipe.", "heads-*.json", bench_heads.markdown),
+    ("Heads speed", "Whole `tagger tag` processes, a model of several heads against one "
+     "of one head, and one head's tagging before and after heads were redesigned, in "
+     "turn (`scripts/bench_ab.py`).", "ab-*.json", bench_ab.markdown),
+    ("Scorer check", "`tagger evaluate`'s UD layers against the official CoNLL 2018 "
+     "scorer on the same model's `tagger tag --format conllu` output "
+     "(`scripts/check_conll18.py`).", "conll18-check-*.json", check_conll18.markdown),
     ("Contextual encoder", "GloVe 6B 50d plus a frozen BERT-family encoder "
      "(`--encoder`) beside the GloVe tier: accuracy over seeds, the model folder's int8 "
      "encoder on the onnx backend, training time, tagging speed and memory.",
