@@ -239,3 +239,22 @@ def test_the_server_gives_every_column(heads_model: Path):
     assert set(rows["predictions"][0]) == set(outputs)
     assert [p["lemma"] for p in rows["predictions"]] == [r["lemma"] for r in expected]
     assert columns["outputs"]["feats"] == [r["feats"] for r in expected]
+
+
+def test_columns_mistakes_are_one_line_errors_before_any_training(conllu_file: Path,
+                                                                   tmp_path: Path):
+    from .helpers import assert_one_line_error, run_cli
+
+    dataset = f"train={conllu_file},validation={conllu_file}"
+    output = tmp_path / "m"
+    assert_one_line_error(run_cli("train", "--dataset", dataset, "--columns", "upos,upos",
+                                  "--output", output), "--columns", "once")
+    assert_one_line_error(run_cli("train", "--dataset", dataset, "--columns", "upos,lemmata",
+                                  "--output", output), "lemmata")
+    assert_one_line_error(run_cli("train", "--dataset", dataset, "--columns", "upos,lemma",
+                                  "--select-on", "alltags", "--output", output),
+                          "alltags", "--columns upos,xpos,feats")
+    assert_one_line_error(run_cli("train", "--dataset", dataset, "--columns", "upos,lemma",
+                                  "--head-weights", "1,1,1", "--output", output),
+                          "3 weights for 2 tag columns")
+    assert not output.exists()
