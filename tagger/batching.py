@@ -17,12 +17,19 @@ if TYPE_CHECKING:  # imported where used: the tagging pipeline batches without i
 BUCKET_BOUNDARIES = [8, 12, 16, 20, 25, 30, 40, 50, 64, 96, 128]
 
 
-def encode_tags(sentences: Sequence[Sequence[str]], labels: Sequence[str]) -> tf.RaggedTensor:
-    """Tag strings to label ids, ragged `(sentences, tokens)`."""
+# The target of a token whose label its head leaves out (`heads.TagHead.loss` skips it).
+NO_LABEL = -1
+
+
+def encode_tags(sentences: Sequence[Sequence[str]], labels: Sequence[str], *,
+                known_only: bool = True) -> tf.RaggedTensor:
+    """Tag strings to label ids, ragged `(sentences, tokens)`; with `known_only` off, a tag
+    not in `labels` becomes NO_LABEL."""
     import tensorflow as tf
 
     index = {label: i for i, label in enumerate(labels)}
-    flat = [index[t] for tags in sentences for t in tags]
+    flat = [index[t] if known_only else index.get(t, NO_LABEL)
+            for tags in sentences for t in tags]
     return tf.RaggedTensor.from_row_lengths(
         np.asarray(flat, dtype=np.int32), [len(t) for t in sentences])
 

@@ -70,6 +70,10 @@ class FeatureSettings(_Checked):
                                     "and the casing feature keep the case).",
                               flag="--lowercase/--keep-case")
     min_count: int = setting(1, "Keep words seen at least this often in train.", low=1)
+    min_label_count: int = setting(1, "With --columns: a further column's labels (feature "
+                                      "bundles, edit scripts) seen less often in train are "
+                                      "left out of its head, and their tokens out of its "
+                                      "loss (a smaller, faster output layer).", low=1)
     max_vocab: int | None = setting(None, "Keep at most this many words (with padding and "
                                           "unknown).", low=3)
     chars: bool = setting(True, "Character features for every word (helps with unseen "

@@ -121,7 +121,7 @@ def test_head_weights_are_checked_and_a_weight_of_zero_leaves_a_head_out_of_the_
     with pytest.raises(TaggerError, match="2 weights for 3 tag columns"):
         NetworkSettings(head_weights="1,1").weights(3)
 
-    def loss(weights: tuple[float, float]):
+    def loss(weights: tuple[float, float], second=((1, 0, 1, 0), (0, 1, 0, 0))):
         config = ModelConfig(labels=["A", "B", "C"], scheme="token", crf=False, vocab_size=10,
                              settings=TrainConfig.from_flat(units=4, embedding_dim=4,
                                                             chars=False, casing=False),
@@ -130,7 +130,7 @@ def test_head_weights_are_checked_and_a_weight_of_zero_leaves_a_head_out_of_the_
         keras.utils.set_random_seed(5)
         model = build_model(config)
         words = np.array([[3, 4, 5, 0], [6, 7, 0, 0]], np.int32)
-        targets = (np.array([[0, 1, 2, 0], [1, 1, 0, 0]]), np.array([[1, 0, 1, 0], [0, 1, 0, 0]]))
+        targets = (np.array([[0, 1, 2, 0], [1, 1, 0, 0]]), np.array(second))
         scores = as_list(model({"words": words}))
         return float(model.compute_loss({"words": words}, targets, scores)), scores
 
@@ -139,6 +139,9 @@ def test_head_weights_are_checked_and_a_weight_of_zero_leaves_a_head_out_of_the_
     second, _ = loss((0.0, 1.0))
     assert len(scores) == 2 and scores[1].shape == (2, 4, 2)
     assert both == pytest.approx(first + second, rel=1e-5) and first > 0 and second > 0
+    # Tokens without a label of the second head (batching.NO_LABEL) add nothing to its loss.
+    unlabelled, _ = loss((1.0, 1.0), second=((-1, -1, -1, 0), (-1, -1, 0, 0)))
+    assert unlabelled == pytest.approx(first, rel=1e-5)
 
 
 def test_conllu_output_has_every_column_multiword_tokens_and_spacing():
@@ -258,3 +261,21 @@ def test_columns_mistakes_are_one_line_errors_before_any_training(conllu_file: P
                                   "--head-weights", "1,1,1", "--output", output),
                           "3 weights for 2 tag columns")
     assert not output.exists()
+
+
+def test_rare_labels_are_left_out_of_a_further_head_and_its_tokens_out_of_its_loss():
+    from tagger.batching import NO_LABEL, encode_tags
+    from tagger.corpora import Corpus
+    from tagger.settings import TrainConfig
+    from tagger.training.loop import further_heads
+
+    corpus = Corpus("c", {"train": [(["a", "b", "c"], ["X", "X", "Y"])]}, ["X", "Y"], "upos",
+                    "token", more={"xpos": {"train": [["p", "p", "q"]]},
+                                   "lemmas": {"train": [["a", "b", "c"]]}})
+    kept = further_heads(corpus, TrainConfig.from_flat(min_label_count=2))
+    assert [(h.column, h.kind, h.labels) for h in kept] == [
+        ("xpos", "tags", ["p"]), ("lemma", "lemma", [edits.script("a", "a")])]
+    assert [len(h.labels) for h in further_heads(corpus, TrainConfig())] == [2, 1]
+    assert encode_tags([["p", "q"]], ["p"], known_only=False).to_list() == [[0, NO_LABEL]]
+    with pytest.raises(KeyError):
+        encode_tags([["q"]], ["p"])

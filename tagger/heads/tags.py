@@ -75,9 +75,11 @@ class TagHead:
                                                crf_layer.start, crf_layer.end))
         import keras
 
+        # A token whose label the head leaves out (batching.NO_LABEL) adds no loss.
+        known = ops.logical_and(mask, ops.greater_equal(targets, 0))
         entropy = keras.losses.sparse_categorical_crossentropy(
-            targets, scores, from_logits=not self.softmax)
-        return ops.sum(entropy * ops.cast(mask, entropy.dtype))
+            ops.maximum(targets, 0), scores, from_logits=not self.softmax)
+        return ops.sum(entropy * ops.cast(known, entropy.dtype))
 
     # ONNX -----------------------------------------------------------------------------
     def onnx(self, g: Any, states: str, dense: Any) -> str:

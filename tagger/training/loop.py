@@ -10,6 +10,7 @@ import contextlib
 import dataclasses
 import itertools
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -72,8 +73,8 @@ def train(corpus: Corpus, config: TrainConfig, *, progress: Progress | None = No
         if tagger.config.network_scheme == schemes.IOBES and corpus.scheme == schemes.IOB2:
             gold = [schemes.iob2_to_iobes(tags) for tags in gold]
         targets = (batching.encode_tags(gold, tagger.config.network_labels),
-                   *(batching.encode_tags(_targets(head, corpus, "train"), head.labels)
-                     for head in more_heads))
+                   *(batching.encode_tags(_targets(head, corpus, "train"), head.labels,
+                                          known_only=False) for head in more_heads))
         batches = batching.batch_count(targets[0].row_lengths().numpy(),
                                        optimization.batch_size)
         schedule = compile_model(model, optimization, batches)
@@ -225,14 +226,15 @@ def initialized(corpus: Corpus, config: TrainConfig, progress: Progress | None =
 def further_heads(corpus: Corpus, config: TrainConfig) -> list[HeadConfig]:
     """The heads of the corpus's further tag columns (`Corpus.more`): a tag head each, a
     lemma head for lemmas (its labels the edit scripts of the train split), a softmax (a
-    CRF only for the first column's entity tags), weighted as `head_weights` says."""
+    CRF only for the first column's entity tags), weighted as `head_weights` says; labels
+    seen fewer than `min_label_count` times in train left out."""
     weights = config.network.weights(1 + len(corpus.more))
     found = []
     for name, weight in zip(corpus.more, weights[1:], strict=True):
         kind = heads.kind_of(name)
         head = HeadConfig(heads.column_name(name), kind, [], weight=weight)
-        values = _targets(head, corpus, "train")
-        labels = sorted({v for row in values for v in row})
+        counts = Counter(v for row in _targets(head, corpus, "train") for v in row)
+        labels = sorted(v for v, n in counts.items() if n >= config.features.min_label_count)
         found.append(dataclasses.replace(head, labels=labels))
     if config.optimization.select_on == "alltags" and not {"upos", "xpos", "feats"} <= {
             heads.column_name(c) for c in (corpus.tag_column, *corpus.more)}:
