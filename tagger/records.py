@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from types import MappingProxyType
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -18,8 +17,6 @@ from tagger.batching import positions_in_rows
 from tagger.heads.tags import TagHead
 from tagger.model_folder import ModelConfig
 
-# The further columns of a one-head model's records: none, one mapping for all.
-NO_COLUMNS: Mapping[str, list[str]] = MappingProxyType({})
 # Confidences in records are rounded to this many decimals.
 CONFIDENCE_DECIMALS = 4
 
@@ -61,9 +58,8 @@ class Tagged:
     # `confidences` as the record shows them, when `Records` rounded a whole chunk's at once.
     rounded: list[float] | None = field(default=None, repr=False, compare=False)
     # The values of a model's heads after the first, by column (`xpos`, `feats`, `lemma`,
-    # ...), a value per token; a one-head model has none (`Records` gives its records one
-    # shared empty mapping).
-    columns: Mapping[str, list[str]] = field(default_factory=dict)
+    # ...), a value per token; a one-head model has none.
+    columns: dict[str, list[str]] = field(default_factory=dict)
     # The corpus column of `tags` (`upos`, `ner_tags`, ...), for formats that name columns.
     column: str = field(default="tags", compare=False)
 
@@ -215,8 +211,7 @@ class Records:
                                        more)
         return [Tagged(text, list(tokens[i]), tags[a:b], offsets[a:b], entities[i], scores[a:b],
                        rounded=rounded[a:b], column=self.column,
-                       columns={column: found[a:b] for column, found in values.items()}
-                       if values else NO_COLUMNS)
+                       columns={column: found[a:b] for column, found in values.items()})
                 for i, (text, (a, b)) in enumerate(zip(texts, itertools.pairwise(bounds),
                                                        strict=True))]
 

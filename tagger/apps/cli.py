@@ -82,6 +82,11 @@ class _Group(click.Group):
             sys.exit(1)
         except KeyboardInterrupt as stop:  # Ctrl-C, or SIGTERM (`Terminated`)
             terminated = isinstance(stop, Terminated)
+            if terminated and ctx.invoked_subcommand == "serve":
+                # A server handles signals itself once it listens: before, from the moment
+                # the handler is in place, nothing was served and the stop is clean.
+                click.echo("stopped before serving", err=True)
+                sys.exit(0)
             click.echo("terminated" if terminated else "interrupted", err=True)
             sys.exit(143 if terminated else 130)
 
@@ -354,19 +359,17 @@ def serve(model, host, port, name, runtime, labels, quiet, **limits):
     --grace-seconds to finish, answers new ones and what is left 503, then exits 0; a second
     signal ends the grace at once.
     """
-    try:
-        from tagger.apps import serve as server
+    from tagger.apps import serve as server
 
-        name = server.check_names(model.resolve().name if name is None else name, labels)
-        server.check_address(host, port)  # before the model loads
-        tagger = _load_tagger(model, runtime)
-        _say_tokenizer_warning(model)
-        click.echo(f"serving {model} as {name} on http://{host}:{port}/", err=True)
-        # While it serves, the server handles the signals itself.
-        server.run(tagger, name, host, port, ServeLimits(**limits), labels,
-                   access_log=not quiet)
-    except Terminated:  # before the server listened: nothing was served, a clean stop
-        click.echo("stopped before serving", err=True)
+    name = server.check_names(model.resolve().name if name is None else name, labels)
+    server.check_address(host, port)  # before the model loads
+    tagger = _load_tagger(model, runtime)
+    _say_tokenizer_warning(model)
+    click.echo(f"serving {model} as {name} on http://{host}:{port}/", err=True)
+    # While it serves, the server handles the signals itself; a SIGTERM before is a
+    # clean stop (`_Group.invoke`).
+    server.run(tagger, name, host, port, ServeLimits(**limits), labels,
+               access_log=not quiet)
 
 
 @main.command(name="export")
