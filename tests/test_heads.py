@@ -279,3 +279,16 @@ def test_rare_labels_are_left_out_of_a_further_head_and_its_tokens_out_of_its_lo
     assert encode_tags([["p", "q"]], ["p"], known_only=False).to_list() == [[0, NO_LABEL]]
     with pytest.raises(KeyError):
         encode_tags([["q"]], ["p"])
+
+
+def test_a_column_named_as_a_records_own_key_is_refused():
+    from tagger.corpora import Corpus
+    from tagger.settings import TrainConfig
+    from tagger.training.loop import further_heads
+
+    for name in ("offsets", "span_labels"):
+        corpus = Corpus("c", {"train": [(["a"], ["X"])]}, ["X"], "upos", "token",
+                        more={name: {"train": [["p"]]}})
+        with pytest.raises(TaggerError, match="clash") as error:
+            further_heads(corpus, TrainConfig())
+        assert error.value.param == "columns"

@@ -16,6 +16,7 @@ backend never loads either.
 from __future__ import annotations
 
 from tagger import schemes
+from tagger.errors import TaggerError
 from tagger.heads.lemma import LemmaHead
 from tagger.heads.tags import TagHead
 from tagger.model_folder import HeadConfig, ModelConfig, column_name
@@ -23,13 +24,19 @@ from tagger.model_folder import HeadConfig, ModelConfig, column_name
 KINDS: dict[str, type[TagHead]] = {"tags": TagHead, "lemma": LemmaHead}
 # Columns whose head is not a plain tag column, by their CoNLL-U name.
 KIND_OF_COLUMN = {"lemma": "lemma"}
+# What a tagged record (and the SavedModel's signature) already calls something else: no
+# column's values can go by these names.
+RESERVED = frozenset({"text", "tokens", "tags", "offsets", "confidences", "spans",
+                      "multiword", "lengths", "starts", "ends"})
 
 
 def head(config: HeadConfig, probabilities: bool = True) -> TagHead:
     """The head `config` describes (`probabilities`: see `TagHead`)."""
     kind = KINDS.get(config.kind)
     if kind is None:
-        raise ValueError(f"no kind of head {config.kind!r}; the kinds are {', '.join(KINDS)}")
+        raise TaggerError(f"the model has a head of a kind this tagger does not know "
+                          f"({config.kind!r}; it knows {', '.join(KINDS)}): load it with the "
+                          "tagger that trained it")
     return kind(config, probabilities)
 
 

@@ -232,7 +232,12 @@ def further_heads(corpus: Corpus, config: TrainConfig) -> list[HeadConfig]:
     found = []
     for name, weight in zip(corpus.more, weights[1:], strict=True):
         kind = heads.kind_of(name)
-        head = HeadConfig(heads.column_name(name), kind, [], weight=weight)
+        column = heads.column_name(name)
+        if column in heads.RESERVED or column.startswith(("span_", "multiword_")):
+            raise TaggerError(f"`columns`: a column named {name!r} would clash with a tagged "
+                              "record's own key of that name; rename the column",
+                              param="columns")
+        head = HeadConfig(column, kind, [], weight=weight)
         counts = Counter(v for row in _targets(head, corpus, "train") for v in row)
         labels = sorted(v for v, n in counts.items() if n >= config.features.min_label_count)
         found.append(dataclasses.replace(head, labels=labels))
