@@ -77,7 +77,7 @@ def main() -> None:
                 "runs": [p[index] for p in pairs]}
 
     data = {"date": datetime.now(UTC).strftime("%Y-%m-%d"), "machine": benchmark.machine(),
-            "command": " ".join(["python", *map(shlex.quote, sys.argv)]),
+            "command": shlex.join(["python", *sys.argv]),
             "about": args.about, "rounds": args.rounds, "a": side(args.a, 0),
             "b": side(args.b, 1),
             "wall_ratio": statistics.median(a[0] / b[0] for a, b in pairs),

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import statistics
 import sys
 from datetime import UTC, datetime
@@ -130,9 +131,7 @@ def main() -> None:
     parser.add_argument("--raw", action="append", default=[],
                         help="NAME=GLOB@DATASET: a row scored on gold tokens and from the "
                              "raw text of a CoNLL-U folder's validation split")
-    parser.add_argument("--trained", default="tagger train --recipe "
-                        "data/recipes/ud_en_ewt.toml [--columns upos,xpos,feats,lemma] "
-                        "--embeddings GLOVE --seed N (GloVe 6B 50d)",
+    parser.add_argument("--trained", required=True,
                         help="how the models were trained, for the table's heading")
     args = parser.parse_args()
     rows = {}
@@ -160,7 +159,7 @@ def main() -> None:
                                  for layer in ("Tokens", "Words", *LAYERS)
                                  if all(layer in scores for scores in found_raw)}
     data = {"date": datetime.now(UTC).strftime("%Y-%m-%d"), "machine": benchmark.machine(),
-            "command": " ".join(["python", *sys.argv]), "trained": args.trained,
+            "command": shlex.join(["python", *sys.argv]), "trained": args.trained,
             "rows": rows}
     benchmark.write_results(f"heads-{args.name}", data, markdown)
 

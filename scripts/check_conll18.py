@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import shlex
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -92,7 +93,7 @@ def main() -> None:
                                  else round(ours[mode][layer] * 100, 2)}
                          for layer in LAYERS}
     data = {"date": datetime.now(UTC).strftime("%Y-%m-%d"),
-            "command": " ".join(["python", *sys.argv]), "model": str(args.model),
+            "command": shlex.join(["python", *sys.argv]), "model": str(args.model),
             "gold": str(args.gold), "results": results}
     benchmark.write_results(f"conll18-check-{args.name}", data, markdown)
 
