@@ -1,6 +1,6 @@
 """The lemma head: a tag head over edit scripts (`heads.edits`), whose record values are
-the lemmas the predicted scripts make of the tokens' forms. A softmax, decoded by argmax;
-the scripts apply in Python for the pipeline and in TensorFlow's string ops for the
+the lemmas the predicted scripts make of the tokens' forms. Decoded by argmax; the
+scripts apply in Python for the pipeline and in TensorFlow's string ops for the
 SavedModel."""
 
 from __future__ import annotations
