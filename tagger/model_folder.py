@@ -88,12 +88,14 @@ class HeadConfig:
     scheme: str = schemes.TOKEN
     crf: bool = False
     weight: float = 1.0  # its loss's weight in the sum of the heads' losses
+    projection: int = 0  # >0: the states' linear projection this wide before the labels
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> HeadConfig:
         head = cls(**data)
         for name, kind in (("column", str), ("kind", str), ("labels", list),
-                           ("scheme", str), ("crf", bool), ("weight", (int, float))):
+                           ("scheme", str), ("crf", bool), ("weight", (int, float)),
+                           ("projection", int)):
             if not isinstance(getattr(head, name), kind):
                 raise TypeError(f"a head's {name} has the wrong type")
         return head

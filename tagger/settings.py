@@ -144,6 +144,11 @@ class NetworkSettings(_Checked):
                                              "comma-separated in the order of --columns "
                                              "(default: 1 each); the loss is their "
                                              "weighted sum.")
+    head_projection: int = setting(0, "With --columns: a further head with more labels than "
+                                      "this reads the encoder's states through a linear "
+                                      "projection this wide (fewer multiplications for "
+                                      "large label sets: feature bundles, edit scripts); "
+                                      "0: none.", low=0)
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -113,7 +113,8 @@ def pos_tagger():
 
 @pytest.fixture(scope="session")
 def heads_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A small four-head model (UPOS, XPOS, features, lemmas) on part of EWT train, saved."""
+    """A small four-head model (UPOS, XPOS, features, lemmas) on part of EWT train, saved;
+    its feats and lemma heads (more labels than 64) projected, its XPOS head not."""
     from tagger.corpora import load_corpus
     from tagger.settings import TrainConfig
     from tagger.training import train
@@ -125,7 +126,7 @@ def heads_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     corpus.more = {column: {name: rows[:400] for name, rows in splits.items()}
                    for column, splits in corpus.more.items()}
     trained, _ = train(corpus, TrainConfig.from_flat(epochs=2, units=16, embedding_dim=16,
-                                                     char_filters=16))
+                                                     char_filters=16, head_projection=64))
     folder = tmp_path_factory.mktemp("models") / "heads"
     trained.save(folder)
     return folder

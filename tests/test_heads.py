@@ -281,6 +281,31 @@ def test_rare_labels_are_left_out_of_a_further_head_and_its_tokens_out_of_its_lo
         encode_tags([["q"]], ["p"])
 
 
+def test_a_head_with_more_labels_than_the_projection_is_projected_in_every_runtime(
+        heads_model: Path):
+    from tagger.corpora import Corpus
+    from tagger.settings import TrainConfig
+    from tagger.training.loop import further_heads
+
+    corpus = Corpus("c", {"train": [(["a", "b", "c"], ["X", "X", "Y"])]}, ["X", "Y"], "upos",
+                    "token", more={"xpos": {"train": [["p", "q", "r"]]},
+                                   "feats": {"train": [["s", "t", "t"]]}})
+    assert [h.projection for h in further_heads(corpus, TrainConfig.from_flat(
+        head_projection=2))] == [2, 0]
+    assert [h.projection for h in further_heads(corpus, TrainConfig())] == [0, 0]
+    # The fixture projects feats and lemmas (more labels than 64), not XPOS; the parity
+    # suite's four-heads variant checks the ONNX graph and the SavedModel against it.
+    keras_tagger = Tagger.load(heads_model, "keras")
+    assert [(h.column, h.projection > 0) for h in keras_tagger.heads[1:]] == [
+        ("xpos", False), ("feats", True), ("lemma", True)]
+    layers = keras_tagger.backend.model.parts[0].outputs
+    assert [w.shape for w in layers[2].weights] == [
+        (32, 64), (64, len(keras_tagger.heads[2].labels)), (len(keras_tagger.heads[2].labels),)]
+    sentences = [["The", "cats", "were", "sitting", "."]]
+    assert Tagger.load(heads_model, "onnx").tag_columns(sentences) == \
+        keras_tagger.tag_columns(sentences)
+
+
 def test_a_column_named_as_a_records_own_key_is_refused():
     from tagger.corpora import Corpus
     from tagger.settings import TrainConfig

@@ -3,9 +3,11 @@
     Keras   Dense(labels) over the encoder's states: softmax probabilities, or emission
             scores for a CRF (whose transition, start and end scores are its own layer);
             a head whose confidences no record shows (one after the first) gives its
-            logits, which its argmax decodes alike, without a softmax over its labels
+            logits, which its argmax decodes alike, without a softmax over its labels.
+            With a projection, a linear Dense(projection) first: a low-rank output
+            layer, fewer multiplications for a large label set
     loss    cross-entropy, or the CRF's negative log-likelihood, summed over real tokens
-    ONNX    MatMul + Add (+ Softmax): the same scores
+    ONNX    (MatMul +) MatMul + Add (+ Softmax): the same scores
     NumPy   `decoding.Decoder`: argmax, or Viterbi under the scheme's constraints
     graph   the same rule in TensorFlow, for the SavedModel
     output  each label id's tag
@@ -36,6 +38,7 @@ class TagHead:
         self.labels = list(config.labels)  # what the network predicts
         self.scheme = config.scheme
         self.crf = config.crf
+        self.projection = config.projection
         self.output_labels = self.labels  # `heads.of_model` maps a first head's IOBES ones
 
     @property
@@ -56,8 +59,12 @@ class TagHead:
         """The output layer: `(batch, T, hidden)` -> `(batch, T, labels)`."""
         import keras
 
-        return keras.layers.Dense(self.size, activation="softmax" if self.softmax else None,
-                                  name=name)
+        dense = keras.layers.Dense(self.size, activation="softmax" if self.softmax else None,
+                                   name=name if not self.projection else "labels")
+        if not self.projection:
+            return dense
+        return keras.Sequential([keras.layers.Dense(self.projection, use_bias=False,
+                                                    name="projection"), dense], name=name)
 
     @property
     def softmax(self) -> bool:
@@ -84,13 +91,19 @@ class TagHead:
     # ONNX -----------------------------------------------------------------------------
     def onnx(self, g: Any, states: str, dense: Any) -> str:
         """The scores as ONNX nodes of graph `g` (`export.onnx._Graph`), from the
-        encoder's states `[batch, T, hidden]`, with `dense` (this head's layer)'s weights."""
+        encoder's states `[batch, T, hidden]`, with the weights of `dense` (`layer`)."""
         import keras
 
-        kernel = np.asarray(keras.ops.convert_to_numpy(dense.kernel))
-        bias = np.asarray(keras.ops.convert_to_numpy(dense.bias))
-        scores = g.node("Add", [g.node("MatMul", [states, g.constant(kernel, "dense")]),
-                                g.constant(bias, "bias")])
+        def array(variable: Any) -> np.ndarray:
+            return np.asarray(keras.ops.convert_to_numpy(variable))
+
+        if self.projection:
+            projection, dense = dense.layers
+            states = g.node("MatMul", [states, g.constant(array(projection.kernel),
+                                                          "projection")])
+        scores = g.node("Add", [g.node("MatMul", [states, g.constant(array(dense.kernel),
+                                                                     "dense")]),
+                                g.constant(array(dense.bias), "bias")])
         return g.node("Softmax", [scores], axis=-1) if self.softmax else scores
 
     # NumPy ----------------------------------------------------------------------------

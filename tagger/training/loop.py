@@ -227,7 +227,8 @@ def further_heads(corpus: Corpus, config: TrainConfig) -> list[HeadConfig]:
     """The heads of the corpus's further tag columns (`Corpus.more`): a tag head each, a
     lemma head for lemmas (its labels the edit scripts of the train split), a softmax (a
     CRF only for the first column's entity tags), weighted as `head_weights` says; labels
-    seen fewer than `min_label_count` times in train left out."""
+    seen fewer than `min_label_count` times in train left out; a head with more labels
+    than `head_projection` projected to that width first."""
     weights = config.network.weights(1 + len(corpus.more))
     found = []
     for name, weight in zip(corpus.more, weights[1:], strict=True):
@@ -240,7 +241,9 @@ def further_heads(corpus: Corpus, config: TrainConfig) -> list[HeadConfig]:
         head = HeadConfig(column, kind, [], weight=weight)
         counts = Counter(v for row in _targets(head, corpus, "train") for v in row)
         labels = sorted(v for v, n in counts.items() if n >= config.features.min_label_count)
-        found.append(dataclasses.replace(head, labels=labels))
+        width = config.network.head_projection
+        found.append(dataclasses.replace(head, labels=labels,
+                                         projection=width if 0 < width < len(labels) else 0))
     if config.optimization.select_on == "alltags" and not {"upos", "xpos", "feats"} <= {
             heads.column_name(c) for c in (corpus.tag_column, *corpus.more)}:
         raise TaggerError("select_on alltags scores UPOS, XPOS and UFeats together: give "
