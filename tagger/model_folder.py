@@ -200,6 +200,8 @@ def recorded_fits(recorded: str, config: ModelConfig) -> bool:
     def fits(old: Any, new: Any) -> bool:
         if isinstance(old, dict) and isinstance(new, dict):
             return all(key in new and fits(value, new[key]) for key, value in old.items())
+        if isinstance(old, list) and isinstance(new, list):  # e.g. heads, each a dict
+            return len(old) == len(new) and all(map(fits, old, new))
         return old == new
 
     try:

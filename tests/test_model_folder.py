@@ -8,6 +8,7 @@ import pytest
 
 from tagger import model_folder
 from tagger.errors import TaggerError
+from tagger.model_folder import HeadConfig, ModelConfig
 from tagger.pipeline import Tagger
 from tagger.settings import TrainConfig
 from tagger.text.features import Featurizer
@@ -182,3 +183,16 @@ def test_a_folder_written_by_tagger_0_2_loads_and_tags_as_it_did(backend: str):
     got = [t.to_dict() for t in tagger.tag(then["texts"])]
     assert_same_up_to_ties(got, then["records"][backend])
     assert any(r["spans"] for r in got)
+
+
+def test_a_recorded_config_fits_one_with_keys_added_to_the_format_since():
+    config = ModelConfig(labels=["X"], scheme="token", crf=False, vocab_size=3, heads=[
+        HeadConfig("xpos", "tags", ["p", "q"])])
+    recorded = json.loads(config.canonical_json())
+    for head in recorded["heads"]:  # as written before heads had a projection
+        del head["projection"]
+    assert model_folder.recorded_fits(json.dumps(recorded), config)
+    recorded["heads"][0]["labels"] = ["q", "p"]
+    assert not model_folder.recorded_fits(json.dumps(recorded), config)
+    recorded["heads"] = []
+    assert not model_folder.recorded_fits(json.dumps(recorded), config)
