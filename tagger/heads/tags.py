@@ -63,8 +63,10 @@ class TagHead:
                                    name=name if not self.projection else "labels")
         if not self.projection:
             return dense
-        return keras.Sequential([keras.layers.Dense(self.projection, use_bias=False,
-                                                    name="projection"), dense], name=name)
+        projected = keras.Sequential([keras.layers.Dense(self.projection, use_bias=False,
+                                                         name="projection"), dense], name=name)
+        projected.supports_masking = True  # per step, as Dense: the mask passes through
+        return projected
 
     @property
     def softmax(self) -> bool:
