@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from tagger import backends, batching, heads, model_folder, settings
+from tagger import backends, batching, heads, model_folder, model_packages, settings
 from tagger.encoders import checkpoint
 from tagger.encoders.context import ContextFeatures
 from tagger.errors import TaggerError
@@ -134,11 +134,12 @@ class Tagger:
     @classmethod
     def load(cls, path: str | Path, backend: str = "auto", threads: int | None = None,
              tokenizer: str = "model") -> Tagger:
-        """The tagger of model folder `path`, verified against its manifest, on `backend`
+        """The tagger of model folder `path` (or of the installed model package of that
+        name: `tagger package`), verified against its manifest, on `backend`
         (see `tagger.backends.CHOICES`; "auto": onnx where the folder has its network).
         `threads`: the backend's threads per call (default: its own choice). `tokenizer`
         (settings.TAGGING_TOKENIZERS): the model's own, or the rules whatever it has."""
-        path = Path(path)
+        path = model_packages.locate(path)
         config = model_folder.read(path)
         featurizer = Featurizer.load(path, config)
         own = None

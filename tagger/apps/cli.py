@@ -91,6 +91,20 @@ class _Group(click.Group):
             sys.exit(143 if terminated else 130)
 
 
+class _Model(click.ParamType):
+    """A model folder, or the name of an installed model package (`tagger package`)."""
+
+    name = "model"
+
+    def convert(self, value, param, ctx) -> Path:
+        from tagger.model_packages import locate
+
+        return value if isinstance(value, Path) else locate(value)
+
+
+MODEL = _Model()
+
+
 @click.group(cls=_Group)
 @click.version_option(package_name="tagger")
 def main() -> None:
@@ -275,7 +289,7 @@ def runtime_option(f):
 
 
 @main.command()
-@click.argument("model", type=click.Path(path_type=Path))
+@click.argument("model", type=MODEL)
 @click.argument("text", nargs=-1)
 @click.option("--input", "-i", "input_path", default=None,
               help="File to tag, one text per line ('-' for stdin), or CoNLL with --input-format.")
@@ -311,7 +325,8 @@ def runtime_option(f):
 @click.option("--quiet", "-q", is_flag=True, help="No progress output.")
 def tag(model, text, input_path, output, fmt, input_format, confidence, min_confidence, runtime,
         jobs, tokenizer, max_chars, quiet):
-    """Tag TEXT, or every line of --input, with the model in folder MODEL.
+    """Tag TEXT, or every line of --input, with MODEL (a model folder, or an installed model
+    package's name).
 
     TEXT in several arguments is one text, joined by spaces (an unquoted sentence works);
     several texts go one per line in --input.
@@ -339,7 +354,7 @@ def tag(model, text, input_path, output, fmt, input_format, confidence, min_conf
 
 
 @main.command()
-@click.argument("model", type=click.Path(path_type=Path))
+@click.argument("model", type=MODEL)
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on (0.0.0.0: every interface).")
 @click.option("--port", type=click.IntRange(0, 65535), default=8501, show_default=True)
@@ -373,7 +388,7 @@ def serve(model, host, port, name, runtime, labels, quiet, **limits):
 
 
 @main.command(name="export")
-@click.argument("model", type=click.Path(path_type=Path))
+@click.argument("model", type=MODEL)
 @click.argument("directory", type=click.Path(path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(["savedmodel", "onnx"]),
               default="savedmodel", show_default=True,
@@ -408,7 +423,26 @@ def export_command(model, directory, fmt, int8, force):
 
 
 @main.command()
-@click.argument("models", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("model", type=MODEL)
+@click.argument("directory", type=click.Path(path_type=Path))
+@click.option("--name", required=True,
+              help="The package's name, by which it loads once installed (tagger tag NAME "
+                   "TEXT): letters, digits, _ and -.")
+@click.option("--version", "version", required=True, help="The package's version, e.g. 1.0.0.")
+def package(model, directory, name, version):
+    """Write MODEL as a Python package in DIRECTORY: a wheel and an sdist that pip installs.
+
+    Once installed, NAME stands for the model folder wherever tagger takes one (tagger tag,
+    serve, evaluate, export; Tagger.load("NAME")). The folder must pass its manifest.
+    """
+    from tagger.model_packages import build
+
+    for path in build(model, directory, name, version):
+        click.echo(path)
+
+
+@main.command()
+@click.argument("models", nargs=-1, required=True, type=MODEL)
 @click.option("--output", "-o", required=True, type=click.Path(path_type=Path),
               help="Model folder to write.")
 @click.option("--force", is_flag=True, help="Replace --output if it exists.")
@@ -437,7 +471,7 @@ def ensemble(models, output, force):
 
 
 @main.command()
-@click.argument("model", type=click.Path(path_type=Path))
+@click.argument("model", type=MODEL)
 @dataset_options()
 @click.option("--split", default="validation", show_default=True,
               help="Split to score: train, validation (dev) or test.")
