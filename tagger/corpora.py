@@ -76,6 +76,7 @@ class Corpus:
     # The values of each further tag column (`CorpusSource.columns`), by column and split:
     # a list per sentence, aligned with `splits`.
     more: dict[str, dict[str, list[list[str]]]] = field(default_factory=dict)
+    license: str | None = None  # as the corpus's metadata (a hub dataset's card) states it
 
     def column(self, name: str, split: str) -> list[list[str]]:
         """The values of tag column `name` (the first, or one of `more`) in a split."""
@@ -125,6 +126,7 @@ def load_corpus(dataset: str, *, config: str | None = None, tag_column: str | No
     files = _explicit_files(dataset)
     path = Path(dataset)
     notes: list[str] = []
+    license = None  # files state none; a table may (`DatasetInfo.license`)
     if files is None and path.exists():
         files = _files_of(path)
     if files is not None and all(map(span_files.is_span_file, files.values())):
@@ -160,10 +162,13 @@ def load_corpus(dataset: str, *, config: str | None = None, tag_column: str | No
                                              for v in row] for row in table[name]]
                        for s, table in tables.items()} for name in columns}
         has_text = "text" in next(iter(tables.values())).column_names
+        license = next((t.info.license for t in tables.values()
+                        if getattr(getattr(t, "info", None), "license", None)), None)
     if column in more:
         raise TaggerError(f"`columns` names {column}, the tag column, again; name each "
                           "column once", param="columns")
     corpus = _finish(dataset, splits, labels, column, notes, more)
+    corpus.license = license
     corpus.surfaces = surfaces
     corpus.has_text = has_text
     corpus.source = CorpusSource(dataset, config, revision, corpus.tag_column, token_column,

@@ -67,6 +67,7 @@ class CorpusInfo:
     revision: str | None = None
     token_column: str = "tokens"
     columns: list[str] = field(default_factory=list)  # tag columns after tag_column
+    license: str | None = None  # as the corpus's own metadata states it
 
     @property
     def source(self) -> CorpusSource:
@@ -237,6 +238,10 @@ def write(path: Path, config: ModelConfig, fill: Callable[[Path], None],
         write_json(folder / CONFIG, config.to_json())
         if metrics is not None:
             write_json(folder / METRICS, metrics)
+        from tagger import model_card
+
+        (folder / model_card.CARD).write_text(model_card.render(config, metrics),
+                                              encoding="utf-8")
         files = sorted(p.name for p in folder.iterdir())
         write_json(folder / MANIFEST, {"files": {name: fingerprint(folder / name)
                                                  for name in files}})

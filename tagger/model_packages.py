@@ -108,8 +108,11 @@ def build(model: Path, output: Path, name: str, version: str) -> tuple[Path, Pat
     output.mkdir(parents=True, exist_ok=True)
     wheel = output / f"{stem}-py3-none-any.whl"
     sdist = output / f"{stem}.tar.gz"
-    _write_atomically(wheel, _wheel(name, version, stem, sources))
-    _write_atomically(sdist, _sdist(name, version, stem, sources))
+    from tagger import model_card
+
+    meta = _metadata(name, version, model_card.read(model))
+    _write_atomically(wheel, _wheel(meta, stem, name, sources))
+    _write_atomically(sdist, _sdist(meta, stem, name, version, sources))
     return wheel, sdist
 
 
@@ -119,11 +122,15 @@ def _requires() -> str:
     return f"tagger>={major}.{minor},<{major}.{int(minor) + 1}"
 
 
-def _metadata(name: str, version: str) -> str:
-    return (f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
-            f"Summary: tagger model {name} (model folder format "
-            f"{model_folder.FORMAT} v{model_folder.FORMAT_VERSION})\n"
-            f"Requires-Python: >=3.11\nRequires-Dist: {_requires()}\n")
+def _metadata(name: str, version: str, card: str | None) -> str:
+    """The core metadata; its description the model's card, which an index shows."""
+    fields = (f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
+              f"Summary: tagger model {name} (model folder format "
+              f"{model_folder.FORMAT} v{model_folder.FORMAT_VERSION})\n"
+              f"Requires-Python: >=3.11\nRequires-Dist: {_requires()}\n")
+    if card is None:
+        return fields
+    return fields + f"Description-Content-Type: text/markdown\n\n{card}"
 
 
 def _init(name: str, version: str) -> str:
@@ -135,10 +142,10 @@ def _init(name: str, version: str) -> str:
             f'    return Path(__file__).parent / "{name}"\n')
 
 
-def _wheel(name: str, version: str, stem: str, sources: dict[str, bytes]) -> bytes:
+def _wheel(meta: str, stem: str, name: str, sources: dict[str, bytes]) -> bytes:
     info = f"{stem}.dist-info"
     files = {**sources,
-             f"{info}/METADATA": _metadata(name, version).encode(),
+             f"{info}/METADATA": meta.encode(),
              f"{info}/WHEEL": (f"Wheel-Version: 1.0\nGenerator: tagger {__version__}\n"
                                "Root-Is-Purelib: true\nTag: py3-none-any\n").encode(),
              f"{info}/entry_points.txt": f"[{GROUP}]\n{name} = {module_name(name)}\n".encode()}
@@ -152,17 +159,20 @@ def _wheel(name: str, version: str, stem: str, sources: dict[str, bytes]) -> byt
     return buffer.getvalue()
 
 
-def _sdist(name: str, version: str, stem: str, sources: dict[str, bytes]) -> bytes:
+def _sdist(meta: str, stem: str, name: str, version: str, sources: dict[str, bytes]
+           ) -> bytes:
     module = module_name(name)
+    card = f"{module}/{name}/README.md"  # the model card, the package's description
     project = (f'[build-system]\nrequires = ["setuptools>=68"]\n'
                'build-backend = "setuptools.build_meta"\n\n'
                f'[project]\nname = "{name}"\nversion = "{version}"\n'
                f'description = "tagger model {name}"\nrequires-python = ">=3.11"\n'
-               f'dependencies = ["{_requires()}"]\n\n'
+               + (f'readme = "{card}"\n' if card in sources else "")
+               + f'dependencies = ["{_requires()}"]\n\n'
                f'[project.entry-points."{GROUP}"]\n{name} = "{module}"\n\n'
                f'[tool.setuptools]\npackages = ["{module}"]\n\n'
                f'[tool.setuptools.package-data]\n{module} = ["{name}/**/*"]\n')
-    files = {"PKG-INFO": _metadata(name, version).encode(),
+    files = {"PKG-INFO": meta.encode(),
              "pyproject.toml": project.encode(), **sources}
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:gz") as archive:

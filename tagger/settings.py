@@ -115,6 +115,9 @@ class FeatureSettings(_Checked):
     train_scheme: str = setting("corpus", "Entity tag scheme the network learns: the corpus's "
                                           "own, or IOBES (tags come out in the corpus's "
                                           "scheme either way).", choices=TRAIN_SCHEMES)
+    language: str | None = setting(None, "The corpus's language (an ISO 639 code such as "
+                                         "en), as the model card and `tagger models` "
+                                         "show it.")
 
 
 @dataclass(frozen=True)

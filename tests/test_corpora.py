@@ -54,6 +54,15 @@ def test_string_tag_column_and_save_to_disk(tmp_path: Path):
     assert corpus.scheme == "token"
 
 
+def test_a_tables_licence_is_kept_and_files_state_none(tmp_path: Path, parquet_folder: Path):
+    folder = tmp_path / "licensed"
+    data = _ner_dataset()
+    data.info.license = "CC BY 4.0"
+    datasets.DatasetDict({"train": data, "validation": data}).save_to_disk(folder)
+    assert load_corpus(str(folder)).license == "CC BY 4.0"
+    assert load_corpus(str(parquet_folder)).license is None
+
+
 def test_jsonl_file_pairs(tmp_path: Path):
     train, dev = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
     train.write_text('{"tokens": ["Hi", "Bo"], "ner_tags": ["O", "B-PER"]}\n')

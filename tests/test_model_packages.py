@@ -53,6 +53,9 @@ def test_the_wheel_holds_the_model_folder_and_names_it_in_the_entry_points(
         major, minor = __version__.split(".")[:2]
         assert f"Requires-Dist: tagger>={major}.{minor},<{major}.{int(minor) + 1}" in meta
         assert "Name: en-pos-small\nVersion: 1.2.0" in meta
+        # Its description, which an index shows, is the model's card.
+        card = (pos_model / "README.md").read_text(encoding="utf-8")
+        assert meta.endswith("Description-Content-Type: text/markdown\n\n" + card)
         # Every file is in RECORD with its hash and size, as pip checks.
         record = [line.split(",") for line in
                   archive.read(f"{info}/RECORD").decode().splitlines()]
@@ -151,7 +154,16 @@ def test_an_installed_package_tags_by_name_in_a_fresh_environment(built, pos_mod
     from tagger.pipeline import Tagger
 
     assert record["tags"] == Tagger.load(pos_model).tag(["The cats sat ."])[0].tags
-    # The command line takes the name too; a changed file of the package is named.
+    # The command line takes the name too and lists the package with its card; a changed
+    # file of the package is named.
+    listed = subprocess.run([python, "-m", "tagger.apps.cli", "models", "en-pos-small"],
+                            capture_output=True, text=True)
+    assert listed.returncode == 0, listed.stderr
+    rows = [line.split() for line in listed.stdout.splitlines()[1:3]]
+    assert rows[0][:3] == ["en-pos-small", "1.2.0", "upos"]  # installed
+    assert rows[1][:2] == ["en-pos-small", "-"]  # and named on the command line
+    assert listed.stdout.rstrip().endswith(
+        (pos_model / "README.md").read_text(encoding="utf-8").rstrip())
     command = [python, "-m", "tagger.apps.cli", "tag"]
     tagged = subprocess.run([*command, "en-pos-small", "The cats sat ."],
                             capture_output=True, text=True)

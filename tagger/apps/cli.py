@@ -442,6 +442,35 @@ def package(model, directory, name, version):
 
 
 @main.command()
+@click.argument("models", nargs=-1, type=MODEL)
+def models(models):
+    """List the installed model packages and MODELS (folders or names), then show each of
+    MODELS' card (the README.md written beside its files)."""
+    from tagger import model_card
+    from tagger.model_packages import installed
+
+    rows = [[package.name, package.version, package.folder]
+            for package in installed().values()]
+    rows += [[path.name, "-", path] for path in models]
+    header = ["name", "version", "task", "labels", "language", "tokenizer", "score", "size",
+              "backends"]
+    table = [header] + [[name, version, *model_card.summary(folder).values()]
+                        for name, version, folder in rows]
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    for row in table:
+        click.echo("  ".join(value.ljust(width) for value, width in zip(row, widths,
+                                                                          strict=True)).rstrip())
+    if not rows:
+        click.echo("(no model packages installed: tagger package MODEL DIR --name NAME "
+                   "--version X.Y.Z writes one)")
+    for path in models:
+        card = model_card.read(path)
+        click.echo("\n" + (card.rstrip("\n") if card else
+                           f"{path} has no {model_card.CARD} (saved before model cards): "
+                           f"'tagger export {path} DIR --format onnx' writes a copy with one"))
+
+
+@main.command()
 @click.argument("models", nargs=-1, required=True, type=MODEL)
 @click.option("--output", "-o", required=True, type=click.Path(path_type=Path),
               help="Model folder to write.")

@@ -207,7 +207,7 @@ def initialized(corpus: Corpus, config: TrainConfig, progress: Progress | None =
                       f"{vectors.dimension}; vocabulary {train_words} train words + "
                       f"{len(featurizer.words) - train_words} from the vectors")
     source = corpus.source or CorpusSource(corpus.name, tag_column=corpus.tag_column)
-    info = CorpusInfo(**dataclasses.asdict(source), notes=corpus.notes,
+    info = CorpusInfo(**dataclasses.asdict(source), notes=corpus.notes, license=corpus.license,
                       train_sentences=len(sentences),
                       train_tokens=sum(len(w) for w in sentences),
                       validation_sentences=len(corpus.split("validation",
