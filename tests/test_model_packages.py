@@ -175,3 +175,21 @@ def test_an_installed_package_tags_by_name_in_a_fresh_environment(built, pos_mod
     assert failed.returncode == 2
     assert failed.stderr.startswith("error: ") and "vocab.txt" in failed.stderr
     assert "Traceback" not in failed.stderr
+
+
+def test_every_command_of_the_release_script_is_one_the_command_line_takes():
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        import build_models
+    finally:
+        sys.path.remove(str(ROOT / "scripts"))
+    from tagger.apps.cli import main
+
+    models = build_models.recommended()
+    assert {m.recipe for m in models} == {p.name for p in (ROOT / "data" / "recipes").glob(
+        "*.toml")} - {"ud_en_ewt_lg.toml"}  # the slower POS recipe is an experiment's
+    for model in models:
+        for command in (build_models.train_command(model, "GLOVE"),
+                        build_models.package_command(model, "1.0.0", ROOT / "dist")):
+            assert command[0] == "tagger"
+            main.commands[command[1]].make_context(command[1], command[2:])  # or it raises
