@@ -28,14 +28,14 @@ from typing import NamedTuple
 import numpy as np
 
 from tagger.errors import TaggerError
+from tagger.text import linear
+from tagger.text.linear import MULTIPLIER, PRIME
 from tagger.text.surface import Surface
 from tagger.text.tokenizer import Tokenized
 
 INSIDE, TOKEN, WORD = 0, 1, 2
 LABELS = 3
 TABLE_SIZE = 1 << 19  # hashed feature rows
-PRIME = 2147483647  # hashes stay below 2**31, so multiplying by MULTIPLIER fits int64
-MULTIPLIER = 1000003
 # Code points with a class and lower-case table entry; the rest are OTHER and themselves.
 TABLE_CODE_POINTS = 0x30000
 PAD = 4  # context characters each side, beyond which a text never looks
@@ -46,8 +46,6 @@ DICTIONARY_LENGTHS = (2, 3, 4)
 DICTIONARY_WINDOWS = tuple((length, first) for length in DICTIONARY_LENGTHS
                            for first in range(-length, 1))
 _FOLDS = 5  # training folds for the dictionary features
-_RATE = 0.05  # Adagrad's learning rate
-_SCALE = 256  # float weights times this, rounded, are the integer weights
 SPACE_POINT = 32  # what every white space character reads as
 CACHE_CHUNKS = 200_000  # distinct chunks whose words a segmenter keeps between calls
 
@@ -191,13 +189,7 @@ class Segmenter:
             return shifted[points, offset]
 
         def hashed(first: int, values: list[np.ndarray]) -> np.ndarray:
-            result = np.full(count, first, np.int64)
-            for value in values:
-                np.multiply(result, MULTIPLIER, out=result)
-                result += value
-                result += 1
-                np.remainder(result, PRIME, out=result)
-            return result
+            return linear.hashed(first, values, count)
 
         for t, (point_offsets, class_offsets) in enumerate(TEMPLATES):
             yield hashed(t + 1, [at(True, o) for o in point_offsets]
@@ -430,7 +422,7 @@ class Segmenter:
             raise TaggerError("the tokenizer has no sentences to learn from")
         features = np.concatenate(rows)
         labels = np.concatenate(targets)
-        model.weights = _fit(features, labels, epochs, seed)
+        model.weights = linear.fit(features, labels, TABLE_SIZE, LABELS, epochs, seed)
         return model
 
     def word_hashes(self, forms: set[str]) -> np.ndarray:
@@ -507,30 +499,3 @@ def lexicon(sentences: Sequence[Surface], lowercased: Callable[[str], str]
         if count > single[surface]:
             found[surface] = list(forms)
     return found
-
-
-def _fit(features: np.ndarray, labels: np.ndarray, epochs: int, seed: int) -> np.ndarray:
-    """Softmax regression on rows of hashed features (Adagrad, batches of 2,048),
-    returned as integer weights."""
-    weights = np.zeros((TABLE_SIZE, LABELS), np.float64)
-    squares = np.full((TABLE_SIZE, LABELS), 1e-8)
-    rate = _RATE
-    random = np.random.default_rng(seed)
-    width = features.shape[1]
-    for _ in range(epochs):
-        order = random.permutation(len(labels))
-        for first in range(0, len(order), 2048):
-            batch = order[first:first + 2048]
-            rows = features[batch]
-            scores = weights[rows].sum(axis=1)
-            scores -= scores.max(axis=1, keepdims=True)
-            probabilities = np.exp(scores)
-            probabilities /= probabilities.sum(axis=1, keepdims=True)
-            probabilities[np.arange(len(batch)), labels[batch]] -= 1.0
-            flat = rows.ravel()
-            touched, where = np.unique(flat, return_inverse=True)
-            gradient = np.zeros((len(touched), LABELS))
-            np.add.at(gradient, where, np.repeat(probabilities, width, axis=0))
-            squares[touched] += gradient ** 2
-            weights[touched] -= rate * gradient / np.sqrt(squares[touched])
-    return np.round(weights * _SCALE).astype(np.int32)
