@@ -216,6 +216,9 @@ def _file_surfaces(path: Path, sentences: list[Sentence]) -> tuple[list[Surface]
                 no_space = ["SpaceAfter=No" in row[9] for row in words]
                 aligned = surface.aligned(text, forms, tags, no_space)
                 if aligned is not None:
+                    aligned.paragraph = any(line.startswith(("# newpar", "# newdoc"))
+                                            for _, line in block)
+                    aligned.space_after = "SpaceAfter=No" not in rows[-1][9]
                     found.append(aligned)
     return found, has_text
 
@@ -395,6 +398,8 @@ def _surfaces(sentences: list[Sentence], texts: list[str] | None,
             no_space = ["SpaceAfter=No" in (miscs[i][j] or "") for _, _, j in kept]
         sentence = surface.aligned(texts[i], words, labels, no_space)
         if sentence is not None:
+            if miscs is not None and miscs[i]:
+                sentence.space_after = "SpaceAfter=No" not in (miscs[i][-1] or "")
             found.append(sentence)
     return found
 

@@ -92,12 +92,16 @@ def evaluate_model(model: str | Path, source: CorpusSource, *, split: str = "val
 
 
 def evaluate_raw_text(model: str | Path, source: CorpusSource, *, split: str = "validation",
-                      backend: str = "auto", tokenizer: str = "model") -> dict[str, Any]:
+                      backend: str = "auto", tokenizer: str = "model",
+                      documents: bool = False) -> dict[str, Any]:
     """Tag each text of a split from its raw text with the model in folder `model`, and
     score it by characters: for a CoNLL-U file (a POS model), tokens, words and tags as the
     CoNLL 2018 scorer does (`raw_scoring`; the tags of the column the model was trained on);
     for a span JSON Lines file (an entity model), spans by exact offsets and label
-    (`score_spans`). `tokenizer`: "model" (the model's own) or "rules" (to compare)."""
+    (`score_spans`). `tokenizer`: "model" (the model's own) or "rules" (to compare).
+    With `documents` (CoNLL-U only), each paragraph's running text is tagged whole
+    (`raw_scoring.score_documents`): the model finds the sentences, and Sentences are
+    scored too."""
     from tagger import corpora
     from tagger import spans as span_files
     from tagger.pipeline import Tagger
@@ -107,6 +111,9 @@ def evaluate_raw_text(model: str | Path, source: CorpusSource, *, split: str = "
     tagger = Tagger.load(model, backend, tokenizer=tokenizer)
     tagger.warn_of_tokenizer = False  # the scores say how far off its tokens are
     if span_files.is_span_file(path):
+        if documents:
+            raise TaggerError("scoring documents needs CoNLL-U (its sentences and "
+                              f"paragraphs); {path} holds spans", param="documents")
         gold = span_files.read(path)
         return score_spans(gold, tagger.tag([item.text for item in gold]))
     if trained.scheme != schemes.TOKEN:
@@ -118,8 +125,11 @@ def evaluate_raw_text(model: str | Path, source: CorpusSource, *, split: str = "
     more = None
     if column_name(column) == tagger.heads[0].column and len(tagger.heads) > 1:
         more = raw_scoring.read_columns(path, [head.column for head in tagger.heads[1:]])
-    report = raw_scoring.score(gold, tagger.tag([sentence.text for sentence in gold]), column,
-                               more)
+    if documents:
+        report = raw_scoring.score_documents(gold, tagger.tag_documents, column, more)
+    else:
+        report = raw_scoring.score(gold, tagger.tag([sentence.text for sentence in gold]),
+                                   column, more)
     return {**report, "tokenizer": tagger.tokenizer.name}
 
 

@@ -48,6 +48,7 @@ NETWORK = "network.onnx"
 CHARS_NETWORK = "chars.onnx"
 ENCODER_NETWORK = "encoder.onnx"
 SEGMENTER = "segmenter.npz"
+SENTENCES = "sentences.npz"
 METRICS = "metrics.json"
 MANIFEST = "manifest.json"
 

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from tagger import backends, batching, heads, model_folder, model_packages, settings
+from tagger.documents import paragraph_spans, rule_ends, sentence_spans
 from tagger.encoders import checkpoint
 from tagger.encoders.context import ContextFeatures
 from tagger.errors import TaggerError
@@ -37,6 +38,7 @@ from tagger.model_folder import ModelConfig
 from tagger.records import Records, Scored, Tagged, TextPredictions
 from tagger.text.features import Featurizer, with_rows
 from tagger.text.segmenter import Segmenter
+from tagger.text.sentences import SentenceSplitter
 from tagger.text.tokenizer import Rules
 from tagger.text.wordpiece import WordPiece
 
@@ -118,8 +120,12 @@ class Tagger:
     def __init__(self, config: ModelConfig, featurizer: Featurizer, backend: Any,
                  metrics: dict[str, Any] | None = None,
                  tokenizer: Rules | Segmenter | None = None,
-                 context: ContextFeatures | None = None) -> None:
+                 context: ContextFeatures | None = None,
+                 sentences: SentenceSplitter | None = None) -> None:
         self.config = config
+        # Where sentences end in a document (None: a folder saved before splitters, whose
+        # documents are cut by `documents.rule_ends`).
+        self.sentences = sentences
         self.featurizer = featurizer
         self.backend = backend
         self.context = context
@@ -148,8 +154,11 @@ class Tagger:
         context = None
         if config.context_layers:
             context = context_features(checkpoint.read_wordpiece(path), config)
+        splitter = None
+        if (path / model_folder.SENTENCES).is_file():
+            splitter = SentenceSplitter.load(path / model_folder.SENTENCES)
         return cls(config, featurizer, backends.load(path, config, backend, threads),
-                   model_folder.read_metrics(path), own, context)
+                   model_folder.read_metrics(path), own, context, splitter)
 
     def save(self, path: str | Path, *, force: bool = False, int8: bool = False) -> None:
         """Write this tagger as model folder `path` (replacing it only with `force`), with
@@ -168,6 +177,8 @@ class Tagger:
                 self.backend.checkpoint.save(folder)
             if isinstance(self.tokenizer, Segmenter):
                 self.tokenizer.save(folder / model_folder.SEGMENTER)
+            if self.sentences is not None:
+                self.sentences.save(folder / model_folder.SENTENCES)
 
         model_folder.write(Path(path), self.config, fill, self.metrics, force)
 
@@ -326,6 +337,31 @@ class Tagger:
         if not texts:
             return []
         return self.annotate_texts(texts, self.predict_texts(texts), min_confidence)
+
+    def tag_documents(self, documents: Sequence[str], min_confidence: float = 0.0
+                      ) -> list[list[Tagged]]:
+        """Each document's sentences, tagged: paragraphs at blank lines, sentences where the
+        model's splitter ends them (`documents.rule_ends` for a model without one), each
+        tagged as one text. A record's offsets and spans are into its document; its
+        `paragraph` and `sentence` number it within the document, from 0."""
+        places, texts = [], []
+        for d, document in enumerate(documents):
+            for p, (start, end) in enumerate(paragraph_spans(document)):
+                places.append((d, p, start))
+                texts.append(document[start:end])
+        ends = self.sentences.ends if self.sentences is not None else \
+            rule_ends
+        tokenized = self.tokenizer(texts) if texts else None
+        pieces, where = [], []
+        for i, text in enumerate(texts):
+            for start, end in sentence_spans(text, tokenized, i, ends):
+                pieces.append(text[start:end])
+                where.append((*places[i][:2], places[i][2] + start))
+        found: list[list[Tagged]] = [[] for _ in documents]
+        for record, (d, p, shift) in zip(self.tag(pieces, min_confidence), where,
+                                         strict=True):
+            found[d].append(record.moved(shift, paragraph=p, sentence=len(found[d])))
+        return found
 
     def tag_conll_sentences(self, sentences: Sequence[Sequence[str]],
                             min_confidence: float = 0.0) -> list[Tagged]:

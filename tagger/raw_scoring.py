@@ -13,6 +13,7 @@ gold's). Sentences are scored one by one: the gold sentence boundaries are given
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -233,17 +234,93 @@ def token_agreement(tokenize: Callable[[Sequence[str]], Tokenized],
 
 def format_report(report: dict[str, Any]) -> str:
     """The scores as `tagger evaluate --raw-text` prints them."""
-    lines = [f"from raw text ({report['sentences']} sentences, {report.get('tokenizer', 'the')} "
-             "tokenizer, tokens aligned by their characters as the CoNLL 2018 scorer aligns "
-             "them)",
-             f"{'':8}{'precision':>10}{'recall':>10}{'f1':>10}{'gold':>9}{'system':>9}"]
-    rows = [("tokens", report["tokens"]), ("words", report["words"])]
+    documents = "sentence_spans" in report
+    where = (f"{report['paragraphs']} paragraphs of running text holding "
+             f"{report['sentences']} sentences, which the model finds" if documents
+             else f"{report['sentences']} sentences")
+    width = 9 if documents else 8
+    lines = [f"from raw text ({where}, {report.get('tokenizer', 'the')} tokenizer, tokens "
+             "aligned by their characters as the CoNLL 2018 scorer aligns them)",
+             f"{'':{width}}{'precision':>10}{'recall':>10}{'f1':>10}{'gold':>9}{'system':>9}"]
+    rows = [("tokens", report["tokens"])]
+    if documents:
+        rows.append(("sentences", report["sentence_spans"]))
+    rows.append(("words", report["words"]))
     if "layers" in report:
         rows += list(report["layers"].items())
     else:
         rows.append((report["tag_column"].upper(), report["tags"]))
     for label, r in rows:
-        lines.append(f"{label:8}{r['precision'] * 100:10.2f}"
+        lines.append(f"{label:{width}}{r['precision'] * 100:10.2f}"
                      f"{r['recall'] * 100:10.2f}{r['f1'] * 100:10.2f}{r['gold']:9}"
                      f"{r['system']:9}")
     return "\n".join(lines)
+
+
+class Paragraph(NamedTuple):
+    """Gold sentences joined as running text: the paragraph as one `Surface`, and the
+    (start, end) of each of its sentences, from its first token's start to its last's end."""
+
+    surface: Surface
+    sentences: list[tuple[int, int]]
+    first: int  # the index of its first sentence in the sentences it was made of
+
+
+def paragraphs(sentences: Sequence[Surface]) -> list[Paragraph]:
+    """The paragraphs of gold sentences (`Surface.paragraph` starts one; without any, all
+    are one), their texts joined as the CoNLL 2018 shared task's raw text joins them: by a
+    space, or nothing after SpaceAfter=No."""
+    found: list[Paragraph] = []
+    for i, sentence in enumerate(sentences):
+        if not found or sentence.paragraph:
+            found.append(Paragraph(Surface(""), [], i))
+        paragraph = found[-1].surface
+        if paragraph.text and sentences[i - 1].space_after:
+            paragraph.text += " "
+        shift, base = len(paragraph.text), len(paragraph.tokens)
+        paragraph.text += sentence.text
+        paragraph.tokens += [(a + shift, b + shift) for a, b in sentence.tokens]
+        paragraph.words += [(t + base, form, tag) for t, form, tag in sentence.words]
+        if sentence.tokens:
+            found[-1].sentences.append((sentence.tokens[0][0] + shift,
+                                        sentence.tokens[-1][1] + shift))
+    return found
+
+
+def sentence_counts(gold: Sequence[tuple[int, int]], system: Sequence[tuple[int, int]]
+                    ) -> tuple[int, int, int]:
+    """(right, system, gold) sentences: a system sentence is right when it spans exactly
+    the characters of a gold one."""
+    return len(set(gold) & set(system)), len(system), len(gold)
+
+
+def score_documents(gold: Sequence[Surface], tag_documents: Callable[[list[str]], list],
+                    tag_column: str = "upos",
+                    more: Sequence[dict[str, list[str]]] | None = None) -> dict[str, Any]:
+    """`score`'s report, and Sentences, of tagging the gold sentences' paragraphs as
+    running text (`tag_documents`: `pipeline.Tagger.tag_documents`), so that the system
+    finds the sentences too."""
+    from tagger.records import Tagged
+
+    found = paragraphs(gold)
+    tagged = tag_documents([p.surface.text for p in found])
+    sentences = _Counts()
+    merged = []
+    for paragraph, records in zip(found, tagged, strict=True):
+        spans = [(r.offsets[0][0], r.offsets[-1][1]) for r in records if r.offsets]
+        sentences.add(*sentence_counts(paragraph.sentences, spans))
+        columns = {name: [v for r in records for v in r.columns[name]]
+                   for name in (records[0].columns if records else {})}
+        merged.append(Tagged(paragraph.surface.text, [t for r in records for t in r.tokens],
+                             [t for r in records for t in r.tags],
+                             [o for r in records for o in r.offsets],
+                             multiword=[m for r in records for m in r.multiword],
+                             columns=columns))
+    joined = None
+    if more is not None:
+        bounds = [p.first for p in found] + [len(gold)]
+        joined = [{name: [v for values in more[a:b] for v in values[name]]
+                   for name in more[0]} for a, b in itertools.pairwise(bounds)]
+    report = score([p.surface for p in found], merged, tag_column, joined)
+    return {**report, "sentences": len(gold), "paragraphs": len(found),
+            "sentence_spans": sentences.report()}

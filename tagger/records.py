@@ -62,6 +62,10 @@ class Tagged:
     columns: dict[str, list[str]] = field(default_factory=dict)
     # The corpus column of `tags` (`upos`, `ner_tags`, ...), for formats that name columns.
     column: str = field(default="tags", compare=False)
+    # Where a document's sentence stands (`Tagger.tag_documents`): its paragraph and its
+    # number in the document, from 0; None for a text tagged alone.
+    paragraph: int | None = None
+    sentence: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The record `tagger tag`, the server and Beam write (confidences rounded). It
@@ -73,7 +77,18 @@ class Tagged:
                   "spans": [s.to_dict() for s in self.spans]}
         if self.multiword:  # only models with a learned tokenizer find them
             record["multiword"] = self.multiword
+        if self.sentence is not None:
+            record["paragraph"], record["sentence"] = self.paragraph, self.sentence
         return record
+
+    def moved(self, shift: int, paragraph: int, sentence: int) -> Tagged:
+        """This sentence as the `sentence`th of a document, in `paragraph`, that has it
+        `shift` characters in: offsets and spans shifted."""
+        return dataclasses.replace(
+            self, offsets=[[a + shift, b + shift] for a, b in self.offsets],
+            multiword=[[a + shift, b + shift] for a, b in self.multiword],
+            spans=[dataclasses.replace(s, start=s.start + shift, end=s.end + shift)
+                   for s in self.spans], paragraph=paragraph, sentence=sentence)
 
     def above(self, min_confidence: float) -> Tagged:
         """This text without the spans whose confidence is below `min_confidence`."""

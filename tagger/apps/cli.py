@@ -514,9 +514,13 @@ def ensemble(models, output, force):
 @click.option("--tokenizer", type=click.Choice(TAGGING_TOKENIZERS), default="model",
               show_default=True,
               help="With --raw-text: the model's own tokenizer, or the rules (to compare).")
+@click.option("--documents", is_flag=True,
+              help="With --raw-text on CoNLL-U: tag each paragraph's running text (its "
+                   "sentences joined as the CoNLL 2018 shared task's text joins them), so "
+                   "that the model finds the sentences, and score Sentences too.")
 @runtime_option
 def evaluate(model, dataset, config, revision, tag_column, token_column, split, mode, as_json,
-             raw_text, tokenizer, runtime):
+             raw_text, tokenizer, documents, runtime):
     """Score MODEL on a split of a corpus: per-type P/R/F1, averages, token accuracy.
 
     With --raw-text, from the corpus's raw text instead of its tokens."""
@@ -535,11 +539,13 @@ def evaluate(model, dataset, config, revision, tag_column, token_column, split, 
     source = CorpusSource(dataset, config, revision, tag_column, token_column)
     if raw_text:
         report = evaluate_raw_text(model, source, split=split, backend=runtime,
-                                   tokenizer=tokenizer)
+                                   tokenizer=tokenizer, documents=documents)
         text = format_span_report(report) if "spans" in report else \
             raw_scoring.format_report(report)
         click.echo(json.dumps(report, indent=2) if as_json else text)
         return
+    if documents:
+        raise TaggerError("--documents scores sentences found in raw text: add --raw-text")
     report = evaluate_model(model, source, split=split, mode=mode, backend=runtime)
     for note in report["notes"]:
         click.echo(f"note: {note}", err=True)

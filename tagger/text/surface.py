@@ -28,6 +28,10 @@ class Surface:
     text: str
     tokens: list[tuple[int, int]] = field(default_factory=list)
     words: list[tuple[int, str, str]] = field(default_factory=list)
+    # Where it stands in running text: whether it starts a paragraph (CoNLL-U `# newpar`,
+    # `# newdoc`), and whether white space follows it (not after SpaceAfter=No).
+    paragraph: bool = False
+    space_after: bool = True
 
     def forms(self) -> list[list[str]]:
         """The word forms of each surface token."""
@@ -45,10 +49,13 @@ def from_conllu(block: list[tuple[int, str]], name: str, tag_index: int) -> Surf
     if text is None:
         raise TaggerError(f"{name}:{block[0][0]}: a sentence without a '# text =' line; "
                           "scoring from raw text needs each sentence's text")
-    sentence = Surface(text)
+    sentence = Surface(text, paragraph=any(line.startswith(("# newpar", "# newdoc"))
+                                           for _, line in block))
     position = 0
     covered_until = 0  # the last word id that a multiword token covers
     for number, row in conll.conllu_rows(block, name):
+        if "." not in row[0] and (int(row[0].split("-")[-1]) > covered_until):
+            sentence.space_after = "SpaceAfter=No" not in row[9].split("|")
         ident, form, tag = row[0], row[1], row[tag_index]
         if "." in ident:  # an empty node: no token, no word of the surface
             continue

@@ -46,7 +46,8 @@ def combine(members: Sequence[Tagger]) -> Tagger:
     if "tokenizer" in (first.metrics or {}):
         metrics["tokenizer"] = first.metrics["tokenizer"]
     backend = KerasBackend(model, first.backend.checkpoint, config.context_layers)
-    return Tagger(config, first.featurizer, backend, metrics, first.tokenizer, first.context)
+    return Tagger(config, first.featurizer, backend, metrics, first.tokenizer, first.context,
+                  first.sentences)
 
 
 def _difference(a: Tagger, b: Tagger) -> str:

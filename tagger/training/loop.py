@@ -193,6 +193,8 @@ def initialized(corpus: Corpus, config: TrainConfig, progress: Progress | None =
     encoder = _read_encoder(config)  # a bad folder fails before any work
     tokenizer, tokenizer_metrics = tokenizers.choose(corpus, config.features.tokenizer,
                                                      config.optimization.seed, progress)
+    splitter, tokenizer_metrics["sentences"] = tokenizers.sentence_splitter(
+        corpus, tokenizer, config.optimization.seed, progress)
     vectors = None
     if config.features.embeddings:
         vectors = read_vectors(Path(config.features.embeddings),
@@ -215,6 +217,7 @@ def initialized(corpus: Corpus, config: TrainConfig, progress: Progress | None =
     with scope():
         tagger = untrained(featurizer, corpus.labels, corpus.scheme, config, info, tokenizer,
                            encoder, more_heads)
+        tagger.sentences = splitter
         if vectors is not None:
             rows, matrix = rows_of(featurizer.words.words, vectors)
             tagger.backend.model.parts[0].word_embedding.set_vectors(rows, matrix)

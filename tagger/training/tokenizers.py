@@ -16,8 +16,11 @@ from typing import Any
 
 from tagger import raw_scoring, settings
 from tagger.corpora import Corpus
+from tagger.documents import Ends, rule_ends, sentence_spans
 from tagger.progress import Progress
+from tagger.text import sentences
 from tagger.text.segmenter import Segmenter
+from tagger.text.sentences import SentenceSplitter
 from tagger.text.tokenizer import Rules
 
 
@@ -53,3 +56,34 @@ def _f1(tokenizer: Rules | Segmenter, sentences: list) -> float | None:
         return None
     report = raw_scoring.token_agreement(tokenizer, sentences)
     return round(report["f1"] * 100, 2)
+
+
+def sentence_splitter(corpus: Corpus, tokenizer: Rules | Segmenter, seed: int,
+                      progress: Progress) -> tuple[SentenceSplitter | None, dict[str, Any]]:
+    """The sentence splitter learned from the corpus's running text (`text.sentences`),
+    or None where the rules (`documents.rule_ends`) find the validation split's sentences
+    as well; each one's Sentences F1 there, tokenized by `tokenizer`, as measured."""
+    train = sentences.paragraphs(corpus.surfaces.get("train", []))
+    if sum(len(p.forms) for p in train) < 2:
+        return None, {}
+    split = "validation" if corpus.surfaces.get("validation") else "train"
+    held_out = raw_scoring.paragraphs(corpus.surfaces.get(split, []))
+    splitter = SentenceSplitter.train(train, seed=seed)
+    scores = {"rules": _sentences_f1(tokenizer, rule_ends, held_out),
+              "learned": _sentences_f1(tokenizer, splitter.ends, held_out)}
+    chosen = "learned" if scores["learned"] >= scores["rules"] else "rules"
+    progress.line(f"sentences: {chosen} (Sentences F1 on the {split} split's running text: "
+                  f"rules {scores['rules']:.2f}, learned {scores['learned']:.2f})")
+    return (splitter if chosen == "learned" else None), {
+        "split": split, "sentences_f1": scores, "chosen": chosen}
+
+
+def _sentences_f1(tokenizer: Rules | Segmenter, ends: Ends,
+                  paragraphs: list[raw_scoring.Paragraph]) -> float:
+    tokenized = tokenizer([p.surface.text for p in paragraphs])
+    right = system = gold = 0
+    for i, paragraph in enumerate(paragraphs):
+        found = sentence_spans(paragraph.surface.text, tokenized, i, ends)
+        counts = raw_scoring.sentence_counts(paragraph.sentences, found)
+        right, system, gold = right + counts[0], system + counts[1], gold + counts[2]
+    return round(200 * right / (system + gold), 2) if system + gold else 0.0

@@ -1,0 +1,66 @@
+"""Documents: running text cut into paragraphs (at blank lines) and sentences (by the
+model's sentence splitter, `text.sentences`), each sentence tagged as one sequence and
+placed back in its document by character offsets. No TensorFlow here: the pipeline
+(`pipeline.Tagger.tag_documents`) tags the sentences."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from tagger.raw_scoring import surface_spans
+from tagger.settings import SENTENCE_ENDS
+from tagger.text import sentences as splitting
+from tagger.text.tokenizer import Tokenized
+
+_BLANK_LINE = re.compile(r"\n[ \t\r\f\v]*\n\s*")
+
+
+def paragraph_spans(text: str) -> list[tuple[int, int]]:
+    """The (start, end) of each paragraph of `text`: its blank-line-separated blocks,
+    white space at their edges left out; blocks of white space only are none."""
+    spans, start = [], 0
+    for found in [*_BLANK_LINE.finditer(text), None]:
+        end = found.start() if found else len(text)
+        block = text[start:end]
+        if block.strip():
+            left = len(block) - len(block.lstrip())
+            spans.append((start + left, start + len(block.rstrip())))
+        if found:
+            start = found.end()
+    return spans
+
+
+Ends = Callable[[Sequence[str], np.ndarray], np.ndarray]
+
+
+def rule_ends(forms: Sequence[str], gaps: np.ndarray) -> np.ndarray:
+    """Sentence ends for a model without a splitter (folders saved before splitters): after
+    a token of sentence-final punctuation followed by white space, and a paragraph's end."""
+    ends = np.array([f in SENTENCE_ENDS for f in forms], bool) & (gaps != splitting.NO_SPACE)
+    if len(ends):
+        ends[-1] = True
+    return ends
+
+
+def sentence_spans(text: str, tokenized: Tokenized, index: int, ends: Ends
+                   ) -> list[tuple[int, int]]:
+    """The (start, end) of each sentence of paragraph `text`, the `index`th text of
+    `tokenized`: sentences end only between surface tokens (never inside a multiword one),
+    where `ends` says."""
+    a, b = int(tokenized.splits[index]), int(tokenized.splits[index + 1])
+    tokens = surface_spans(zip(tokenized.starts[a:b].tolist(), tokenized.ends[a:b].tolist(),
+                               strict=True), tokenized.multiword[index])
+    if not tokens:
+        return []
+    forms = [text[s:e] for s, e in tokens]
+    gaps = np.array([splitting.gap(text[tokens[i][1]:tokens[i + 1][0]])
+                     for i in range(len(tokens) - 1)] + [splitting.END], np.int64)
+    found = ends(forms, gaps)
+    spans, first = [], 0
+    for i in np.flatnonzero(found).tolist():
+        spans.append((tokens[first][0], tokens[i][1]))
+        first = i + 1
+    return spans

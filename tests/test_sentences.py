@@ -1,0 +1,173 @@
+"""Sentences found in running text: the splitter learned from a corpus, documents cut into
+paragraphs and sentences and tagged, and Sentences scored as the CoNLL 2018 scorer does."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tagger import raw_scoring
+from tagger.documents import paragraph_spans, rule_ends, sentence_spans
+from tagger.errors import TaggerError
+from tagger.pipeline import Tagger
+from tagger.records import Tagged
+from tagger.text import sentences
+from tagger.text.sentences import END, NO_SPACE, SPACE, SentenceSplitter
+from tagger.text.surface import Surface
+from tagger.text.tokenizer import Rules
+
+from .conftest import SHARED
+from .helpers import assert_one_line_error, run_cli
+
+EWT_DEV = SHARED / "raw" / "ud_en_ewt" / "en_ewt-ud-dev.conllu"
+
+TWO_PARAGRAPHS = """# newdoc id = d1
+# newpar
+# text = Hi there.
+1\tHi\thi\tINTJ\t_\t_\t_\t_\t_\t_
+2\tthere\tthere\tADV\t_\t_\t_\t_\t_\tSpaceAfter=No
+3\t.\t.\tPUNCT\t_\t_\t_\t_\t_\t_
+
+# text = I'm fine.
+1-2\tI'm\t_\t_\t_\t_\t_\t_\t_\t_
+1\tI\tI\tPRON\t_\t_\t_\t_\t_\t_
+2\t'm\tbe\tAUX\t_\t_\t_\t_\t_\t_
+3\tfine\tfine\tADJ\t_\t_\t_\t_\t_\tSpaceAfter=No
+4\t.\t.\tPUNCT\t_\t_\t_\t_\t_\tSpaceAfter=No
+
+# text = 好。
+1\t好\t好\tADJ\t_\t_\t_\t_\t_\tSpaceAfter=No
+2\t。\t。\tPUNCT\t_\t_\t_\t_\t_\t_
+
+# newpar
+# text = Bye.
+1\tBye\tbye\tINTJ\t_\t_\t_\t_\t_\tSpaceAfter=No
+2\t.\t.\tPUNCT\t_\t_\t_\t_\t_\t_
+
+"""
+
+
+def test_a_corpus_s_sentences_become_paragraphs_of_running_text(tmp_path: Path):
+    path = tmp_path / "two.conllu"
+    path.write_text(TWO_PARAGRAPHS, encoding="utf-8")
+    gold = raw_scoring.read_conllu(path)
+    assert [(s.paragraph, s.space_after) for s in gold] == [
+        (True, True), (False, False), (False, True), (True, True)]
+    found = sentences.paragraphs(gold)
+    assert [p.forms for p in found] == [["Hi", "there", ".", "I'm", "fine", ".", "好", "。"],
+                                        ["Bye", "."]]
+    assert found[0].gaps.tolist() == [SPACE, NO_SPACE, SPACE, SPACE, NO_SPACE, NO_SPACE,
+                                      NO_SPACE, END]
+    assert found[0].ends.tolist() == [False, False, True, False, False, True, False, True]
+    # The same paragraphs for scoring: one text, its tokens and sentences located in it.
+    joined = raw_scoring.paragraphs(gold)
+    assert [p.surface.text for p in joined] == ["Hi there. I'm fine.好。", "Bye."]
+    first = joined[0]
+    assert [first.surface.text[a:b] for a, b in first.sentences] == [
+        "Hi there.", "I'm fine.", "好。"]
+    assert [first.surface.text[a:b] for a, b in first.surface.tokens] == [
+        "Hi", "there", ".", "I'm", "fine", ".", "好", "。"]
+    assert [form for _, form, _ in first.surface.words][3:5] == ["I", "'m"]
+
+
+def _paragraph(text: str, ends_after: set[int]) -> sentences.Paragraph:
+    forms = text.split()
+    gaps = np.array([SPACE] * (len(forms) - 1) + [END], np.int64)
+    return sentences.Paragraph(forms, gaps, np.array(
+        [i in ends_after or i == len(forms) - 1 for i in range(len(forms))]))
+
+
+def test_the_splitter_learns_where_sentences_end_and_keeps_it_in_a_file(tmp_path: Path):
+    # A full stop ends a sentence unless it belongs to a title (`Dr .`).
+    training = [_paragraph(f"Dr . {name} came . Then {other} left .", {4})
+                for name, other in [("Ann", "Bo"), ("Cy", "Di"), ("Ed", "Flo"),
+                                    ("Gus", "Hal")] * 20]
+    splitter = SentenceSplitter.train(training, seed=1)
+    unseen = ["Dr", ".", "Ivy", "came", ".", "Then", "Jo", "left", "."]
+    gaps = np.array([SPACE] * 8 + [END], np.int64)
+    assert splitter.ends(unseen, gaps).tolist() == [False, False, False, False, True, False,
+                                                    False, False, True]
+    assert rule_ends(unseen, gaps).tolist() == [False, True, False, False, True, False,
+                                                False, False, True]  # and after `Dr .`
+    path = tmp_path / "sentences.npz"
+    splitter.save(path)
+    assert SentenceSplitter.load(path).ends(unseen, gaps).tolist() == \
+        splitter.ends(unseen, gaps).tolist()
+    path.write_bytes(path.read_bytes()[:100])
+    with pytest.raises(TaggerError, match=r"sentences\.npz is damaged"):
+        SentenceSplitter.load(path)
+
+
+def test_a_document_is_cut_at_blank_lines_and_between_surface_tokens():
+    text = "  First one. Second one.\n\n \n Third\none.\n\n"
+    spans = paragraph_spans(text)
+    assert [text[a:b] for a, b in spans] == ["First one. Second one.", "Third\none."]
+    paragraphs = [text[a:b] for a, b in spans]
+    tokenized = Rules()(paragraphs)
+    assert [[p[a:b] for a, b in sentence_spans(p, tokenized, i, rule_ends)]
+            for i, p in enumerate(paragraphs)] == [["First one.", "Second one."],
+                                                    ["Third\none."]]
+    assert paragraph_spans(" \n\n ") == []
+
+
+def test_a_model_tags_documents_with_offsets_into_them(heads_model: Path):
+    tagger = Tagger.load(heads_model)
+    document = "I saw the cat. It ran away!\n\nThe end."
+    records = tagger.tag_documents([document, "", "One more."])
+    assert [len(r) for r in records] == [len(records[0]), 0, 1]
+    found = records[0]
+    assert [r.sentence for r in found] == list(range(len(found)))
+    assert found[-1].paragraph == 1 and found[0].paragraph == 0
+    for record in found:
+        assert [document[a:b] for a, b in record.offsets] == record.tokens
+        assert document[record.offsets[0][0]:record.offsets[-1][1]] == record.text
+        alone = tagger.tag([record.text])[0]
+        assert (alone.tokens, alone.tags, alone.columns) == (record.tokens, record.tags,
+                                                             record.columns)
+    assert " ".join(t for r in found for t in r.tokens).endswith("The end .")
+    record = found[0].to_dict()
+    assert (record["paragraph"], record["sentence"]) == (0, 0)
+    assert "sentence" not in tagger.tag(["I saw the cat."])[0].to_dict()
+
+
+def test_sentences_are_scored_by_their_characters():
+    gold = [Surface("A b.", [(0, 1), (2, 3), (3, 4)], [(0, "A", "X"), (1, "b", "X"),
+                                                       (2, ".", "P")], paragraph=True),
+            Surface("C.", [(0, 1), (1, 2)], [(0, "C", "X"), (1, ".", "P")])]
+    paragraph = raw_scoring.paragraphs(gold)[0]
+    assert paragraph.surface.text == "A b. C." and paragraph.sentences == [(0, 4), (5, 7)]
+
+    def tag(offsets_per_sentence):
+        def tag_documents(texts):
+            text = texts[0]
+            return [[Tagged(text, [text[a:b] for a, b in offsets],
+                            ["P" if text[a:b] == "." else "X" for a, b in offsets],
+                            [list(o) for o in offsets]) for offsets in offsets_per_sentence]]
+        return tag_documents
+
+    right = raw_scoring.score_documents(gold, tag([[(0, 1), (2, 3), (3, 4)],
+                                                   [(5, 6), (6, 7)]]))
+    assert right["sentence_spans"]["f1"] == 1.0 and right["tokens"]["f1"] == 1.0
+    merged = raw_scoring.score_documents(gold, tag([[(0, 1), (2, 3), (3, 4), (5, 6),
+                                                     (6, 7)]]))
+    assert merged["sentence_spans"]["right"] == 0 and merged["sentence_spans"]["gold"] == 2
+    assert merged["tokens"]["f1"] == 1.0 and merged["tags"]["f1"] == 1.0
+
+
+def test_evaluate_documents_reports_sentences_and_every_layer(heads_model: Path):
+    result = run_cli("evaluate", heads_model, "--dataset", f"validation={EWT_DEV}",
+                     "--raw-text", "--documents", "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["sentences"] == 2001 and report["paragraphs"] > 1
+    assert report["sentence_spans"]["gold"] == 2001
+    assert 0 < report["sentence_spans"]["f1"] < 1
+    assert set(report["layers"]) == {"UPOS", "XPOS", "UFeats", "Lemmas", "AllTags"}
+    text = run_cli("evaluate", heads_model, "--dataset", f"validation={EWT_DEV}",
+                   "--raw-text", "--documents")
+    assert any(line.split()[0] == "sentences" for line in text.stdout.splitlines()[2:])
+    assert_one_line_error(run_cli("evaluate", heads_model, "--dataset",
+                                  f"validation={EWT_DEV}", "--documents"), "--raw-text")
