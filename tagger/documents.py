@@ -15,6 +15,7 @@ from tagger.settings import SENTENCE_ENDS
 from tagger.text import sentences as splitting
 from tagger.text.tokenizer import Tokenized
 
+_FULL_WIDTH_ENDS = frozenset("\u3002\uff01\uff1f")
 _BLANK_LINE = re.compile(r"\n[ \t\r\f\v]*\n\s*")
 
 
@@ -38,8 +39,10 @@ Ends = Callable[[Sequence[str], np.ndarray], np.ndarray]
 
 def rule_ends(forms: Sequence[str], gaps: np.ndarray) -> np.ndarray:
     """Sentence ends for a model without a splitter (folders saved before splitters): after
-    a token of sentence-final punctuation followed by white space, and a paragraph's end."""
-    ends = np.array([f in SENTENCE_ENDS for f in forms], bool) & (gaps != splitting.NO_SPACE)
+    a token of sentence-final punctuation followed by white space (a full-width one needs
+    none: Chinese and Japanese write no space after it), and a paragraph's end."""
+    ends = np.array([f in SENTENCE_ENDS for f in forms], bool) & (
+        (gaps != splitting.NO_SPACE) | np.array([f in _FULL_WIDTH_ENDS for f in forms], bool))
     if len(ends):
         ends[-1] = True
     return ends

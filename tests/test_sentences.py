@@ -171,3 +171,41 @@ def test_evaluate_documents_reports_sentences_and_every_layer(heads_model: Path)
     assert any(line.split()[0] == "sentences" for line in text.stdout.splitlines()[2:])
     assert_one_line_error(run_cli("evaluate", heads_model, "--dataset",
                                   f"validation={EWT_DEV}", "--documents"), "--raw-text")
+
+
+def test_tagger_tag_reads_a_file_as_one_document(heads_model: Path, tmp_path: Path):
+    article = tmp_path / "article.txt"
+    text = "The cat sat on the mat. It was\nhappy!\n\n\nA new paragraph. It ends here.\n"
+    article.write_text(text, encoding="utf-8")
+    out = tmp_path / "out.conllu"
+    result = run_cli("tag", heads_model, "--input-format", "document", "-i", article,
+                     "-o", out, "-f", "conllu", "-q")
+    assert result.exit_code == 0, result.output
+    written = out.read_text(encoding="utf-8")
+    comments = [line for line in written.splitlines() if line.startswith("#")]
+    assert comments[:2] == ["# newdoc id = article.txt", "# newpar"]
+    assert comments.count("# newpar") == 2
+    sent_ids = [c for c in comments if c.startswith("# sent_id")]
+    assert sent_ids == [f"# sent_id = {i}" for i in range(1, len(sent_ids) + 1)]
+    # A sentence over a line break keeps its `# text` on one line: every other line is a
+    # word's ten columns.
+    assert all(len(line.split("\t")) == 10 for line in written.splitlines()
+               if line and not line.startswith("#"))
+    # JSON records: one per sentence, offsets into the file's text.
+    json_out = tmp_path / "out.jsonl"
+    assert run_cli("tag", heads_model, "--input-format", "document", "-i", article, "-o",
+                   json_out, "-q").exit_code == 0
+    records = [json.loads(line) for line in json_out.read_text().splitlines()]
+    assert len(records) == len(sent_ids)
+    assert {r["document"] for r in records} == {"article.txt"}
+    assert [r["sentence"] for r in records] == list(range(len(records)))
+    for record in records:
+        assert [text[a:b] for a, b in record["offsets"]] == record["tokens"]
+    assert_one_line_error(run_cli("tag", heads_model, "--input-format", "document", "-i",
+                                  article, "--jobs", "2"), "--jobs")
+    empty = tmp_path / "empty.txt"
+    empty.write_text("\n \n", encoding="utf-8")
+    assert_one_line_error(run_cli("tag", heads_model, "--input-format", "document", "-i",
+                                  empty), "empty")
+    assert_one_line_error(run_cli("tag", heads_model, "--input-format", "document", "-i",
+                                  article, "--max-chars", "10"), "--max-chars")

@@ -73,7 +73,8 @@ def conllu(tagged) -> str:
     fields = [values.get(name) for name in ("lemma", "upos", "xpos", "feats")]
     other = tagged.column if tagged.column not in conll.CONLLU_COLUMNS else None
     text = tagged.text
-    lines = [f"# text = {text}"]
+    # A sentence of a document may run over a line break; `# text` is one line.
+    lines = [f"# text = {' '.join(text.splitlines())}"]
     spans = [tuple(span) for span in tagged.multiword]
     count = len(tagged.tokens)
     word = 0
@@ -139,7 +140,7 @@ def _opened_output(target: str) -> Iterator[TextIO]:
         yield stream
 
 
-INPUT_FORMATS = ("text", "conll", "conllu", "jsonl")
+INPUT_FORMATS = ("text", "conll", "conllu", "jsonl", "document")
 
 
 @dataclass
@@ -424,6 +425,61 @@ def _collecting_per_block() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
+
+
+def render_document(records: list, name: str, fmt: str, confidence: bool = False) -> str:
+    """A tagged document's sentences in `fmt`: CoNLL-U gains `# newdoc id = NAME`, `# newpar`
+    before each paragraph's first sentence and `# sent_id` (from 1); a JSON record gains
+    `document` (NAME) beside its `paragraph` and `sentence`."""
+    pieces, paragraph = [], None
+    for tagged in records:
+        if fmt == "json":
+            pieces.append(_to_json({**tagged.to_dict(), "document": name}) + "\n")
+            continue
+        if fmt == "conllu":
+            headers = [f"# newdoc id = {name}"] if tagged.sentence == 0 else []
+            if tagged.paragraph != paragraph:
+                headers.append("# newpar")
+            headers.append(f"# sent_id = {tagged.sentence + 1}")
+            pieces.append("\n".join(headers) + "\n")
+        paragraph = tagged.paragraph
+        pieces.append(render(tagged, fmt, confidence))
+    return "".join(pieces)
+
+
+def tag_document(tagger, source: Source, output: str, fmt: str, *, quiet: bool = False,
+                 min_confidence: float = 0.0, confidence: bool = False,
+                 max_chars: int = MAX_LINE_CHARS) -> int:
+    """Tag `source` as one document (`pipeline.Tagger.tag_documents`: paragraphs at blank
+    lines, sentences where the model ends them) into `output`; returns the sentences
+    written. A document of more than `max_chars` characters is an error: it is held
+    whole."""
+    progress = Progress(enabled=not quiet)
+    started = time.monotonic()
+    with contextlib.ExitStack() as stack:
+        if hasattr(source.lines, "__exit__"):
+            stack.enter_context(source.lines)
+        pieces, length = [], 0
+        for line in source.lines:
+            length += len(line)
+            if length > max_chars:
+                raise TaggerError(f"{source.name} has more than `max_chars` ({max_chars:,}) "
+                                  "characters, and a document is held whole: raise "
+                                  "`max_chars`, or split the document into files",
+                                  param="max_chars")
+            pieces.append(line)
+        text = "".join(pieces)
+        if not text.strip():
+            raise TaggerError(f"{source.name} is empty: nothing to tag")
+        records = tagger.tag_documents([text], min_confidence)[0]
+        name = "stdin" if source.name == "stdin" else Path(source.name).name
+        with output_stream(output) as stream:
+            stream.write(render_document(records, name, fmt, confidence))
+    tokens = sum(len(r.tokens) for r in records)
+    progress.line(f"tagged {len(records):,} sentences, {tokens:,} tokens in "
+                  f"{time.monotonic() - started:.1f} s "
+                  f"({rate(tokens, time.monotonic() - started)})")
+    return len(records)
 
 
 def tag_texts(tagger, texts: list[str], output: str, fmt: str, *, min_confidence: float = 0.0,

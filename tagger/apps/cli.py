@@ -302,8 +302,10 @@ def runtime_option(f):
 @click.option("--input-format", type=click.Choice(INPUT_FORMATS), default=None,
               help="text: one sentence or paragraph per line; conll: one token per line (first "
                    "column), blank lines between sentences; conllu: CoNLL-U (FORM column); "
-                   "jsonl: JSON Lines objects with a \"text\" (a span file's texts) "
-                   "[default: by suffix .conll / .conllu / .jsonl, else text].")
+                   "jsonl: JSON Lines objects with a \"text\" (a span file's texts); "
+                   "document: the whole input one document, paragraphs at blank lines, "
+                   "sentences found by the model (a record per sentence, offsets into the "
+                   "document) [default: by suffix .conll / .conllu / .jsonl, else text].")
 @click.option("--confidence", is_flag=True,
               help="Show each tag's and span's confidence in text and CoNLL output (JSON "
                    "records always have them).")
@@ -338,13 +340,28 @@ def tag(model, text, input_path, output, fmt, input_format, confidence, min_conf
         raise click.UsageError("give either TEXT or --input FILE (or '-' for stdin)")
     from tagger.apps import batch
 
+    if input_format == "document" and jobs > 1:
+        raise TaggerError("a document is tagged in one process: leave out --jobs with "
+                          "--input-format document", param="jobs")
     if text:
         tagger = _load_tagger(model, runtime, tokenizer)
         _say_tokenizer_warning(model, tokenizer)
+        if input_format == "document":
+            click.echo(batch.render_document(
+                tagger.tag_documents([" ".join(text)], min_confidence)[0], "text",
+                fmt or "text", confidence), nl=False)
+            return
         batch.tag_texts(tagger, [" ".join(text)], output, fmt or "text",
                         min_confidence=min_confidence, confidence=confidence)
         return
     source = batch.open_input(input_path, input_format)  # fails before the model loads
+    if source.format == "document":
+        tagger = _load_tagger(model, runtime, tokenizer)
+        _say_tokenizer_warning(model, tokenizer)
+        batch.tag_document(tagger, source, output, fmt or "json", quiet=quiet,
+                           min_confidence=min_confidence, confidence=confidence,
+                           max_chars=max_chars)
+        return
     tagger = _workers(model, runtime, jobs, tokenizer) if jobs > 1 else \
         _load_tagger(model, runtime, tokenizer)
     if not source.pretokenized:

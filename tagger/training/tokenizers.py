@@ -63,14 +63,13 @@ def sentence_splitter(corpus: Corpus, tokenizer: Rules | Segmenter, seed: int,
     """The sentence splitter learned from the corpus's running text (`text.sentences`),
     or None where the rules (`documents.rule_ends`) find the validation split's sentences
     as well; each one's Sentences F1 there, tokenized by `tokenizer`, as measured."""
-    train = sentences.paragraphs(corpus.surfaces.get("train", []))
-    if sum(len(p.forms) for p in train) < 2:
+    splitter = learned_splitter(corpus, seed)
+    if splitter is None:
         return None, {}
     split = "validation" if corpus.surfaces.get("validation") else "train"
     held_out = raw_scoring.paragraphs(corpus.surfaces.get(split, []))
-    splitter = SentenceSplitter.train(train, seed=seed)
-    scores = {"rules": _sentences_f1(tokenizer, rule_ends, held_out),
-              "learned": _sentences_f1(tokenizer, splitter.ends, held_out)}
+    scores = {"rules": sentences_f1(tokenizer, rule_ends, held_out),
+              "learned": sentences_f1(tokenizer, splitter.ends, held_out)}
     chosen = "learned" if scores["learned"] >= scores["rules"] else "rules"
     progress.line(f"sentences: {chosen} (Sentences F1 on the {split} split's running text: "
                   f"rules {scores['rules']:.2f}, learned {scores['learned']:.2f})")
@@ -78,8 +77,18 @@ def sentence_splitter(corpus: Corpus, tokenizer: Rules | Segmenter, seed: int,
         "split": split, "sentences_f1": scores, "chosen": chosen}
 
 
-def _sentences_f1(tokenizer: Rules | Segmenter, ends: Ends,
-                  paragraphs: list[raw_scoring.Paragraph]) -> float:
+def learned_splitter(corpus: Corpus, seed: int) -> SentenceSplitter | None:
+    """The splitter learned from the corpus's train split (None: too little text)."""
+    train = sentences.paragraphs(corpus.surfaces.get("train", []))
+    if sum(len(p.forms) for p in train) < 2:
+        return None
+    return SentenceSplitter.train(train, seed=seed)
+
+
+def sentences_f1(tokenizer: Rules | Segmenter, ends: Ends,
+                 paragraphs: list[raw_scoring.Paragraph]) -> float:
+    """Sentences F1 (%) of paragraphs' running text tokenized by `tokenizer`, their
+    sentences ended where `ends` says."""
     tokenized = tokenizer([p.surface.text for p in paragraphs])
     right = system = gold = 0
     for i, paragraph in enumerate(paragraphs):
