@@ -35,7 +35,7 @@ from tagger.encoders import checkpoint
 from tagger.encoders.context import ContextFeatures
 from tagger.errors import TaggerError
 from tagger.model_folder import ModelConfig
-from tagger.records import Records, Scored, Tagged, TextPredictions
+from tagger.records import Records, Scored, Tagged, TextPredictions, place
 from tagger.text.features import Featurizer, with_rows
 from tagger.text.segmenter import Segmenter
 from tagger.text.sentences import SentenceSplitter
@@ -338,30 +338,34 @@ class Tagger:
             return []
         return self.annotate_texts(texts, self.predict_texts(texts), min_confidence)
 
-    def tag_documents(self, documents: Sequence[str], min_confidence: float = 0.0
-                      ) -> list[list[Tagged]]:
-        """Each document's sentences, tagged: paragraphs at blank lines, sentences where the
-        model's splitter ends them (`documents.rule_ends` for a model without one), each
-        tagged as one text. A record's offsets and spans are into its document; its
-        `paragraph` and `sentence` number it within the document, from 0."""
+    def document_sentences(self, documents: Sequence[str]
+                           ) -> list[list[tuple[int, int, int]]]:
+        """Each document's sentences as (paragraph, start, end) character offsets:
+        paragraphs at blank lines, sentences where the model's splitter ends them
+        (`documents.rule_ends` for a model without one), never inside a surface token."""
         places, texts = [], []
         for d, document in enumerate(documents):
             for p, (start, end) in enumerate(paragraph_spans(document)):
                 places.append((d, p, start))
                 texts.append(document[start:end])
-        ends = self.sentences.ends if self.sentences is not None else \
-            rule_ends
+        ends = self.sentences.ends if self.sentences is not None else rule_ends
         tokenized = self.tokenizer(texts) if texts else None
-        pieces, where = [], []
-        for i, text in enumerate(texts):
-            for start, end in sentence_spans(text, tokenized, i, ends):
-                pieces.append(text[start:end])
-                where.append((*places[i][:2], places[i][2] + start))
-        found: list[list[Tagged]] = [[] for _ in documents]
-        for record, (d, p, shift) in zip(self.tag(pieces, min_confidence), where,
-                                         strict=True):
-            found[d].append(record.moved(shift, paragraph=p, sentence=len(found[d])))
+        found: list[list[tuple[int, int, int]]] = [[] for _ in documents]
+        for i, (d, p, at) in enumerate(places):
+            found[d] += [(p, at + start, at + end)
+                         for start, end in sentence_spans(texts[i], tokenized, i, ends)]
         return found
+
+    def tag_documents(self, documents: Sequence[str], min_confidence: float = 0.0
+                      ) -> list[list[Tagged]]:
+        """Each document's sentences (`document_sentences`), each tagged as one text. A
+        record's offsets and spans are into its document; its `paragraph` and `sentence`
+        number it within the document, from 0."""
+        found = self.document_sentences(documents)
+        tagged = iter(self.tag([document[a:b] for document, sentences in
+                                zip(documents, found, strict=True) for _, a, b in sentences],
+                               min_confidence))
+        return [place(tagged, sentences) for sentences in found]
 
     def tag_conll_sentences(self, sentences: Sequence[Sequence[str]],
                             min_confidence: float = 0.0) -> list[Tagged]:

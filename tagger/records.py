@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -96,6 +96,14 @@ class Tagged:
             return self
         return dataclasses.replace(
             self, spans=[s for s in self.spans if s.confidence >= min_confidence])
+
+
+def place(tagged: Iterator[Tagged], sentences: Sequence[tuple[int, int, int]]
+          ) -> list[Tagged]:
+    """The records of a document's sentences, (paragraph, start, end) each, taken in turn
+    from `tagged` (each tagged alone) and placed in the document (`Tagged.moved`)."""
+    return [next(tagged).moved(start, paragraph=paragraph, sentence=i)
+            for i, (paragraph, start, _) in enumerate(sentences)]
 
 
 def rounded_confidences(confidences: np.ndarray) -> list[float]:

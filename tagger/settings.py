@@ -313,6 +313,10 @@ class ServeLimits:
 
     max_texts: int = setting(256, "Texts per request.", low=1)
     max_chars: int = setting(20_000, "Characters per text.", low=1)
+    max_document_chars: int = setting(100_000, "Characters per document of a /v1/tag "
+                                               "{\"documents\": [...]} request: it is cut "
+                                               "into its sentences, each queued as a text.",
+                                      low=1)
     max_body_bytes: int = setting(1_000_000, "Request body size.", low=1)
     max_batch_texts: int = setting(64, "Texts tagged together in one call.", low=1)
     max_batch_chars: int = setting(20_000, "Characters tagged together in one call (a longer "

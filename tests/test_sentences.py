@@ -209,3 +209,24 @@ def test_tagger_tag_reads_a_file_as_one_document(heads_model: Path, tmp_path: Pa
                                   empty), "empty")
     assert_one_line_error(run_cli("tag", heads_model, "--input-format", "document", "-i",
                                   article, "--max-chars", "10"), "--max-chars")
+
+
+def test_the_server_tags_documents_a_sentence_at_a_time(heads_model: Path):
+    from starlette.testclient import TestClient
+
+    from tagger.apps.serve import create_app
+    from tagger.settings import ServeLimits
+
+    tagger = Tagger.load(heads_model)
+    documents = ["I saw the cat. It ran away!\n\nThe end.", "Short one."]
+    expected = [[r.to_dict() for r in found] for found in tagger.tag_documents(documents)]
+    limits = ServeLimits(max_chars=10, max_document_chars=60)  # sentences exceed max_chars
+    with TestClient(create_app(tagger, "ud", limits=limits)) as client:
+        answer = client.post("/v1/tag", json={"documents": documents})
+        assert answer.status_code == 200, answer.text
+        assert [d["records"] for d in answer.json()["documents"]] == expected
+        too_long = client.post("/v1/tag", json={"documents": ["x " * 40]})
+        assert too_long.status_code == 413 and "document 0" in too_long.json()["error"]
+        both = client.post("/v1/tag", json={"documents": ["a"], "texts": ["b"]})
+        assert both.status_code == 400
+        assert client.post("/v1/tag", json={"documents": [1]}).status_code == 400

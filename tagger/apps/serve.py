@@ -5,6 +5,7 @@
     POST /v1/models/NAME[/versions/1|/labels/LABEL]:predict    {"instances": [...]} or
                                                                {"inputs": {"texts": [...]}}
     POST /v1/tag       {"texts": [...], "min_confidence": 0.5} -> {"records": [...]}
+                       {"documents": [...]} -> {"documents": [{"records": [...]}, ...]}
     GET  /healthz, /readyz, /metrics (Prometheus), / (a page to try the model)
 
 Starlette on Uvicorn: the event loop only parses and queues requests; one worker thread
@@ -43,6 +44,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from tagger.errors import TaggerError
+from tagger.records import place
 from tagger.settings import ServeLimits as Limits
 
 LOG = logging.getLogger("tagger.serve")
@@ -439,29 +441,56 @@ def create_app(tagger, name: str, limits: Limits | None = None,
 
     async def tag_endpoint(request: Request) -> Response:
         body = await read_json(request, limits.max_body_bytes)
-        texts = _strings(body.get("texts"), "texts")
         threshold = body.get("min_confidence", 0.0)
         if isinstance(threshold, bool) or not isinstance(threshold, int | float) \
                 or not 0 <= threshold <= 1:
             raise RequestError(400, '"min_confidence" must be a number from 0 to 1')
+        if "documents" in body:
+            if "texts" in body:
+                raise RequestError(400, 'give "texts" or "documents", not both')
+            return JSONResponse({"documents": [
+                {"records": [t.above(threshold).to_dict() for t in records]}
+                for records in await tag_documents(request, body["documents"])]})
+        texts = _strings(body.get("texts"), "texts")
         tagged = await tag(request, texts)
         return JSONResponse({"records": [t.above(threshold).to_dict()
                                          for t in tagged]})
 
-    async def tag(request: Request, texts: list[str]) -> list:
+    def checked(texts: list[str], what: str, most: int, advice: str) -> None:
         if len(texts) > limits.max_texts:
-            raise RequestError(413, f"{len(texts)} texts in one request; the limit is "
+            raise RequestError(413, f"{len(texts)} {what}s in one request; the limit is "
                                     f"{limits.max_texts}: split the request")
         for i, text in enumerate(texts):
-            if len(text) > limits.max_chars:
-                raise RequestError(413, f"text {i} has {len(text)} characters; the limit is "
-                                        f"{limits.max_chars}: split it into paragraphs")
+            if len(text) > most:
+                raise RequestError(413, f"{what} {i} has {len(text)} characters; the limit "
+                                        f"is {most}: {advice}")
             try:
                 text.encode("utf-8")
             except UnicodeEncodeError as error:  # JSON may escape a lone surrogate
-                raise RequestError(400, f"text {i} is not valid Unicode (a lone surrogate at "
-                                        f"character {error.start}): send UTF-8 text"
+                raise RequestError(400, f"{what} {i} is not valid Unicode (a lone surrogate "
+                                        f"at character {error.start}): send UTF-8 text"
                                    ) from None
+
+    async def tag_documents(request: Request, value: Any) -> list[list]:
+        """Each document cut into its sentences (off the event loop: tokenizing), which are
+        queued as texts, never truncated; their records placed back in the documents."""
+        documents = _strings(value, "documents")
+        checked(documents, "document", limits.max_document_chars,
+                "split it into several documents")
+        batcher = state["batcher"]
+        found = await asyncio.get_running_loop().run_in_executor(
+            batcher.executor, batcher.tagger.document_sentences, documents)
+        pieces = [document[a:b] for document, sentences in zip(documents, found, strict=True)
+                  for _, a, b in sentences]
+        tagged = iter(await queued(request, pieces))
+        return [place(tagged, sentences) for sentences in found]
+
+    async def tag(request: Request, texts: list[str]) -> list:
+        checked(texts, "text", limits.max_chars, "split it into paragraphs")
+        return await queued(request, texts)
+
+    async def queued(request: Request, texts: list[str]) -> list:
+        """`texts` tagged by the batcher, with whatever else is waiting."""
         request.state.texts = len(texts)
         if not texts:
             return []
