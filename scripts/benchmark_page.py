@@ -20,6 +20,7 @@ import ablation
 import bench_ab
 import bench_heads
 import bench_precision
+import bench_sentences
 import bench_speed
 import benchmark
 import check_conll18
@@ -77,6 +78,9 @@ SECTIONS: list[tuple[str, str, str, Callable[[dict], str]]] = [
     ("Raw text", "POS tagging from raw text against gold tokens, with the rules and with the "
      "tokenizer each model learned from its treebank: the tokenizer's share of the errors.",
      "raw-text.json", raw_text_table.markdown),
+    ("Sentences", "Sentences found in running text: Sentences F1 of the sentence splitter "
+     "training learns, beside the rules, on each treebank's validation paragraphs "
+     "(`scripts/bench_sentences.py`).", "sentences.json", bench_sentences.markdown),
     ("Speed", "Whole `tagger tag` processes on a raw-text file against the CRFsuite baseline "
      "in the same run.", "speed.json", _speed),
     ("Precision", "The network's float32 ONNX graph against int8 weights and OpenVINO.",
