@@ -112,6 +112,11 @@ class FeatureSettings(_Checked):
                                      f"{RULES_AGREE} on validation; {DISAGREEING} for a "
                                      "corpus whose text is rebuilt from its tokens).",
                              choices=TOKENIZERS)
+    tokenizer_from: str | None = setting(None, "A corpus (as --dataset takes it) whose raw "
+                                               "text the tokenizer and the sentence splitter "
+                                               "learn from instead of the training corpus's: "
+                                               "a larger treebank with the same word "
+                                               "segmentation, say.", path=True)
     train_scheme: str = setting("corpus", "Entity tag scheme the network learns: the corpus's "
                                           "own, or IOBES (tags come out in the corpus's "
                                           "scheme either way).", choices=TRAIN_SCHEMES)

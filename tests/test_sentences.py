@@ -230,3 +230,26 @@ def test_the_server_tags_documents_a_sentence_at_a_time(heads_model: Path):
         both = client.post("/v1/tag", json={"documents": ["a"], "texts": ["b"]})
         assert both.status_code == 400
         assert client.post("/v1/tag", json={"documents": [1]}).status_code == 400
+
+
+def test_the_tokenizer_and_sentences_can_be_learned_from_another_corpus(conllu_file: Path,
+                                                                         tmp_path: Path):
+    from tagger.corpora import load_corpus
+    from tagger.settings import TrainConfig
+    from tagger.training.loop import initialized
+
+    other = tmp_path / "other-train.conllu"
+    other.write_text(TWO_PARAGRAPHS * 3, encoding="utf-8")
+    config = TrainConfig.from_flat(tokenizer="learned", tokenizer_from=str(other), units=4,
+                                   embedding_dim=4, char_filters=4)
+    start = initialized(load_corpus(f"train={conllu_file},validation={conllu_file}"),
+                        config)
+    assert start.tokenizer_metrics["corpus"] == str(other)
+    assert start.tagger.tokenizer.name == "learned"
+    # Measured on the other corpus's text: its 4 sentences a copy, in 3 paragraphs a copy.
+    assert start.tokenizer_metrics["sentences"]["split"] == "train"
+    assert start.tagger.config.settings.features.tokenizer_from == str(other)
+    missing = run_cli("train", "--dataset", f"train={conllu_file},validation={conllu_file}",
+                      "--tokenizer-from",
+                      tmp_path / "none", "--output", tmp_path / "m")
+    assert_one_line_error(missing, "none")

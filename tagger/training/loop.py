@@ -22,7 +22,7 @@ import tensorflow as tf
 from tagger import batching, heads, schemes
 from tagger.backends.keras.backend import KerasBackend
 from tagger.backends.keras.network import LearningRate, build_model, compile_model
-from tagger.corpora import Corpus, CorpusSource
+from tagger.corpora import Corpus, CorpusSource, load_corpus
 from tagger.encoders.checkpoint import Checkpoint, read_folder
 from tagger.errors import TaggerError
 from tagger.metrics import ALL_TAGS, layer_scores, score
@@ -191,10 +191,17 @@ def initialized(corpus: Corpus, config: TrainConfig, progress: Progress | None =
     sentences = [w for w, _ in corpus.split("train", chosen_by="dataset")]
     more_heads = further_heads(corpus, config)
     encoder = _read_encoder(config)  # a bad folder fails before any work
-    tokenizer, tokenizer_metrics = tokenizers.choose(corpus, config.features.tokenizer,
+    text = corpus
+    if config.features.tokenizer_from:
+        text = load_corpus(config.features.tokenizer_from)
+        progress.line(f"tokenizer and sentences learned from {config.features.tokenizer_from}"
+                      f" ({len(text.surfaces.get('train', [])):,} train sentences)")
+    tokenizer, tokenizer_metrics = tokenizers.choose(text, config.features.tokenizer,
                                                      config.optimization.seed, progress)
     splitter, tokenizer_metrics["sentences"] = tokenizers.sentence_splitter(
-        corpus, tokenizer, config.optimization.seed, progress)
+        text, tokenizer, config.optimization.seed, progress)
+    if config.features.tokenizer_from:
+        tokenizer_metrics["corpus"] = config.features.tokenizer_from
     vectors = None
     if config.features.embeddings:
         vectors = read_vectors(Path(config.features.embeddings),
