@@ -25,7 +25,7 @@ import benchmark
 
 from tagger import raw_scoring
 from tagger.corpora import load_corpus
-from tagger.documents import rule_ends
+from tagger.documents import rule_ends_of
 from tagger.progress import Progress
 from tagger.training import tokenizers
 
@@ -51,8 +51,8 @@ def measure(dataset: Path, gold_file: Path, seed: int) -> dict:
     _, found = tokenizers.sentence_splitter(corpus, tokenizer, seed, quiet)
     gold = raw_scoring.paragraphs(raw_scoring.read_conllu(gold_file))
     splitter = tokenizers.learned_splitter(corpus, seed)
-    scores = {"rules": tokenizers.sentences_f1(tokenizer, rule_ends, gold),
-              "learned": tokenizers.sentences_f1(tokenizer, splitter.ends, gold)}
+    scores = {"rules": tokenizers.sentences_f1(tokenizer, rule_ends_of, gold),
+              "learned": tokenizers.sentences_f1(tokenizer, splitter.ends_of, gold)}
     texts = [p.surface for p in gold]
     tokens = raw_scoring.token_agreement(tokenizer, texts)["f1"] * 100
     return {"tokenizer": tokenizer.name, "tokens_f1": round(tokens, 2),

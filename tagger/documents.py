@@ -34,7 +34,8 @@ def paragraph_spans(text: str) -> list[tuple[int, int]]:
     return spans
 
 
-Ends = Callable[[Sequence[str], np.ndarray], np.ndarray]
+# Sentence ends of paragraphs, (forms, gaps) each: `SentenceSplitter.ends_of`, `rule_ends_of`.
+EndsOf = Callable[[Sequence[tuple[Sequence[str], np.ndarray]]], list[np.ndarray]]
 
 
 def rule_ends(forms: Sequence[str], gaps: np.ndarray) -> np.ndarray:
@@ -48,22 +49,32 @@ def rule_ends(forms: Sequence[str], gaps: np.ndarray) -> np.ndarray:
     return ends
 
 
-def sentence_spans(text: str, tokenized: Tokenized, index: int, ends: Ends
-                   ) -> list[tuple[int, int]]:
-    """The (start, end) of each sentence of paragraph `text`, the `index`th text of
-    `tokenized`: sentences end only between surface tokens (never inside a multiword one),
-    where `ends` says."""
-    a, b = int(tokenized.splits[index]), int(tokenized.splits[index + 1])
-    tokens = surface_spans(zip(tokenized.starts[a:b].tolist(), tokenized.ends[a:b].tolist(),
-                               strict=True), tokenized.multiword[index])
-    if not tokens:
-        return []
-    forms = [text[s:e] for s, e in tokens]
-    gaps = np.array([splitting.gap(text[tokens[i][1]:tokens[i + 1][0]])
-                     for i in range(len(tokens) - 1)] + [splitting.END], np.int64)
-    found = ends(forms, gaps)
-    spans, first = [], 0
-    for i in np.flatnonzero(found).tolist():
-        spans.append((tokens[first][0], tokens[i][1]))
-        first = i + 1
-    return spans
+def rule_ends_of(paragraphs: Sequence[tuple[Sequence[str], np.ndarray]]) -> list[np.ndarray]:
+    return [rule_ends(forms, gaps) for forms, gaps in paragraphs]
+
+
+def sentence_spans(texts: Sequence[str], tokenized: Tokenized, ends_of: EndsOf
+                   ) -> list[list[tuple[int, int]]]:
+    """The (start, end) of each sentence of each paragraph of `texts` (tokenized as
+    `tokenized`): sentences end only between surface tokens (never inside a multiword
+    one), where `ends_of` says."""
+    tokens_of, paragraphs = [], []
+    for index, text in enumerate(texts):
+        a, b = int(tokenized.splits[index]), int(tokenized.splits[index + 1])
+        words = zip(tokenized.starts[a:b].tolist(), tokenized.ends[a:b].tolist(),
+                    strict=True)
+        held = tokenized.multiword[index]
+        tokens = surface_spans(words, held) if len(held) else list(words)
+        gaps = [splitting.gap(text[tokens[i][1]:tokens[i + 1][0]])
+                for i in range(len(tokens) - 1)]
+        tokens_of.append(tokens)
+        paragraphs.append(([text[s:e] for s, e in tokens],
+                           np.array([*gaps, splitting.END][:len(tokens)], np.int64)))
+    found = []
+    for tokens, ends in zip(tokens_of, ends_of(paragraphs), strict=True):
+        spans, first = [], 0
+        for i in np.flatnonzero(ends).tolist():
+            spans.append((tokens[first][0], tokens[i][1]))
+            first = i + 1
+        found.append(spans)
+    return found

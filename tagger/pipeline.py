@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from tagger import backends, batching, heads, model_folder, model_packages, settings
-from tagger.documents import paragraph_spans, rule_ends, sentence_spans
+from tagger.documents import paragraph_spans, rule_ends_of, sentence_spans
 from tagger.encoders import checkpoint
 from tagger.encoders.context import ContextFeatures
 from tagger.errors import TaggerError
@@ -348,12 +348,13 @@ class Tagger:
             for p, (start, end) in enumerate(paragraph_spans(document)):
                 places.append((d, p, start))
                 texts.append(document[start:end])
-        ends = self.sentences.ends if self.sentences is not None else rule_ends
-        tokenized = self.tokenizer(texts) if texts else None
+        ends_of = self.sentences.ends_of if self.sentences is not None else rule_ends_of
         found: list[list[tuple[int, int, int]]] = [[] for _ in documents]
-        for i, (d, p, at) in enumerate(places):
-            found[d] += [(p, at + start, at + end)
-                         for start, end in sentence_spans(texts[i], tokenized, i, ends)]
+        if not texts:
+            return found
+        spans = sentence_spans(texts, self.tokenizer(texts), ends_of)
+        for (d, p, at), sentences in zip(places, spans, strict=True):
+            found[d] += [(p, at + start, at + end) for start, end in sentences]
         return found
 
     def tag_documents(self, documents: Sequence[str], min_confidence: float = 0.0

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from tagger import raw_scoring
-from tagger.documents import paragraph_spans, rule_ends, sentence_spans
+from tagger.documents import paragraph_spans, rule_ends, rule_ends_of, sentence_spans
 from tagger.errors import TaggerError
 from tagger.pipeline import Tagger
 from tagger.records import Tagged
@@ -92,6 +92,11 @@ def test_the_splitter_learns_where_sentences_end_and_keeps_it_in_a_file(tmp_path
                                                     False, False, True]
     assert rule_ends(unseen, gaps).tolist() == [False, True, False, False, True, False,
                                                 False, False, True]  # and after `Dr .`
+    # Paragraphs scored together end as each alone: none reads the next one's tokens.
+    shorter = (unseen[:5], np.array([SPACE] * 4 + [END], np.int64))
+    together = splitter.ends_of([(unseen, gaps), shorter, ([], np.zeros(0, np.int64))])
+    assert [e.tolist() for e in together] == [splitter.ends(unseen, gaps).tolist(),
+                                              splitter.ends(*shorter).tolist(), []]
     path = tmp_path / "sentences.npz"
     splitter.save(path)
     assert SentenceSplitter.load(path).ends(unseen, gaps).tolist() == \
@@ -107,9 +112,9 @@ def test_a_document_is_cut_at_blank_lines_and_between_surface_tokens():
     assert [text[a:b] for a, b in spans] == ["First one. Second one.", "Third\none."]
     paragraphs = [text[a:b] for a, b in spans]
     tokenized = Rules()(paragraphs)
-    assert [[p[a:b] for a, b in sentence_spans(p, tokenized, i, rule_ends)]
-            for i, p in enumerate(paragraphs)] == [["First one.", "Second one."],
-                                                    ["Third\none."]]
+    assert [[p[a:b] for a, b in spans] for p, spans in zip(
+        paragraphs, sentence_spans(paragraphs, tokenized, rule_ends_of), strict=True)] == [
+        ["First one.", "Second one."], ["Third\none."]]
     assert paragraph_spans(" \n\n ") == []
 
 

@@ -122,14 +122,33 @@ class SentenceSplitter:
 
     def ends(self, forms: Sequence[str], gaps: np.ndarray) -> np.ndarray:
         """Whether a sentence ends after each token of a paragraph (after its last: yes)."""
+        return self.ends_of([(forms, gaps)])[0]
+
+    def ends_of(self, paragraphs: Sequence[tuple[Sequence[str], np.ndarray]]
+                ) -> list[np.ndarray]:
+        """`ends` of each paragraph, scored together: joined with _PAD empty tokens
+        between them, which read as the edges a paragraph alone has."""
+        forms: list[str] = []
+        gaps: list[np.ndarray] = []
+        starts = []
+        for paragraph_forms, paragraph_gaps in paragraphs:
+            starts.append(len(forms))
+            forms += paragraph_forms
+            forms += [""] * _PAD
+            gaps += [np.asarray(paragraph_gaps, np.int64), np.full(_PAD, END, np.int64)]
         if not forms:
-            return np.zeros(0, bool)
+            return [np.zeros(0, bool) for _ in paragraphs]
         scores = np.zeros((len(forms), LABELS), np.int32)
-        for column in self.feature_rows(forms, gaps).T:
+        for column in self.feature_rows(forms, np.concatenate(gaps)).T:
             scores += self.weights[column]
         found = scores[:, ENDS] > scores[:, CONTINUES]
-        found[-1] = True
-        return found
+        result = []
+        for start, (paragraph_forms, _) in zip(starts, paragraphs, strict=True):
+            ends = found[start:start + len(paragraph_forms)].copy()
+            if len(ends):
+                ends[-1] = True
+            result.append(ends)
+        return result
 
     # -- training ---------------------------------------------------------------------
     @classmethod

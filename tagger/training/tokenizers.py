@@ -16,7 +16,7 @@ from typing import Any
 
 from tagger import raw_scoring, settings
 from tagger.corpora import Corpus
-from tagger.documents import Ends, rule_ends, sentence_spans
+from tagger.documents import EndsOf, rule_ends_of, sentence_spans
 from tagger.progress import Progress
 from tagger.text import sentences
 from tagger.text.segmenter import Segmenter
@@ -68,8 +68,8 @@ def sentence_splitter(corpus: Corpus, tokenizer: Rules | Segmenter, seed: int,
         return None, {}
     split = "validation" if corpus.surfaces.get("validation") else "train"
     held_out = raw_scoring.paragraphs(corpus.surfaces.get(split, []))
-    scores = {"rules": sentences_f1(tokenizer, rule_ends, held_out),
-              "learned": sentences_f1(tokenizer, splitter.ends, held_out)}
+    scores = {"rules": sentences_f1(tokenizer, rule_ends_of, held_out),
+              "learned": sentences_f1(tokenizer, splitter.ends_of, held_out)}
     chosen = "learned" if scores["learned"] >= scores["rules"] else "rules"
     progress.line(f"sentences: {chosen} (Sentences F1 on the {split} split's running text: "
                   f"rules {scores['rules']:.2f}, learned {scores['learned']:.2f})")
@@ -85,14 +85,14 @@ def learned_splitter(corpus: Corpus, seed: int) -> SentenceSplitter | None:
     return SentenceSplitter.train(train, seed=seed)
 
 
-def sentences_f1(tokenizer: Rules | Segmenter, ends: Ends,
+def sentences_f1(tokenizer: Rules | Segmenter, ends_of: EndsOf,
                  paragraphs: list[raw_scoring.Paragraph]) -> float:
     """Sentences F1 (%) of paragraphs' running text tokenized by `tokenizer`, their
-    sentences ended where `ends` says."""
-    tokenized = tokenizer([p.surface.text for p in paragraphs])
+    sentences ended where `ends_of` says."""
+    texts = [p.surface.text for p in paragraphs]
+    found = sentence_spans(texts, tokenizer(texts), ends_of) if texts else []
     right = system = gold = 0
-    for i, paragraph in enumerate(paragraphs):
-        found = sentence_spans(paragraph.surface.text, tokenized, i, ends)
-        counts = raw_scoring.sentence_counts(paragraph.sentences, found)
+    for paragraph, spans in zip(paragraphs, found, strict=True):
+        counts = raw_scoring.sentence_counts(paragraph.sentences, spans)
         right, system, gold = right + counts[0], system + counts[1], gold + counts[2]
     return round(200 * right / (system + gold), 2) if system + gold else 0.0
