@@ -27,6 +27,7 @@ from tagger import raw_scoring
 from tagger.corpora import load_corpus
 from tagger.documents import rule_ends_of
 from tagger.progress import Progress
+from tagger.text import surface
 from tagger.training import tokenizers
 
 SHARED = benchmark.ROOT.parent / "shared" / "data"
@@ -48,9 +49,9 @@ def measure(dataset: Path, gold_file: Path, seed: int) -> dict:
     corpus = load_corpus(str(dataset))
     quiet = Progress(enabled=False)
     tokenizer, _ = tokenizers.choose(corpus, "auto", seed, quiet)
-    _, found = tokenizers.sentence_splitter(corpus, tokenizer, seed, quiet)
-    gold = raw_scoring.paragraphs(raw_scoring.read_conllu(gold_file))
     splitter = tokenizers.learned_splitter(corpus, seed)
+    _, found = tokenizers.kept_splitter(corpus, tokenizer, splitter, quiet)
+    gold = surface.paragraphs(raw_scoring.read_conllu(gold_file))
     scores = {"rules": tokenizers.sentences_f1(tokenizer, rule_ends_of, gold),
               "learned": tokenizers.sentences_f1(tokenizer, splitter.ends_of, gold)}
     texts = [p.surface for p in gold]

@@ -65,11 +65,8 @@ def sentence_spans(texts: Sequence[str], tokenized: Tokenized, ends_of: EndsOf
                     strict=True)
         held = tokenized.multiword[index]
         tokens = surface_spans(words, held) if len(held) else list(words)
-        gaps = [splitting.gap(text[tokens[i][1]:tokens[i + 1][0]])
-                for i in range(len(tokens) - 1)]
         tokens_of.append(tokens)
-        paragraphs.append(([text[s:e] for s, e in tokens],
-                           np.array([*gaps, splitting.END][:len(tokens)], np.int64)))
+        paragraphs.append(splitting.forms_and_gaps(text, tokens))
     found = []
     for tokens, ends in zip(tokens_of, ends_of(paragraphs), strict=True):
         spans, first = [], 0

@@ -257,36 +257,6 @@ def format_report(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-class Paragraph(NamedTuple):
-    """Gold sentences joined as running text: the paragraph as one `Surface`, and the
-    (start, end) of each of its sentences, from its first token's start to its last's end."""
-
-    surface: Surface
-    sentences: list[tuple[int, int]]
-    first: int  # the index of its first sentence in the sentences it was made of
-
-
-def paragraphs(sentences: Sequence[Surface]) -> list[Paragraph]:
-    """The paragraphs of gold sentences (`Surface.paragraph` starts one; without any, all
-    are one), their texts joined as the CoNLL 2018 shared task's raw text joins them: by a
-    space, or nothing after SpaceAfter=No."""
-    found: list[Paragraph] = []
-    for i, sentence in enumerate(sentences):
-        if not found or sentence.paragraph:
-            found.append(Paragraph(Surface(""), [], i))
-        paragraph = found[-1].surface
-        if paragraph.text and sentences[i - 1].space_after:
-            paragraph.text += " "
-        shift, base = len(paragraph.text), len(paragraph.tokens)
-        paragraph.text += sentence.text
-        paragraph.tokens += [(a + shift, b + shift) for a, b in sentence.tokens]
-        paragraph.words += [(t + base, form, tag) for t, form, tag in sentence.words]
-        if sentence.tokens:
-            found[-1].sentences.append((sentence.tokens[0][0] + shift,
-                                        sentence.tokens[-1][1] + shift))
-    return found
-
-
 def sentence_counts(gold: Sequence[tuple[int, int]], system: Sequence[tuple[int, int]]
                     ) -> tuple[int, int, int]:
     """(right, system, gold) sentences: a system sentence is right when it spans exactly
@@ -302,7 +272,7 @@ def score_documents(gold: Sequence[Surface], tag_documents: Callable[[list[str]]
     finds the sentences too."""
     from tagger.records import Tagged
 
-    found = paragraphs(gold)
+    found = surface.paragraphs(gold)
     tagged = tag_documents([p.surface.text for p in found])
     sentences = _Counts()
     merged = []

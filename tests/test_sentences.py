@@ -14,7 +14,7 @@ from tagger.documents import paragraph_spans, rule_ends, rule_ends_of, sentence_
 from tagger.errors import TaggerError
 from tagger.pipeline import Tagger
 from tagger.records import Tagged
-from tagger.text import sentences
+from tagger.text import sentences, surface
 from tagger.text.sentences import END, NO_SPACE, SPACE, SentenceSplitter
 from tagger.text.surface import Surface
 from tagger.text.tokenizer import Rules
@@ -63,7 +63,7 @@ def test_a_corpus_s_sentences_become_paragraphs_of_running_text(tmp_path: Path):
                                       NO_SPACE, END]
     assert found[0].ends.tolist() == [False, False, True, False, False, True, False, True]
     # The same paragraphs for scoring: one text, its tokens and sentences located in it.
-    joined = raw_scoring.paragraphs(gold)
+    joined = surface.paragraphs(gold)
     assert [p.surface.text for p in joined] == ["Hi there. I'm fine.好。", "Bye."]
     first = joined[0]
     assert [first.surface.text[a:b] for a, b in first.sentences] == [
@@ -142,7 +142,7 @@ def test_sentences_are_scored_by_their_characters():
     gold = [Surface("A b.", [(0, 1), (2, 3), (3, 4)], [(0, "A", "X"), (1, "b", "X"),
                                                        (2, ".", "P")], paragraph=True),
             Surface("C.", [(0, 1), (1, 2)], [(0, "C", "X"), (1, ".", "P")])]
-    paragraph = raw_scoring.paragraphs(gold)[0]
+    paragraph = surface.paragraphs(gold)[0]
     assert paragraph.surface.text == "A b. C." and paragraph.sentences == [(0, 4), (5, 7)]
 
     def tag(offsets_per_sentence):

@@ -472,7 +472,7 @@ def tag_document(tagger, source: Source, output: str, fmt: str, *, quiet: bool =
         if not text.strip():
             raise TaggerError(f"{source.name} is empty: nothing to tag")
         records = tagger.tag_documents([text], min_confidence)[0]
-        name = "stdin" if source.name == "stdin" else Path(source.name).name
+        name = Path(source.name).name
         with output_stream(output) as stream:
             stream.write(render_document(records, name, fmt, confidence))
     tokens = sum(len(r.tokens) for r in records)

@@ -24,7 +24,7 @@ from typing import NamedTuple
 import numpy as np
 
 from tagger.errors import TaggerError
-from tagger.text import linear
+from tagger.text import linear, surface
 from tagger.text.surface import Surface
 
 TABLE_SIZE = 1 << 18
@@ -84,8 +84,6 @@ def _id(text: str) -> int:
 
 class SentenceSplitter:
     """Integer weights over hashed features of the tokens around each boundary."""
-
-    name = "learned"
 
     def __init__(self, weights: np.ndarray) -> None:
         self.weights = weights
@@ -197,32 +195,25 @@ def gap(between: str) -> int:
     return NEWLINE if "\n" in between else SPACE
 
 
+def forms_and_gaps(text: str, tokens: Sequence[tuple[int, int]]
+                   ) -> tuple[list[str], np.ndarray]:
+    """A paragraph's surface tokens at `tokens` (start, end) in `text`, and the white space
+    after each (END after the last): what the splitter reads."""
+    gaps = [gap(text[tokens[i][1]:tokens[i + 1][0]]) for i in range(len(tokens) - 1)]
+    return ([text[start:end] for start, end in tokens],
+            np.array([*gaps, END][:len(tokens)], np.int64))
+
+
 def paragraphs(sentences: Sequence[Surface]) -> list[Paragraph]:
-    """The paragraphs of a corpus's sentences in order (`Surface.paragraph` starts one),
-    as running text: each sentence's surface tokens, the white space between them, and
-    where the sentences end."""
-    found: list[Paragraph] = []
-    forms: list[str] = []
-    gaps: list[int] = []
-    ends: list[bool] = []
-
-    def close() -> None:
-        if forms:
-            gaps[-1] = END
-            found.append(Paragraph(list(forms), np.array(gaps, np.int64),
-                                   np.array(ends, bool)))
-            forms.clear(), gaps.clear(), ends.clear()
-
-    for sentence in sentences:
-        if sentence.paragraph:
-            close()
-        if not sentence.tokens:
+    """What the splitter learns from a corpus's sentences in order: each paragraph
+    (`surface.paragraphs`) as its surface tokens, the white space after each, and where
+    the sentences end."""
+    found = []
+    for joined in surface.paragraphs(sentences):
+        if not joined.surface.tokens:
             continue
-        for i, (start, end) in enumerate(sentence.tokens):
-            forms.append(sentence.text[start:end])
-            after = sentence.tokens[i + 1][0] if i + 1 < len(sentence.tokens) else None
-            gaps.append(gap(sentence.text[end:after]) if after is not None
-                        else SPACE if sentence.space_after else NO_SPACE)
-            ends.append(after is None)
-    close()
+        forms, gaps = forms_and_gaps(joined.surface.text, joined.surface.tokens)
+        ends = {end for _, end in joined.sentences}
+        found.append(Paragraph(forms, gaps, np.array([end in ends for _, end in
+                                                      joined.surface.tokens], bool)))
     return found

@@ -15,6 +15,7 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from tagger import conll
 from tagger.errors import TaggerError
@@ -205,3 +206,33 @@ def _spaced(before: str, after: str) -> bool:
             and is_punctuation(after)):
         return False
     return unicodedata.category(before[-1]) not in ("Ps", "Pi")
+
+
+class Paragraph(NamedTuple):
+    """Gold sentences joined as running text: the paragraph as one `Surface`, and the
+    (start, end) of each of its sentences, from its first token's start to its last's end."""
+
+    surface: Surface
+    sentences: list[tuple[int, int]]
+    first: int  # the index of its first sentence in the sentences it was made of
+
+
+def paragraphs(sentences: Sequence[Surface]) -> list[Paragraph]:
+    """The paragraphs of gold sentences (`Surface.paragraph` starts one; without any, all
+    are one), their texts joined as the CoNLL 2018 shared task's raw text joins them: by a
+    space, or nothing after SpaceAfter=No."""
+    found: list[Paragraph] = []
+    for i, sentence in enumerate(sentences):
+        if not found or sentence.paragraph:
+            found.append(Paragraph(Surface(""), [], i))
+        paragraph = found[-1].surface
+        if paragraph.text and sentences[i - 1].space_after:
+            paragraph.text += " "
+        shift, base = len(paragraph.text), len(paragraph.tokens)
+        paragraph.text += sentence.text
+        paragraph.tokens += [(a + shift, b + shift) for a, b in sentence.tokens]
+        paragraph.words += [(t + base, form, tag) for t, form, tag in sentence.words]
+        if sentence.tokens:
+            found[-1].sentences.append((sentence.tokens[0][0] + shift,
+                                        sentence.tokens[-1][1] + shift))
+    return found

@@ -18,7 +18,7 @@ from tagger import raw_scoring, settings
 from tagger.corpora import Corpus
 from tagger.documents import EndsOf, rule_ends_of, sentence_spans
 from tagger.progress import Progress
-from tagger.text import sentences
+from tagger.text import sentences, surface
 from tagger.text.segmenter import Segmenter
 from tagger.text.sentences import SentenceSplitter
 from tagger.text.tokenizer import Rules
@@ -63,11 +63,18 @@ def sentence_splitter(corpus: Corpus, tokenizer: Rules | Segmenter, seed: int,
     """The sentence splitter learned from the corpus's running text (`text.sentences`),
     or None where the rules (`documents.rule_ends`) find the validation split's sentences
     as well; each one's Sentences F1 there, tokenized by `tokenizer`, as measured."""
-    splitter = learned_splitter(corpus, seed)
+    return kept_splitter(corpus, tokenizer, learned_splitter(corpus, seed), progress)
+
+
+def kept_splitter(corpus: Corpus, tokenizer: Rules | Segmenter,
+                  splitter: SentenceSplitter | None, progress: Progress
+                  ) -> tuple[SentenceSplitter | None, dict[str, Any]]:
+    """`splitter`, or None where the rules do as well on the corpus's validation text
+    (`sentence_splitter`), and what was measured."""
     if splitter is None:
         return None, {}
     split = "validation" if corpus.surfaces.get("validation") else "train"
-    held_out = raw_scoring.paragraphs(corpus.surfaces.get(split, []))
+    held_out = surface.paragraphs(corpus.surfaces.get(split, []))
     scores = {"rules": sentences_f1(tokenizer, rule_ends_of, held_out),
               "learned": sentences_f1(tokenizer, splitter.ends_of, held_out)}
     chosen = "learned" if scores["learned"] >= scores["rules"] else "rules"
@@ -86,7 +93,7 @@ def learned_splitter(corpus: Corpus, seed: int) -> SentenceSplitter | None:
 
 
 def sentences_f1(tokenizer: Rules | Segmenter, ends_of: EndsOf,
-                 paragraphs: list[raw_scoring.Paragraph]) -> float:
+                 paragraphs: list[surface.Paragraph]) -> float:
     """Sentences F1 (%) of paragraphs' running text tokenized by `tokenizer`, their
     sentences ended where `ends_of` says."""
     texts = [p.surface.text for p in paragraphs]
