@@ -206,6 +206,11 @@ def test_tagger_tag_reads_a_file_as_one_document(heads_model: Path, tmp_path: Pa
     assert [r["sentence"] for r in records] == list(range(len(records)))
     for record in records:
         assert [text[a:b] for a, b in record["offsets"]] == record["tokens"]
+    # A document given as TEXT goes to --output too.
+    given = tmp_path / "given.txt"
+    assert run_cli("tag", heads_model, "--input-format", "document", "-o", given,
+                   "It was happy! It ran.").exit_code == 0
+    assert len(given.read_text(encoding="utf-8").splitlines()) >= 2
     assert_one_line_error(run_cli("tag", heads_model, "--input-format", "document", "-i",
                                   article, "--jobs", "2"), "--jobs")
     empty = tmp_path / "empty.txt"

@@ -347,9 +347,10 @@ def tag(model, text, input_path, output, fmt, input_format, confidence, min_conf
         tagger = _load_tagger(model, runtime, tokenizer)
         _say_tokenizer_warning(model, tokenizer)
         if input_format == "document":
-            click.echo(batch.render_document(
-                tagger.tag_documents([" ".join(text)], min_confidence)[0], "text",
-                fmt or "text", confidence), nl=False)
+            records = tagger.tag_documents([" ".join(text)], min_confidence)[0]
+            with batch.output_stream(output) as stream:
+                stream.write(batch.render_document(records, "text", fmt or "text",
+                                                   confidence))
             return
         batch.tag_texts(tagger, [" ".join(text)], output, fmt or "text",
                         min_confidence=min_confidence, confidence=confidence)
