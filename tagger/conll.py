@@ -56,6 +56,30 @@ def conll_sentences(lines: Iterable[str], name: str) -> Iterator[list[list[str]]
             yield rows
 
 
+def document_numbers(path: Path) -> list[int] | None:
+    """The document number of each sentence of a CoNLL or CoNLL-U file, as `read_columns`
+    reads its sentences, counted from 0 at each CoNLL `-DOCSTART-` line or CoNLL-U
+    `# newdoc` comment; None where the file marks no documents."""
+    conllu = is_conllu(path)
+    numbers: list[int] = []
+    number, marked = 0, False
+    with open_text(path) as lines:
+        for block in blocks(lines):
+            if conllu:
+                starts = any(line.startswith("# newdoc") for _, line in block)
+                words = any(not line.startswith("#") for _, line in block)
+            else:
+                firsts = [_split_row(line)[0].strip() for _, line in block]
+                starts = "-DOCSTART-" in firsts
+                words = any(first != "-DOCSTART-" for first in firsts)
+            if starts:
+                number += marked  # the first document is number 0
+                marked = True
+            if words:
+                numbers.append(number)
+    return numbers if marked else None
+
+
 def conllu_sentences(lines: Iterable[str], name: str) -> Iterator[list[list[str]]]:
     """Sentences of a CoNLL-U file: syntactic words only.
 

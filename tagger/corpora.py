@@ -77,6 +77,9 @@ class Corpus:
     # a list per sentence, aligned with `splits`.
     more: dict[str, dict[str, list[list[str]]]] = field(default_factory=dict)
     license: str | None = None  # as the corpus's metadata (a hub dataset's card) states it
+    # Per split, each sentence's document number where its files mark documents (CoNLL
+    # -DOCSTART-, CoNLL-U # newdoc): the neighbours a model with document context reads.
+    documents: dict[str, list[int]] = field(default_factory=dict)
 
     def column(self, name: str, split: str) -> list[list[str]]:
         """The values of tag column `name` (the first, or one of `more`) in a split."""
@@ -127,6 +130,7 @@ def load_corpus(dataset: str, *, config: str | None = None, tag_column: str | No
     path = Path(dataset)
     notes: list[str] = []
     license = None  # files state none; a table may (`DatasetInfo.license`)
+    documents: dict[str, list[int]] = {}  # files may mark them; tables do not
     if files is None and path.exists():
         files = _files_of(path)
     if files is not None and all(map(span_files.is_span_file, files.values())):
@@ -150,6 +154,8 @@ def load_corpus(dataset: str, *, config: str | None = None, tag_column: str | No
                 for i, name in enumerate(columns)}
         labels: list[str] | None = None
         column = tag_column or ("upos" if all(map(conll.is_conllu, files.values())) else "-1")
+        documents = {s: numbers for s, f in files.items()
+                     if (numbers := conll.document_numbers(f)) is not None}
         found = {s: _file_surfaces(f, splits[s]) for s, f in files.items()}
         surfaces = {s: sentences for s, (sentences, _) in found.items()}
         has_text = all(text for _, text in found.values())
@@ -167,7 +173,7 @@ def load_corpus(dataset: str, *, config: str | None = None, tag_column: str | No
     if column in more:
         raise TaggerError(f"`columns` names {column}, the tag column, again; name each "
                           "column once", param="columns")
-    corpus = _finish(dataset, splits, labels, column, notes, more)
+    corpus = _finish(dataset, splits, labels, column, notes, more, documents)
     corpus.license = license
     corpus.surfaces = surfaces
     corpus.has_text = has_text
@@ -406,12 +412,17 @@ def _surfaces(sentences: list[Sentence], texts: list[str] | None,
 
 def _finish(dataset: str, splits: dict[str, list[Sentence]], labels: list[str] | None,
             column: str, notes: list[str],
-            more: dict[str, dict[str, list[list[str]]]] | None = None) -> Corpus:
+            more: dict[str, dict[str, list[list[str]]]] | None = None,
+            documents: dict[str, list[int]] | None = None) -> Corpus:
     """Drop unannotated tokens (those of the first tag column: in every column), convert
     IOB1, and settle the label list and scheme."""
     more = more or {}
+    documents = documents or {}
     dropped = sum(t.count(UNANNOTATED) for sents in splits.values() for _, t in sents)
     if dropped:
+        documents = {s: [d for d, (_, tags) in zip(numbers, splits[s], strict=True)
+                         if any(t != UNANNOTATED for t in tags)]
+                     for s, numbers in documents.items()}
         for name, values in more.items():
             more[name] = {s: [[v for v, t in zip(row, tags, strict=True) if t != UNANNOTATED]
                               for row, (_, tags) in zip(values[s], sents, strict=True)
@@ -433,7 +444,8 @@ def _finish(dataset: str, splits: dict[str, list[Sentence]], labels: list[str] |
     labels = [t for t in labels or [] if t != UNANNOTATED]
     labels += sorted(seen - set(labels), key=lambda t: (t != "O", t))
     return Corpus(name=dataset, splits=splits, labels=labels, tag_column=column,
-                  scheme=schemes.detect_scheme(labels), notes=notes, more=more)
+                  scheme=schemes.detect_scheme(labels), notes=notes, more=more,
+                  documents=documents)
 
 
 def _drop_unannotated(sentence: Sentence) -> Sentence:

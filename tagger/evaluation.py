@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from tagger import model_folder, raw_scoring, schemes
-from tagger.corpora import DEFAULT_TAG_COLUMNS, CorpusSource
+from tagger.corpora import DEFAULT_TAG_COLUMNS, CorpusSource, canonical_split
 from tagger.errors import TaggerError
 from tagger.metrics import layer_scores, score, score_spans
 from tagger.model_folder import column_name
@@ -50,16 +50,18 @@ def format_report(report: dict[str, Any]) -> str:
 
 def evaluate_tagger(tagger, sentences: Sequence[tuple[list[str], list[str]]], mode: str = "default",
                     where: str = "the data",
-                    more: dict[str, list[list[str]]] | None = None) -> dict[str, Any]:
+                    more: dict[str, list[list[str]]] | None = None,
+                    documents: list[int] | None = None) -> dict[str, Any]:
     """Tag the sentences' tokens with a `pipeline.Tagger` and score against their tags.
     With `more` (the gold values of the model's further columns, by its column names),
-    also `layers`: each column's accuracy as `metrics.layer_scores` gives it."""
+    also `layers`: each column's accuracy as `metrics.layer_scores` gives it. `documents`:
+    each sentence's document number, for a model that reads document context."""
     gold = [tags for _, tags in sentences]
     check_labels(gold, tagger.labels, where)
     tokens = [tokens for tokens, _ in sentences]
     if not more:
-        return score(gold, tagger.tag_tokens(tokens), tagger.scheme, mode)
-    predicted = tagger.tag_columns(tokens)
+        return score(gold, tagger.tag_tokens(tokens, documents), tagger.scheme, mode)
+    predicted = tagger.tag_columns(tokens, documents)
     tags = predicted.pop("tags")
     first = tagger.heads[0].column
     return {**score(gold, tags, tagger.scheme, mode),
@@ -87,7 +89,8 @@ def evaluate_model(model: str | Path, source: CorpusSource, *, split: str = "val
 
     more = {column_name(name): corpus.column(name, split) for name in corpus.more}
     report = evaluate_tagger(Tagger.load(model, backend), sentences, mode,
-                             where=f"{source.dataset} split {split!r}", more=more)
+                             where=f"{source.dataset} split {split!r}", more=more,
+                             documents=corpus.documents.get(canonical_split(split)))
     return {**report, "notes": corpus.notes}
 
 

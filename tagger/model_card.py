@@ -16,7 +16,7 @@ CARD = "README.md"
 _SHOWN = ("embeddings", "encoder", "tokenizer", "lowercase", "chars", "casing",
           "embedding_dim", "layers", "units", "char_model", "head", "epochs", "patience",
           "batch_size", "learning_rate", "dropout", "seed")
-_ENCODER = ("encoder_layers", "encoder_pooling")  # with an encoder
+_ENCODER = ("encoder_layers", "encoder_pooling", "encoder_context")  # with an encoder
 _HEADS = ("head_weights", "head_projection", "min_label_count", "select_on")  # with --columns
 
 

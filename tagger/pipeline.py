@@ -32,7 +32,7 @@ import numpy as np
 from tagger import backends, batching, heads, model_folder, model_packages, settings
 from tagger.documents import paragraph_spans, rule_ends_of, sentence_spans
 from tagger.encoders import checkpoint
-from tagger.encoders.context import ContextFeatures
+from tagger.encoders.context import ContextFeatures, Neighbours
 from tagger.errors import TaggerError
 from tagger.model_folder import ModelConfig
 from tagger.records import Records, Scored, Tagged, TextPredictions, place
@@ -69,7 +69,7 @@ def context_features(wordpiece: WordPiece, config: ModelConfig) -> ContextFeatur
     """The contextual features of a model with an encoder, as its settings say."""
     features = config.settings.features
     return ContextFeatures(wordpiece, features.encoder_window, features.encoder_pooling,
-                           config.context_layers, config.context_dim)
+                           config.context_layers, config.context_dim, features.encoder_context)
 
 
 def windows(sentences: Sequence[Sequence[str]], size: int | None = None
@@ -209,15 +209,20 @@ class Tagger:
 
     # predict_* run the network; annotate_* turn their results into `Tagged` records. Batch
     # tagging overlaps the two on different chunks.
-    def predict_tokens(self, sentences: Sequence[Sequence[str]]) -> Scored:
+    def predict_tokens(self, sentences: Sequence[Sequence[str]],
+                       documents: Sequence[int] | None = None) -> Scored:
         """Label ids of every head and the first head's probabilities for each
         pre-tokenized sentence (one longer than settings.MAX_SEQUENCE_TOKENS in windows:
-        `windows`)."""
+        `windows`). `documents`: each sentence's document number, consecutive sentences
+        of one number making a document, for a model that reads document context
+        (settings `encoder_context`); without it each sentence is read alone."""
         pieces, owners = windows(sentences)
         labels = [np.zeros(0, np.int32)] * len(pieces)
         confidences = [np.zeros(0, np.float32)] * len(pieces)
         more = [list(labels) for _ in self.heads[1:]]
-        for rows, lengths, scores in self._scored_batches(pieces):
+        for rows, lengths, scores in self._scored_batches(pieces,
+                                                          self._neighbours(pieces, owners,
+                                                                           documents)):
             best, probability = self.decoders[0](scores[0], lengths)
             for i, row in enumerate(rows):
                 labels[row] = best[i, :lengths[i]]
@@ -230,6 +235,16 @@ class Tagger:
         return Scored(stitched(labels, owners), stitched(confidences, owners),
                       [stitched(found, owners) for found in more])
 
+    def _neighbours(self, pieces: Sequence[Sequence[str]], owners: np.ndarray | None,
+                    documents: Sequence[int] | None) -> list[Neighbours] | None:
+        """Each piece's neighbours in its document, if the model reads them (the windows
+        of a long sentence are neighbours of each other)."""
+        if self.context is None or documents is None:
+            return None
+        if owners is not None:
+            documents = [documents[owner] for owner in owners]
+        return self.context.neighbours(pieces, documents)
+
     def scores(self, sentences: Sequence[Sequence[str]], head: int = 0) -> list[np.ndarray]:
         """The network's per-step scores of each pre-tokenized sentence, `(tokens, labels)`,
         of head `head`: emission scores for a CRF head, probabilities for a softmax head."""
@@ -240,7 +255,8 @@ class Tagger:
                 out[row] = scores[head][i, :lengths[i]]
         return stitched(out, owners)
 
-    def _scored_batches(self, sentences: Sequence[Sequence[str]]
+    def _scored_batches(self, sentences: Sequence[Sequence[str]],
+                        neighbours: Sequence[Neighbours] | None = None
                         ) -> Iterator[tuple[np.ndarray, np.ndarray, list[np.ndarray]]]:
         """(rows, their lengths, the backend's padded scores of each head) per
         length-sorted batch.
@@ -253,9 +269,12 @@ class Tagger:
         batches = [rows for rows in batching.sorted_batches(
             lengths, self.backend.max_batch_tokens, self.backend.max_batch_sentences)
             if lengths[rows[0]] > 0]  # empty sentences: nothing to score
+        def inputs(rows: np.ndarray) -> dict[str, Any]:
+            return self.inputs([sentences[r] for r in rows], lengths[rows],
+                               None if neighbours is None else [neighbours[r] for r in rows])
+
         if len(batches) == 1:  # nothing to overlap with (one sentence, one request)
-            yield batches[0], lengths[batches[0]], self._run(
-                self.inputs([sentences[r] for r in batches[0]], lengths[batches[0]]))
+            yield batches[0], lengths[batches[0]], self._run(inputs(batches[0]))
             return
         if self._network is None:
             from concurrent.futures import ThreadPoolExecutor
@@ -263,21 +282,22 @@ class Tagger:
             self._network = ThreadPoolExecutor(max_workers=1, thread_name_prefix="network")
         pending: deque = deque()
         for rows in batches:
-            batch_lengths = lengths[rows]
-            inputs = self.inputs([sentences[r] for r in rows], batch_lengths)
-            pending.append((rows, batch_lengths,
-                            self._network.submit(self._run, inputs)))
+            pending.append((rows, lengths[rows],
+                            self._network.submit(self._run, inputs(rows))))
             if len(pending) > self.IN_FLIGHT:
                 rows, batch_lengths, scores = pending.popleft()
                 yield rows, batch_lengths, scores.result()
         for rows, batch_lengths, scores in pending:
             yield rows, batch_lengths, scores.result()
 
-    def predict_texts(self, texts: Sequence[str]) -> TextPredictions:
-        """Label ids and confidences of raw texts, with their tokens' character offsets."""
+    def predict_texts(self, texts: Sequence[str], documents: Sequence[int] | None = None
+                      ) -> TextPredictions:
+        """Label ids and confidences of raw texts, with their tokens' character offsets
+        (`documents`: as `predict_tokens` takes them)."""
         self._warn_of_tokenizer()
         tokenized = self.tokenizer(texts)
-        return TextPredictions(*self.predict_tokens(tokenized.tokens), tokenized.tokens,
+        return TextPredictions(*self.predict_tokens(tokenized.tokens, documents),
+                               tokenized.tokens,
                                tokenized.splits, tokenized.starts, tokenized.ends,
                                tokenized.multiword)
 
@@ -298,14 +318,15 @@ class Tagger:
                 inputs["context"], self.backend.encoder_states)}
         return self.backend.scores(inputs)
 
-    def inputs(self, sentences: list[Sequence[str]], lengths: np.ndarray
-                ) -> dict[str, Any]:
+    def inputs(self, sentences: list[Sequence[str]], lengths: np.ndarray,
+               neighbours: Sequence[Neighbours] | None = None) -> dict[str, Any]:
         """The backend's inputs for one padded batch (the contextual features as a plan
-        for `_run`). The character model runs only on words the featurizer has not seen
-        before; the others' features are kept."""
+        for `_run`, read with the sentences' `neighbours` if given). The character model
+        runs only on words the featurizer has not seen before; the others' features are
+        kept."""
         features: dict[str, Any] = self.featurizer(sentences)
         if self.context is not None:
-            features["context"] = self.context.prepare(sentences)
+            features["context"] = self.context.prepare(sentences, neighbours)
         slots = features.pop("slots")
         features["lengths"] = np.maximum(lengths, 1).astype(np.int32)
         if self.backend.char_size:
@@ -331,12 +352,15 @@ class Tagger:
         """Sentences with offsets (tokens joined by spaces), tags and spans."""
         return [t.above(min_confidence) for t in self.records.of_tokens(sentences, predicted)]
 
-    def tag(self, texts: Sequence[str], min_confidence: float = 0.0) -> list[Tagged]:
+    def tag(self, texts: Sequence[str], min_confidence: float = 0.0,
+            documents: Sequence[int] | None = None) -> list[Tagged]:
         """Tokenize raw texts and tag them, with character offsets, confidences and entity
-        spans (those below `min_confidence` left out)."""
+        spans (those below `min_confidence` left out); `documents`: as `predict_tokens`
+        takes them."""
         if not texts:
             return []
-        return self.annotate_texts(texts, self.predict_texts(texts), min_confidence)
+        return self.annotate_texts(texts, self.predict_texts(texts, documents),
+                                   min_confidence)
 
     def document_sentences(self, documents: Sequence[str]
                            ) -> list[list[tuple[int, int, int]]]:
@@ -365,7 +389,8 @@ class Tagger:
         found = self.document_sentences(documents)
         tagged = iter(self.tag([document[a:b] for document, sentences in
                                 zip(documents, found, strict=True) for _, a, b in sentences],
-                               min_confidence))
+                               min_confidence,
+                               [d for d, sentences in enumerate(found) for _ in sentences]))
         return [place(tagged, sentences) for sentences in found]
 
     def tag_conll_sentences(self, sentences: Sequence[Sequence[str]],
@@ -373,12 +398,15 @@ class Tagger:
         """Tag pre-tokenized sentences; offsets refer to the tokens joined by single spaces."""
         return self.annotate_tokens(sentences, self.predict_tokens(sentences), min_confidence)
 
-    def tag_tokens(self, sentences: Sequence[Sequence[str]]) -> list[list[str]]:
-        """Tags (the first head's) of pre-tokenized sentences."""
-        return self.records.tags(self.predict_tokens(sentences).labels)
+    def tag_tokens(self, sentences: Sequence[Sequence[str]],
+                   documents: Sequence[int] | None = None) -> list[list[str]]:
+        """Tags (the first head's) of pre-tokenized sentences (`documents`: as
+        `predict_tokens` takes them)."""
+        return self.records.tags(self.predict_tokens(sentences, documents).labels)
 
-    def tag_columns(self, sentences: Sequence[Sequence[str]]) -> dict[str, list[list[str]]]:
+    def tag_columns(self, sentences: Sequence[Sequence[str]],
+                    documents: Sequence[int] | None = None) -> dict[str, list[list[str]]]:
         """Every head's values of pre-tokenized sentences, by column: the first head's
-        under its corpus column's name."""
-        predicted = self.predict_tokens(sentences)
+        under its corpus column's name (`documents`: as `predict_tokens` takes them)."""
+        predicted = self.predict_tokens(sentences, documents)
         return self.records.columns(sentences, predicted)

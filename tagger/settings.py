@@ -106,6 +106,12 @@ class FeatureSettings(_Checked):
                                         "(docs/training.md#a-contextual-encoder).")
     encoder_window: int = setting(128, "Subwords the encoder reads at once; longer sentences "
                                        "are read in windows overlapping by half.", low=8)
+    encoder_context: int = setting(0, "Document context: subwords of the neighbouring "
+                                      "sentences of the same document the encoder reads "
+                                      "on each side of a sentence, as far as "
+                                      "--encoder-window leaves room (documents: CoNLL's "
+                                      "-DOCSTART-, CoNLL-U's # newdoc, --input-format "
+                                      "document); 0: each sentence alone.", low=0)
     tokenizer: str = setting("auto", "How raw text becomes tokens: learned from the corpus's "
                                      "text, the rules, or auto: learned unless the rules "
                                      f"agree with the corpus (tokens F1 at least "

@@ -222,7 +222,7 @@ def test_training_keeps_known_features_and_tagging_agrees_with_encoding():
     direct = features.padded(features.plan(sentences), _fake_encode)
     for row, sentence in enumerate(sentences):
         np.testing.assert_array_equal(stored[row], direct[row, :len(sentence)])
-    features.known = {tuple(s): f for s, f in zip(sentences, stored, strict=True)}
+    features.known = dict(zip(features.keys(sentences, None), stored, strict=True))
     known = features.prepare(sentences[::-1])
     assert isinstance(known, np.ndarray)
     np.testing.assert_array_equal(known, features.padded(features.plan(sentences[::-1]),
@@ -230,18 +230,63 @@ def test_training_keeps_known_features_and_tagging_agrees_with_encoding():
     assert not isinstance(features.prepare([["unseen"]]), np.ndarray)  # a plan to encode
 
 
+def test_document_context_fills_a_sentence_window_with_its_neighbours_only():
+    wordpiece = _wordpiece()
+    features = ContextFeatures(wordpiece, 16, "first", 1, 2, around=6)
+    sentences = [["Police", "said"], ["the", "officials", "met"], ["in", "Paris"],
+                 ["Berlin", "said"]]
+    documents = [0, 0, 0, 1]
+    neighbours = features.neighbours(sentences, documents)
+    assert neighbours[1] == (("Police", "said"), ("in", "Paris"))
+    assert neighbours[3] == ((), ())  # alone in its document
+    assert features.neighbours(sentences, None) is None
+    plan = features.plan(sentences, neighbours)
+    assert plan.windows.shape[1] <= 16
+    with_context = features.padded(plan, _fake_encode)
+    alone = features.padded(features.plan(sentences), _fake_encode)
+    # The same subwords become each word's features, read farther from the window's edge
+    # where the document has neighbours; a sentence alone in its document reads as before.
+    np.testing.assert_array_equal(with_context[..., 0], alone[..., 0])
+    assert (with_context[1, :3, 0, 1] > alone[1, :3, 0, 1]).all()
+    np.testing.assert_array_equal(with_context[3], alone[3])
+    # The first window: [CLS] its own subwords, then the next sentences' up to `around`.
+    first = plan.windows[plan.window_of[0]]
+    words_after = [i for w in ["the", "officials", "met", "in", "Paris"]
+                   for i in wordpiece.ids(w)]
+    assert first[3:3 + 6].tolist() == words_after[:6]
+    # Known features are told apart by their neighbours.
+    stored = features.per_sentence(sentences, _fake_encode, neighbours)
+    features.known = dict(zip(features.keys(sentences, neighbours), stored, strict=True))
+    assert isinstance(features.prepare(sentences, neighbours), np.ndarray)
+    assert not isinstance(features.prepare(sentences, None), np.ndarray)
+
+
+def _with_documents(corpus: Path, folder: Path, every: int) -> Path:
+    """A copy of a CoNLL corpus folder with a `-DOCSTART-` line before every `every`
+    sentences."""
+    folder.mkdir()
+    for file in corpus.glob("*.conll"):
+        blocks = file.read_text(encoding="utf-8").strip().split("\n\n")
+        marked = [("-DOCSTART- O\n\n" if i % every == 0 else "") + block
+                  for i, block in enumerate(blocks)]
+        (folder / file.name).write_text("\n\n".join(marked) + "\n", encoding="utf-8")
+    return folder
+
+
 @pytest.fixture(scope="module")
 def encoder_model(bert, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A model trained with `tagger train --encoder` on the demo corpus, its encoder folder
-    removed afterwards: the model folder must need nothing else."""
+    """A model trained with `tagger train --encoder` on the demo corpus in documents,
+    reading their context, its encoder folder removed afterwards: the model folder must
+    need nothing else."""
     encoder = tmp_path_factory.mktemp("encoder-copy") / "bert"
     shutil.copytree(bert, encoder)
     output = tmp_path_factory.mktemp("models") / "with-encoder"
+    corpus = _with_documents(DEMO, tmp_path_factory.mktemp("documents") / "demo", 3)
     result = CliRunner().invoke(main, [
-        "train", "--dataset", str(DEMO), "--output", str(output), "--epochs", "2",
+        "train", "--dataset", str(corpus), "--output", str(output), "--epochs", "2",
         "--units", "16", "--embedding-dim", "16", "--char-filters", "16",
         "--learning-rate", "0.01", "--encoder", str(encoder), "--encoder-layers", "2",
-        "--encoder-window", "16", "--quiet"])
+        "--encoder-window", "16", "--encoder-context", "4", "--quiet"])
     assert result.exit_code == 0, result.output
     shutil.rmtree(encoder)
     return output
@@ -277,6 +322,48 @@ def test_the_encoder_changes_the_tags_it_is_trained_with(encoder_model):
     encode = tagger.backend.encoder_states
     tagger.backend.encoder_states = lambda windows: np.zeros_like(encode(windows))
     assert np.abs(tagger.scores(sentences)[0] - with_context).max() > 1e-3
+
+
+@pytest.mark.slow
+def test_a_model_with_document_context_reads_the_neighbours_of_its_documents(
+        encoder_model, tmp_path):
+    from tagger.corpora import load_corpus
+    from tagger.pipeline import Tagger
+
+    config = json.loads((encoder_model / "config.json").read_text())
+    assert config["settings"]["features"]["encoder_context"] == 4
+    tagger = Tagger.load(encoder_model, "onnx")
+    encode, read = tagger.backend.encoder_states, []
+    tagger.backend.encoder_states = lambda windows: (read.append(windows), encode(windows))[1]
+    sentences = [["Police", "said"], ["officials", "met", "in", "Paris"], ["Berlin"]]
+
+    def windows_read(documents) -> set[tuple[int, ...]]:
+        read.clear()
+        tagger.predict_tokens(sentences, documents)
+        return {tuple(w[w > 0]) for windows in read for w in windows}
+
+    ids = tagger.context.wordpiece.ids
+    # The subwords nearest each side of the boundary between the first two sentences.
+    said, officials, berlin, paris = (ids("said")[-1], ids("officials")[0], ids("Berlin")[0],
+                                      ids("Paris")[-1])
+
+    def across(windows: set[tuple[int, ...]], a: int, b: int) -> int:
+        return sum(a in w and b in w for w in windows)
+
+    assert across(windows_read(None), said, officials) == 0
+    together = windows_read([0, 0, 1])
+    assert across(together, said, officials) == 2  # each sentence reads the other
+    assert across(together, paris, berlin) == 0  # another document's
+    # tag_documents numbers each document's sentences: they read each other.
+    read.clear()
+    tagger.tag_documents(["Police said. Officials met in Paris.", "Berlin"])
+    found = {tuple(w[w > 0]) for windows in read for w in windows}
+    assert across(found, ids(".")[0], ids("Officials")[0]) >= 1
+    assert across(found, paris, berlin) == 0
+    # A CoNLL corpus with -DOCSTART- marks its documents (evaluation and training read them).
+    corpus = load_corpus(str(_with_documents(DEMO, tmp_path / "demo", 2)))
+    numbers = corpus.documents["validation"]
+    assert numbers[:5] == [0, 0, 1, 1, 2] and len(numbers) == len(corpus.split("dev"))
 
 
 def test_train_with_a_bad_encoder_fails_in_one_line(bert, tmp_path):

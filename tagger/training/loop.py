@@ -79,12 +79,15 @@ def train(corpus: Corpus, config: TrainConfig, *, progress: Progress | None = No
                                        optimization.batch_size)
         schedule = compile_model(model, optimization, batches)
 
+    documents = {split: corpus.documents.get(split) for split in ("train", "validation")}
     if encoder is not None:
-        features["context"] = _context_features(tagger, sentences, validation, progress)
+        features["context"] = _context_features(tagger, sentences, validation, progress,
+                                                documents)
     more_gold = {head.column: corpus.column(name, "validation")
                  for head, name in zip(more_heads, corpus.more, strict=True)}
     tracker = _EpochTracker(tagger, validation, optimization, schedule, progress,
-                            tokens=info.train_tokens, batches=batches, more_gold=more_gold)
+                            tokens=info.train_tokens, batches=batches, more_gold=more_gold,
+                            documents=documents["validation"])
     identity = {"settings": config.to_dict(), "dataset": corpus.name,
                 "tag_column": corpus.tag_column, "labels": list(corpus.labels),
                 "columns": [dataclasses.asdict(head) for head in more_heads],
@@ -321,10 +324,12 @@ def _read_encoder(config: TrainConfig) -> Checkpoint | None:
 
 
 def _context_features(tagger: Tagger, sentences: Sequence[Sequence[str]],
-                      validation: list, progress: Progress) -> tf.Tensor:
+                      validation: list, progress: Progress,
+                      documents: dict[str, list[int] | None]) -> tf.Tensor:
     """The train sentences' contextual features, `(tokens, layers, hidden)` float16, computed
     once (the encoder is frozen); the validation split's are kept by the tagger's
-    `context` for the scores after each epoch."""
+    `context` for the scores after each epoch. Each split's sentences are read with their
+    neighbours in `documents` where the model reads document context."""
     context, encode = tagger.context, tagger.backend.encoder_states
     name = tagger.backend.checkpoint.name
     started = time.monotonic()
@@ -341,9 +346,14 @@ def _context_features(tagger: Tagger, sentences: Sequence[Sequence[str]],
                         f"({done / max(elapsed, 1e-9):,.0f}/s)")
         return states
 
-    train = context.per_sentence(sentences, encode_counting)
-    context.known = dict(zip(map(tuple, held), context.per_sentence(held, encode_counting),
-                             strict=True))
+    if context.around and not any(documents.values()):
+        progress.line("encoder_context: the corpus marks no documents (CoNLL -DOCSTART-, "
+                      "CoNLL-U # newdoc): each sentence is read alone")
+    train = context.per_sentence(sentences, encode_counting,
+                                 context.neighbours(sentences, documents["train"]))
+    around = context.neighbours(held, documents["validation"])
+    context.known = dict(zip(context.keys(held, around),
+                             context.per_sentence(held, encode_counting, around), strict=True))
     progress.line(f"encoder {name}: features of {tokens} words ({done} subwords read) in "
                   f"{time.monotonic() - started:.0f} s")
     return tf.RaggedTensor.from_row_lengths(
@@ -505,10 +515,12 @@ class _EpochTracker(keras.callbacks.Callback):
 
     def __init__(self, tagger: Tagger, validation: list, optimization: OptimizationSettings,
                  schedule: LearningRate, progress: Progress, tokens: int, batches: int,
-                 more_gold: dict[str, list[list[str]]] | None = None) -> None:
+                 more_gold: dict[str, list[list[str]]] | None = None,
+                 documents: list[int] | None = None) -> None:
         super().__init__()
         self.tagger = tagger
         self.sentences = [w for w, _ in validation]
+        self.documents = documents  # each validation sentence's, if the corpus marks them
         self.gold = [t for _, t in validation]
         self.more_gold = more_gold or {}
         self.select_on = optimization.select_on
@@ -571,8 +583,9 @@ class _EpochTracker(keras.callbacks.Callback):
         """The validation scores: the first column's report, with every column's accuracy
         as `layers` where the model has several heads; the headline `select_on`'s."""
         if not self.more_gold:
-            return score(self.gold, self.tagger.tag_tokens(self.sentences), self.tagger.scheme)
-        predicted = self.tagger.tag_columns(self.sentences)
+            return score(self.gold, self.tagger.tag_tokens(self.sentences, self.documents),
+                         self.tagger.scheme)
+        predicted = self.tagger.tag_columns(self.sentences, self.documents)
         tags = predicted.pop("tags")
         report = score(self.gold, tags, self.tagger.scheme)
         first = heads.column_name(self.tagger.config.first_column)
