@@ -21,16 +21,25 @@ on few of them.
 
 from __future__ import annotations
 
+import itertools
 import warnings
 from collections import deque
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from tagger import backends, batching, heads, model_folder, model_packages, settings
-from tagger.documents import paragraph_spans, rule_ends_of, sentence_spans
+from tagger.documents import (
+    CHUNK_CHARS,
+    chunks,
+    paragraph_spans,
+    rule_ends_of,
+    sentence_spans,
+    sentence_tokens,
+)
 from tagger.encoders import checkpoint
 from tagger.encoders.context import ContextFeatures, Neighbours
 from tagger.errors import TaggerError
@@ -39,7 +48,7 @@ from tagger.records import Records, Scored, Tagged, TextPredictions, place
 from tagger.text.features import Featurizer, with_rows
 from tagger.text.segmenter import Segmenter
 from tagger.text.sentences import SentenceSplitter
-from tagger.text.tokenizer import Rules
+from tagger.text.tokenizer import Rules, Tokenized
 from tagger.text.wordpiece import WordPiece
 
 
@@ -106,6 +115,18 @@ def stitched(values: list[np.ndarray], owners: np.ndarray | None) -> list[np.nda
     bounds = np.flatnonzero(np.diff(owners)) + 1
     return [np.concatenate(values[a:b]) for a, b in
             zip([0, *bounds.tolist()], [*bounds.tolist(), len(values)], strict=True)]
+
+
+def _sliced(predicted: TextPredictions, a: int, b: int) -> TextPredictions:
+    """The predictions of texts `a` to `b`."""
+    if a == 0 and b == len(predicted.tokens):
+        return predicted
+    x, y = int(predicted.splits[a]), int(predicted.splits[b])
+    return TextPredictions(predicted.labels[a:b], predicted.confidences[a:b],
+                           [found[a:b] for found in predicted.more], predicted.tokens[a:b],
+                           predicted.splits[a:b + 1] - x, predicted.starts[x:y],
+                           predicted.ends[x:y],
+                           None if predicted.multiword is None else predicted.multiword[a:b])
 
 
 class Tagger:
@@ -277,8 +298,6 @@ class Tagger:
             yield batches[0], lengths[batches[0]], self._run(inputs(batches[0]))
             return
         if self._network is None:
-            from concurrent.futures import ThreadPoolExecutor
-
             self._network = ThreadPoolExecutor(max_workers=1, thread_name_prefix="network")
         pending: deque = deque()
         for rows in batches:
@@ -295,7 +314,10 @@ class Tagger:
         """Label ids and confidences of raw texts, with their tokens' character offsets
         (`documents`: as `predict_tokens` takes them)."""
         self._warn_of_tokenizer()
-        tokenized = self.tokenizer(texts)
+        return self._predicted(self.tokenizer(texts), documents)
+
+    def _predicted(self, tokenized: Tokenized, documents: Sequence[int] | None
+                   ) -> TextPredictions:
         return TextPredictions(*self.predict_tokens(tokenized.tokens, documents),
                                tokenized.tokens,
                                tokenized.splits, tokenized.starts, tokenized.ends,
@@ -367,31 +389,84 @@ class Tagger:
         """Each document's sentences as (paragraph, start, end) character offsets:
         paragraphs at blank lines, sentences where the model's splitter ends them
         (`documents.rule_ends` for a model without one), never inside a surface token."""
+        return self._split([(document, list(enumerate(paragraph_spans(document))))
+                            for document in documents])[0]
+
+    def _split(self, documents: Sequence[tuple[str, Sequence[tuple[int, tuple[int, int]]]]]
+               ) -> tuple[list[list[tuple[int, int, int]]], list[str], Tokenized]:
+        """`document_sentences` of documents given with their paragraphs, (number,
+        (start, end)) each; and every sentence's text and words in turn, cut from its
+        paragraph's tokens (a document is tokenized once)."""
         places, texts = [], []
-        for d, document in enumerate(documents):
-            for p, (start, end) in enumerate(paragraph_spans(document)):
+        for d, (document, paragraphs) in enumerate(documents):
+            for p, (start, end) in paragraphs:
                 places.append((d, p, start))
                 texts.append(document[start:end])
         ends_of = self.sentences.ends_of if self.sentences is not None else rule_ends_of
         found: list[list[tuple[int, int, int]]] = [[] for _ in documents]
-        if not texts:
-            return found
-        spans = sentence_spans(texts, self.tokenizer(texts), ends_of)
+        tokenized = self.tokenizer(texts)
+        spans = sentence_spans(texts, tokenized, ends_of) if texts else []
         for (d, p, at), sentences in zip(places, spans, strict=True):
             found[d] += [(p, at + start, at + end) for start, end in sentences]
-        return found
+        return (found, *sentence_tokens(texts, tokenized, spans))
 
     def tag_documents(self, documents: Sequence[str], min_confidence: float = 0.0
                       ) -> list[list[Tagged]]:
         """Each document's sentences (`document_sentences`), each tagged as one text. A
         record's offsets and spans are into its document; its `paragraph` and `sentence`
         number it within the document, from 0."""
-        found = self.document_sentences(documents)
-        tagged = iter(self.tag([document[a:b] for document, sentences in
-                                zip(documents, found, strict=True) for _, a, b in sentences],
-                               min_confidence,
-                               [d for d, sentences in enumerate(found) for _ in sentences]))
-        return [place(tagged, sentences) for sentences in found]
+        return [list(self._placed(found, *predicted, min_confidence)) for found, predicted
+                in zip(*self._predict_documents([(document, list(enumerate(
+                    paragraph_spans(document)))) for document in documents]), strict=True)]
+
+    def _predict_documents(self, documents: Sequence[tuple[str, Sequence]]
+                           ) -> tuple[list[list[tuple[int, int, int]]],
+                                      list[tuple[list[str], TextPredictions]]]:
+        """Each document's sentences (as `_split`) and their texts' predictions, the
+        documents read together."""
+        found, texts, tokenized = self._split(documents)
+        self._warn_of_tokenizer()
+        numbers = [d for d, sentences in enumerate(found) for _ in sentences]
+        predicted = self._predicted(tokenized, numbers)
+        bounds = np.cumsum([0, *map(len, found)]).tolist()
+        return found, [(texts[a:b], _sliced(predicted, a, b))
+                       for a, b in itertools.pairwise(bounds)]
+
+    def _placed(self, found: list[tuple[int, int, int]], texts: list[str],
+                predicted: TextPredictions, min_confidence: float, first: int = 0
+                ) -> list[Tagged]:
+        """A document's sentences' records, placed in it, numbered from `first`."""
+        return place(iter(self.annotate_texts(texts, predicted, min_confidence)), found, first)
+
+    def stream_document(self, document: str, min_confidence: float = 0.0,
+                        chunk_chars: int = CHUNK_CHARS) -> Iterator[list[Tagged]]:
+        """`tag_documents` of one document, a run of paragraphs of about `chunk_chars`
+        characters (`documents.chunks`) at a time: the next run is split and tagged on a
+        thread of its own while this one's records are made (the network releases the
+        GIL). A model that reads document context (`encoder_context`) reads the whole
+        document at once, so that no sentence loses its neighbours at a run's edge."""
+        paragraphs = paragraph_spans(document)
+        runs = ([list(enumerate(paragraphs))] if self.context and self.context.around
+                else [[(p, (a, b)) for p, a, b in run] for run in chunks(paragraphs, chunk_chars)])
+        first = 0
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="document") as worker:
+            pending: deque = deque()
+            for run in runs:
+                pending.append(worker.submit(self._predict_documents, [(document, run)]))
+                if len(pending) == 2:
+                    records = self._records_of(pending.popleft().result(), min_confidence,
+                                               first)
+                    first += len(records)
+                    yield records
+            for future in pending:
+                records = self._records_of(future.result(), min_confidence, first)
+                first += len(records)
+                yield records
+
+    def _records_of(self, predicted: tuple, min_confidence: float, first: int
+                    ) -> list[Tagged]:
+        (found,), ((texts, text_predictions),) = predicted
+        return self._placed(found, texts, text_predictions, min_confidence, first)
 
     def tag_conll_sentences(self, sentences: Sequence[Sequence[str]],
                             min_confidence: float = 0.0) -> list[Tagged]:

@@ -135,10 +135,13 @@ def surface_spans(offsets: Iterable[Sequence[int]], multiword: Iterable[Sequence
                   ) -> list[tuple[int, int]]:
     """The surface tokens of words at `offsets`: their spans, those inside a multiword
     token as that token's."""
-    held = [tuple(span) for span in multiword]
+    held = sorted(tuple(span) for span in multiword)
     spans: list[tuple[int, int]] = []
+    k = 0  # words come in order: the multiword tokens before this word's end are past
     for start, end in offsets:
-        span = next((m for m in held if m[0] <= start and end <= m[1]), (start, end))
+        while k < len(held) and held[k][1] < end:
+            k += 1
+        span = held[k] if k < len(held) and held[k][0] <= start else (start, end)
         if not spans or spans[-1] != span:
             spans.append(span)
     return spans

@@ -98,12 +98,13 @@ class Tagged:
             self, spans=[s for s in self.spans if s.confidence >= min_confidence])
 
 
-def place(tagged: Iterator[Tagged], sentences: Sequence[tuple[int, int, int]]
-          ) -> list[Tagged]:
+def place(tagged: Iterator[Tagged], sentences: Sequence[tuple[int, int, int]],
+          first: int = 0) -> list[Tagged]:
     """The records of a document's sentences, (paragraph, start, end) each, taken in turn
-    from `tagged` (each tagged alone) and placed in the document (`Tagged.moved`)."""
+    from `tagged` (each tagged alone) and placed in the document (`Tagged.moved`),
+    numbered from `first`."""
     return [next(tagged).moved(start, paragraph=paragraph, sentence=i)
-            for i, (paragraph, start, _) in enumerate(sentences)]
+            for i, (paragraph, start, _) in enumerate(sentences, first)]
 
 
 def rounded_confidences(confidences: np.ndarray) -> list[float]:

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from tagger import raw_scoring
+from tagger.apps.batch import render_document
 from tagger.documents import paragraph_spans, rule_ends, rule_ends_of, sentence_spans
 from tagger.errors import TaggerError
 from tagger.pipeline import Tagger
@@ -94,9 +95,13 @@ def test_the_splitter_learns_where_sentences_end_and_keeps_it_in_a_file(tmp_path
                                                 False, False, True]  # and after `Dr .`
     # Paragraphs scored together end as each alone: none reads the next one's tokens.
     shorter = (unseen[:5], np.array([SPACE] * 4 + [END], np.int64))
-    together = splitter.ends_of([(unseen, gaps), shorter, ([], np.zeros(0, np.int64))])
-    assert [e.tolist() for e in together] == [splitter.ends(unseen, gaps).tolist(),
-                                              splitter.ends(*shorter).tolist(), []]
+    together = splitter.ends_of(unseen + shorter[0], np.concatenate([gaps, shorter[1]]),
+                                np.array([0, 9, 9, 14, 14]))  # two empty paragraphs
+    assert together.tolist() == [*splitter.ends(unseen, gaps).tolist(),
+                                 *splitter.ends(*shorter).tolist()]
+    assert rule_ends_of(unseen + shorter[0], np.concatenate([gaps, shorter[1]]),
+                        np.array([0, 9, 14])).tolist() == [
+        *rule_ends(unseen, gaps).tolist(), *rule_ends(*shorter).tolist()]
     path = tmp_path / "sentences.npz"
     splitter.save(path)
     assert SentenceSplitter.load(path).ends(unseen, gaps).tolist() == \
@@ -133,6 +138,17 @@ def test_a_model_tags_documents_with_offsets_into_them(heads_model: Path):
         assert (alone.tokens, alone.tags, alone.columns) == (record.tokens, record.tags,
                                                              record.columns)
     assert " ".join(t for r in found for t in r.tokens).endswith("The end .")
+    # Streamed a few paragraphs at a time: the same records, and the same CoNLL-U.
+    long = "\n\n".join([document, "Then more. And more!", "Short.", document])
+    whole = tagger.tag_documents([long])[0]
+    runs = list(tagger.stream_document(long, chunk_chars=30))
+    assert len(runs) > 2
+    assert [r.to_dict() for run in runs for r in run] == [r.to_dict() for r in whole]
+    pieces, paragraph = [], None
+    for run in runs:
+        pieces.append(render_document(run, "d", "conllu", paragraph=paragraph))
+        paragraph = run[-1].paragraph
+    assert "".join(pieces) == render_document(whole, "d", "conllu")
     record = found[0].to_dict()
     assert (record["paragraph"], record["sentence"]) == (0, 0)
     assert "sentence" not in tagger.tag(["I saw the cat."])[0].to_dict()

@@ -427,11 +427,13 @@ def _collecting_per_block() -> Iterator[None]:
             gc.enable()
 
 
-def render_document(records: list, name: str, fmt: str, confidence: bool = False) -> str:
+def render_document(records: list, name: str, fmt: str, confidence: bool = False,
+                    paragraph: int | None = None) -> str:
     """A tagged document's sentences in `fmt`: CoNLL-U gains `# newdoc id = NAME`, `# newpar`
     before each paragraph's first sentence and `# sent_id` (from 1); a JSON record gains
-    `document` (NAME) beside its `paragraph` and `sentence`."""
-    pieces, paragraph = [], None
+    `document` (NAME) beside its `paragraph` and `sentence`. `paragraph`: that of the
+    sentence before `records`, where they continue a document."""
+    pieces = []
     for tagged in records:
         if fmt == "json":
             pieces.append(_to_json({**tagged.to_dict(), "document": name}) + "\n")
@@ -471,15 +473,22 @@ def tag_document(tagger, source: Source, output: str, fmt: str, *, quiet: bool =
         text = "".join(pieces)
         if not text.strip():
             raise TaggerError(f"{source.name} is empty: nothing to tag")
-        records = tagger.tag_documents([text], min_confidence)[0]
         name = Path(source.name).name
-        with output_stream(output) as stream:
-            stream.write(render_document(records, name, fmt, confidence))
-    tokens = sum(len(r.tokens) for r in records)
-    progress.line(f"tagged {len(records):,} sentences, {tokens:,} tokens in "
+        sentences = tokens = 0
+        paragraph = None
+        with output_stream(output) as stream, _collecting_per_block():
+            for records in tagger.stream_document(text, min_confidence):
+                gc.collect(0)
+                stream.write(render_document(records, name, fmt, confidence, paragraph))
+                paragraph = records[-1].paragraph if records else paragraph
+                sentences += len(records)
+                tokens += sum(len(r.tokens) for r in records)
+                progress.update(f"{sentences:,} sentences  {tokens:,} tokens  "
+                                f"{rate(tokens, time.monotonic() - started)}")
+    progress.line(f"tagged {sentences:,} sentences, {tokens:,} tokens in "
                   f"{time.monotonic() - started:.1f} s "
                   f"({rate(tokens, time.monotonic() - started)})")
-    return len(records)
+    return sentences
 
 
 def tag_texts(tagger, texts: list[str], output: str, fmt: str, *, min_confidence: float = 0.0,

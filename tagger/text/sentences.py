@@ -78,6 +78,13 @@ def shape(form: str) -> int:
     return OTHER
 
 
+def _properties(form: str) -> tuple[int, ...]:
+    """(form, shape, first character, last character, suffix, length) ids of a form."""
+    lowered = form.lower()
+    return (_id(lowered), shape(form), _id(lowered[:1]), _id(lowered[-1:]),
+            _id(lowered[-3:]), min(len(form), 4))
+
+
 def _id(text: str) -> int:
     return zlib.crc32(text.encode("utf-8", "surrogatepass"))
 
@@ -87,66 +94,72 @@ class SentenceSplitter:
 
     def __init__(self, weights: np.ndarray) -> None:
         self.weights = weights
-        self._properties: dict[str, tuple[int, ...]] = {}
+        # Each form seen: its row of `_properties` (the empty form, the edge, is row 0).
+        self._row_of: dict[str, int] = {}
+        self._properties = np.zeros((0, len(PROPERTIES)), np.int64)
 
-    def _of(self, form: str) -> tuple[int, ...]:
-        """(form, shape, first character, last character, suffix, length) ids of a form."""
-        found = self._properties.get(form)
-        if found is None:
-            if len(self._properties) > CACHE_FORMS:
-                self._properties.clear()
-            lowered = form.lower()
-            found = self._properties[form] = (
-                _id(lowered), shape(form), _id(lowered[:1]), _id(lowered[-1:]),
-                _id(lowered[-3:]), min(len(form), 4))
-        return found
+    def _rows(self, forms: Sequence[str]) -> np.ndarray:
+        """The `_properties` rows of `forms`: (form, shape, first character, last
+        character, suffix, length) ids, computed once per form."""
+        row_of = self._row_of
+        if len(row_of) > CACHE_FORMS:
+            row_of.clear()
+        if not row_of:
+            self._properties = np.zeros((0, len(PROPERTIES)), np.int64)
+            new = [""]
+        else:
+            new = []
+        new += [f for f in dict.fromkeys(forms) if f not in row_of]
+        if new:
+            first = len(row_of)
+            row_of.update(zip(new, range(first, first + len(new)), strict=True))
+            self._properties = np.concatenate([self._properties, np.array(
+                [_properties(f) for f in new], np.int64).reshape(len(new), -1)])
+        return np.fromiter(map(row_of.__getitem__, forms), np.int64, len(forms))
 
     def feature_rows(self, forms: Sequence[str], gaps: np.ndarray) -> np.ndarray:
         """(tokens, features) weight-table rows of the boundary after each token."""
-        count = len(forms)
-        edge = self._of("")
-        table = np.array([edge] * _PAD + [self._of(f) for f in forms] + [edge] * _PAD,
-                         np.int64).reshape(count + 2 * _PAD, -1)
-        gap = np.asarray(gaps, np.int64)
+        return np.stack(self._columns(self._rows(forms), np.asarray(gaps, np.int64)), axis=1)
+
+    def _columns(self, rows: np.ndarray, gap: np.ndarray) -> list[np.ndarray]:
+        """`feature_rows`' columns, one array over the tokens per feature, from the tokens'
+        `_properties` rows."""
+        count = len(rows)
+        edges = np.zeros(_PAD, np.int64)
+        table = self._properties[np.concatenate([edges, rows, edges])]
 
         def at(offset: int, what: str) -> np.ndarray:
             if what == GAP:
                 return gap
             return table[_PAD + offset:_PAD + offset + count, PROPERTIES.index(what)]
 
-        columns = [linear.hashed(t + 1, [at(o, what) for o, what in template], count)
-                   & (TABLE_SIZE - 1) for t, template in enumerate(TEMPLATES)]
-        return np.stack(columns, axis=1)
+        return [linear.hashed(t + 1, [at(o, what) for o, what in template], count)
+                & (TABLE_SIZE - 1) for t, template in enumerate(TEMPLATES)]
 
     def ends(self, forms: Sequence[str], gaps: np.ndarray) -> np.ndarray:
         """Whether a sentence ends after each token of a paragraph (after its last: yes)."""
-        return self.ends_of([(forms, gaps)])[0]
+        return self.ends_of(forms, np.asarray(gaps, np.int64), np.array([0, len(forms)]))
 
-    def ends_of(self, paragraphs: Sequence[tuple[Sequence[str], np.ndarray]]
-                ) -> list[np.ndarray]:
-        """`ends` of each paragraph, scored together: joined with _PAD empty tokens
-        between them, which read as the edges a paragraph alone has."""
-        forms: list[str] = []
-        gaps: list[np.ndarray] = []
-        starts = []
-        for paragraph_forms, paragraph_gaps in paragraphs:
-            starts.append(len(forms))
-            forms += paragraph_forms
-            forms += [""] * _PAD
-            gaps += [np.asarray(paragraph_gaps, np.int64), np.full(_PAD, END, np.int64)]
-        if not forms:
-            return [np.zeros(0, bool) for _ in paragraphs]
-        scores = np.zeros((len(forms), LABELS), np.int32)
-        for column in self.feature_rows(forms, np.concatenate(gaps)).T:
-            scores += self.weights[column]
+    def ends_of(self, forms: Sequence[str], gaps: np.ndarray, splits: np.ndarray
+                ) -> np.ndarray:
+        """`ends` of paragraphs given flat (paragraph i's tokens are
+        `forms[splits[i]:splits[i + 1]]`), scored together: between paragraphs lie _PAD
+        empty tokens, which read as the edges a paragraph alone has."""
+        count = len(forms)
+        sizes = np.diff(splits)
+        # Each token's place among the paragraphs with edges between them.
+        place = np.arange(count) + _PAD * (np.repeat(np.arange(len(sizes)), sizes) + 1)
+        padded = count + _PAD * (len(sizes) + 1)
+        rows = np.zeros(padded, np.int64)
+        rows[place] = self._rows(forms)
+        padded_gaps = np.full(padded, END, np.int64)
+        padded_gaps[place] = gaps
+        scores = np.zeros((count, LABELS), np.int32)
+        for column in self._columns(rows, padded_gaps):
+            scores += self.weights[column[place]]
         found = scores[:, ENDS] > scores[:, CONTINUES]
-        result = []
-        for start, (paragraph_forms, _) in zip(starts, paragraphs, strict=True):
-            ends = found[start:start + len(paragraph_forms)].copy()
-            if len(ends):
-                ends[-1] = True
-            result.append(ends)
-        return result
+        found[splits[1:][sizes > 0] - 1] = True
+        return found
 
     # -- training ---------------------------------------------------------------------
     @classmethod
@@ -188,20 +201,27 @@ class SentenceSplitter:
         return cls(weights.astype(np.int32))
 
 
-def gap(between: str) -> int:
-    """The kind of white space `between` two tokens."""
-    if not between:
-        return NO_SPACE
-    return NEWLINE if "\n" in between else SPACE
-
-
-def forms_and_gaps(text: str, tokens: Sequence[tuple[int, int]]
-                   ) -> tuple[list[str], np.ndarray]:
-    """A paragraph's surface tokens at `tokens` (start, end) in `text`, and the white space
-    after each (END after the last): what the splitter reads."""
-    gaps = [gap(text[tokens[i][1]:tokens[i + 1][0]]) for i in range(len(tokens) - 1)]
-    return ([text[start:end] for start, end in tokens],
-            np.array([*gaps, END][:len(tokens)], np.int64))
+def forms_and_gaps(texts: Sequence[str], starts: np.ndarray, ends: np.ndarray,
+                   splits: np.ndarray) -> tuple[list[str], np.ndarray]:
+    """Paragraphs' surface tokens, flat (text i's from `starts` to `ends` of
+    `splits[i]:splits[i + 1]`), and the white space after each (NO_SPACE, SPACE, NEWLINE;
+    END after a paragraph's last): what the splitter reads."""
+    if not len(starts):
+        return [], np.zeros(0, np.int64)
+    sizes = np.diff(splits)
+    # The texts joined by a line break: offsets in the joined text, one slice per form.
+    shift = np.repeat(np.cumsum([0, *[len(t) + 1 for t in texts[:-1]]]), sizes)
+    joined = "\n".join(texts)
+    starts, ends = starts + shift, ends + shift
+    forms = [joined[a:b] for a, b in zip(starts.tolist(), ends.tolist(), strict=True)]
+    # Line breaks before each character: those between two tokens are a difference.
+    breaks = np.concatenate([[0], np.cumsum(np.frombuffer(joined.encode("utf-32-le"),
+                                                          np.uint32) == ord("\n"))])
+    after, before = ends[:-1], starts[1:]
+    gaps = np.append(np.where(before == after, NO_SPACE,
+                              np.where(breaks[before] > breaks[after], NEWLINE, SPACE)), END)
+    gaps[splits[1:][sizes > 0] - 1] = END
+    return forms, gaps.astype(np.int64)
 
 
 def paragraphs(sentences: Sequence[Surface]) -> list[Paragraph]:
@@ -212,7 +232,9 @@ def paragraphs(sentences: Sequence[Surface]) -> list[Paragraph]:
     for joined in surface.paragraphs(sentences):
         if not joined.surface.tokens:
             continue
-        forms, gaps = forms_and_gaps(joined.surface.text, joined.surface.tokens)
+        spans = np.array(joined.surface.tokens, np.int64).reshape(-1, 2)
+        forms, gaps = forms_and_gaps([joined.surface.text], spans[:, 0], spans[:, 1],
+                                     np.array([0, len(spans)]))
         ends = {end for _, end in joined.sentences}
         found.append(Paragraph(forms, gaps, np.array([end in ends for _, end in
                                                       joined.surface.tokens], bool)))
