@@ -44,7 +44,7 @@ from tagger.encoders import checkpoint
 from tagger.encoders.context import ContextFeatures, Neighbours
 from tagger.errors import TaggerError
 from tagger.model_folder import ModelConfig
-from tagger.records import Records, Scored, Tagged, TextPredictions, place
+from tagger.records import Records, Scored, Tagged, TextPredictions
 from tagger.text.features import Featurizer, with_rows
 from tagger.text.segmenter import Segmenter
 from tagger.text.sentences import SentenceSplitter
@@ -436,7 +436,12 @@ class Tagger:
                 predicted: TextPredictions, min_confidence: float, first: int = 0
                 ) -> list[Tagged]:
         """A document's sentences' records, placed in it, numbered from `first`."""
-        return place(iter(self.annotate_texts(texts, predicted, min_confidence)), found, first)
+        records = self.records.of_texts(texts, predicted,
+                                        np.array([start for _, start, _ in found], np.int64))
+        for number, (record, (paragraph, _, _)) in enumerate(zip(records, found, strict=True),
+                                                             first):
+            record.paragraph, record.sentence = paragraph, number
+        return [record.above(min_confidence) for record in records]
 
     def stream_document(self, document: str, min_confidence: float = 0.0,
                         chunk_chars: int = CHUNK_CHARS) -> Iterator[list[Tagged]]:

@@ -185,14 +185,18 @@ class Records:
             values[head.column] = head.values(flat, forms)
         return values
 
-    def of_texts(self, texts: Sequence[str], predicted: TextPredictions) -> list[Tagged]:
-        """Texts with their tokens, offsets, tags and spans."""
+    def of_texts(self, texts: Sequence[str], predicted: TextPredictions,
+                 shifts: np.ndarray | None = None) -> list[Tagged]:
+        """Texts with their tokens, offsets, tags and spans; with `shifts`, each text's
+        offsets are that many characters further (a sentence's place in its document)."""
         tagged = self._annotate(texts, predicted.tokens, predicted.labels,
                                 predicted.confidences, predicted.more, predicted.splits,
-                                predicted.starts, predicted.ends)
-        for record, multiword in zip(tagged, predicted.multiword or (), strict=False):
+                                predicted.starts, predicted.ends, shifts)
+        for i, (record, multiword) in enumerate(zip(tagged, predicted.multiword or (),
+                                                    strict=False)):
             if multiword:
-                record.multiword = multiword
+                shift = 0 if shifts is None else int(shifts[i])
+                record.multiword = [[a + shift, b + shift] for a, b in multiword]
         return tagged
 
     def of_tokens(self, sentences: Sequence[Sequence[str]], predicted: Scored
@@ -211,15 +215,19 @@ class Records:
     def _annotate(self, texts: Sequence[str], tokens: Sequence[Sequence[str]],
                   labels: list[np.ndarray], confidences: list[np.ndarray],
                   more: Sequence[list[np.ndarray]], splits: np.ndarray, starts: np.ndarray,
-                  ends: np.ndarray) -> list[Tagged]:
+                  ends: np.ndarray, shifts: np.ndarray | None = None) -> list[Tagged]:
         """`Tagged` records from flat per-token arrays (`splits` cuts them into texts): the
-        spans of all texts are found at once, on arrays, rather than tag by tag."""
+        spans of all texts are found at once, on arrays, rather than tag by tag. `shifts`:
+        as `of_texts` takes them."""
         flat_labels = np.concatenate(labels) if labels else np.zeros(0, np.int32)
         flat_confidences = np.concatenate(confidences) if confidences else np.zeros(0)
         tags = self._label_array[flat_labels].tolist()
         scores = flat_confidences.tolist()
         rounded = rounded_confidences(flat_confidences)
-        offsets = np.stack([starts, ends], axis=1).tolist()
+        shift = (np.zeros(len(texts), np.int64) if shifts is None
+                 else np.asarray(shifts, np.int64))
+        moved = np.repeat(shift, np.diff(splits))
+        offsets = np.stack([starts + moved, ends + moved], axis=1).tolist()
         entities: list[list[Entity]] = [[] for _ in texts]
         if self.scheme != schemes.TOKEN:
             first, last, kind, confidence = self._spans(flat_labels, flat_confidences, splits)
@@ -227,7 +235,8 @@ class Records:
             for t, a, b, k, c in zip(owner.tolist(), starts[first].tolist(),
                                      ends[last - 1].tolist(), kind.tolist(),
                                      confidence.tolist(), strict=True):
-                entities[t].append(Entity(self._kinds[k], a, b, texts[t][a:b], c))
+                entities[t].append(Entity(self._kinds[k], a + int(shift[t]),
+                                          b + int(shift[t]), texts[t][a:b], c))
         bounds = splits.tolist()
         values = {}
         if self.more:
