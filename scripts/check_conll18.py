@@ -5,9 +5,11 @@ model and files.
 
 PATH is the official scorer: `udtools/src/udtools/udeval.py` of UniversalDependencies/tools
 (or conll18_ud_eval.py of the CoNLL 2018 shared task); it is loaded from there, not copied.
-The model tags GOLD's words (gold tokens) and GOLD's `# text` lines (raw text, gold
-sentences) with `tagger tag --format conllu`; both outputs are scored by the official
-scorer and by tagger's own evaluation, and the two are printed side by side. The scorer
+The model tags GOLD's words (gold tokens), GOLD's `# text` lines (raw text, gold
+sentences) with `tagger tag --format conllu`, and GOLD's paragraphs as one document's running
+text (documents: the model finds the sentences; `tagger tag --input-format document`); each
+output is scored by the official scorer and by tagger's own evaluation (`tagger evaluate`,
+with `--raw-text` and `--raw-text --documents`), and the two are printed side by side. The scorer
 needs a tree in every sentence: the system files get a flat one (HEAD 1, the first word 0),
 which no tag or lemma score reads. Writes data/benchmarks/conll18-check-NAME.{md,json}.
 """
@@ -23,14 +25,15 @@ from pathlib import Path
 
 import benchmark
 
-from tagger import conll
+from tagger import conll, raw_scoring
 from tagger.apps import batch
 from tagger.corpora import CorpusSource
 from tagger.evaluation import evaluate_model, evaluate_raw_text
 from tagger.pipeline import Tagger
+from tagger.text import surface
 
 ROOT = Path(__file__).resolve().parent.parent
-LAYERS = ("Tokens", "Words", "UPOS", "XPOS", "UFeats", "AllTags", "Lemmas")
+LAYERS = ("Tokens", "Sentences", "Words", "UPOS", "XPOS", "UFeats", "AllTags", "Lemmas")
 
 
 def official(scorer: Path):
@@ -74,17 +77,30 @@ def main() -> None:
     with conll.open_text(args.gold) as lines:
         text.write_text("".join(line.split("=", 1)[1].strip() + "\n" for line in lines
                                 if line.startswith("# text =")), encoding="utf-8")
+    document = args.work / "document.txt"
+    paragraphs = surface.paragraphs(raw_scoring.read_conllu(args.gold, "upos"))
+    document.write_text("\n\n".join(p.surface.text for p in paragraphs) + "\n",
+                        encoding="utf-8")
     gold = scorer.load_conllu_file(str(args.gold))
     source = CorpusSource(f"validation={args.gold}")
     raw = evaluate_raw_text(args.model, source)
+    documents = evaluate_raw_text(args.model, source, documents=True)
     # Given gold tokens (words, in fact: CoNLL-U input has no multiword-token lines), tagger
     # scores the words alone.
     ours = {"gold tokens": {"Words": 1.0, **evaluate_model(args.model, source)["layers"]},
             "raw text": {"Tokens": raw["tokens"]["f1"], "Words": raw["words"]["f1"],
-                         **{name: value["f1"] for name, value in raw["layers"].items()}}}
+                         **{name: value["f1"] for name, value in raw["layers"].items()}},
+            "documents": {"Tokens": documents["tokens"]["f1"],
+                          "Sentences": documents["sentence_spans"]["f1"],
+                          "Words": documents["words"]["f1"],
+                          **{name: value["f1"] for name, value in documents["layers"].items()}}}
+    found = args.work / "documents.conllu"
+    batch.tag_document(tagger, batch.open_input(str(document), "document"), str(found),
+                       "conllu", quiet=True, max_chars=document.stat().st_size + 1)
     systems = {"gold tokens": tagged_file(tagger, args.gold, "conllu",
                                           args.work / "gold-tokens.conllu"),
-               "raw text": tagged_file(tagger, text, "text", args.work / "raw-text.conllu")}
+               "raw text": tagged_file(tagger, text, "text", args.work / "raw-text.conllu"),
+               "documents": with_flat_trees(found)}
     results = {}
     for mode, system in systems.items():
         scores = scorer.evaluate(gold, scorer.load_conllu_file(str(system)))

@@ -7,6 +7,7 @@ label names (from the dataset's `ClassLabel` feature where it has one) and the t
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -406,8 +407,17 @@ def _surfaces(sentences: list[Sentence], texts: list[str] | None,
         if sentence is not None:
             if miscs is not None and miscs[i]:
                 sentence.space_after = "SpaceAfter=No" not in (miscs[i][-1] or "")
+            else:  # unsaid: a space after it if its text spaces its tokens (not Chinese)
+                sentence.space_after = _spaced(sentence)
             found.append(sentence)
     return found
+
+
+def _spaced(sentence: Surface) -> bool:
+    """Whether white space follows most of a sentence's tokens (a lone token's: yes)."""
+    gaps = [sentence.text[end:start] for (_, end), (start, _) in
+            itertools.pairwise(sentence.tokens)]
+    return not gaps or 2 * sum(map(bool, gaps)) >= len(gaps)
 
 
 def _finish(dataset: str, splits: dict[str, list[Sentence]], labels: list[str] | None,

@@ -19,6 +19,8 @@ from tagger.text.tokenizer import Tokenized
 CHUNK_CHARS = 1 << 17
 
 _FULL_WIDTH_ENDS = frozenset("\u3002\uff01\uff1f")
+# Closing quotes and brackets that may follow a sentence's final punctuation.
+_CLOSING = frozenset("\"')]\u2019\u201d\u300d\u300f\uff09\u3011\u300b")
 _BLANK_LINE = re.compile(r"\n[ \t\r\f\v]*\n\s*")
 
 
@@ -45,16 +47,23 @@ EndsOf = Callable[[Sequence[str], np.ndarray, np.ndarray], np.ndarray]
 def rule_ends(forms: Sequence[str], gaps: np.ndarray) -> np.ndarray:
     """Sentence ends for a model without a splitter (folders saved before splitters): after
     a token of sentence-final punctuation followed by white space (a full-width one needs
-    none: Chinese and Japanese write no space after it), and a paragraph's end."""
+    none: Chinese and Japanese write no space after it), or after the closing quote or
+    bracket written right after it; and a paragraph's end."""
     return rule_ends_of(forms, np.asarray(gaps), np.array([0, len(forms)]))
 
 
 def rule_ends_of(forms: Sequence[str], gaps: np.ndarray, splits: np.ndarray) -> np.ndarray:
     """`rule_ends` of paragraphs given flat (as `SentenceSplitter.ends_of` takes them)."""
     count = len(forms)
-    ends = np.fromiter((f in SENTENCE_ENDS for f in forms), bool, count) & (
-        (gaps != splitting.NO_SPACE)
-        | np.fromiter((f in _FULL_WIDTH_ENDS for f in forms), bool, count))
+    final = np.fromiter((f in SENTENCE_ENDS for f in forms), bool, count)
+    full = np.fromiter((f in _FULL_WIDTH_ENDS for f in forms), bool, count)
+    spaced = gaps != splitting.NO_SPACE
+    ends = final & (spaced | full)
+    # `。」`, `."`: the end moves to the closing mark, which needs what the mark before did.
+    closing = np.fromiter((f in _CLOSING for f in forms), bool, count)
+    moved = final[:-1] & ~spaced[:-1] & closing[1:]
+    ends[:-1] &= ~moved
+    ends[1:] |= moved & (spaced[1:] | full[:-1])
     sizes = np.diff(splits)
     ends[np.asarray(splits)[1:][sizes > 0] - 1] = True
     return ends

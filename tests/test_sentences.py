@@ -93,6 +93,13 @@ def test_the_splitter_learns_where_sentences_end_and_keeps_it_in_a_file(tmp_path
                                                     False, False, True]
     assert rule_ends(unseen, gaps).tolist() == [False, True, False, False, True, False,
                                                 False, False, True]  # and after `Dr .`
+    # A closing quote written after the final mark takes the end, in either script.
+    assert rule_ends(["他", "來", "。", "」", "我", "走", "。"],
+                     np.array([NO_SPACE] * 6 + [END])).tolist() == [
+        False, False, False, True, False, False, True]
+    assert rule_ends(["He", "said", '"', "stop", ".", '"', "Then", "."],
+                     np.array([SPACE, SPACE, NO_SPACE, NO_SPACE, NO_SPACE, SPACE, NO_SPACE,
+                               END])).tolist() == [False] * 5 + [True, False, True]
     # Paragraphs scored together end as each alone: none reads the next one's tokens.
     shorter = (unseen[:5], np.array([SPACE] * 4 + [END], np.int64))
     together = splitter.ends_of(unseen + shorter[0], np.concatenate([gaps, shorter[1]]),
