@@ -203,7 +203,8 @@ def test_evaluate_documents_reports_sentences_and_every_layer(heads_model: Path)
 
 def test_tagger_tag_reads_a_file_as_one_document(heads_model: Path, tmp_path: Path):
     article = tmp_path / "article.txt"
-    text = "The cat sat on the mat. It was\nhappy!\n\n\nA new paragraph. It ends here.\n"
+    text = ("The cat sat on the mat. It was\nhappy!\n\n\nA new paragraph. It doesn't end "
+            "(here). Now it ends.\n")
     article.write_text(text, encoding="utf-8")
     out = tmp_path / "out.conllu"
     result = run_cli("tag", heads_model, "--input-format", "document", "-i", article,
@@ -219,6 +220,22 @@ def test_tagger_tag_reads_a_file_as_one_document(heads_model: Path, tmp_path: Pa
     # word's ten columns.
     assert all(len(line.split("\t")) == 10 for line in written.splitlines()
                if line and not line.startswith("#"))
+    # Each sentence's surface tokens and SpaceAfter=No spell its `# text` (offsets into the
+    # document are read from the sentence's start).
+    for block in written.strip().split("\n\n"):
+        lines = block.splitlines()
+        spelled, inside = "", 0
+        for line in lines:
+            columns = line.split("\t")
+            if len(columns) != 10 or (inside and "-" not in columns[0]):
+                inside -= len(columns) == 10
+                continue
+            if "-" in columns[0]:
+                first, last = map(int, columns[0].split("-"))
+                inside = last - first + 1
+            spelled += columns[1] + ("" if "SpaceAfter=No" in columns[9] else " ")
+        text_line = next(line for line in lines if line.startswith("# text = "))
+        assert spelled.strip() == " ".join(text_line[len("# text = "):].split())
     # JSON records: one per sentence, offsets into the file's text.
     json_out = tmp_path / "out.jsonl"
     assert run_cli("tag", heads_model, "--input-format", "document", "-i", article, "-o",

@@ -75,18 +75,22 @@ def conllu(tagged) -> str:
     text = tagged.text
     # A sentence of a document may run over a line break; `# text` is one line.
     lines = [f"# text = {' '.join(text.splitlines())}"]
-    spans = [tuple(span) for span in tagged.multiword]
+    # A document's sentence has offsets into its document; its text starts at its first
+    # token.
+    base = tagged.offsets[0][0] if tagged.sentence is not None and tagged.offsets else 0
+    spans = [(a - base, b - base) for a, b in tagged.multiword]
+    offsets = [(a - base, b - base) for a, b in tagged.offsets]
     count = len(tagged.tokens)
     word = 0
     while word < count:
-        start, end = tagged.offsets[word]
+        start, end = offsets[word]
         # A surface token holding several words: the words inside its span.
         token = next(((a, b) for a, b in spans if a <= start and end <= b), None)
         last = word
         if token is not None:
             start, end = token
-            while last + 1 < count and start <= tagged.offsets[last + 1][0] \
-                    and tagged.offsets[last + 1][1] <= end:
+            while last + 1 < count and start <= offsets[last + 1][0] \
+                    and offsets[last + 1][1] <= end:
                 last += 1
         spaced = end >= len(text) or text[end].isspace()
         misc = [] if spaced else ["SpaceAfter=No"]
