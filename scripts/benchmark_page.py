@@ -18,6 +18,7 @@ from pathlib import Path
 
 import ablation
 import bench_ab
+import bench_context
 import bench_heads
 import bench_precision
 import bench_sentences
@@ -71,13 +72,16 @@ SECTIONS: list[tuple[str, str, str, Callable[[dict], str]]] = [
      "(`--encoder`) beside the GloVe tier: accuracy over seeds, the model folder's int8 "
      "encoder on the onnx backend, training time, tagging speed and memory.",
      "encoder*.json", encoder_benchmark.markdown),
+    ("Document context", "The contextual encoder reading each sentence's neighbours in "
+     "its document (`--encoder-context`), beside the sentence-level tier "
+     "(`scripts/bench_context.py`).", "context-*.json", bench_context.markdown),
     ("Encoder speed", "The encoder's ONNX graph call by call, float32 and int8 (what a call "
      "costs beside its subwords sets how tagging cuts windows into calls), and whole "
      "`tagger tag` processes on one model folder with each.", "speed-encoder.json",
      encoder_speed.markdown),
     ("Raw text", "POS tagging from raw text against gold tokens, with the rules and with the "
      "tokenizer each model learned from its treebank: the tokenizer's share of the errors.",
-     "raw-text.json", raw_text_table.markdown),
+     "raw-text*.json", raw_text_table.markdown),
     ("Sentences", "Sentences found in running text: Sentences F1 of the sentence splitter "
      "training learns, beside the rules, on each treebank's validation paragraphs "
      "(`scripts/bench_sentences.py`).", "sentences.json", bench_sentences.markdown),

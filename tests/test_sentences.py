@@ -130,6 +130,28 @@ def test_a_document_is_cut_at_blank_lines_and_between_surface_tokens():
     assert paragraph_spans(" \n\n ") == []
 
 
+def test_sentences_are_cut_between_surface_tokens_and_keep_their_words():
+    from tagger.documents import sentence_tokens
+    from tagger.text.tokenizer import Tokenized
+
+    texts = ["Ok.", "We don't. Zum Haus!"]
+    words = [["Ok", "."], ["We", "do", "n't", ".", "zu", "dem", "Haus", "!"]]
+    spans = [[0, 2], [2, 3], [0, 2], [3, 5], [5, 8], [8, 9], [10, 13], [10, 13], [14, 18],
+             [18, 19]]
+    tokenized = Tokenized(words, np.array([a for a, _ in spans]), np.array([b for _, b in spans]),
+                          np.array([0, 2, 10]), [[], [[3, 8], [10, 13]]])
+    found = sentence_spans(texts, tokenized, rule_ends_of)
+    assert [[text[a:b] for a, b in sentences] for text, sentences in
+            zip(texts, found, strict=True)] == [["Ok."], ["We don't.", "Zum Haus!"]]
+    sentence_texts, cut = sentence_tokens(texts, tokenized, found)
+    assert sentence_texts == ["Ok.", "We don't.", "Zum Haus!"]
+    assert cut.tokens == [["Ok", "."], ["We", "do", "n't", "."], ["zu", "dem", "Haus", "!"]]
+    assert cut.splits.tolist() == [0, 2, 6, 10]
+    assert list(zip(cut.starts.tolist(), cut.ends.tolist(), strict=True))[6:] == [
+        (0, 3), (0, 3), (4, 8), (8, 9)]  # offsets into the sentence's own text
+    assert cut.multiword == [[], [[3, 8]], [[0, 3]]]
+
+
 def test_a_model_tags_documents_with_offsets_into_them(heads_model: Path):
     tagger = Tagger.load(heads_model)
     document = "I saw the cat. It ran away!\n\nThe end."
