@@ -12,10 +12,12 @@ sentence-level encoder tier read from its own benchmark file.
         --documents ../shared/data/raw/conll2003 --sentences ../shared/data/conll2003 \
         --reference encoder-minilm-mean:conll2003
 
-Each model is scored on the validation split twice: from `--documents` (a corpus that marks
-its documents: each sentence read with its neighbours) and from `--sentences` (the same
-sentences without documents: each read alone). The reference row is the sentence-level tier's
-median and range from data/benchmarks/NAME.json's row for the corpus. Writes
+Each model's validation score with its documents (each sentence read with its neighbours)
+is the one training kept (metrics.json: training scores validation with the corpus's
+documents); `--documents` only checks that the corpus named marks them. Each model is then
+scored on `--sentences` (the same sentences without documents: each read alone). The
+reference row is the sentence-level tier's median and range from data/benchmarks/NAME.json's
+row for the corpus. Writes
 data/benchmarks/context-NAME.{md,json}. Validation splits only: the test splits are withheld.
 """
 
@@ -76,6 +78,8 @@ def main() -> None:
     folders = sorted(Path(p) for p in glob(args.models))
     if not folders:
         sys.exit(f"--models {args.models}: no model folders")
+    if not CorpusSource(args.documents, tag_column="-1").load().documents:
+        sys.exit(f"--documents {args.documents}: the corpus marks no documents")
     name, _, corpus = args.reference.partition(":")
     reference = json.loads((benchmark.ROOT / "data" / "benchmarks" / f"{name}.json")
                            .read_text(encoding="utf-8"))
@@ -85,8 +89,7 @@ def main() -> None:
         metrics = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
         config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
         contexts.add(config["settings"]["features"]["encoder_context"])
-        documents.append(evaluate_model(folder, CorpusSource(args.documents, tag_column="-1"))
-                         ["score"] * 100)
+        documents.append(metrics["validation_score"] * 100)
         alone.append(evaluate_model(folder, CorpusSource(args.sentences))["score"] * 100)
         epochs.append(f"{metrics['best_epoch']}/{metrics['epochs_run']}")
         minutes.append(metrics["train_minutes"])
