@@ -24,6 +24,7 @@ from .texts import ODD, conllu_texts
 pytestmark = [pytest.mark.slow, pytest.mark.beam]
 
 TWO_WORKERS = ["--direct_running_mode=multi_processing", "--direct_num_workers=2"]
+IN_PROCESS = ["--direct_running_mode=in_memory", "--direct_num_workers=1"]
 
 
 @pytest.fixture(scope="module")
@@ -74,6 +75,7 @@ def test_two_workers_write_tagger_tags_records_with_file_and_line(onnx_model: Pa
     result = _run("--model", str(onnx_model), "--input", str(inputs / "*.txt"),
                   "--output", str(prefix), *TWO_WORKERS)
     assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines()[0] == "runner: FnApiRunner, 2 worker processes"
     expected = _expected(onnx_model, files, tmp_path)
     written = _written(prefix)
     assert len(written) == len(expected) > 2000  # no line lost or written twice
@@ -109,7 +111,7 @@ def test_json_lines_input_and_errors_naming_the_line(onnx_model: Path, tmp_path:
                               for i, t in enumerate(texts)), encoding="utf-8")
     prefix = tmp_path / "out" / "tagged"
     beam.main(["--model", str(onnx_model), "--input", str(source), "--output", str(prefix),
-               "--input-format", "jsonl"])
+               "--input-format", "jsonl", *IN_PROCESS])
     written = sorted(_written(prefix))
     assert [(n, json.loads(r)) for _, n, r in written] == [
         (n, t.to_dict()) for n, t in enumerate(Tagger.load(onnx_model).tag(texts), 1)]
@@ -117,8 +119,21 @@ def test_json_lines_input_and_errors_naming_the_line(onnx_model: Path, tmp_path:
     source.write_text('{"text": "fine"}\n{"id": 3}\n', encoding="utf-8")
     with pytest.raises(SystemExit) as failed:
         beam.main(["--model", str(onnx_model), "--input", str(source), "--output",
-                   str(tmp_path / "out2" / "tagged"), "--input-format", "jsonl"])
+                   str(tmp_path / "out2" / "tagged"), "--input-format", "jsonl", *IN_PROCESS])
     assert str(failed.value.code).startswith(f'error: {source}: line 2 has no "text" string')
+
+
+def test_a_local_run_names_its_runner_and_never_lets_beam_choose_one(monkeypatch):
+    monkeypatch.setattr("os.cpu_count", lambda: 3)
+    options, runner, line = beam.runner_of([])
+    assert type(runner).__name__ == "FnApiRunner"  # not Prism, which downloads a binary
+    assert line == "runner: FnApiRunner, 3 worker processes"
+    assert options.get_all_options()["direct_running_mode"] == "multi_processing"
+    assert beam.runner_of(["--direct_num_workers=2", "--direct_running_mode",
+                           "multi_threading"])[2] == "runner: FnApiRunner, 2 worker threads"
+    assert beam.runner_of(IN_PROCESS)[2] == "runner: FnApiRunner, in this process"
+    options, runner, line = beam.runner_of(["--runner", "DataflowRunner"])
+    assert runner is None and line == "runner: DataflowRunner (--runner)"
 
 
 @pytest.mark.parametrize("model, pattern, expected", [

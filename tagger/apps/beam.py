@@ -4,6 +4,9 @@
     python -m tagger.apps.beam --model models/conll-onnx --input 'texts/*.txt' \\
         --output tagged/conll --direct_running_mode=multi_processing --direct_num_workers=2
 
+runs on the FnApiRunner with worker processes (one per CPU unless `--direct_num_workers`
+says otherwise; never Beam's default first choice, the Prism runner, which downloads a
+binary on first use) unless `--runner` names another, and says which on its first line;
 reads every file the pattern matches, one text per line (`--input-format jsonl`: JSON Lines
 whose objects hold a "text" string), tags the lines with Beam's `RunInference` and a
 `TaggerModelHandler` (the model loaded once per worker process; batches from
@@ -46,7 +49,11 @@ try:
     from apache_beam.io import fileio
     from apache_beam.io.filesystems import FileSystems
     from apache_beam.ml.inference.base import KeyedModelHandler, ModelHandler, RunInference
-    from apache_beam.options.pipeline_options import PipelineOptions
+    from apache_beam.options.pipeline_options import (
+        DirectOptions,
+        PipelineOptions,
+        StandardOptions,
+    )
 except ImportError:
     MISSING = "tagger.apps.beam needs Apache Beam: pip install 'tagger[beam]'"
     if __name__ == "__main__":
@@ -155,6 +162,40 @@ def tag_files(pipeline: beam.Pipeline, pattern: str, output: str, model: str, *,
          | "Write" >> beam.io.WriteToText(output, file_name_suffix=".jsonl"))
 
 
+_RUNNING = {"multi_processing": "worker processes", "multi_threading": "worker threads"}
+
+
+def runner_of(flags: list[str]):
+    """Beam's options from its command-line `flags`, the runner for them and the line that
+    names it: `--runner`'s if given (None: Beam makes it); else the FnApiRunner, with
+    worker processes unless `--direct_running_mode` says otherwise, one per CPU unless
+    `--direct_num_workers` does (the options are completed to say so)."""
+    options = PipelineOptions(flags)
+    given = options.view_as(StandardOptions).runner
+    if given is not None:
+        return options, None, f"runner: {given} (--runner)"
+    from apache_beam.portability.api import beam_provision_api_pb2
+    from apache_beam.runners.portability.fn_api_runner import fn_runner
+    from apache_beam.runners.portability.portable_runner import JobServiceHandle
+
+    def given(name: str) -> bool:
+        return any(flag == f"--{name}" or flag.startswith(f"--{name}=") for flag in flags)
+
+    direct = options.view_as(DirectOptions)
+    if not given("direct_running_mode"):
+        direct.direct_running_mode = "multi_processing"
+    if not given("direct_num_workers") or not direct.direct_num_workers:  # 0: one per CPU
+        direct.direct_num_workers = os.cpu_count() or 1
+    # As Beam's DirectRunner makes it: the options reach the SDK workers.
+    provision = fn_runner.ExtendedProvisionInfo(beam_provision_api_pb2.ProvisionInfo(
+        pipeline_options=JobServiceHandle.encode_pipeline_options(
+            options.get_all_options())))
+    mode = direct.direct_running_mode
+    return (options, fn_runner.FnApiRunner(provision_info=provision),
+            "runner: FnApiRunner, " + (f"{direct.direct_num_workers} {_RUNNING[mode]}"
+                                       if mode in _RUNNING else "in this process"))
+
+
 def check(model: str, pattern: str) -> None:
     """Fail before the pipeline starts on what can be checked here: a local model folder
     that is not one, a pattern that matches no file."""
@@ -192,8 +233,10 @@ def main(argv: list[str] | None = None) -> None:
     log = None
     try:
         check(args.model, args.input)
+        options, runner, line = runner_of(beam_args)
+        print(line, file=sys.stderr, flush=True)
         with (_beam_log(args.verbose) as log,
-              beam.Pipeline(options=PipelineOptions(beam_args)) as pipeline):
+              beam.Pipeline(runner=runner, options=options) as pipeline):
             tag_files(pipeline, args.input, args.output, args.model,
                       input_format=args.input_format, runtime=args.runtime,
                       threads=args.threads, min_confidence=args.min_confidence)
