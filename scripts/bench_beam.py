@@ -1,10 +1,13 @@
-"""Batch tagging on Apache Beam's DirectRunner: 1 worker process against 2, in one run.
+"""Batch tagging on Apache Beam's FnApiRunner: 1 worker process against 2, beside `tagger
+tag`, in one run.
 
 Tags --files files of the recipe's validation sentences (repeated to --tokens tokens in all)
 with `python -m tagger.apps.beam` on an exported ONNX model folder (exported here from
 models/benchmark/NAME, which bench_speed.py trains), each setting --repeats times, in turn,
-and `tagger tag` on the same text as one file for reference. Reports wall seconds from
-process start to exit, tokens/s and peak RSS of the largest process (medians).
+and `tagger tag` on the same text as one file, in one process and with `--jobs 2`, for
+reference. Reports wall seconds from process start to exit, tokens/s, the throughput
+against `tagger tag --jobs 2` and the peak RSS of the largest process (medians). Writes
+data/benchmarks/beam-NAME.{md,json}.
 
     python scripts/bench_beam.py data/recipes/conll2003.toml
 
@@ -14,7 +17,6 @@ Needs the beam extra: pip install -e '.[beam]'.
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import statistics
 import subprocess
@@ -24,7 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench_speed import timed, write_text_file
-from benchmark import ROOT, machine, table, validation_sentences
+from benchmark import ROOT, machine, table, validation_sentences, write_results
 
 
 def main() -> None:
@@ -55,10 +57,12 @@ def main() -> None:
             f"tagger tag, one process ({args.files} files as one)":
                 [tagger, "tag", str(model), "-i", str(whole), "-o", str(work / "tag.jsonl"),
                  "-q"],
-            **{f"DirectRunner, {n} worker{'s' * (n > 1)}":
+            REFERENCE: [tagger, "tag", str(model), "-i", str(whole), "-o",
+                        str(work / "jobs.jsonl"), "-q", "--jobs", "2"],
+            **{f"FnApiRunner, {n} worker process{'es' * (n > 1)}":
                [sys.executable, "-m", "tagger.apps.beam", "--model", str(model), "--input",
                 str(work / "in" / "*.txt"), "--output", str(work / "out" / f"w{n}"),
-                "--direct_running_mode=multi_processing", f"--direct_num_workers={n}"]
+                f"--direct_num_workers={n}"]
                for n in (1, 2)},
         }
         runs: dict[str, list] = {label: [] for label in commands}
@@ -68,15 +72,27 @@ def main() -> None:
     rows = [{"setting": label, "seconds": round(statistics.median(w for w, _ in r), 1),
              "tokens_per_s": round(tokens / statistics.median(w for w, _ in r)),
              "peak_rss_mb": round(max(m for _, m in r))} for label, r in runs.items()]
-    about = {"date": datetime.now(UTC).strftime("%Y-%m-%d"), "machine": machine(),
-             "python": platform.python_version(), "tokens": tokens, "files": args.files,
-             "command": " ".join(["python scripts/bench_beam.py", *sys.argv[1:]])}
-    print(json.dumps({**about, "rows": rows}, indent=2), file=sys.stderr)
-    print(f"{about['date']}, {about['machine']}; `{about['command']}`; {tokens:,} tokens in "
-          f"{args.files} files; medians of {args.repeats} runs in turn.\n")
-    print(table(["setting", "wall s", "tokens/s", "peak RSS MB (largest process)"],
-                [[r["setting"], r["seconds"], f"{r['tokens_per_s']:,}", f"{r['peak_rss_mb']:,}"]
-                 for r in rows]))
+    data = {"date": datetime.now(UTC).strftime("%Y-%m-%d"), "machine": machine(),
+            "python": platform.python_version(), "tokens": tokens, "files": args.files,
+            "repeats": args.repeats,
+            "command": " ".join(["python scripts/bench_beam.py", *sys.argv[1:]]), "rows": rows}
+    write_results(f"beam-{name}", data, markdown)
+
+
+REFERENCE = "tagger tag --jobs 2 (the files as one)"
+
+
+def markdown(data: dict) -> str:
+    """The comparison as docs/benchmarks.md shows it."""
+    reference = next(r for r in data["rows"] if r["setting"] == REFERENCE)["tokens_per_s"]
+    head = (f"{data['date']}, {data['machine']}; `{data['command']}`; {data['tokens']:,} tokens "
+            f"in {data['files']} files; medians of {data['repeats']} runs in turn, each from "
+            "process start to exit.")
+    return head + "\n\n" + table(
+        ["setting", "wall s", "tokens/s", "x tagger tag --jobs 2", "peak RSS MB (largest process)"],
+        [[r["setting"], r["seconds"], f"{r['tokens_per_s']:,}",
+          f"{r['tokens_per_s'] / reference:.2f}", f"{r['peak_rss_mb']:,}"]
+         for r in data["rows"]])
 
 
 if __name__ == "__main__":

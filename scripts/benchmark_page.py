@@ -18,6 +18,7 @@ from pathlib import Path
 
 import ablation
 import bench_ab
+import bench_beam
 import bench_context
 import bench_heads
 import bench_precision
@@ -85,6 +86,8 @@ SECTIONS: list[tuple[str, str, str, Callable[[dict], str]]] = [
     ("Sentences", "Sentences found in running text: Sentences F1 of the sentence splitter "
      "training learns, beside the rules, on each treebank's validation paragraphs "
      "(`scripts/bench_sentences.py`).", "sentences.json", bench_sentences.markdown),
+    ("Beam", "Batch tagging on Apache Beam against `tagger tag` on the same text, whole "
+     "processes in turn (`scripts/bench_beam.py`).", "beam-*.json", bench_beam.markdown),
     ("Speed", "Whole `tagger tag` processes on a raw-text file against the CRFsuite baseline "
      "in the same run.", "speed.json", _speed),
     ("Precision", "The network's float32 ONNX graph against int8 weights and OpenVINO.",

@@ -104,7 +104,8 @@ def test_a_file_that_is_not_utf8_fails_in_one_line_and_writes_nothing(onnx_model
 
 
 def test_json_lines_input_and_errors_naming_the_line(onnx_model: Path, tmp_path: Path,
-                                                     capsys: pytest.CaptureFixture):
+                                                     monkeypatch):
+    monkeypatch.setattr(beam, "CHUNK_LINES", 2)  # lines travel in chunks: 2, then 1
     source = tmp_path / "in.jsonl"
     texts = ["Angela Merkel visited Paris .", "", "EU rejects German call ."]
     source.write_text("".join(json.dumps({"text": t, "id": i}) + "\n"

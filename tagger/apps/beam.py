@@ -8,9 +8,9 @@ runs on the FnApiRunner with worker processes (one per CPU unless `--direct_num_
 says otherwise; never Beam's default first choice, the Prism runner, which downloads a
 binary on first use) unless `--runner` names another, and says which on its first line;
 reads every file the pattern matches, one text per line (`--input-format jsonl`: JSON Lines
-whose objects hold a "text" string), tags the lines with Beam's `RunInference` and a
-`TaggerModelHandler` (the model loaded once per worker process; batches from
-`BatchElements`), and writes sharded JSON Lines, `PREFIX-00000-of-00002.jsonl`, ... Each
+whose objects hold a "text" string), tags the lines in chunks of CHUNK_LINES with Beam's
+`RunInference` and a `ChunkModelHandler` (the model loaded once per worker process; a chunk
+tagged in one call), and writes sharded JSON Lines, `PREFIX-00000-of-00002.jsonl`, ... Each
 record is `tagger tag`'s plus its "source" file and 1-based "line", so order can be
 restored. Options Beam knows (`--runner`, workers, ...) pass through to it. Model folders and
 files can be on any filesystem Beam reads (local, gs://, s3://, ...).
@@ -64,6 +64,9 @@ finally:
 
 INPUT_FORMATS = ("text", "jsonl")
 MAX_BATCH_TEXTS = 2048  # as `tagger tag`'s chunks
+# Lines of a file that travel together, from reading to writing: each element crosses the
+# runner's data plane (serialized) at every step, so a chunk costs one crossing, not 2,048.
+CHUNK_LINES = 2048
 # BatchElements starts from one text and grows; starting from 256 is faster
 # (scripts/bench_beam.py).
 MIN_BATCH_TEXTS = 256
@@ -109,6 +112,21 @@ def local_folder(model: str) -> Path:
     return copy
 
 
+class ChunkModelHandler(TaggerModelHandler):
+    """`TaggerModelHandler` for chunks of texts: each chunk, a list of texts, is one batch,
+    tagged in one call; its result is the chunk's list of `Tagged`."""
+
+    def __init__(self, model: str, runtime: str = "auto", threads: int = 1,
+                 min_confidence: float = 0.0) -> None:
+        super().__init__(model, runtime, threads, min_confidence, max_batch_size=1)
+
+    def run_inference(self, batch: Sequence[list[str]], model, inference_args: dict | None = None
+                      ) -> Iterable:
+        texts = [text for chunk in batch for text in chunk]
+        tagged = iter(model.tag(texts, self.min_confidence))
+        return [[next(tagged) for _ in chunk] for chunk in batch]
+
+
 class TagTexts(beam.PTransform):
     """`(key, text)` elements to `(key, Tagged)`: the texts tagged by model folder `model`,
     loaded once per worker process."""
@@ -139,6 +157,23 @@ def numbered_lines(readable: fileio.ReadableFile, input_format: str = "text"
                                                                                number)
 
 
+def numbered_chunks(readable: fileio.ReadableFile, input_format: str = "text"
+                    ) -> Iterator[tuple[tuple[str, int], list[str]]]:
+    """`((file, first line number), texts)` for each run of CHUNK_LINES lines of a matched
+    file (`numbered_lines`'s lines, in order)."""
+    chunk: list[str] = []
+    first = 1
+    for (path, number), text in numbered_lines(readable, input_format):
+        if not chunk:
+            first = number
+        chunk.append(text)
+        if len(chunk) == CHUNK_LINES:
+            yield (path, first), chunk
+            chunk = []
+    if chunk:
+        yield (readable.metadata.path, first), chunk
+
+
 def record(key: tuple[str, int], tagged) -> str:
     """One JSON Lines record: `tagger tag`'s, with its source file and line."""
     source, line = key
@@ -146,19 +181,26 @@ def record(key: tuple[str, int], tagged) -> str:
                       ensure_ascii=False)
 
 
+def chunk_records(key: tuple[str, int], tagged: list) -> str:
+    """A chunk's JSON Lines records (`record`), its lines numbered from the key's."""
+    source, first = key
+    return "\n".join(record((source, first + i), t) for i, t in enumerate(tagged))
+
+
 def tag_files(pipeline: beam.Pipeline, pattern: str, output: str, model: str, *,
               input_format: str = "text", runtime: str = "auto", threads: int = 1,
               min_confidence: float = 0.0) -> None:
     """Add to `pipeline`: read the files `pattern` matches, tag their lines, write sharded
-    JSON Lines to `output`-SSSSS-of-NNNNN.jsonl."""
+    JSON Lines to `output`-SSSSS-of-NNNNN.jsonl. Lines travel in chunks of CHUNK_LINES."""
+    handler = KeyedModelHandler(ChunkModelHandler(model, runtime, threads, min_confidence))
     _ = (pipeline
          | "Match" >> fileio.MatchFiles(pattern)
          | "Open" >> fileio.ReadMatches()
-         | "Lines" >> beam.FlatMap(numbered_lines, input_format)
+         | "Chunks" >> beam.FlatMap(numbered_chunks, input_format)
          # Breaks fusion: else the worker that reads a file also tags all of it.
          | "Spread" >> beam.Reshuffle()
-         | "TagTexts" >> TagTexts(model, runtime, threads, min_confidence)
-         | "Records" >> beam.MapTuple(record)
+         | "Tag" >> RunInference(handler)
+         | "Records" >> beam.MapTuple(chunk_records)
          | "Write" >> beam.io.WriteToText(output, file_name_suffix=".jsonl"))
 
 
