@@ -63,9 +63,10 @@ SECTIONS: list[tuple[str, str, str, Callable[[dict], str]]] = [
     ("Heads", "Several tag columns from one network (`tagger train --columns`): every UD "
      "layer's validation score, scored as the CoNLL 2018 scorer does, beside the "
      "one-column model of the same recipe.", "heads-*.json", bench_heads.markdown),
-    ("Heads speed", "Whole `tagger tag` processes, a model of several heads against one "
-     "of one head, and one head's tagging before and after heads were redesigned, in "
-     "turn (`scripts/bench_ab.py`).", "ab-*.json", bench_ab.markdown),
+    ("A/B speed", "Two whole commands timed in turn, A B A B (`scripts/bench_ab.py`): a "
+     "model of several heads against one of one head, one head's tagging before and after "
+     "heads were redesigned, a document against the same text a sentence per line, Beam's "
+     "chunked pipeline against its line-per-element one.", "ab-*.json", bench_ab.markdown),
     ("Scorer check", "`tagger evaluate`'s UD layers against the official CoNLL 2018 "
      "scorer on the same model's `tagger tag --format conllu` output "
      "(`scripts/check_conll18.py`).", "conll18-check-*.json", check_conll18.markdown),
