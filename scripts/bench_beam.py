@@ -1,5 +1,5 @@
-"""Batch tagging on Apache Beam's FnApiRunner: 1 worker process against 2, beside `tagger
-tag`, in one run.
+"""Batch tagging on Apache Beam's FnApiRunner (1 worker process, 2) and on a local Dask
+cluster (2), beside `tagger tag`, in one run.
 
 Tags --files files of the recipe's validation sentences (repeated to --tokens tokens in all)
 with `python -m tagger.apps.beam` on an exported ONNX model folder (exported here from
@@ -64,6 +64,10 @@ def main() -> None:
                 str(work / "in" / "*.txt"), "--output", str(work / "out" / f"w{n}"),
                 f"--direct_num_workers={n}"]
                for n in (1, 2)},
+            "DaskRunner, a local cluster of 2 worker processes":
+                [sys.executable, "-m", "tagger.apps.beam", "--model", str(model), "--input",
+                 str(work / "in" / "*.txt"), "--output", str(work / "out" / "dask"),
+                 "--runner", "dask", "--dask-workers", "2"],
         }
         runs: dict[str, list] = {label: [] for label in commands}
         for _ in range(args.repeats):  # in turn, so all see the same machine load

@@ -83,6 +83,27 @@ def test_two_workers_write_tagger_tags_records_with_file_and_line(onnx_model: Pa
     assert sum(1 for _, _, r in written if json.loads(r)["text"] == "") >= 3
 
 
+def test_a_dask_cluster_of_two_worker_processes_writes_tagger_tags_records(
+        onnx_model: Path, tmp_path: Path):
+    texts = [t for t in conllu_texts() if "\n" not in t]
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    files = [inputs / "a.txt", inputs / "b.txt"]
+    files[0].write_text("\n".join(texts[:300]) + "\n\n", encoding="utf-8")
+    files[1].write_text("\n".join(texts[300:600]), encoding="utf-8")
+    prefix = tmp_path / "out" / "tagged"
+    result = _run("--model", str(onnx_model), "--input", str(inputs / "*.txt"),
+                  "--output", str(prefix), "--runner", "dask", "--dask-workers", "2")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines()[0] == ("runner: DaskRunner, a local cluster of 2 "
+                                             "worker processes")
+    written = _written(prefix)
+    expected = _expected(onnx_model, files, tmp_path)
+    assert len(written) == len(expected) == 601  # no line lost or written twice
+    assert sorted(written) == sorted(expected)
+    assert [p.name for p in prefix.parent.iterdir() if p.is_dir()] == []  # no temporary folder
+
+
 def test_a_file_that_is_not_utf8_fails_in_one_line_and_writes_nothing(onnx_model: Path,
                                                                       tmp_path: Path):
     inputs = tmp_path / "in"
@@ -135,6 +156,9 @@ def test_a_local_run_names_its_runner_and_never_lets_beam_choose_one(monkeypatch
     assert beam.runner_of(IN_PROCESS)[2] == "runner: FnApiRunner, in this process"
     options, runner, line = beam.runner_of(["--runner", "DataflowRunner"])
     assert runner is None and line == "runner: DataflowRunner (--runner)"
+    options, runner, line = beam.runner_of(["--runner", "dask"], "tcp://10.0.0.1:8786")
+    assert type(runner).__name__ == "DaskRunner"
+    assert line == "runner: DaskRunner, the scheduler at tcp://10.0.0.1:8786"
 
 
 @pytest.mark.parametrize("model, pattern, expected", [

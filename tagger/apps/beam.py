@@ -207,13 +207,30 @@ def tag_files(pipeline: beam.Pipeline, pattern: str, output: str, model: str, *,
 _RUNNING = {"multi_processing": "worker processes", "multi_threading": "worker threads"}
 
 
-def runner_of(flags: list[str]):
+DASK_NAMES = ("dask", "daskrunner", "apache_beam.runners.dask.dask_runner.daskrunner")
+
+
+def runner_of(flags: list[str], dask_address: str | None = None, dask_workers: int = 0):
     """Beam's options from its command-line `flags`, the runner for them and the line that
-    names it: `--runner`'s if given (None: Beam makes it); else the FnApiRunner, with
-    worker processes unless `--direct_running_mode` says otherwise, one per CPU unless
-    `--direct_num_workers` does (the options are completed to say so)."""
+    names it: `--runner dask`, Beam's DaskRunner on the scheduler at `dask_address` (None:
+    on a local cluster of `dask_workers` processes, one per CPU if 0, whose address
+    `local_cluster` puts in the options); another `--runner` as Beam makes it (None); else
+    the FnApiRunner, with worker processes unless `--direct_running_mode` says otherwise,
+    one per CPU unless `--direct_num_workers` does (the options are completed to say so)."""
     options = PipelineOptions(flags)
     given = options.view_as(StandardOptions).runner
+    if given is not None and given.lower() in DASK_NAMES:
+        try:
+            import distributed  # noqa: F401  (DaskRunner imports it only when it runs)
+            from apache_beam.runners.dask.dask_runner import DaskOptions, DaskRunner
+        except ImportError:
+            raise TaggerError("--runner dask needs Dask: pip install 'tagger[beam]'",
+                              param="runner") from None
+        options.view_as(StandardOptions).runner = None
+        options.view_as(DaskOptions).address = dask_address
+        where = (f"the scheduler at {dask_address}" if dask_address else
+                 f"a local cluster of {dask_workers or os.cpu_count() or 1} worker processes")
+        return options, DaskRunner(), f"runner: DaskRunner, {where}"
     if given is not None:
         return options, None, f"runner: {given} (--runner)"
     from apache_beam.portability.api import beam_provision_api_pb2
@@ -261,6 +278,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--min-confidence", type=float, default=0.0)
     parser.add_argument("--verbose", action="store_true",
                         help="Beam's own logs on stderr (else in a file, kept on failure)")
+    parser.add_argument("--dask-address",
+                        help="with --runner dask: an existing Dask scheduler (tcp://HOST:PORT)")
+    parser.add_argument("--dask-workers", type=int, default=0,
+                        help="with --runner dask and no --dask-address: the worker processes "
+                             "of the local cluster the job starts (default: one per CPU)")
     return parser
 
 
@@ -275,13 +297,22 @@ def main(argv: list[str] | None = None) -> None:
     log = None
     try:
         check(args.model, args.input)
-        options, runner, line = runner_of(beam_args)
+        options, runner, line = runner_of(beam_args, args.dask_address, args.dask_workers)
         print(line, file=sys.stderr, flush=True)
-        with (_beam_log(args.verbose) as log,
-              beam.Pipeline(runner=runner, options=options) as pipeline):
+        with contextlib.ExitStack() as stack:
+            log = stack.enter_context(_beam_log(args.verbose))
+            if args.dask_address is None and type(runner).__name__ == "DaskRunner":
+                stack.enter_context(local_cluster(options, args.dask_workers))
+            pipeline = beam.Pipeline(runner=runner, options=options)
             tag_files(pipeline, args.input, args.output, args.model,
                       input_format=args.input_format, runtime=args.runtime,
                       threads=args.threads, min_confidence=args.min_confidence)
+            result = pipeline.run()
+            # The DaskRunner's client outlives its job: closed here, before the cluster.
+            client = getattr(result, "client", None)
+            stack.callback(lambda: client is not None and client.close())
+            result.wait_until_finish()
+        _remove_temporary_shards(args.output)  # the DaskRunner leaves its writers' folders
     except Exception as error:
         _remove_temporary_shards(args.output)
         found = ([str(error)] if isinstance(error, TaggerError)
@@ -292,6 +323,19 @@ def main(argv: list[str] | None = None) -> None:
                  + (f" (Beam's log: {log})" if log else ""))
     if log:
         Path(log).unlink()
+
+
+@contextlib.contextmanager
+def local_cluster(options: PipelineOptions, workers: int) -> Iterator[str]:
+    """A Dask cluster on this machine for one job: `workers` worker processes (one per CPU
+    if 0) of one thread each, its scheduler's address put in `options`."""
+    from apache_beam.runners.dask.dask_runner import DaskOptions
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1,
+                      processes=True, dashboard_address=None) as cluster:
+        options.view_as(DaskOptions).address = cluster.scheduler_address
+        yield cluster.scheduler_address
 
 
 @contextlib.contextmanager
