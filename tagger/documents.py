@@ -94,7 +94,7 @@ def surface_tokens(texts: Sequence[str], tokenized: Tokenized
     if not any(len(held) for held in tokenized.multiword):
         return starts, ends, splits
     # Offsets made increasing across paragraphs: a paragraph's are from `length` on.
-    length = np.cumsum([0, *[len(t) + 1 for t in texts[:-1]]]).astype(np.int64)
+    length = splitting.joined_offsets(texts)
     paragraph = np.repeat(np.arange(len(texts)), np.diff(splits))
     at = length[paragraph]
     held = np.array([(x + length[i], y + length[i]) for i, found in
@@ -120,7 +120,7 @@ def sentence_tokens(texts: Sequence[str], tokenized: Tokenized,
     counts = np.fromiter(map(len, spans), np.int64, len(spans))
     bounds = np.array([span for found in spans for span in found], np.int64).reshape(-1, 2)
     # Offsets made increasing across paragraphs: a paragraph's are from `length` on.
-    length = np.cumsum([0, *[len(t) + 1 for t in texts[:-1]]]).astype(np.int64)
+    length = splitting.joined_offsets(texts)
     words = np.diff(tokenized.splits)
     word_starts = tokenized.starts + np.repeat(length, words)
     sentence_of = np.repeat(np.arange(len(texts)), counts)

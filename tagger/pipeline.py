@@ -415,9 +415,10 @@ class Tagger:
         """Each document's sentences (`document_sentences`), each tagged as one text. A
         record's offsets and spans are into its document; its `paragraph` and `sentence`
         number it within the document, from 0."""
-        return [list(self._placed(found, *predicted, min_confidence)) for found, predicted
-                in zip(*self._predict_documents([(document, list(enumerate(
-                    paragraph_spans(document)))) for document in documents]), strict=True)]
+        found, predicted = self._predict_documents(
+            [(document, list(enumerate(paragraph_spans(document)))) for document in documents])
+        return [self._placed(sentences, texts, text_predictions, min_confidence)
+                for sentences, (texts, text_predictions) in zip(found, predicted, strict=True)]
 
     def _predict_documents(self, documents: Sequence[tuple[str, Sequence]]
                            ) -> tuple[list[list[tuple[int, int, int]]],

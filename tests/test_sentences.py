@@ -155,6 +155,9 @@ def test_sentences_are_cut_between_surface_tokens_and_keep_their_words():
 def test_a_model_tags_documents_with_offsets_into_them(heads_model: Path):
     tagger = Tagger.load(heads_model)
     document = "I saw the cat. It ran away!\n\nThe end."
+    assert tagger.tag_documents([""]) == [[]] and tagger.tag_documents([]) == []
+    assert tagger.document_sentences([" \n\n "]) == [[]]
+    assert list(tagger.stream_document("  ")) == []
     records = tagger.tag_documents([document, "", "One more."])
     assert [len(r) for r in records] == [len(records[0]), 0, 1]
     found = records[0]

@@ -210,7 +210,7 @@ def forms_and_gaps(texts: Sequence[str], starts: np.ndarray, ends: np.ndarray,
         return [], np.zeros(0, np.int64)
     sizes = np.diff(splits)
     # The texts joined by a line break: offsets in the joined text, one slice per form.
-    shift = np.repeat(np.cumsum([0, *[len(t) + 1 for t in texts[:-1]]]), sizes)
+    shift = np.repeat(joined_offsets(texts), sizes)
     joined = "\n".join(texts)
     starts, ends = starts + shift, ends + shift
     forms = [joined[a:b] for a, b in zip(starts.tolist(), ends.tolist(), strict=True)]
@@ -222,6 +222,11 @@ def forms_and_gaps(texts: Sequence[str], starts: np.ndarray, ends: np.ndarray,
                               np.where(breaks[before] > breaks[after], NEWLINE, SPACE)), END)
     gaps[splits[1:][sizes > 0] - 1] = END
     return forms, gaps.astype(np.int64)
+
+
+def joined_offsets(texts: Sequence[str]) -> np.ndarray:
+    """Where each of `texts` starts when they are joined by one character."""
+    return np.cumsum([0, *[len(t) + 1 for t in texts]], dtype=np.int64)[:len(texts)]
 
 
 def paragraphs(sentences: Sequence[Surface]) -> list[Paragraph]:
