@@ -161,15 +161,18 @@ def test_a_local_run_names_its_runner_and_never_lets_beam_choose_one(monkeypatch
     assert line == "runner: DaskRunner, the scheduler at tcp://10.0.0.1:8786"
 
 
-@pytest.mark.parametrize("model, pattern, expected", [
-    ("missing-model", "*.txt", "model folder missing-model does not exist"),
-    (None, "no-such-*.txt", "`input` {tmp}/no-such-*.txt matches no file"),
+@pytest.mark.parametrize("model, pattern, more, expected", [
+    ("missing-model", "*.txt", [], "model folder missing-model does not exist"),
+    (None, "no-such-*.txt", [], "`input` {tmp}/no-such-*.txt matches no file"),
+    (None, "*.txt", ["--dask-workers", "2"], "--dask-address and --dask-workers go with "
+                                              "--runner dask"),
 ])
 def test_bad_options_fail_before_the_pipeline(onnx_model: Path, tmp_path: Path, model,
-                                              pattern: str, expected: str):
+                                              pattern: str, more: list[str], expected: str):
+    (tmp_path / "in.txt").write_text("a line\n", encoding="utf-8")
     with pytest.raises(SystemExit) as failed:
         beam.main(["--model", model or str(onnx_model), "--input", str(tmp_path / pattern),
-                   "--output", str(tmp_path / "out")])
+                   "--output", str(tmp_path / "out"), *more])
     assert str(failed.value.code).startswith(f"error: {expected.format(tmp=tmp_path)}")
 
 

@@ -298,10 +298,14 @@ def main(argv: list[str] | None = None) -> None:
     try:
         check(args.model, args.input)
         options, runner, line = runner_of(beam_args, args.dask_address, args.dask_workers)
+        on_dask = type(runner).__name__ == "DaskRunner"
+        if not on_dask and (args.dask_address or args.dask_workers):
+            raise TaggerError("--dask-address and --dask-workers go with --runner dask",
+                              param="runner")
         print(line, file=sys.stderr, flush=True)
         with contextlib.ExitStack() as stack:
             log = stack.enter_context(_beam_log(args.verbose))
-            if args.dask_address is None and type(runner).__name__ == "DaskRunner":
+            if on_dask and args.dask_address is None:
                 stack.enter_context(local_cluster(options, args.dask_workers))
             pipeline = beam.Pipeline(runner=runner, options=options)
             tag_files(pipeline, args.input, args.output, args.model,
