@@ -75,7 +75,7 @@ def main() -> None:
     parser.add_argument("--reference", required=True,
                         help="BENCHMARK:CORPUS, the sentence-level tier's row")
     args = parser.parse_args()
-    folders = sorted(Path(p) for p in glob(args.models))
+    folders = sorted(Path(p) for p in glob(args.models) if Path(p).is_dir())
     if not folders:
         sys.exit(f"--models {args.models}: no model folders")
     if not CorpusSource(args.documents, tag_column="-1").load().documents:
