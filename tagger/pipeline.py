@@ -393,10 +393,11 @@ class Tagger:
                             for document in documents])[0]
 
     def _split(self, documents: Sequence[tuple[str, Sequence[tuple[int, tuple[int, int]]]]]
-               ) -> tuple[list[list[tuple[int, int, int]]], list[str], Tokenized]:
+               ) -> tuple[list[list[tuple[int, int, int]]], list[str], Tokenized,
+                          list[list[tuple[int, int]]]]:
         """`document_sentences` of documents given with their paragraphs, (number,
-        (start, end)) each; and every sentence's text and words in turn, cut from its
-        paragraph's tokens (a document is tokenized once)."""
+        (start, end)) each; and the paragraphs' texts, their tokens and their sentences'
+        spans in them (for `documents.sentence_tokens`: a document is tokenized once)."""
         places, texts = [], []
         for d, (document, paragraphs) in enumerate(documents):
             for p, (start, end) in paragraphs:
@@ -408,7 +409,7 @@ class Tagger:
         spans = sentence_spans(texts, tokenized, ends_of) if texts else []
         for (d, p, at), sentences in zip(places, spans, strict=True):
             found[d] += [(p, at + start, at + end) for start, end in sentences]
-        return (found, *sentence_tokens(texts, tokenized, spans))
+        return found, texts, tokenized, spans
 
     def tag_documents(self, documents: Sequence[str], min_confidence: float = 0.0
                       ) -> list[list[Tagged]]:
@@ -425,7 +426,8 @@ class Tagger:
                                       list[tuple[list[str], TextPredictions]]]:
         """Each document's sentences (as `_split`) and their texts' predictions, the
         documents read together."""
-        found, texts, tokenized = self._split(documents)
+        found, paragraphs, tokenized, spans = self._split(documents)
+        texts, tokenized = sentence_tokens(paragraphs, tokenized, spans)
         self._warn_of_tokenizer()
         numbers = [d for d, sentences in enumerate(found) for _ in sentences]
         predicted = self._predicted(tokenized, numbers)
