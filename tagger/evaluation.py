@@ -8,11 +8,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from tagger import model_folder, raw_scoring, schemes
+import numpy as np
+
+from tagger import calibration, model_folder, raw_scoring, schemes
 from tagger.corpora import DEFAULT_TAG_COLUMNS, CorpusSource, canonical_split
 from tagger.errors import TaggerError
 from tagger.metrics import layer_scores, score, score_spans
 from tagger.model_folder import column_name
+from tagger.records import Scored
 
 
 def check_labels(gold: Sequence[Sequence[str]], known: Sequence[str], where: str) -> None:
@@ -45,6 +48,8 @@ def format_report(report: dict[str, Any]) -> str:
         lines += ["", "every column, on gold tokens (as the CoNLL 2018 scorer counts them):",
                   "  ".join(f"{name} {value * 100:.2f}"
                             for name, value in report["layers"].items())]
+    if "calibration" in report:
+        lines += ["", calibration.format_report(report["calibration"])]
     return "\n".join(lines)
 
 
@@ -55,17 +60,90 @@ def evaluate_tagger(tagger, sentences: Sequence[tuple[list[str], list[str]]], mo
     """Tag the sentences' tokens with a `pipeline.Tagger` and score against their tags.
     With `more` (the gold values of the model's further columns, by its column names),
     also `layers`: each column's accuracy as `metrics.layer_scores` gives it. `documents`:
-    each sentence's document number, for a model that reads document context."""
+    each sentence's document number, for a model that reads document context. An entity
+    model's report also has `calibration`: how well its span confidences are calibrated
+    (`calibration.report`)."""
     gold = [tags for _, tags in sentences]
     check_labels(gold, tagger.labels, where)
     tokens = [tokens for tokens, _ in sentences]
-    if not more:
-        return score(gold, tagger.tag_tokens(tokens, documents), tagger.scheme, mode)
-    predicted = tagger.tag_columns(tokens, documents)
-    tags = predicted.pop("tags")
-    first = tagger.heads[0].column
-    return {**score(gold, tags, tagger.scheme, mode),
-            "layers": layer_scores({first: gold, **more}, {first: tags, **predicted})}
+    predicted = tagger.predict_tokens(tokens, documents)
+    columns = tagger.records.columns(tokens, predicted)
+    tags = columns.pop("tags")
+    report = score(gold, tags, tagger.scheme, mode)
+    if more:
+        first = tagger.heads[0].column
+        report["layers"] = layer_scores({first: gold, **more}, {first: tags, **columns})
+    if tagger.scheme != schemes.TOKEN:
+        confidences, correct, _, gold_spans = _outcomes(tagger, sentences, predicted)
+        report["calibration"] = calibration.report(confidences, correct,
+                                                   int(gold_spans.sum()))
+    return report
+
+
+def _outcomes(tagger, sentences: Sequence[tuple[list[str], list[str]]], predicted: Scored
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Each span the tagger predicted: its confidence, whether it is right and its sentence;
+    and each sentence's count of gold spans."""
+    tagged = tagger.annotate_tokens([tokens for tokens, _ in sentences], predicted)
+    gold = [{(record.offsets[s.start][0], record.offsets[s.end - 1][1], s.label)
+             for s in schemes.spans(tags)} for (_, tags), record in zip(sentences, tagged,
+                                                                         strict=True)]
+    return (*calibration.span_outcomes(gold, tagged), np.array([len(g) for g in gold]))
+
+
+def fit_calibration(tagger, sentences: Sequence[tuple[list[str], list[str]]],
+                    documents: list[int] | None = None, method: str = "isotonic"
+                    ) -> dict[str, Any]:
+    """Calibrate an entity tagger's span confidences on `sentences` (a validation split):
+    the map is fitted on the spans of every other sentence (the 1st, 3rd, ...) and measured
+    on the spans of the others. The tagger keeps the fitted map (`Tagger.calibrate`).
+    Returns what was measured on the held-out half, before and after: the expected
+    calibration error, and precision and recall at each `--min-confidence` of
+    `calibration.THRESHOLDS`."""
+    tagger.calibrate(None)
+    tokens = [tokens for tokens, _ in sentences]
+    confidences, correct, owners, gold_spans = _outcomes(
+        tagger, sentences, tagger.predict_tokens(tokens, documents))
+    fitting = owners % 2 == 0
+    fitted = calibration.fit(confidences[fitting], correct[fitting], method)
+    held = ~fitting
+    held_gold = int(gold_spans[1::2].sum())
+    raw = calibration.report(confidences[held], correct[held], held_gold)
+    mapped = confidences[held] if fitted is None else fitted(confidences[held])
+    tagger.calibrate(fitted)
+    return {"method": method, "fitted_on_spans": int(fitting.sum()),
+            "held_out_sentences": len(sentences) // 2, "raw": raw,
+            "calibrated": calibration.report(mapped, correct[held], held_gold)}
+
+
+def calibrate_model(model: str | Path, source: CorpusSource | None = None, *,
+                    split: str = "validation", method: str = "isotonic",
+                    output: str | Path | None = None) -> dict[str, Any]:
+    """Fit the span calibration of the entity model in folder `model` on a split of
+    `source` (default: the corpus it was trained on) as `fit_calibration` does, and write the
+    model with it, every backend's files included, to `output` (default: replace `model`
+    whole). Returns what was measured on the held-out half, also kept in metrics.json."""
+    from tagger.pipeline import Tagger
+
+    trained = model_folder.read(Path(model), verify=False)
+    if trained.scheme == schemes.TOKEN:
+        raise TaggerError(f"{model} tags tokens ({trained.first_column}), not entity spans: "
+                          "only an entity model's span confidences are calibrated")
+    if source is None:
+        if trained.corpus is None:
+            raise TaggerError(f"{model} does not say what it was trained on; name the corpus "
+                              "with `dataset`", param="dataset")
+        source = trained.corpus.source
+    corpus = source.load(default_tag_columns=(trained.first_column, *DEFAULT_TAG_COLUMNS))
+    sentences = corpus.split(split)
+    tagger = Tagger.load(model, "keras")
+    check_labels([tags for _, tags in sentences], tagger.labels,
+                 f"{source.dataset} split {split!r}")
+    found = fit_calibration(tagger, sentences, corpus.documents.get(canonical_split(split)),
+                            method)
+    tagger.metrics = {**(tagger.metrics or {}), "calibration": found}
+    tagger.save(output or model, force=output is None)
+    return found
 
 
 def evaluate_model(model: str | Path, source: CorpusSource, *, split: str = "validation",

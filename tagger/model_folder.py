@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tagger import __version__, schemes
+from tagger.calibration import Calibration
 from tagger.errors import TaggerError
 from tagger.files import atomic_folder
 from tagger.settings import TrainConfig
@@ -131,6 +132,9 @@ class ModelConfig:
     # describe the first, whose tags a record holds as `tags`).
     heads: list[HeadConfig] = field(default_factory=list)
     first_weight: float = 1.0  # the first head's loss weight
+    # The map from a span's raw confidence to a calibrated one (entity models trained or
+    # calibrated since it exists; None: raw confidences).
+    calibration: Calibration | None = None
 
     @property
     def first_column(self) -> str:
@@ -176,7 +180,9 @@ class ModelConfig:
         settings = TrainConfig.from_dict(data.pop("settings"))
         corpus = data.pop("corpus")
         heads = [HeadConfig.from_json(head) for head in data.pop("heads", [])]
+        calibration = data.pop("calibration", None)
         config = cls(**data, settings=settings, heads=heads,
+                     calibration=Calibration.from_json(calibration) if calibration else None,
                      corpus=CorpusInfo(**corpus) if corpus is not None else None)
         for name, kind in (("labels", list), ("scheme", str), ("crf", bool),
                            ("vocab_size", int), ("tuned_vocab_size", int),

@@ -21,6 +21,7 @@ on few of them.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import warnings
 from collections import deque
@@ -32,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from tagger import backends, batching, heads, model_folder, model_packages, settings
+from tagger.calibration import Calibration
 from tagger.documents import (
     CHUNK_CHARS,
     chunks,
@@ -202,6 +204,13 @@ class Tagger:
                 self.sentences.save(folder / model_folder.SENTENCES)
 
         model_folder.write(Path(path), self.config, fill, self.metrics, force)
+
+    def calibrate(self, calibration: Calibration | None) -> None:
+        """Give spans confidences mapped by `calibration` from now on (None: their tokens'
+        lowest confidence); `save` stores it in the folder (`evaluation.fit_calibration`
+        fits one)."""
+        self.config = dataclasses.replace(self.config, calibration=calibration)
+        self.records.calibration = calibration
 
     def weights_changed(self) -> None:
         """Forget what was computed with the network's weights (the character features kept

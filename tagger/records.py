@@ -27,8 +27,9 @@ class Entity:
     start: int  # character offsets into the text
     end: int
     text: str
-    # The lowest confidence of its tokens' tags: an upper bound on the probability that the
-    # whole span is tagged exactly so.
+    # The probability that the span is right (exactly its tokens and type), as the model's
+    # calibration maps the lowest confidence of its tokens' tags (`tagger.calibration`);
+    # without one, that lowest confidence itself (an upper bound on the probability).
     confidence: float = 1.0
 
     def to_dict(self) -> dict[str, Any]:
@@ -143,6 +144,7 @@ class Records:
     def __init__(self, config: ModelConfig, model_heads: Sequence[TagHead]) -> None:
         self.scheme = config.scheme
         self.column = model_heads[0].column
+        self.calibration = config.calibration
         self.more = list(model_heads[1:])
         # The network's label ids -> the corpus's labels (IOBES ones mapped back to IOB2).
         output = model_heads[0].output_labels
@@ -267,4 +269,6 @@ class Records:
         # The minimum over each [first, last): reduceat on the pairs, every other result.
         padded = np.append(confidences, np.float32(0))
         lowest = np.minimum.reduceat(padded, np.stack([first, last], 1).ravel())[::2]
+        if self.calibration is not None:
+            lowest = self.calibration(lowest)
         return first, last, kind[first], lowest

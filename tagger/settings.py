@@ -23,6 +23,8 @@ OPTIMIZERS = ("adam", "nadam", "sgd")
 TRAIN_SCHEMES = ("corpus", "iobes")
 TOKENIZERS = ("auto", "learned", "rules")
 POOLINGS = ("first", "mean")
+# How an entity model's span confidences are calibrated after training (tagger.calibration).
+CALIBRATIONS = ("isotonic", "platt", "none")
 SELECTIONS = ("first", "alltags")  # a word's contextual features from its subwords' states
 # What a trained model tags raw text with: its own tokenizer, or the rules (to compare).
 TAGGING_TOKENIZERS = ("model", "rules")
@@ -218,6 +220,12 @@ class OptimizationSettings(_Checked):
                                       "training: the first column's, or alltags (UPOS, XPOS "
                                       "and UFeats all right; needs those three --columns).",
                              choices=SELECTIONS)
+    calibration: str = setting("isotonic", "After training an entity model: map its span "
+                                           "confidences to the probability that a span is "
+                                           "right, fitted on half of the validation split "
+                                           "(isotonic regression, a logistic curve, or none: "
+                                           "the tokens' lowest confidence).",
+                               choices=CALIBRATIONS)
 
 
 SECTIONS: dict[str, type] = {"features": FeatureSettings, "network": NetworkSettings,

@@ -12,13 +12,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import tensorflow as tf
 from click.testing import CliRunner
 
 from tagger import backends, model_folder
 from tagger.apps.cli import main
 from tagger.corpora import load_corpus
 from tagger.errors import TaggerError
-from tagger.export.savedmodel import export
+from tagger.export.savedmodel import export, interpolated
 from tagger.model_folder import CHARS_NETWORK, NETWORK
 from tagger.pipeline import Tagger
 from tagger.settings import TrainConfig
@@ -220,12 +221,25 @@ def test_the_savedmodel_tags_as_the_pipeline_in_a_fresh_process(name, variants, 
                                 for batch in tokenless]
     spans = sum(len(r["spans"]) for r in got["texts"])
     ewt = name in ("pos-softmax", "four-heads")
+    # The trained entity model's span confidences are calibrated, in the graph too.
+    assert (Tagger.load(variants[name]).config.calibration is not None) == (
+        name == "crf-charcnn")
     assert spans == 0 if ewt else spans > 0
     # The EWT models' tokenizer is learned (the rules do not agree with EWT): their
     # multiword tokens (don't) come out of the graph too.
     learned = Tagger.load(variants[name]).config.tokenizer == "learned"
     assert learned == ewt
     assert any("multiword" in r for r in got["texts"]) == learned
+
+
+def test_the_graphs_interpolation_is_numpys():
+    x = np.array([0.1, 0.25, 0.4, 0.9], np.float32)
+    y = np.array([0.0, 0.5, 0.5, 0.97], np.float32)
+    values = np.array([0.0, 0.1, 0.2, 0.25, 0.3, 0.6, 0.9, 0.95, 1.0], np.float32)
+    got = interpolated(tf.constant(values), tf.constant(x), tf.constant(y)).numpy()
+    assert got == pytest.approx(np.interp(values, x, y), abs=1e-6)
+    one = interpolated(tf.constant(values), tf.constant(x[:1]), tf.constant(y[:1])).numpy()
+    assert one.tolist() == [0.0] * len(values)
 
 
 @pytest.mark.parametrize("name", ["crf-charcnn", "pos-softmax", "vectors-encoder-first"])

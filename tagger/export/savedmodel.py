@@ -25,7 +25,8 @@ both return
     span_counts   int32   [batch]          entity spans per text (0 for POS models)
     span_labels   string  [batch, S]
     span_starts, span_ends  int32 [batch, S]   character offsets
-    span_confidences        float32 [batch, S] the lowest confidence of the span's tokens
+    span_confidences        float32 [batch, S] the lowest confidence of the span's tokens,
+                                               calibrated as the model's calibration maps it
     <column>      string  [batch, T]       each further head's values, by its column (a
                                            model trained with --columns: xpos, feats, lemma)
 
@@ -110,6 +111,9 @@ class ExportedTagger(tf.Module):
                                     tf.int32)
         codes = {"S": _S, "E": _E, "I": _I}
         self._prefix_of = tf.constant([codes.get(p, _OTHER) for p, _ in parts], tf.int32)
+        calibration = tagger.config.calibration
+        self._calibration = None if calibration is None else (
+            tf.constant(calibration.x, tf.float32), tf.constant(calibration.y, tf.float32))
         self.tag_texts = tf.function(
             self._tag_texts, input_signature=[tf.TensorSpec([None], tf.string, name="texts")])
         self.tag_tokens = tf.function(self._tag_tokens, input_signature=[
@@ -251,6 +255,8 @@ class ExportedTagger(tf.Module):
         lowest = tf.math.unsorted_segment_min(
             tf.boolean_mask(tf.reshape(confidence, [-1]), flat_inside),
             tf.boolean_mask(number, flat_inside), count)
+        if self._calibration is not None:
+            lowest = interpolated(lowest, *self._calibration)
         nrows = tf.shape(real, out_type=tf.int64)[0]
 
         def per_text(values: tf.Tensor, default) -> tf.Tensor:
@@ -265,6 +271,18 @@ class ExportedTagger(tf.Module):
             "span_ends": per_text(tf.gather_nd(ends, at_last), 0),
             "span_confidences": per_text(lowest, 0.0),
         }
+
+
+def interpolated(values: tf.Tensor, x: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
+    """`numpy.interp(values, x, y)` in the graph: the piecewise-linear function through the
+    knots (`x` increasing), held at its end values beyond them."""
+    if x.shape[0] == 1:
+        return tf.fill(tf.shape(values), y[0])
+    clipped = tf.clip_by_value(values, x[0], x[-1])
+    right = tf.clip_by_value(tf.searchsorted(x, clipped, side="right"), 1, x.shape[0] - 1)
+    x0, x1 = tf.gather(x, right - 1), tf.gather(x, right)
+    y0, y1 = tf.gather(y, right - 1), tf.gather(y, right)
+    return y0 + (clipped - x0) / (x1 - x0) * (y1 - y0)
 
 
 def decode_with_confidence(model: TaggerModel, inputs: dict[str, tf.Tensor]

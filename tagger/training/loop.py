@@ -25,6 +25,7 @@ from tagger.backends.keras.network import LearningRate, build_model, compile_mod
 from tagger.corpora import Corpus, CorpusSource, load_corpus
 from tagger.encoders.checkpoint import Checkpoint, read_folder
 from tagger.errors import TaggerError
+from tagger.evaluation import fit_calibration
 from tagger.metrics import ALL_TAGS, layer_scores, score
 from tagger.model_folder import CorpusInfo, HeadConfig, ModelConfig
 from tagger.pipeline import Tagger, context_features
@@ -148,9 +149,18 @@ def train(corpus: Corpus, config: TrainConfig, *, progress: Progress | None = No
     minutes = earlier_minutes + (time.monotonic() - started) / 60
     model.set_weights(tracker.best_weights)
     tagger.weights_changed()
+    calibrated = None
+    chief = not cluster or cluster.is_chief
+    if chief and corpus.scheme != schemes.TOKEN and optimization.calibration != "none":
+        calibrated = fit_calibration(tagger, validation, documents["validation"],
+                                     optimization.calibration)
+        progress.line(f"span confidences calibrated ({optimization.calibration}, on half of "
+                      "validation); expected calibration error on the other half "
+                      f"{calibrated['raw']['ece'] * 100:.2f}% -> "
+                      f"{calibrated['calibrated']['ece'] * 100:.2f}%")
     if tagger.context is not None:
         tagger.context.known = {}  # the validation split's, needed no more
-    if cluster and not cluster.is_chief:
+    if not chief:
         tagger.metrics = {"worker": cluster.index, "workers": cluster.workers,
                           "best_epoch": tracker.best_epoch, "train_minutes": round(minutes, 2)}
         return tagger, tagger.metrics
@@ -164,6 +174,7 @@ def train(corpus: Corpus, config: TrainConfig, *, progress: Progress | None = No
         "validation": tracker.best_report,
         "history": tracker.history,
         "tokenizer": tokenizer_metrics,
+        **({"calibration": calibrated} if calibrated else {}),
         **({"worker": 0, "workers": cluster.workers} if cluster else {}),
     }
     progress.line(f"kept epoch {tracker.best_epoch}: validation {tagger.metrics['metric']} "
