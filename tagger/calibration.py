@@ -191,14 +191,29 @@ def report(confidences: np.ndarray, correct: np.ndarray, gold_spans: int,
                                   "precision": right / found if found else 0.0,
                                   "recall": right / gold_spans if gold_spans else 0.0}
     return {"ece": expected_calibration_error(confidences, correct),
+            "ece_floor": noise_floor(confidences),
             "spans": len(confidences), "reliability": reliability(confidences, correct),
             "min_confidence": kept}
+
+
+def noise_floor(confidences: np.ndarray, draws: int = 200, seed: int = 0) -> float:
+    """The expected calibration error that perfectly calibrated confidences would still
+    show on this many spans: the mean over `draws` simulations in which each span is right
+    with exactly its confidence. Few spans per bin make the measure noisy; a measured
+    error near this floor is as low as these spans can show."""
+    confidences = np.asarray(confidences, np.float64)
+    if not len(confidences):
+        return 0.0
+    rng = np.random.default_rng(seed)
+    return float(np.mean([expected_calibration_error(
+        confidences, rng.random(len(confidences)) < confidences) for _ in range(draws)]))
 
 
 def format_report(found: dict[str, Any]) -> str:
     """`report` as `tagger evaluate` prints it."""
     lines = [f"span confidence: expected calibration error {found['ece'] * 100:.2f}% "
-             f"({found['spans']} spans predicted, {BINS} bins)"]
+             f"({found['spans']} spans predicted, {BINS} bins; perfectly calibrated ones "
+             f"would show about {found['ece_floor'] * 100:.2f}% on so many)"]
     lines += [f"  --min-confidence {threshold}: precision {row['precision'] * 100:.2f}  "
               f"recall {row['recall'] * 100:.2f}  ({row['spans']} spans)"
               for threshold, row in found["min_confidence"].items()]

@@ -74,16 +74,17 @@ def evaluate_tagger(tagger, sentences: Sequence[tuple[list[str], list[str]]], mo
         first = tagger.heads[0].column
         report["layers"] = layer_scores({first: gold, **more}, {first: tags, **columns})
     if tagger.scheme != schemes.TOKEN:
-        confidences, correct, _, gold_spans = _outcomes(tagger, sentences, predicted)
+        confidences, correct, _, gold_spans = spans_against_gold(tagger, sentences, predicted)
         report["calibration"] = calibration.report(confidences, correct,
                                                    int(gold_spans.sum()))
     return report
 
 
-def _outcomes(tagger, sentences: Sequence[tuple[list[str], list[str]]], predicted: Scored
-              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Each span the tagger predicted: its confidence, whether it is right and its sentence;
-    and each sentence's count of gold spans."""
+def spans_against_gold(tagger, sentences: Sequence[tuple[list[str], list[str]]],
+                       predicted: Scored) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Each span the tagger predicted (`predicted`: its `predict_tokens` of the sentences'
+    tokens): its confidence, whether it is right and its sentence's index; and each
+    sentence's count of gold spans."""
     tagged = tagger.annotate_tokens([tokens for tokens, _ in sentences], predicted)
     gold = [{(record.offsets[s.start][0], record.offsets[s.end - 1][1], s.label)
              for s in schemes.spans(tags)} for (_, tags), record in zip(sentences, tagged,
@@ -102,7 +103,7 @@ def fit_calibration(tagger, sentences: Sequence[tuple[list[str], list[str]]],
     `calibration.THRESHOLDS`."""
     tagger.calibrate(None)
     tokens = [tokens for tokens, _ in sentences]
-    confidences, correct, owners, gold_spans = _outcomes(
+    confidences, correct, owners, gold_spans = spans_against_gold(
         tagger, sentences, tagger.predict_tokens(tokens, documents))
     fitting = owners % 2 == 0
     fitted = calibration.fit(confidences[fitting], correct[fitting], method)

@@ -80,6 +80,13 @@ def test_report_gives_precision_and_recall_of_the_spans_each_threshold_keeps():
     assert "expected calibration error" in calibration.format_report(found)
 
 
+def test_the_noise_floor_is_what_calibrated_confidences_show_and_shrinks_with_spans():
+    few, many = np.full(50, 0.7), np.full(5000, 0.7)
+    assert 0.02 < calibration.noise_floor(few) < 0.1
+    assert calibration.noise_floor(many) < calibration.noise_floor(few) / 5
+    assert calibration.noise_floor(np.ones(10)) == 0  # sure and right: no noise
+
+
 @pytest.mark.parametrize("x, y", [([0.5, 0.4], [0.1, 0.2]), ([0.1, 0.2], [0.3, 0.2]),
                                   ([0.1], [1.5]), ([], [])])
 def test_a_calibration_refuses_knots_that_do_not_make_a_monotone_map(x, y):
