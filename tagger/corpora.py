@@ -230,9 +230,12 @@ def _file_surfaces(path: Path, sentences: list[Sentence]) -> tuple[list[Surface]
     return found, has_text
 
 
-def raw_text_file(dataset: str, split: str) -> Path:
-    """The CoNLL-U or span JSON Lines file of `split` in `dataset`: the file itself, a file
-    of a folder named by its split, or a split=path pair."""
+def has_raw_text_files(dataset: str) -> bool:
+    """Whether `dataset` names CoNLL-U or span JSON Lines files (`raw_text_file`'s)."""
+    return _raw_text_files(dataset, "validation") is not None
+
+
+def _raw_text_files(dataset: str, split: str) -> dict[str, Path] | None:
     path = Path(dataset)
     files = _explicit_files(dataset)
     if files is None and path.is_file():
@@ -241,6 +244,15 @@ def raw_text_file(dataset: str, split: str) -> Path:
         files = _files_of(path)
     if not files or not all(conll.is_conllu(f) or span_files.is_span_file(f)
                             for f in files.values()):
+        return None
+    return files
+
+
+def raw_text_file(dataset: str, split: str) -> Path:
+    """The CoNLL-U or span JSON Lines file of `split` in `dataset`: the file itself, a file
+    of a folder named by its split, or a split=path pair."""
+    files = _raw_text_files(dataset, split)
+    if files is None:
         raise TaggerError(f"`dataset` {dataset}: scoring from raw text needs CoNLL-U files with "
                           "'# text' lines (e.g. ../shared/data/raw/ud_en_ewt) or span JSON "
                           "Lines", param="dataset")

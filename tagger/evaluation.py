@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from tagger import calibration, model_folder, raw_scoring, schemes
+from tagger import spans as span_files
 from tagger.corpora import DEFAULT_TAG_COLUMNS, CorpusSource, canonical_split
 from tagger.errors import TaggerError
 from tagger.metrics import layer_scores, score, score_spans
@@ -185,19 +186,30 @@ def evaluate_raw_text(model: str | Path, source: CorpusSource, *, split: str = "
     (`raw_scoring.score_documents`): the model finds the sentences, and Sentences are
     scored too."""
     from tagger import corpora
-    from tagger import spans as span_files
     from tagger.pipeline import Tagger
 
     trained = model_folder.read(Path(model), verify=False)
-    path = corpora.raw_text_file(source.dataset, split)
-    tagger = Tagger.load(model, backend, tokenizer=tokenizer)
-    tagger.warn_of_tokenizer = False  # the scores say how far off its tokens are
-    if span_files.is_span_file(path):
+    entities = trained.scheme != schemes.TOKEN
+    path = None if entities and not corpora.has_raw_text_files(source.dataset) else \
+        corpora.raw_text_file(source.dataset, split)
+    if path is None or span_files.is_span_file(path):
         if documents:
             raise TaggerError("scoring documents needs CoNLL-U (its sentences and "
-                              f"paragraphs); {path} holds spans", param="documents")
-        gold = span_files.read(path)
-        return score_spans(gold, tagger.tag([item.text for item in gold]))
+                              f"paragraphs); {source.dataset} holds entity spans",
+                              param="documents")
+        gold, left_out = (span_files.read(path), 0) if path is not None else \
+            text_spans(source, split, trained.first_column)
+        tagger = Tagger.load(model, backend, tokenizer=tokenizer)
+        tagger.warn_of_tokenizer = False  # the scores say how far off its tokens are
+        tagged = tagger.tag([item.text for item in gold])
+        confidences, correct, _ = calibration.span_outcomes(
+            [{(s.start, s.end, s.label) for s in item.spans} for item in gold], tagged)
+        return {**score_spans(gold, tagged), "left_out": left_out,
+                "tokenizer": tagger.tokenizer.name,
+                "calibration": calibration.report(confidences, correct,
+                                                  sum(len(item.spans) for item in gold))}
+    tagger = Tagger.load(model, backend, tokenizer=tokenizer)
+    tagger.warn_of_tokenizer = False
     if trained.scheme != schemes.TOKEN:
         raise TaggerError("scoring CoNLL-U from raw text is for POS models (tokens, words, "
                           f"tags); {model} is an entity tagger: score it on span JSON Lines, "
@@ -215,6 +227,27 @@ def evaluate_raw_text(model: str | Path, source: CorpusSource, *, split: str = "
     return {**report, "tokenizer": tagger.tokenizer.name}
 
 
+def text_spans(source: CorpusSource, split: str, tag_column: str
+               ) -> tuple[list[span_files.Annotated], int]:
+    """Each sentence of a corpus split that has its raw text (a table's `text` column,
+    CoNLL-U's `# text`) with its gold entity spans at character offsets into that text;
+    and how many sentences were left out because their words do not spell their text."""
+    corpus = source.load(default_tag_columns=(tag_column, *DEFAULT_TAG_COLUMNS))
+    if not corpus.has_text:
+        raise TaggerError(f"`dataset` {source.dataset} has no raw text: scoring entities from "
+                          "raw text needs a `text` column, CoNLL-U '# text' lines or span "
+                          "JSON Lines", param="dataset")
+    name = canonical_split(split)
+    found = []
+    for i, sentence in enumerate(corpus.surfaces[name]):
+        tokens = [token for token, _, _ in sentence.words]
+        spans = [span_files.Span(sentence.tokens[tokens[s.start]][0],
+                                 sentence.tokens[tokens[s.end - 1]][1], s.label)
+                 for s in schemes.spans([tag for _, _, tag in sentence.words])]
+        found.append(span_files.Annotated(sentence.text, spans, i + 1))
+    return found, len(corpus.split(name)) - len(found)
+
+
 def format_span_report(report: dict[str, Any]) -> str:
     """`score_spans`' report as `tagger evaluate --raw-text` prints it."""
     lines = [f"{'span label':12}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>10}"]
@@ -223,5 +256,10 @@ def format_span_report(report: dict[str, Any]) -> str:
         lines.append("" if row is None else f"{label:12}{row['precision']:10.4f}"
                      f"{row['recall']:10.4f}{row['f1']:10.4f}{row['support']:10}")
     lines += ["", f"span F1 from raw text (exact character offsets and label): "
-              f"{report['spans']['f1'] * 100:.2f}  ({report['texts']} texts)"]
+              f"{report['spans']['f1'] * 100:.2f}  ({report['texts']} texts, tokenizer: "
+              f"{report['tokenizer']})"]
+    if report["left_out"]:
+        lines.append(f"left out: {report['left_out']} sentences whose words do not spell "
+                     "their text")
+    lines += ["", calibration.format_report(report["calibration"])]
     return "\n".join(lines)
