@@ -45,6 +45,10 @@ def test_train_progress_goes_to_stderr(tmp_path: Path):
     assert result.exit_code == 0
     assert "epoch 1/1" in result.stderr and "tokens/s" in result.stderr
     assert "kept epoch 1" in result.stderr
+    # First, what it picked from the corpus for the settings not given.
+    first = result.stderr.splitlines()[0]
+    assert first.startswith("settings from the corpus: 8,769 train tokens, small")
+    assert first.endswith("(yours kept: epochs)")
 
 
 def test_tag_sentence_in_each_format(demo_model: Path):

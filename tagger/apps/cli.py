@@ -226,14 +226,19 @@ def train(ctx, recipe, output, force, checkpoint_dir, quiet, **options):
     plan = (load_recipe(recipe) if recipe else Recipe()).with_options(**given)
     model_folder.check_writable(output, force)  # before minutes of loading and training
     corpus = plan.load_corpus()
-    _silence_native_logs()
     from tagger.progress import Progress
-    from tagger.training import train as run
+    from tagger.training.defaults import picked
 
     progress = Progress(enabled=not quiet)
     for note in corpus.notes:
         progress.line(f"note: {note}")
-    tagger, metrics = run(corpus, plan.settings, progress=progress,
+    values, why = picked(corpus, plan.chosen)
+    if why:
+        progress.line(why)
+    _silence_native_logs()
+    from tagger.training import train as run
+
+    tagger, metrics = run(corpus, plan.settings.replace(**values), progress=progress,
                           checkpoint_dir=checkpoint_dir)
     if metrics.get("worker"):  # one of several workers (TF_CONFIG), not the chief
         click.echo(f"worker {metrics['worker']} of {metrics['workers']} done; worker 0 "

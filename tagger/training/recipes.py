@@ -50,6 +50,9 @@ class Recipe:
 
     dataset: dict[str, Any] = field(default_factory=dict)
     settings: TrainConfig = field(default_factory=TrainConfig)
+    # The settings it names (the others are defaults, which the corpus may change:
+    # `training.defaults`).
+    chosen: frozenset[str] = frozenset()
 
     def with_options(self, **values: Any) -> Recipe:
         """A copy where `values` (dataset keys or setting names) win over the recipe's."""
@@ -57,9 +60,8 @@ class Recipe:
         if "columns" in given and "tag_column" not in given:
             given["tag_column"] = None  # the recipe's first column gives way too
         dataset = with_columns({**self.dataset, **given})
-        settings = self.settings.replace(**{k: v for k, v in values.items()
-                                            if k not in DATASET_KEYS})
-        return Recipe(dataset, settings)
+        named = {k: v for k, v in values.items() if k not in DATASET_KEYS}
+        return Recipe(dataset, self.settings.replace(**named), self.chosen | set(named))
 
     def load_corpus(self):
         """The recipe's corpus (a `corpora.Corpus`)."""
@@ -95,4 +97,4 @@ def load_recipe(path: str | Path) -> Recipe:
         data = with_columns(data)
     except TaggerError as error:
         raise TaggerError(f"recipe {path}: {error}") from None
-    return Recipe(data, settings)
+    return Recipe(data, settings, frozenset(training))
