@@ -152,8 +152,8 @@ def markdown(data: dict) -> str:
         "Precision / recall (%) of the held-out half's spans kept at each `--min-confidence` "
         f"(median over the seeds), raw and {data['chosen']}:",
         benchmark.table(["corpus", "confidences", "0.5", "0.7", "0.9"], kept_rows),
-        "Reliability diagrams: " + ", ".join(f"[{c}](../../docs/images/reliability-{c}.svg)"
-                                             for c in data["diagrams"])])
+        "Reliability diagrams (the first seed's held-out spans):",
+        " ".join(f"![{c}](images/reliability-{c}.svg)" for c in data["diagrams"])])
 
 
 def diagram(run: dict, chosen: str) -> str:

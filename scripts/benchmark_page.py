@@ -19,8 +19,10 @@ from pathlib import Path
 import ablation
 import bench_ab
 import bench_beam
+import bench_calibration
 import bench_context
 import bench_heads
+import bench_languages
 import bench_precision
 import bench_sentences
 import bench_speed
@@ -57,6 +59,13 @@ def _speed(data: dict) -> str:
 SECTIONS: list[tuple[str, str, str, Callable[[dict], str]]] = [
     ("Accuracy", "The recipes in `data/recipes/`, several seeds each, validation splits "
      "(median and the seeds' range).", "results*.json", _results),
+    ("Languages", "Named entities in English, Spanish, Dutch, German, Russian and Chinese: "
+     "each recipe over seeds with no pretrained vectors, Chinese also from raw text, the "
+     "corpus-picked defaults beside (`scripts/bench_languages.py`).", "languages.json",
+     bench_languages.markdown),
+    ("Calibration", "Span confidences against how often spans are right, on the half of "
+     "validation a map was not fitted on: raw, a temperature, isotonic and logistic maps "
+     "(`scripts/bench_calibration.py`).", "calibration.json", bench_calibration.markdown),
     ("Ablations", "One technique changed at a time against the recipe, three seeds each; "
      "the story of these runs is in [experiments.md](experiments.md).", "ablation-*.json",
      _ablation),

@@ -15,10 +15,15 @@ RECIPES = sorted((ROOT / "data" / "recipes").glob("*.toml"))
 
 
 def test_shipped_recipes_are_valid_and_name_the_shared_corpora():
-    assert [p.stem for p in RECIPES] == ["conll2003", "ud_de_gsd", "ud_en_ewt", "ud_en_ewt_lg",
-                                         "ud_fr_gsd", "ud_zh_gsd", "wnut_17"]
+    assert [p.stem for p in RECIPES] == ["conll2002_es", "conll2002_nl", "conll2003",
+                                         "ud_de_gsd", "ud_en_ewt", "ud_en_ewt_lg", "ud_fr_gsd",
+                                         "ud_zh_gsd", "uner_zh_gsd", "wikiann_de", "wikiann_ru",
+                                         "wnut_17"]
     for path in RECIPES:
         recipe = load_recipe(path)
+        # What a recipe leaves out is picked from the corpus: these it must pin.
+        assert {"char_model", "locked_dropout", "epochs", "patience", "head",
+                "casing"} <= recipe.chosen
         corpus = path.stem.removesuffix("_lg")
         assert recipe.settings.network.head == ("softmax" if corpus.startswith("ud_")
                                                 else "crf")
