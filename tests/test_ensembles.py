@@ -84,6 +84,10 @@ def test_cli_writes_a_scored_ensemble_folder_that_loads(members, tmp_path: Path)
     assert len(metrics["members"]) == 2
     loaded = Tagger.load(output)
     assert loaded.config.members == 2
+    # Its span confidences calibrated anew, as its members' were: on the average's.
+    assert loaded.config.calibration.method == "isotonic"
+    assert metrics["calibration"]["held_out_sentences"] == 100
+    assert loaded.config.calibration not in [Tagger.load(p).config.calibration for p in members]
     together = combine([Tagger.load(p, "keras") for p in members])
     assert loaded.tag_tokens(SENTENCES) == together.tag_tokens(SENTENCES)
     again = CliRunner().invoke(main, ["ensemble", *map(str, members), "-o", str(output)])

@@ -514,8 +514,11 @@ def ensemble(models, output, force):
     from tagger.pipeline import Tagger
     from tagger.training.ensembles import combine, score_on_validation
 
-    tagger = combine([Tagger.load(path, "keras") for path in models])
-    score_on_validation(tagger)
+    members = [Tagger.load(path, "keras") for path in models]
+    tagger = combine(members)
+    # Calibrated as the first model was (its map fitted anew on the average's confidences).
+    fitted = members[0].config.calibration
+    score_on_validation(tagger, fitted.method if fitted else "none")
     tagger.save(output, force=force)
     click.echo(json.dumps({"metric": tagger.metrics["metric"],
                            "validation_score": tagger.metrics["validation_score"],

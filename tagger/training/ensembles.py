@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from tagger import schemes
 from tagger.backends.keras.backend import KerasBackend
 from tagger.backends.keras.network import build_model
 from tagger.errors import TaggerError
@@ -32,7 +33,9 @@ def combine(members: Sequence[Tagger]) -> Tagger:
         if difference:
             raise TaggerError(f"model {i} differs from model 1 in its {difference}; an "
                               "ensemble's models come from one recipe with other seeds")
-    config = dataclasses.replace(first.config, members=len(members))
+    # The members' calibrations were fitted on their own confidences, not the average's:
+    # `score_on_validation` fits the ensemble's.
+    config = dataclasses.replace(first.config, members=len(members), calibration=None)
     model = build_model(config)
     networks = [m.backend.model for m in members]
     model.encoder.set_weights([w for n in networks for w in n.encoder.get_weights()])
@@ -55,7 +58,8 @@ def _difference(a: Tagger, b: Tagger) -> str:
     if b.config.members != 1 or a.config.members != 1:
         return "being an ensemble already"
     unseeded = [dataclasses.replace(t.config, settings=t.config.settings.replace(seed=0),
-                                    corpus=None, tagger_version="") for t in (a, b)]
+                                    corpus=None, tagger_version="", calibration=None)
+                for t in (a, b)]
     if unseeded[0] != unseeded[1]:
         return "labels, network or training settings"
     if a.featurizer.words.words != b.featurizer.words.words:
@@ -71,15 +75,21 @@ def _difference(a: Tagger, b: Tagger) -> str:
     return ""
 
 
-def score_on_validation(tagger: Tagger) -> None:
-    """Score `tagger` on the validation split its members were trained with, into its metrics."""
-    from tagger.evaluation import evaluate_tagger
+def score_on_validation(tagger: Tagger, calibration: str = "none") -> None:
+    """Score `tagger` on the validation split its members were trained with, into its
+    metrics; for an entity model, first calibrate its span confidences there by
+    `calibration` (a `settings.CALIBRATIONS` method), as training does."""
+    from tagger.evaluation import evaluate_tagger, fit_calibration
 
     info = tagger.config.corpus
     if info is None:
         raise TaggerError("the models do not record the corpus they were trained on")
     corpus = info.source.load()
-    report = evaluate_tagger(tagger, corpus.split("validation"),
-                             where=f"{info.dataset} validation split")
+    validation = corpus.split("validation")
+    found = {}
+    if tagger.scheme != schemes.TOKEN and calibration != "none":
+        found["calibration"] = fit_calibration(tagger, validation,
+                                               corpus.documents.get("validation"), calibration)
+    report = evaluate_tagger(tagger, validation, where=f"{info.dataset} validation split")
     tagger.metrics = {**(tagger.metrics or {}), "metric": report["metric"],
-                      "validation_score": report["score"], "validation": report}
+                      "validation_score": report["score"], "validation": report, **found}
