@@ -226,6 +226,7 @@ def train(ctx, recipe, output, force, checkpoint_dir, quiet, **options):
     plan = (load_recipe(recipe) if recipe else Recipe()).with_options(**given)
     model_folder.check_writable(output, force)  # before minutes of loading and training
     corpus = plan.load_corpus()
+    _silence_native_logs()  # before Progress takes sys.stderr, which it replaces
     from tagger.progress import Progress
     from tagger.training.defaults import picked
 
@@ -235,7 +236,6 @@ def train(ctx, recipe, output, force, checkpoint_dir, quiet, **options):
     values, why = picked(corpus, plan.chosen)
     if why:
         progress.line(why)
-    _silence_native_logs()
     from tagger.training import train as run
 
     tagger, metrics = run(corpus, plan.settings.replace(**values), progress=progress,
