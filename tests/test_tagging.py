@@ -125,17 +125,19 @@ def test_crf_confidences_are_marginals_over_every_label_path(demo_tagger: Tagger
     np.testing.assert_allclose(tagged.confidences, expected, atol=1e-4)
 
 
-def test_span_confidence_is_its_lowest_token_and_min_confidence_drops_spans(
+def test_span_confidence_is_its_lowest_token_calibrated_and_min_confidence_drops_spans(
         demo_tagger: Tagger):
     texts = [" ".join(w) for w, _ in load_corpus(str(DEMO)).split("validation")[:40]]
     tagged = demo_tagger.tag(texts)
+    calibrated = demo_tagger.config.calibration
     for t in tagged:
         assert len(t.confidences) == len(t.tokens)
         assert all(0.0 < c <= 1.0 for c in t.confidences)
         for span in t.spans:
             inside = [c for (a, b), c in zip(t.offsets, t.confidences, strict=True)
                       if span.start <= a and b <= span.end]
-            assert span.confidence == min(inside)
+            assert span.confidence == pytest.approx(
+                float(calibrated(np.array([min(inside)]))[0]), abs=1e-7)
     levels = sorted({s.confidence for t in tagged for s in t.spans})
     threshold = levels[len(levels) // 2]
     assert levels[0] < threshold  # some spans on each side
