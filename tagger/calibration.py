@@ -9,7 +9,8 @@ beyond the first and last it holds their values, as `numpy.interp` does.
 
 Two ways of fitting it (settings `calibration`):
     isotonic  pool-adjacent-violators on the spans sorted by raw confidence: the accuracy
-              of each pooled run of spans, at the run's mean confidence
+              of each pooled run of spans (counting one more right and one more wrong
+              span), at the run's mean confidence
     platt     a logistic curve in the logit of the raw confidence (two parameters)
 The alternative of a temperature on the CRF's scores is measured in
 scripts/bench_calibration.py (docs/experiments.md#calibrated-confidences).
@@ -97,9 +98,13 @@ def _isotonic(confidences: np.ndarray, correct: np.ndarray) -> Calibration:
             sums[-1] += value
             hits[-1] += right
             sizes[-1] += count
-    x = (np.asarray(sums) / np.asarray(sizes)).tolist()
-    y = (np.asarray(hits) / np.asarray(sizes)).tolist()
-    return Calibration(x, y, "isotonic", len(confidences))
+    x = np.asarray(sums) / np.asarray(sizes)
+    # Each run's fraction right as if it held one more right and one more wrong span: no
+    # span is ever called certain (a run of 12 right of 12 says 13/14), and small runs are
+    # pulled toward one half; held-out errors are lower than with plain fractions
+    # (docs/experiments.md#calibrated-confidences).
+    y = np.maximum.accumulate((np.asarray(hits) + 1) / (np.asarray(sizes) + 2))
+    return Calibration(x.tolist(), y.tolist(), "isotonic", len(confidences))
 
 
 def _platt(confidences: np.ndarray, correct: np.ndarray) -> Calibration:

@@ -8,9 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from tagger import model_folder
 from tagger.apps.cli import main
 
 from .conftest import DEMO
@@ -59,8 +61,11 @@ def test_tag_sentence_in_each_format(demo_model: Path):
     record = json.loads(run("tag", demo_model, SENTENCE, "--format", "json").stdout)
     assert set(record) == {"text", "tokens", "tags", "offsets", "confidences", "spans"}
     span = record["spans"][0]
+    # Its confidence: its tokens' lowest, as the model's calibration maps it.
+    calibrated = model_folder.read(demo_model).calibration
     assert span == {"label": "PER", "start": 0, "end": 12, "text": "Anna Schmidt",
-                    "confidence": min(record["confidences"][:2])}
+                    "confidence": pytest.approx(float(calibrated(np.array(
+                        [min(record["confidences"][:2])]))[0]), abs=2e-4)}
     conll = run("tag", demo_model, SENTENCE, "-f", "conll").stdout
     assert conll.splitlines()[:2] == ["Anna\tB-PER", "Schmidt\tI-PER"]
 
@@ -76,13 +81,16 @@ def test_confidence_in_text_and_conll_and_min_confidence(demo_model: Path, demo_
     assert conll.splitlines()[0] == f"Anna\tB-PER\t{first:.4f}"
     # Records round confidences to 4 places; the threshold applies to the exact ones.
     exact = demo_tagger.tag([SENTENCE])[0].spans
-    above = min(s.confidence for s in exact) + 1e-6
-    strict = json.loads(run("tag", demo_model, SENTENCE, "-f", "json",
-                            "--min-confidence", above).stdout)
-    assert strict["tags"] == record["tags"]
-    assert [(s["label"], s["start"]) for s in strict["spans"]] == [
-        (s.label, s.start) for s in exact if s.confidence >= above]
-    assert 0 < len(strict["spans"]) < len(record["spans"])
+    lowest = min(s.confidence for s in exact)
+    kept = []
+    for threshold in (lowest, lowest + 1e-6):
+        strict = json.loads(run("tag", demo_model, SENTENCE, "-f", "json",
+                                "--min-confidence", threshold).stdout)
+        assert strict["tags"] == record["tags"]
+        assert [(s["label"], s["start"]) for s in strict["spans"]] == [
+            (s.label, s.start) for s in exact if s.confidence >= threshold]
+        kept.append(len(strict["spans"]))
+    assert kept[0] == len(record["spans"]) > kept[1]
     result = run("tag", demo_model, SENTENCE, "--min-confidence", "1.5")
     assert result.exit_code == 2 and "Invalid value" in result.stderr
 
