@@ -41,7 +41,7 @@ from tagger.decoding import CrfScores
 from tagger.evaluation import spans_against_gold
 from tagger.pipeline import Tagger
 
-TEMPERATURES = np.round(np.arange(0.5, 4.01, 0.1), 2)
+TEMPERATURES = np.round(np.arange(0.5, 3.01, 0.1), 2)
 IMAGES = benchmark.ROOT / "docs" / "images"
 
 
@@ -65,6 +65,15 @@ def measured(folder: Path) -> dict:
     documents = corpus.documents.get(canonical_split("validation"))
     tokens = [t for t, _ in sentences]
     tagger.calibrate(None)
+    # The network's scores do not depend on T: computed once, decoded at every T.
+    network, kept = tagger._scored_batches, []
+
+    def replayed(pieces, neighbours=None):
+        if not kept:
+            kept.extend(network(pieces, neighbours))
+        return iter(kept)
+
+    tagger._scored_batches = replayed
 
     def outcomes():
         return spans_against_gold(tagger, sentences, tagger.predict_tokens(tokens, documents))
