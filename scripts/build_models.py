@@ -41,7 +41,9 @@ def recommended() -> list[Model]:
     english = {"conll2003.toml": "en-conll2003", "wnut_17.toml": "en-wnut17",
                "ud_en_ewt.toml": "en-ewt-ud"}
     others = {"ud_de_gsd.toml": "de-gsd-ud", "ud_fr_gsd.toml": "fr-gsd-ud",
-              "ud_zh_gsd.toml": "zh-gsd-ud"}
+              "ud_zh_gsd.toml": "zh-gsd-ud", "conll2002_es.toml": "es-conll2002",
+              "conll2002_nl.toml": "nl-conll2002", "wikiann_de.toml": "de-wikiann",
+              "wikiann_ru.toml": "ru-wikiann", "uner_zh_gsd.toml": "zh-uner-gsd"}
     models = []
     for recipe, name in {**english, **others}.items():
         heads = tuple(UD_HEADS) if recipe.startswith("ud_") else ()

@@ -47,10 +47,12 @@ def test_train_progress_goes_to_stderr(tmp_path: Path):
     assert result.exit_code == 0
     assert "epoch 1/1" in result.stderr and "tokens/s" in result.stderr
     assert "kept epoch 1" in result.stderr
-    # First, what it picked from the corpus for the settings not given.
-    first = result.stderr.splitlines()[0]
-    assert first.startswith("settings from the corpus: 8,769 train tokens, small")
-    assert first.endswith("(yours kept: epochs)")
+    # Before training, what it picked from the corpus for the settings not given.
+    lines = result.stderr.splitlines()
+    [picked] = [i for i, line in enumerate(lines) if line.startswith("settings from the corpus")]
+    assert lines[picked].startswith("settings from the corpus: 8,769 train tokens, small")
+    assert lines[picked].endswith("(yours kept: epochs)")
+    assert lines[picked + 1].startswith("training on 800 sentences")
 
 
 def test_tag_sentence_in_each_format(demo_model: Path):

@@ -90,9 +90,8 @@ def test_two_workers_agree_and_only_the_chief_writes(tmp_path: Path):
     single = _start(tmp_path, None, ports, epochs=5, dataset=ewt)
     _, err = single.communicate(timeout=600)
     assert single.returncode == 0, err
-    # Progress reaches the process's stderr, which TensorFlow's C++ logs do not.
+    # Progress reaches the process's stderr.
     assert "settings from the corpus: " in err and "kept epoch" in err, err
-    assert "oneDNN" not in err
     alone = json.loads((tmp_path / "single" / "metrics.json").read_text(encoding="utf-8"))
     # The same global batch, split differently: within the noise of a short run (one
     # worker, seeds 1-3: 86.8, 87.3, 88.0; two workers 88.6).

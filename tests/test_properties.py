@@ -135,7 +135,7 @@ def test_records_read_the_spans_schemes_reads_from_any_tags(texts, min_confidenc
     stray and mixed tags included, each with its lowest confidence."""
     labels = list(_ANY_TAG.elements)
     head = TagHead(HeadConfig("tags", "tags", labels, schemes.IOBES))
-    records = Records(SimpleNamespace(scheme=schemes.IOBES), [head])
+    records = Records(SimpleNamespace(scheme=schemes.IOBES, calibration=None), [head])
     sentences = [[f"w{i}" for i in range(len(text))] for text in texts]
     predicted = Scored([np.array([labels.index(t) for t, _ in text], np.int32)
                         for text in texts],

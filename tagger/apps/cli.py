@@ -234,12 +234,10 @@ def train(ctx, recipe, output, force, checkpoint_dir, quiet, **options):
     for note in corpus.notes:
         progress.line(f"note: {note}")
     values, why = picked(corpus, plan.chosen)
-    if why:
-        progress.line(why)
     from tagger.training import train as run
 
     tagger, metrics = run(corpus, plan.settings.replace(**values), progress=progress,
-                          checkpoint_dir=checkpoint_dir)
+                          checkpoint_dir=checkpoint_dir, picked=why)
     if metrics.get("worker"):  # one of several workers (TF_CONFIG), not the chief
         click.echo(f"worker {metrics['worker']} of {metrics['workers']} done; worker 0 "
                    "writes the model", err=True)

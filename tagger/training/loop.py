@@ -39,7 +39,8 @@ from tagger.training.embeddings import read_vectors, rows_of
 
 
 def train(corpus: Corpus, config: TrainConfig, *, progress: Progress | None = None,
-          checkpoint_dir: str | Path | None = None) -> tuple[Tagger, dict[str, Any]]:
+          checkpoint_dir: str | Path | None = None, picked: str = ""
+          ) -> tuple[Tagger, dict[str, Any]]:
     """Train on `corpus`'s train split and select the epoch on validation.
 
     Returns the tagger at its best epoch and its metrics (also kept as `tagger.metrics`, and
@@ -48,6 +49,8 @@ def train(corpus: Corpus, config: TrainConfig, *, progress: Progress | None = No
     are complete ("worker" says which one this is) and only the chief should save.
     With `checkpoint_dir`, the state after each epoch is kept there (by the chief), and a
     training that finds a checkpoint of its own there carries on after its last epoch.
+    `picked`: the line saying which settings came from the corpus
+    (`training.defaults.picked`), shown once the settings have passed their checks.
     """
     checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else None
     cluster = distribution.cluster_from_env()
@@ -122,6 +125,8 @@ def train(corpus: Corpus, config: TrainConfig, *, progress: Progress | None = No
     if resumed and averaging:
         # The checkpoint was taken at an epoch's end, with the averages swapped in.
         averaging.held = resumed.trained_weights or None
+    if picked:
+        progress.line(picked)
     if first_epoch < last_epoch:
         progress.line(f"training on {len(train_split)} sentences ({tracker.tokens} tokens), "
                       f"vocabulary {len(featurizer.words)}, {len(corpus.labels)} labels "
