@@ -17,6 +17,7 @@ from tagger.errors import TaggerError
 from tagger.metrics import layer_scores, score, score_spans
 from tagger.model_folder import column_name
 from tagger.records import Scored
+from tagger.settings import SPECS
 
 
 def check_labels(gold: Sequence[Sequence[str]], known: Sequence[str], where: str) -> None:
@@ -94,7 +95,8 @@ def spans_against_gold(tagger, sentences: Sequence[tuple[list[str], list[str]]],
 
 
 def fit_calibration(tagger, sentences: Sequence[tuple[list[str], list[str]]],
-                    documents: list[int] | None = None, method: str = "isotonic"
+                    documents: list[int] | None = None,
+                    method: str = SPECS["calibration"].default
                     ) -> dict[str, Any]:
     """Calibrate an entity tagger's span confidences on `sentences` (a validation split):
     the map is fitted on the spans of every other sentence (the 1st, 3rd, ...) and measured
@@ -119,7 +121,8 @@ def fit_calibration(tagger, sentences: Sequence[tuple[list[str], list[str]]],
 
 
 def calibrate_model(model: str | Path, source: CorpusSource | None = None, *,
-                    split: str = "validation", method: str = "isotonic",
+                    split: str = "validation",
+                    method: str = SPECS["calibration"].default,
                     output: str | Path | None = None) -> dict[str, Any]:
     """Fit the span calibration of the entity model in folder `model` on a split of
     `source` (default: the corpus it was trained on) as `fit_calibration` does, and write the

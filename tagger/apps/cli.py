@@ -529,7 +529,8 @@ def ensemble(models, output, force):
 @dataset_options(required=False)
 @click.option("--split", default="validation", show_default=True,
               help="Split to fit on (half of its sentences) and measure on (the others).")
-@click.option("--method", type=click.Choice(CALIBRATIONS), default="isotonic",
+@click.option("--method", type=click.Choice(CALIBRATIONS),
+              default=SPECS["calibration"].default,
               show_default=True,
               help="Isotonic regression, a logistic curve in the confidence's logit, or none "
                    "(back to the tokens' lowest confidence).")
