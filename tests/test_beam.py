@@ -1,10 +1,15 @@
-"""Batch tagging on Apache Beam (DirectRunner, two worker processes) writes exactly
-`tagger tag`'s records, each with its file and line, and fails in one line on bad input."""
+"""Batch tagging on Apache Beam (the FnApiRunner and a Dask cluster, two worker processes
+each) writes exactly `tagger tag`'s records, each with its file and line, loads the model
+once per worker process, and fails in one line on bad input or a lost worker."""
 
 import json
 import logging
+import os
+import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import apache_beam
@@ -83,25 +88,74 @@ def test_two_workers_write_tagger_tags_records_with_file_and_line(onnx_model: Pa
     assert sum(1 for _, _, r in written if json.loads(r)["text"] == "") >= 3
 
 
+def _loads(stderr: str) -> list[str]:
+    """The process of each model load a run's log tells of."""
+    return re.findall(r"^tagger: model .* loaded in process (\d+)$", stderr, re.MULTILINE)
+
+
 def test_a_dask_cluster_of_two_worker_processes_writes_tagger_tags_records(
         onnx_model: Path, tmp_path: Path):
     texts = [t for t in conllu_texts() if "\n" not in t]
     inputs = tmp_path / "in"
     inputs.mkdir()
-    files = [inputs / "a.txt", inputs / "b.txt"]
+    # Three files, a partition each, on two workers: a worker sets tagging up twice.
+    files = [inputs / "a.txt", inputs / "b.txt", inputs / "c.txt"]
     files[0].write_text("\n".join(texts[:300]) + "\n\n", encoding="utf-8")
     files[1].write_text("\n".join(texts[300:600]), encoding="utf-8")
+    files[2].write_text("\n".join(texts[600:700]), encoding="utf-8")
     prefix = tmp_path / "out" / "tagged"
     result = _run("--model", str(onnx_model), "--input", str(inputs / "*.txt"),
-                  "--output", str(prefix), "--runner", "dask", "--dask-workers", "2")
+                  "--output", str(prefix), "--runner", "dask", "--dask-workers", "2",
+                  "--verbose")
     assert result.returncode == 0, result.stderr
     assert result.stderr.splitlines()[0] == ("runner: DaskRunner, a local cluster of 2 "
                                              "worker processes")
     written = _written(prefix)
     expected = _expected(onnx_model, files, tmp_path)
-    assert len(written) == len(expected) == 601  # no line lost or written twice
+    assert len(written) == len(expected) == 701  # no line lost or written twice
     assert sorted(written) == sorted(expected)
     assert [p.name for p in prefix.parent.iterdir() if p.is_dir()] == []  # no temporary folder
+    loads = _loads(result.stderr)
+    assert 1 <= len(loads) <= 2 and len(set(loads)) == len(loads)  # once per worker process
+
+
+@pytest.mark.parametrize("runner", [["--runner", "dask", "--dask-workers", "2"], TWO_WORKERS],
+                         ids=["dask", "fnapi"])
+def test_a_worker_killed_mid_job_is_retried_or_fails_the_job_in_one_line(
+        onnx_model: Path, tmp_path: Path, runner: list[str]):
+    """Dask runs a lost worker's tasks again; the FnApiRunner cannot, and fails the job.
+    Either way no line goes missing."""
+    texts = [t for t in conllu_texts() if "\n" not in t][:1000]
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    files = [inputs / f"{n}.txt" for n in range(6)]
+    for file in files:
+        file.write_text("\n".join(texts * 2) + "\n", encoding="utf-8")
+    prefix = tmp_path / "out" / "tagged"
+    log = tmp_path / "stderr.txt"
+    with open(log, "w", encoding="utf-8") as stderr:
+        job = subprocess.Popen([sys.executable, "-m", "tagger.apps.beam", "--model",
+                                str(onnx_model), "--input", str(inputs / "*.txt"), "--output",
+                                str(prefix), *runner, "--verbose"], stderr=stderr, text=True)
+        deadline = time.monotonic() + 120
+        while not _loads(log.read_text(encoding="utf-8")) and job.poll() is None:
+            assert time.monotonic() < deadline, "no worker loaded the model"
+            time.sleep(0.02)
+        victim = int(_loads(log.read_text(encoding="utf-8"))[0])
+        os.kill(victim, signal.SIGKILL)  # it has the model: it is tagging its first chunk
+        job.wait(timeout=300)
+    stderr = log.read_text(encoding="utf-8")
+    if runner == TWO_WORKERS:
+        assert job.returncode == 1
+        assert stderr.strip().splitlines()[-1] == f"error: {beam.LOST_WORKER}"
+        assert list(tmp_path.glob("out/*")) == []  # no shard, no temporary folder
+        return
+    assert job.returncode == 0, stderr
+    assert len(set(_loads(stderr))) >= 2
+    written = _written(prefix)
+    assert len(written) == len(set(written)) == 6 * 2000  # none lost, none written twice
+    one = _expected(onnx_model, files[:1], tmp_path)  # the files are alike
+    assert sorted(written) == sorted((file.name, n, r) for file in files for _, n, r in one)
 
 
 def test_a_file_that_is_not_utf8_fails_in_one_line_and_writes_nothing(onnx_model: Path,

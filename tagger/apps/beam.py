@@ -8,12 +8,12 @@ runs on the FnApiRunner with worker processes (one per CPU unless `--direct_num_
 says otherwise; never Beam's default first choice, the Prism runner, which downloads a
 binary on first use) unless `--runner` names another, and says which on its first line;
 reads every file the pattern matches, one text per line (`--input-format jsonl`: JSON Lines
-whose objects hold a "text" string), tags the lines in chunks of CHUNK_LINES with Beam's
-`RunInference` and a `ChunkModelHandler` (the model loaded once per worker process; a chunk
-tagged in one call), and writes sharded JSON Lines, `PREFIX-00000-of-00002.jsonl`, ... Each
-record is `tagger tag`'s plus its "source" file and 1-based "line", so order can be
-restored. Options Beam knows (`--runner`, workers, ...) pass through to it. Model folders and
-files can be on any filesystem Beam reads (local, gs://, s3://, ...).
+whose objects hold a "text" string), tags the lines in chunks of CHUNK_LINES (`TagChunks`:
+the model loaded once per worker process, a chunk tagged in one call), and writes sharded
+JSON Lines, `PREFIX-00000-of-00002.jsonl`, ... (`WriteShards`). Each record is `tagger
+tag`'s plus its "source" file and 1-based "line", so order can be restored. Options Beam
+knows (`--runner`, workers, ...) pass through to it. Model folders and files can be on any
+filesystem Beam reads (local, gs://, s3://, ...).
 
 `TagTexts` is the tagging step for users' own pipelines. Needs the beam extra:
 pip install 'tagger[beam]'.
@@ -30,6 +30,7 @@ import re
 import shutil
 import sys
 import tempfile
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
@@ -47,6 +48,7 @@ logging.disable(max(_DISABLED, logging.WARNING))
 try:
     import apache_beam as beam
     from apache_beam.io import fileio
+    from apache_beam.io.filesystem import FileMetadata
     from apache_beam.io.filesystems import FileSystems
     from apache_beam.ml.inference.base import KeyedModelHandler, ModelHandler, RunInference
     from apache_beam.options.pipeline_options import (
@@ -54,6 +56,8 @@ try:
         PipelineOptions,
         StandardOptions,
     )
+
+    from tagger.apps.beam_shards import TEMPORARY_PREFIX, WriteShards, shard_names
 except ImportError:
     MISSING = "tagger.apps.beam needs Apache Beam: pip install 'tagger[beam]'"
     if __name__ == "__main__":
@@ -80,14 +84,13 @@ class TaggerModelHandler(ModelHandler):
     """
 
     def __init__(self, model: str, runtime: str = "auto", threads: int = 1,
-                 min_confidence: float = 0.0, max_batch_size: int = MAX_BATCH_TEXTS) -> None:
-        super().__init__(min_batch_size=min(MIN_BATCH_TEXTS, max_batch_size),
-                         max_batch_size=max_batch_size)
+                 min_confidence: float = 0.0) -> None:
+        super().__init__(min_batch_size=MIN_BATCH_TEXTS, max_batch_size=MAX_BATCH_TEXTS)
         self.model, self.runtime, self.threads = model, runtime, threads
         self.min_confidence = min_confidence
 
     def load_model(self):
-        return Tagger.load(local_folder(self.model), self.runtime, self.threads)
+        return worker_tagger(self.model, self.runtime, self.threads)
 
     def run_inference(self, batch: Sequence[str], model, inference_args: dict | None = None
                       ) -> Iterable:
@@ -112,19 +115,38 @@ def local_folder(model: str) -> Path:
     return copy
 
 
-class ChunkModelHandler(TaggerModelHandler):
-    """`TaggerModelHandler` for chunks of texts: each chunk, a list of texts, is one batch,
-    tagged in one call; its result is the chunk's list of `Tagged`."""
+_TAGGERS: dict[tuple[str, str, int], Tagger] = {}
+_LOADING = threading.Lock()
+
+
+def worker_tagger(model: str, runtime: str = "auto", threads: int = 1) -> Tagger:
+    """The tagger of model folder `model` in this process, loaded on first use: once per
+    worker process, however many DoFn instances a runner sets up (the DaskRunner sets one up
+    for every partition). Each load is a line on stderr, naming the process."""
+    key = (model, runtime, threads)
+    with _LOADING:
+        if key not in _TAGGERS:
+            _TAGGERS[key] = Tagger.load(local_folder(model), runtime, threads)
+            print(f"tagger: model {model} loaded in process {os.getpid()}", file=sys.stderr,
+                  flush=True)
+        return _TAGGERS[key]
+
+
+class TagChunks(beam.DoFn):
+    """`((file, first line), texts)` chunks to their JSON Lines records (`chunk_records`), a
+    chunk tagged in one call by model folder `model`, loaded once per worker process."""
 
     def __init__(self, model: str, runtime: str = "auto", threads: int = 1,
                  min_confidence: float = 0.0) -> None:
-        super().__init__(model, runtime, threads, min_confidence, max_batch_size=1)
+        self.model, self.runtime, self.threads = model, runtime, threads
+        self.min_confidence = min_confidence
 
-    def run_inference(self, batch: Sequence[list[str]], model, inference_args: dict | None = None
-                      ) -> Iterable:
-        texts = [text for chunk in batch for text in chunk]
-        tagged = iter(model.tag(texts, self.min_confidence))
-        return [[next(tagged) for _ in chunk] for chunk in batch]
+    def setup(self) -> None:
+        self._tagger = worker_tagger(self.model, self.runtime, self.threads)
+
+    def process(self, chunk: tuple[tuple[str, int], list[str]]) -> Iterator[str]:
+        key, texts = chunk
+        yield chunk_records(key, self._tagger.tag(texts, self.min_confidence))
 
 
 class TagTexts(beam.PTransform):
@@ -190,31 +212,44 @@ def chunk_records(key: tuple[str, int], tagged: list) -> str:
 def tag_files(pipeline: beam.Pipeline, pattern: str, output: str, model: str, *,
               input_format: str = "text", runtime: str = "auto", threads: int = 1,
               min_confidence: float = 0.0) -> None:
-    """Add to `pipeline`: read the files `pattern` matches, tag their lines, write sharded
-    JSON Lines to `output`-SSSSS-of-NNNNN.jsonl. Lines travel in chunks of CHUNK_LINES."""
-    handler = KeyedModelHandler(ChunkModelHandler(model, runtime, threads, min_confidence))
+    """Add to `pipeline`: read the files `pattern` matches (matched now, when the pipeline
+    is built: each file is an element, so a runner can spread files over workers from the
+    start), tag their lines, write sharded JSON Lines to `output`-SSSSS-of-NNNNN.jsonl
+    (none if the files hold no line). Lines travel in chunks of CHUNK_LINES."""
     _ = (pipeline
-         | "Match" >> fileio.MatchFiles(pattern)
+         | "Files" >> beam.Create(matched(pattern))
          | "Open" >> fileio.ReadMatches()
          | "Chunks" >> beam.FlatMap(numbered_chunks, input_format)
          # Breaks fusion: else the worker that reads a file also tags all of it.
          | "Spread" >> beam.Reshuffle()
-         | "Tag" >> RunInference(handler)
-         | "Records" >> beam.MapTuple(chunk_records)
-         | "Write" >> beam.io.WriteToText(output, file_name_suffix=".jsonl"))
+         | "Tag" >> beam.ParDo(TagChunks(model, runtime, threads, min_confidence))
+         | "Write" >> WriteShards(output))
 
 
-_RUNNING = {"multi_processing": "worker processes", "multi_threading": "worker threads"}
+def matched(pattern: str) -> list[FileMetadata]:
+    """The files `pattern` matches, in name order; none is an error naming the option."""
+    found = FileSystems.match([pattern])[0].metadata_list
+    if not found:
+        raise TaggerError(f"`input` {pattern} matches no file", param="input")
+    return sorted(found, key=lambda metadata: metadata.path)
+
+
+_RUNNING = {"multi_processing": ("worker process", "worker processes"),
+            "multi_threading": ("worker thread", "worker threads")}
 
 
 DASK_NAMES = ("dask", "daskrunner", "apache_beam.runners.dask.dask_runner.daskrunner")
 
 
-def runner_of(flags: list[str], dask_address: str | None = None, dask_workers: int = 0):
+def runner_of(flags: list[str], dask_address: str | None = None, dask_workers: int = 0,
+              files: int = 1):
     """Beam's options from its command-line `flags`, the runner for them and the line that
     names it: `--runner dask`, Beam's DaskRunner on the scheduler at `dask_address` (None:
     on a local cluster of `dask_workers` processes, one per CPU if 0, whose address
-    `local_cluster` puts in the options); another `--runner` as Beam makes it (None); else
+    `local_cluster` puts in the options), its bag of `files` input files in as many
+    partitions unless `--dask_npartitions` or `--dask_partition_size` say otherwise (the
+    DaskRunner's `Reshuffle` moves nothing: files are what its workers share); another
+    `--runner` as Beam makes it (None); else
     the FnApiRunner, with worker processes unless `--direct_running_mode` says otherwise,
     one per CPU unless `--direct_num_workers` does (the options are completed to say so)."""
     options = PipelineOptions(flags)
@@ -227,9 +262,13 @@ def runner_of(flags: list[str], dask_address: str | None = None, dask_workers: i
             raise TaggerError("--runner dask needs Dask: pip install 'tagger[beam]'",
                               param="runner") from None
         options.view_as(StandardOptions).runner = None
-        options.view_as(DaskOptions).address = dask_address
+        dask = options.view_as(DaskOptions)
+        dask.address = dask_address
+        if dask.npartitions is None and dask.partition_size is None:
+            dask.npartitions = max(1, files)
+        count = dask_workers or os.cpu_count() or 1
         where = (f"the scheduler at {dask_address}" if dask_address else
-                 f"a local cluster of {dask_workers or os.cpu_count() or 1} worker processes")
+                 f"a local cluster of {count} worker process{'es' * (count > 1)}")
         return options, DaskRunner(), f"runner: DaskRunner, {where}"
     if given is not None:
         return options, None, f"runner: {given} (--runner)"
@@ -249,19 +288,18 @@ def runner_of(flags: list[str], dask_address: str | None = None, dask_workers: i
     provision = fn_runner.ExtendedProvisionInfo(beam_provision_api_pb2.ProvisionInfo(
         pipeline_options=JobServiceHandle.encode_pipeline_options(
             options.get_all_options())))
-    mode = direct.direct_running_mode
+    mode, workers = direct.direct_running_mode, direct.direct_num_workers
     return (options, fn_runner.FnApiRunner(provision_info=provision),
-            "runner: FnApiRunner, " + (f"{direct.direct_num_workers} {_RUNNING[mode]}"
+            "runner: FnApiRunner, " + (f"{workers} {_RUNNING[mode][workers > 1]}"
                                        if mode in _RUNNING else "in this process"))
 
 
-def check(model: str, pattern: str) -> None:
+def check(model: str, pattern: str) -> list[FileMetadata]:
     """Fail before the pipeline starts on what can be checked here: a local model folder
-    that is not one, a pattern that matches no file."""
+    that is not one, a pattern that matches no file. Returns the files it matches."""
     if FileSystems.get_scheme(model) in (None, "file"):
         model_folder.read(local_folder(model))
-    if not FileSystems.match([pattern])[0].metadata_list:
-        raise TaggerError(f"`input` {pattern} matches no file", param="input")
+    return matched(pattern)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -290,14 +328,20 @@ def _parser() -> argparse.ArgumentParser:
 # Beam adds the step it was running.
 _WORKER_ERROR = re.compile(r"TaggerError: (.+)$", re.MULTILINE)
 _STEP = re.compile(r" \[while running [^\]]*\]$")
+# A worker process that died: the FnApiRunner loses its channels, Dask gives up on a task
+# after its workers died running it a few times (it first runs the task elsewhere).
+_LOST_WORKER = re.compile(r"Channel closed prematurely|Worker subprocess exited|KilledWorker")
+LOST_WORKER = ("a worker process ended unexpectedly (killed, or out of memory); no shard was "
+               "written: run again (with more memory per worker if it ran out)")
 
 
 def main(argv: list[str] | None = None) -> None:
     args, beam_args = _parser().parse_known_args(argv)
     log = None
     try:
-        check(args.model, args.input)
-        options, runner, line = runner_of(beam_args, args.dask_address, args.dask_workers)
+        files = check(args.model, args.input)
+        options, runner, line = runner_of(beam_args, args.dask_address, args.dask_workers,
+                                          len(files))
         on_dask = type(runner).__name__ == "DaskRunner"
         if not on_dask and (args.dask_address or args.dask_workers):
             raise TaggerError("--dask-address and --dask-workers go with --runner dask",
@@ -316,11 +360,14 @@ def main(argv: list[str] | None = None) -> None:
             client = getattr(result, "client", None)
             stack.callback(lambda: client is not None and client.close())
             result.wait_until_finish()
-        _remove_temporary_shards(args.output)  # the DaskRunner leaves its writers' folders
+        if not any(file.size_in_bytes for file in files):  # no line: one empty shard
+            FileSystems.create(shard_names(args.output, 1, ".jsonl")[0]).close()
     except Exception as error:
         _remove_temporary_shards(args.output)
         found = ([str(error)] if isinstance(error, TaggerError)
                  else _WORKER_ERROR.findall(str(error)))
+        if not found and _LOST_WORKER.search(f"{type(error).__name__}: {error}"):
+            found = [LOST_WORKER]
         if not found:  # not a user's mistake: Beam's traceback says what went wrong
             raise
         sys.exit(f"error: {_STEP.sub('', found[-1].strip())}"
@@ -364,13 +411,18 @@ def _beam_log(verbose: bool) -> Iterator[str | None]:
 
 
 def _remove_temporary_shards(output: str) -> None:
-    """A failed pipeline writes no shards, but leaves WriteToText's temporary folder."""
+    """A failed pipeline writes no shards, but leaves `WriteShards`' temporary folder."""
     if FileSystems.get_scheme(output) not in (None, "file"):
         return
     prefix = Path(output.removeprefix("file://"))
-    for folder in prefix.parent.glob(f"beam-temp-{prefix.name}-*"):
+    for folder in prefix.parent.glob(f"{TEMPORARY_PREFIX}{prefix.name}-*"):
         shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":
-    main()
+    # Run as the importable module, not as __main__: Dask pickles __main__'s classes by
+    # value, with the globals they use (a lock cannot be pickled), and the other runners'
+    # workers import the module by its name.
+    from tagger.apps import beam as importable
+
+    importable.main()
