@@ -39,6 +39,7 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=1_000_000)
     parser.add_argument("--files", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--name", help="results' name (default beam-RECIPE)")
     args = parser.parse_args()
     name = args.recipe.stem
     sentences = validation_sentences(args.recipe)
@@ -92,7 +93,7 @@ def main() -> None:
             "python": platform.python_version(), "tokens": tokens, "files": args.files,
             "repeats": args.repeats,
             "command": " ".join(["python scripts/bench_beam.py", *sys.argv[1:]]), "rows": rows}
-    write_results(f"beam-{name}", data, markdown)
+    write_results(args.name or f"beam-{name}", data, markdown)
 
 
 REFERENCE = "tagger tag --jobs 2 (the files as one)"
