@@ -75,7 +75,9 @@ SECTIONS: list[tuple[str, str, str, Callable[[dict], str]]] = [
     ("A/B speed", "Two whole commands timed in turn, A B A B (`scripts/bench_ab.py`): a "
      "model of several heads against one of one head, one head's tagging before and after "
      "heads were redesigned, a document against the same text a sentence per line, Beam's "
-     "chunked pipeline against its line-per-element one.", "ab-*.json", bench_ab.markdown),
+     "chunked pipeline against its line-per-element one, Beam on Dask after and before its "
+     "files became partitions and its writer lost its side inputs.", "ab-*.json",
+     bench_ab.markdown),
     ("Scorer check", "`tagger evaluate`'s UD layers against the official CoNLL 2018 "
      "scorer on the same model's `tagger tag --format conllu` output "
      "(`scripts/check_conll18.py`).", "conll18-check-*.json", check_conll18.markdown),

@@ -19,7 +19,7 @@ from apache_beam.io.localfilesystem import LocalFileSystem
 from apache_beam.testing.util import assert_that, equal_to
 from click.testing import CliRunner
 
-from tagger.apps import beam
+from tagger.apps import beam, beam_shards
 from tagger.apps.cli import main
 from tagger.errors import TaggerError
 from tagger.pipeline import Tagger
@@ -197,6 +197,31 @@ def test_json_lines_input_and_errors_naming_the_line(onnx_model: Path, tmp_path:
         beam.main(["--model", str(onnx_model), "--input", str(source), "--output",
                    str(tmp_path / "out2" / "tagged"), "--input-format", "jsonl", *IN_PROCESS])
     assert str(failed.value.code).startswith(f'error: {source}: line 2 has no "text" string')
+
+
+def test_files_without_lines_give_one_empty_shard(onnx_model: Path, tmp_path: Path):
+    (tmp_path / "a.txt").write_bytes(b"")
+    (tmp_path / "b.txt").write_bytes(b"")
+    prefix = tmp_path / "out" / "tagged"
+    beam.main(["--model", str(onnx_model), "--input", str(tmp_path / "*.txt"), "--output",
+               str(prefix), *IN_PROCESS])
+    assert [(p.name, p.read_bytes()) for p in prefix.parent.iterdir()] == [
+        ("tagged-00000-of-00001.jsonl", b"")]
+
+
+def test_the_shards_renaming_step_run_again_finishes_what_it_began(tmp_path: Path):
+    """A retried rename (its worker lost halfway) finds some files renamed already."""
+    folder = tmp_path / "beam-temp-tagged-1"
+    folder.mkdir()
+    paths = [folder / name for name in ("b", "a", "c")]
+    for path in paths:
+        path.write_text(path.name, encoding="utf-8")
+    prefix = str(tmp_path / "tagged")
+    (folder / "a").rename(f"{prefix}-00000-of-00003.jsonl")  # the first run's one rename
+    names = beam_shards._rename((None, [str(p) for p in paths]), prefix, str(folder), ".jsonl")
+    assert names == beam_shards.shard_names(prefix, 3, ".jsonl")
+    assert [Path(n).read_text(encoding="utf-8") for n in names] == ["a", "b", "c"]
+    assert not folder.exists()
 
 
 def test_a_local_run_names_its_runner_and_never_lets_beam_choose_one(monkeypatch):
