@@ -144,12 +144,12 @@ def test_a_worker_that_dies_fails_the_other_in_one_line_and_the_job_resumes(
 
 def test_a_worker_without_the_checkpoint_is_refused(tmp_path: Path):
     """The chief resumes, the other worker finds no checkpoint: a clear error on both."""
-    single = _start(tmp_path, None, [], epochs=3,
+    single = _start(tmp_path, None, [], epochs=1,
                     options=("--checkpoint-dir", str(tmp_path / "chief-state")))
     single.communicate(timeout=300)
     assert single.returncode == 0
     ports = [free_port(), free_port()]
-    workers = [_start(tmp_path, i, ports, epochs=3, extra_env={
+    workers = [_start(tmp_path, i, ports, epochs=1, extra_env={
         "TAGGER_COLLECTIVE_TIMEOUT": "30"}, options=(
         "--checkpoint-dir", str(tmp_path / ("chief-state" if i == 0 else "empty"))))
         for i in (0, 1)]
@@ -158,7 +158,7 @@ def test_a_worker_without_the_checkpoint_is_refused(tmp_path: Path):
     for _, err in outputs:
         assert err.strip().splitlines()[-1] == (
             "error: the workers would start at different epochs (worker 0 "
-            "at epoch 4, worker 1 at epoch 1): give every worker the same --checkpoint-dir "
+            "at epoch 2, worker 1 at epoch 1): give every worker the same --checkpoint-dir "
             "(a shared folder, or a copy of the chief's)"), err
     assert not (tmp_path / "worker0").exists()
 

@@ -30,9 +30,11 @@ def most_frequent_tag_baseline(train_split, sentences) -> list[list[str]]:
                     reason="needs ../shared/data/conll2003 beside the project")
 def test_conll2003_slice_beats_trivial_taggers(tmp_path: Path):
     corpus = load_corpus(str(SHARED / "conll2003"))
-    corpus.splits = {"train": corpus.splits["train"][:4000],
-                     "validation": corpus.splits["validation"][:1000]}
-    trained, metrics = train(corpus, TrainConfig.from_flat(epochs=6, learning_rate=3e-3, seed=1))
+    # Seed 1: F1 0.80 against the lookup's 0.54 (4,000 sentences and 6 epochs gave no more
+    # certainty, in three times the time).
+    corpus.splits = {"train": corpus.splits["train"][:2000],
+                     "validation": corpus.splits["validation"][:500]}
+    trained, metrics = train(corpus, TrainConfig.from_flat(epochs=5, learning_rate=3e-3, seed=1))
     trained.save(tmp_path / "m")
     validation = corpus.splits["validation"]
     report = evaluate_tagger(Tagger.load(tmp_path / "m"), validation)
