@@ -105,7 +105,7 @@ def test_every_option_the_docs_name_exists_somewhere():
         known |= set(re.findall(r"--[a-z][a-z0-9_-]*", script.read_text(encoding="utf-8")))
     # Beam's own pipeline options, which the Beam job passes on, and `dask worker`'s.
     known |= {"--direct_running_mode", "--runner", "--requirements_file",
-              "--dask_npartitions", "--nthreads"}
+              "--dask_npartitions", "--nworkers", "--nthreads"}
     wrong = []
     for page in PAGES:
         text = page.read_text(encoding="utf-8")
