@@ -222,6 +222,10 @@ def test_the_shards_renaming_step_run_again_finishes_what_it_began(tmp_path: Pat
     assert names == beam_shards.shard_names(prefix, 3, ".jsonl")
     assert [Path(n).read_text(encoding="utf-8") for n in names] == ["a", "b", "c"]
     assert not folder.exists()
+    # Once more, as if the step had ended after removing the folder: nothing left to do.
+    assert beam_shards._rename((None, [str(p) for p in paths]), prefix, str(folder),
+                               ".jsonl") == names
+    assert [Path(n).read_text(encoding="utf-8") for n in names] == ["a", "b", "c"]
 
 
 def test_a_local_run_names_its_runner_and_never_lets_beam_choose_one(monkeypatch):

@@ -53,14 +53,15 @@ class _WriteBundle(beam.DoFn):
 def _rename(written: tuple[None, Iterable[str]], output: str, folder: str, suffix: str
             ) -> list[str]:
     """The temporary files written, `(None, paths)`, renamed to the shards, the folder
-    removed. A retried run of this step renames what the first left (a file already renamed
-    is not there)."""
+    removed. A retried run of this step finishes what the first began (a file already
+    renamed is not there, nor perhaps the folder)."""
     paths = sorted(written[1])
     names = shard_names(output, len(paths), suffix)
     pending = [(p, n) for p, n in zip(paths, names, strict=True) if FileSystems.exists(p)]
     if pending:
         FileSystems.rename([p for p, _ in pending], [n for _, n in pending])
-    FileSystems.delete([folder])
+    if FileSystems.exists(folder):
+        FileSystems.delete([folder])
     return names
 
 
