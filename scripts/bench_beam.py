@@ -78,9 +78,9 @@ def main() -> None:
             for label, command in commands.items():
                 runs[label].append(timed_with_cpu(command))
         for label, command in commands.items():  # every runner wrote tagger tag's records
-            if "-m" in command and not same_records(Path(command[command.index("--output")
-                                                                   + 1]),
-                                                    work / "in", work / "tag.jsonl"):
+            if command[0] != tagger and not same_records(
+                    Path(command[command.index("--output") + 1]), work / "in",
+                    work / "tag.jsonl"):
                 raise SystemExit(f"{label}: its records differ from tagger tag's")
     reference = runs[REFERENCE]
     rows = [{"setting": label, "seconds": round(statistics.median(w for w, _, _ in r), 1),

@@ -209,15 +209,16 @@ def chunk_records(key: tuple[str, int], tagged: list) -> str:
     return "\n".join(record((source, first + i), t) for i, t in enumerate(tagged))
 
 
-def tag_files(pipeline: beam.Pipeline, pattern: str, output: str, model: str, *,
-              input_format: str = "text", runtime: str = "auto", threads: int = 1,
-              min_confidence: float = 0.0) -> None:
-    """Add to `pipeline`: read the files `pattern` matches (matched now, when the pipeline
-    is built: each file is an element, so a runner can spread files over workers from the
-    start), tag their lines, write sharded JSON Lines to `output`-SSSSS-of-NNNNN.jsonl
-    (none if the files hold no line). Lines travel in chunks of CHUNK_LINES."""
+def tag_files(pipeline: beam.Pipeline, files: str | Sequence[FileMetadata], output: str,
+              model: str, *, input_format: str = "text", runtime: str = "auto",
+              threads: int = 1, min_confidence: float = 0.0) -> None:
+    """Add to `pipeline`: read `files` (a pattern, matched now, when the pipeline is built,
+    or the files `matched` gave: each file is an element, so a runner can spread files over
+    workers from the start), tag their lines, write sharded JSON Lines to
+    `output`-SSSSS-of-NNNNN.jsonl (none if the files hold no line). Lines travel in chunks
+    of CHUNK_LINES."""
     _ = (pipeline
-         | "Files" >> beam.Create(matched(pattern))
+         | "Files" >> beam.Create(matched(files) if isinstance(files, str) else list(files))
          | "Open" >> fileio.ReadMatches()
          | "Chunks" >> beam.FlatMap(numbered_chunks, input_format)
          # Breaks fusion: else the worker that reads a file also tags all of it.
@@ -352,7 +353,7 @@ def main(argv: list[str] | None = None) -> None:
             if on_dask and args.dask_address is None:
                 stack.enter_context(local_cluster(options, args.dask_workers))
             pipeline = beam.Pipeline(runner=runner, options=options)
-            tag_files(pipeline, args.input, args.output, args.model,
+            tag_files(pipeline, files, args.output, args.model,
                       input_format=args.input_format, runtime=args.runtime,
                       threads=args.threads, min_confidence=args.min_confidence)
             result = pipeline.run()
